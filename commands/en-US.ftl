@@ -1,0 +1,53 @@
+# zipp — English (United States). Every slash-command text and every reply lives here.
+# Command metadata follows poise's convention: `command = name`, `.description`,
+# `.PARAM = name`, `.PARAM-description`. Names: lowercase, at most 32 characters; descriptions
+# at most 100 characters.
+
+## Commands
+
+imagine = imagine
+    .description = Render an image from your prompt
+    .prompt = prompt
+    .prompt-description = What to draw
+    .seed = seed
+    .seed-description = Seed for a reproducible image (0 to 4294967295)
+    .negative = negative
+    .negative-description = What to keep out of the image
+
+## /imagine replies
+
+imagine-queued = Queued — position { $position }. I'll update this message as it renders.
+imagine-rendering = Rendering — step { $step }/{ $total }…
+imagine-rendering-started = Rendering…
+imagine-done = Done in { $seconds } s.
+imagine-result = Here is your image.
+imagine-late-delivery = This render took longer than Discord lets me edit the original reply, so here it is.
+imagine-downscaled = The image was scaled down to { $width }×{ $height } to fit this server's upload limit.
+imagine-too-large = The image is too large for this server's upload limit, so it could not be attached.
+imagine-field-prompt = Prompt
+imagine-field-rendered = Prompt rendered
+imagine-field-model = Model
+imagine-field-seed = Seed
+imagine-field-time = Time
+imagine-field-rewrite = Rewrite
+
+## Validation errors (ephemeral)
+
+error-prompt-empty = Please give me something to draw: the prompt is empty.
+error-prompt-too-long = That prompt is { $length } characters long; the limit is { $max }. Please shorten it.
+error-prompt-control = The prompt contains invisible control characters. Please retype it as plain text.
+error-negative-too-long = The negative prompt is { $length } characters long; the limit is { $max }.
+error-negative-control = The negative prompt contains invisible control characters. Please retype it as plain text.
+error-seed-range = The seed must be a whole number from 0 to 4294967295.
+error-model-unavailable = The image model this server uses is not available right now. A moderator can pick another one.
+
+## Render failures (shown in the reply)
+
+render-error-internal = Sorry, rendering failed after several tries. Please try again later.
+render-error-crashed = Sorry, the renderer stopped while working on this image. Please try again.
+render-error-model-unavailable = Sorry, the image model for this server could not be loaded. A moderator has to check the configuration.
+render-error-invalid-size = Sorry, this model cannot render at that size.
+
+## Generic
+
+error-internal = Something went wrong on my side. The team has been told; please try again later.

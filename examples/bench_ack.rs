@@ -1,0 +1,78 @@
+//! Interaction acknowledgement latency: the fake Discord dispatches N `/imagine` interactions as
+//! fast as it can; for each, the time from dispatch to the bot's deferral callback arriving.
+//! Discord's deadline is 3 s. Runs the real bot (no workers, so only acknowledging and enqueuing
+//! are measured) on SQLite and on PostgreSQL.
+//!
+//! `cargo run --release --example bench_ack -- [--n 500]`
+
+#[allow(dead_code)]
+#[path = "../tests/e2e/harness.rs"]
+mod harness;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use fake_discord::fixtures::opt_str;
+use harness::*;
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+async fn run(kind: Db, n: u64) -> anyhow::Result<()> {
+    let db = TestDb::new(kind).await;
+    let fake = start_fake().await;
+    let dir = tempfile::tempdir()?;
+    let catalog = write_catalog(dir.path(), 2);
+    let guard = UnknownEventGuard::default();
+    let mut config = test_config(&db, &fake, &catalog);
+    config.log.filter = "warn".to_owned();
+    let app = start_app(config, true, 0, None, &guard).await;
+    wait_registered(&fake).await;
+    let mut sent = HashMap::new();
+    for i in 0..n {
+        let id = 980_000_000_000_000_000 + i;
+        let token = format!("token-{id}");
+        let event = fake_discord::fixtures::InteractionBuilder::new(fake.config(), id, &token)
+            .command("imagine", vec![opt_str("prompt", "a red cat")]);
+        sent.insert(harness::callback_path(id, &token), Instant::now());
+        fake.dispatch("INTERACTION_CREATE", event).await;
+    }
+    let callbacks = fake
+        .wait_for_requests("deferrals", n as usize, Duration::from_secs(300), |r| {
+            r.path.ends_with("/callback")
+        })
+        .await?;
+    let mut latencies: Vec<f64> = callbacks
+        .iter()
+        .map(|r| r.at.duration_since(sent[&r.path]).as_secs_f64() * 1000.0)
+        .collect();
+    latencies.sort_by(f64::total_cmp);
+    println!(
+        "{{\"db\":\"{kind:?}\",\"interactions\":{n},\"ack_p50_ms\":{:.1},\"ack_p99_ms\":{:.1},\"ack_max_ms\":{:.1}}}",
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+        latencies.last().copied().unwrap_or(0.0)
+    );
+    guard.assert_none();
+    app.shutdown().await;
+    db.cleanup().await;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let n: u64 = args
+        .iter()
+        .position(|a| a == "--n")
+        .and_then(|i| args.get(i + 1))
+        .map(|v| v.parse())
+        .transpose()?
+        .unwrap_or(500);
+    for kind in [Db::Sqlite, Db::Postgres] {
+        run(kind, n).await?;
+    }
+    Ok(())
+}

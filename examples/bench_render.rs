@@ -1,0 +1,163 @@
+//! Measures the diffusion pipeline's speed on this machine.
+//!
+//! ```text
+//! cargo run --release --example bench_render -- [--runs N] [--size PX] [--cuda]
+//!                                              [--tiny-only] [--no-vae] [--configs DIR]
+//! ```
+//!
+//! 1. The tiny random model (written to a temporary directory): full 64×64
+//!    renders with 4 and 20 steps, median of `--runs` (default 5).
+//! 2. A real-size UNet and VAE with random weights, built from SD 1.5's
+//!    diffusers configs (or `DIR/unet/config.json` + `DIR/vae/config.json`)
+//!    through the loader's own config parsers: one UNet step at `--size`
+//!    (default 512) with batch 2 (classifier-free guidance) and batch 1, and one
+//!    VAE decode. F32 on CPU, F16 with `--cuda` (needs the `cuda` feature).
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use zipp::render::diffusion::{select_device, DiffusionModel, GenerateParams};
+use zipp::render::tiny::{self, RandomPipeline};
+
+const BPE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/clip/bpe_simple_vocab_16e6.txt.gz"
+);
+
+struct Args {
+    runs: usize,
+    size: u32,
+    cuda: bool,
+    tiny_only: bool,
+    vae: bool,
+    configs: Option<PathBuf>,
+}
+
+fn parse_args() -> anyhow::Result<Args> {
+    let mut a = Args {
+        runs: 5,
+        size: 512,
+        cuda: false,
+        tiny_only: false,
+        vae: true,
+        configs: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--runs" => a.runs = it.next().context("--runs N")?.parse()?,
+            "--size" => a.size = it.next().context("--size PX")?.parse()?,
+            "--cuda" => a.cuda = true,
+            "--tiny-only" => a.tiny_only = true,
+            "--no-vae" => a.vae = false,
+            "--configs" => a.configs = Some(it.next().context("--configs DIR")?.into()),
+            other => bail!("unknown argument {other:?} (see the example's doc comment)"),
+        }
+    }
+    if a.runs == 0 {
+        bail!("--runs must be positive");
+    }
+    Ok(a)
+}
+
+fn median(mut xs: Vec<Duration>) -> Duration {
+    xs.sort();
+    xs[xs.len() / 2]
+}
+
+fn timed<T>(f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<(T, Duration)> {
+    let start = Instant::now();
+    let v = f()?;
+    Ok((v, start.elapsed()))
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = parse_args()?;
+    let device = select_device(args.cuda)?;
+    println!("device: {device:?}");
+
+    // 1. Tiny model, end to end.
+    let dir = std::env::temp_dir().join(format!("zipp-bench-tiny-{}", std::process::id()));
+    tiny::write_tiny_sd(&dir, std::path::Path::new(BPE))?;
+    let (model, load) = timed(|| Ok(DiffusionModel::load(&dir, &device)?))?;
+    println!(
+        "tiny model: load {:.1} ms ({})",
+        ms(load),
+        model.scheduler_name()
+    );
+    for steps in [4, 20] {
+        let params = GenerateParams {
+            prompt: "a photo of a cat".into(),
+            negative_prompt: String::new(),
+            seed: 7,
+            width: 64,
+            height: 64,
+            steps,
+            guidance_scale: 7.5,
+        };
+        model.generate(&params, &mut |_, _| {})?; // warm-up
+        let mut times = Vec::with_capacity(args.runs);
+        for _ in 0..args.runs {
+            times.push(timed(|| Ok(model.generate(&params, &mut |_, _| {})?))?.1);
+        }
+        println!(
+            "tiny model: 64x64, {steps:>2} steps, CFG: median {:.1} ms over {} runs",
+            ms(median(times)),
+            args.runs
+        );
+    }
+    drop(model);
+    let _ = std::fs::remove_dir_all(&dir);
+    if args.tiny_only {
+        return Ok(());
+    }
+
+    // 2. Real-size architecture with random weights.
+    let cfg_dir = std::env::temp_dir().join(format!("zipp-bench-cfg-{}", std::process::id()));
+    let (unet_cfg, vae_cfg) = match &args.configs {
+        Some(d) => (d.join("unet/config.json"), d.join("vae/config.json")),
+        None => {
+            std::fs::create_dir_all(&cfg_dir)?;
+            let u = cfg_dir.join("unet.json");
+            let v = cfg_dir.join("vae.json");
+            std::fs::write(&u, tiny::SD15_UNET_CONFIG)?;
+            std::fs::write(&v, tiny::SD15_VAE_CONFIG)?;
+            (u, v)
+        }
+    };
+    let dtype = if device.is_cpu() {
+        candle_core::DType::F32
+    } else {
+        candle_core::DType::F16
+    };
+    let (pipe, build) =
+        timed(|| RandomPipeline::from_configs(&unet_cfg, &vae_cfg, &device, dtype))?;
+    let _ = std::fs::remove_dir_all(&cfg_dir);
+    println!(
+        "real-size UNet+VAE ({}) built with random {dtype:?} weights in {:.1} s",
+        unet_cfg.display(),
+        build.as_secs_f64()
+    );
+    let s = args.size;
+    if !device.is_cpu() {
+        pipe.unet_step(1, s, s)?; // warm-up: kernel loading, cuDNN autotuning
+    }
+    for batch in [2, 1] {
+        let ((), t) = timed(|| pipe.unet_step(batch, s, s))?;
+        println!(
+            "UNet step {s}x{s}, batch {batch}{}: {:.2} s",
+            if batch == 2 { " (CFG)" } else { "" },
+            t.as_secs_f64()
+        );
+    }
+    if args.vae {
+        let ((), t) = timed(|| pipe.vae_decode(s, s))?;
+        println!("VAE decode {s}x{s}: {:.2} s", t.as_secs_f64());
+    }
+    Ok(())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}

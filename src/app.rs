@@ -1,0 +1,220 @@
+//! Wiring: builds the store, the renderer, the workers and the bot from a [`Config`], and shuts
+//! them down cleanly. `main.rs` maps subcommands onto [`App::start`]; tests use the same entry
+//! point with their own renderer and client hooks.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::discord::{self, Bot, BotData};
+use crate::i18n::I18n;
+use crate::models::Catalog;
+use crate::render::engine::DiffusionRenderer;
+use crate::render::worker::{run_worker, WorkerConfig};
+use crate::render::Renderer;
+use crate::rewrite::{Rewriter, Unchanged};
+use crate::store::Store;
+
+/// What to start.
+pub struct AppOptions {
+    /// The configuration.
+    pub config: Config,
+    /// Connect to Discord.
+    pub run_bot: bool,
+    /// Render workers in this process.
+    pub workers: usize,
+    /// The renderer (default: the diffusion renderer over the catalog).
+    pub renderer: Option<Arc<dyn Renderer>>,
+    /// The Discord token (required when `run_bot`).
+    pub token: Option<String>,
+    /// Adds handlers to the Discord client (tests).
+    pub customize_client: Option<
+        Box<
+            dyn FnOnce(
+                    poise::serenity_prelude::ClientBuilder,
+                ) -> poise::serenity_prelude::ClientBuilder
+                + Send,
+        >,
+    >,
+}
+
+/// A running zipp.
+pub struct App {
+    /// The database.
+    pub store: Store,
+    /// The bot, when started.
+    pub bot: Option<Bot>,
+    workers: Vec<JoinHandle<()>>,
+    shutdown: watch::Sender<bool>,
+}
+
+/// Picks the candle device named by `render.device`.
+pub fn device(config: &Config) -> anyhow::Result<candle_core::Device> {
+    let want_cuda = match config.render.device.as_str() {
+        "cpu" => false,
+        "cuda" => true,
+        _ => cfg!(feature = "cuda"),
+    };
+    crate::render::diffusion::select_device(want_cuda).context("render.device")
+}
+
+impl App {
+    /// Connects to the database (applying migrations), then starts workers and the bot.
+    pub async fn start(options: AppOptions) -> anyhow::Result<App> {
+        let config = Arc::new(options.config);
+        let store = Store::connect(&config.database.url, config.database.max_connections)
+            .await
+            .with_context(|| format!("database.url {}", redact_url(&config.database.url)))?;
+        let catalog = Arc::new(load_catalog(&config)?);
+        let wake = Arc::new(Notify::new());
+        let (shutdown, shutdown_rx) = watch::channel(false);
+
+        let mut workers = Vec::new();
+        if options.workers > 0 {
+            let renderer: Arc<dyn Renderer> = match options.renderer {
+                Some(renderer) => renderer,
+                None => Arc::new(DiffusionRenderer::new((*catalog).clone(), device(&config)?)),
+            };
+            for index in 0..options.workers {
+                let worker_config = WorkerConfig {
+                    owner: WorkerConfig::unique_owner(index),
+                    lease: Duration::from_secs(config.render.lease_secs),
+                    poll: Duration::from_millis(config.render.poll_ms),
+                    retry_backoff: Duration::from_secs(config.render.retry_backoff_secs),
+                };
+                workers.push(tokio::spawn(run_worker(
+                    store.clone(),
+                    Arc::clone(&renderer),
+                    worker_config,
+                    Arc::clone(&wake),
+                    shutdown_rx.clone(),
+                )));
+            }
+        }
+
+        let bot = if options.run_bot {
+            let token = match options.token {
+                Some(token) => token,
+                None => config.discord_token()?,
+            };
+            let i18n = Arc::new(I18n::load().map_err(|e| anyhow::anyhow!(e))?);
+            let rewriter: Arc<dyn Rewriter> = Arc::new(Unchanged);
+            let data = BotData {
+                store: store.clone(),
+                config: Arc::clone(&config),
+                catalog,
+                rewriter,
+                i18n,
+                wake_workers: wake,
+            };
+            let customize = options.customize_client;
+            Some(
+                discord::start(data, &token, move |builder| match customize {
+                    Some(customize) => customize(builder),
+                    None => builder,
+                })
+                .await?,
+            )
+        } else {
+            None
+        };
+        Ok(App {
+            store,
+            bot,
+            workers,
+            shutdown,
+        })
+    }
+
+    /// Stops the bot (delivery first), hands running jobs back to the queue, closes the database.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        if let Some(bot) = self.bot {
+            bot.shutdown().await;
+        }
+        for worker in self.workers {
+            if let Err(error) = worker.await {
+                tracing::error!(%error, "worker task ended abnormally");
+            }
+        }
+        self.store.close().await;
+    }
+
+    /// Runs until Ctrl-C or SIGTERM (or the gateway client dies), then shuts down.
+    pub async fn run_until_signal(self) -> anyhow::Result<()> {
+        wait_for_signal(self.bot.as_ref()).await;
+        tracing::info!("shutting down");
+        self.shutdown().await;
+        Ok(())
+    }
+}
+
+async fn wait_for_signal(bot: Option<&Bot>) {
+    #[cfg(unix)]
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    loop {
+        #[cfg(unix)]
+        let terminate = async {
+            match term.as_mut() {
+                Some(term) => {
+                    term.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let terminate = std::future::pending::<()>();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return,
+            _ = terminate => return,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {
+                if bot.is_some_and(Bot::is_finished) {
+                    tracing::error!("the Discord client stopped; exiting");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn load_catalog(config: &Config) -> anyhow::Result<Catalog> {
+    let path = &config.render.models_file;
+    if !path.exists() {
+        tracing::warn!(path = %path.display(), "render.models_file does not exist; only local model directories can be used");
+        return Ok(Catalog::default());
+    }
+    Catalog::load(path).context("render.models_file")
+}
+
+/// The URL without its password, for logs and errors.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            super::redact_url("postgres://zipp:hunter2@db/zipp"),
+            "postgres://zipp:***@db/zipp"
+        );
+        assert_eq!(
+            super::redact_url("sqlite://data/zipp.db"),
+            "sqlite://data/zipp.db"
+        );
+    }
+}

@@ -1,0 +1,378 @@
+//! Configuration: every knob of the bot and the worker in one [`Config`] struct.
+//!
+//! Load order (later wins): built-in defaults → `config/zipp.toml` (or `--config PATH`) →
+//! environment variables `ZIPP_<SECTION>__<KEY>` (e.g. `ZIPP_DISCORD__API_URL`).
+//! Secrets never live in the committed config: the Discord token comes from `DISCORD_TOKEN`
+//! or from the secrets file named by `discord.secrets_file`, and is never logged.
+//!
+//! `config/zipp.example.toml` documents every key with its default; a test keeps the two in sync.
+
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// Path of the config file read when `--config` is not given.
+pub const DEFAULT_CONFIG_PATH: &str = "config/zipp.toml";
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// How the bot talks to Discord.
+    pub discord: DiscordConfig,
+    /// Where state is kept.
+    pub database: DatabaseConfig,
+    /// Rendering: models, defaults and the job queue.
+    pub render: RenderConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// `[discord]`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DiscordConfig {
+    /// Base URL of Discord's HTTP API. Empty means Discord itself; set it to use a Discord HTTP
+    /// proxy or a local fake Discord (`http://127.0.0.1:PORT`).
+    pub api_url: String,
+    /// When non-zero, slash commands are registered in this guild only (instant, for development)
+    /// instead of globally.
+    pub dev_guild: u64,
+    /// A TOML file with `discord_token = "…"`, read when `DISCORD_TOKEN` is unset.
+    pub secrets_file: PathBuf,
+    /// How long an interaction token may be used, in seconds. Discord's is 900 (15 minutes); the
+    /// default keeps a minute of margin. A
+    /// result that is ready later is posted as a normal channel message instead.
+    pub interaction_token_lifetime_secs: u64,
+    /// How often the bot looks for progress and finished renders to deliver, in milliseconds.
+    pub delivery_poll_ms: u64,
+    /// The least time between two progress edits of the same reply, in milliseconds (Discord
+    /// rate-limits message edits).
+    pub progress_edit_interval_ms: u64,
+}
+
+impl Default for DiscordConfig {
+    fn default() -> Self {
+        Self {
+            api_url: String::new(),
+            dev_guild: 0,
+            secrets_file: PathBuf::from("config/secrets.toml"),
+            interaction_token_lifetime_secs: 840,
+            delivery_poll_ms: 250,
+            progress_edit_interval_ms: 1500,
+        }
+    }
+}
+
+/// `[database]`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` (file and folder are created) or `postgres://user@host/db`.
+    pub url: String,
+    /// Most connections in the pool.
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://data/zipp.db".to_owned(),
+            max_connections: 8,
+        }
+    }
+}
+
+/// `[render]`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RenderConfig {
+    /// The model catalog (see `config/models.toml`).
+    pub models_file: PathBuf,
+    /// The diffusion model used when a server chose none: a catalog name, or the path of a local
+    /// directory in the diffusers layout.
+    pub default_model: String,
+    /// `cpu`, `cuda` (needs a build with the `cuda` feature) or `auto` (CUDA when built with it).
+    pub device: String,
+    /// Render workers inside `zipp run` (0: none; then run `zipp worker` elsewhere).
+    pub in_process_workers: u32,
+    /// Longest accepted prompt, in characters.
+    pub max_prompt_chars: usize,
+    /// Longest accepted negative prompt, in characters.
+    pub max_negative_chars: usize,
+    /// How often one job is tried before it fails for good.
+    pub max_attempts: u32,
+    /// How long a worker owns a job without a heartbeat, in seconds; then another may take it.
+    pub lease_secs: u64,
+    /// How often an idle worker looks for work, in milliseconds.
+    pub poll_ms: u64,
+    /// Delay before a failed attempt is retried, in seconds (doubled on every further attempt).
+    pub retry_backoff_secs: u64,
+}
+
+impl Default for RenderConfig {
+    fn default() -> Self {
+        Self {
+            models_file: PathBuf::from("config/models.toml"),
+            default_model: "sd15".to_owned(),
+            device: "auto".to_owned(),
+            in_process_workers: 1,
+            max_prompt_chars: 1000,
+            max_negative_chars: 500,
+            max_attempts: 3,
+            lease_secs: 60,
+            poll_ms: 500,
+            retry_backoff_secs: 5,
+        }
+    }
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// A `tracing` filter, e.g. `info` or `zipp=debug,serenity=warn`. `RUST_LOG` wins when set.
+    pub filter: String,
+    /// `text` or `json`.
+    pub format: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            filter: "info,serenity=warn,tracing::span=warn".to_owned(),
+            format: "text".to_owned(),
+        }
+    }
+}
+
+/// A configuration that cannot be used; the message names the key.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Loads defaults → the config file → `ZIPP_*` environment variables, then validates.
+    ///
+    /// `path` is `--config`; when it is `None` the default file is read if it exists.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        Self::load_with_env(path, Env::prefixed("ZIPP_").split("__"))
+    }
+
+    fn load_with_env(path: Option<&Path>, env: Env) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match path {
+            Some(path) if !path.exists() => {
+                return Err(ConfigError(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )))
+            }
+            Some(path) => figment = figment.merge(Toml::file(path)),
+            None => figment = figment.merge(Toml::file(DEFAULT_CONFIG_PATH)),
+        }
+        let config: Config = figment
+            .merge(env)
+            .extract()
+            .map_err(|e| ConfigError(describe_figment_error(&e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what serde cannot: URLs, enumerations, ranges.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let url = &self.database.url;
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError(format!(
+                "database.url must start with sqlite:// or postgres:// (got {url:?})"
+            )));
+        }
+        let api = &self.discord.api_url;
+        if !api.is_empty() && !(api.starts_with("http://") || api.starts_with("https://")) {
+            return Err(ConfigError(format!(
+                "discord.api_url must be empty or an http(s) URL (got {api:?})"
+            )));
+        }
+        if !["auto", "cpu", "cuda"].contains(&self.render.device.as_str()) {
+            return Err(ConfigError(format!(
+                "render.device must be auto, cpu or cuda (got {:?})",
+                self.render.device
+            )));
+        }
+        if !["text", "json"].contains(&self.log.format.as_str()) {
+            return Err(ConfigError(format!(
+                "log.format must be text or json (got {:?})",
+                self.log.format
+            )));
+        }
+        let positive = [
+            (
+                "database.max_connections",
+                u64::from(self.database.max_connections),
+            ),
+            ("render.max_attempts", u64::from(self.render.max_attempts)),
+            ("render.lease_secs", self.render.lease_secs),
+            ("render.poll_ms", self.render.poll_ms),
+            (
+                "render.max_prompt_chars",
+                self.render.max_prompt_chars as u64,
+            ),
+            ("discord.delivery_poll_ms", self.discord.delivery_poll_ms),
+        ];
+        for (key, value) in positive {
+            if value == 0 {
+                return Err(ConfigError(format!("{key} must be greater than 0")));
+            }
+        }
+        if self.render.default_model.trim().is_empty() {
+            return Err(ConfigError(
+                "render.default_model must not be empty".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The Discord bot token: `DISCORD_TOKEN`, else `discord_token` in the secrets file.
+    pub fn discord_token(&self) -> Result<String, ConfigError> {
+        if let Ok(token) = std::env::var("DISCORD_TOKEN") {
+            if !token.trim().is_empty() {
+                return Ok(token.trim().to_owned());
+            }
+        }
+        #[derive(Deserialize)]
+        struct Secrets {
+            discord_token: Option<String>,
+        }
+        let file = &self.discord.secrets_file;
+        let text = std::fs::read_to_string(file).map_err(|_| {
+            ConfigError(format!(
+                "no Discord token: set DISCORD_TOKEN or put discord_token in {} (discord.secrets_file)",
+                file.display()
+            ))
+        })?;
+        let secrets: Secrets = toml_from_str(&text)
+            .map_err(|e| ConfigError(format!("{} (discord.secrets_file): {e}", file.display())))?;
+        secrets
+            .discord_token
+            .filter(|t| !t.trim().is_empty())
+            .map(|t| t.trim().to_owned())
+            .ok_or_else(|| ConfigError(format!("{}: discord_token is missing", file.display())))
+    }
+}
+
+fn toml_from_str<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
+    Figment::from(Toml::string(text))
+        .extract()
+        .map_err(|e| describe_figment_error(&e))
+}
+
+/// One line naming the offending key, e.g. `render.lease_secs: invalid type: found string "x", expected u64`.
+fn describe_figment_error(error: &figment::Error) -> String {
+    let mut parts = Vec::new();
+    for e in error.clone() {
+        let key = e.path.join(".");
+        let origin = e
+            .metadata
+            .as_ref()
+            .map(|m| format!(" (from {})", m.name))
+            .unwrap_or_default();
+        if key.is_empty() {
+            parts.push(format!("{}{origin}", e.kind));
+        } else {
+            parts.push(format!("{key}: {}{origin}", e.kind));
+        }
+    }
+    parts.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_str(toml: &str) -> Result<Config, ConfigError> {
+        let config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(toml))
+            .extract()
+            .map_err(|e| ConfigError(describe_figment_error(&e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        Config::default().validate().expect("defaults validate");
+    }
+
+    #[test]
+    fn unusable_config_names_the_key() {
+        let err = load_str("[render]\nlease_secs = \"soon\"\n").unwrap_err();
+        assert!(err.to_string().contains("render.lease_secs"), "{err}");
+        let err = load_str("[database]\nurl = \"mysql://x\"\n").unwrap_err();
+        assert!(err.to_string().contains("database.url"), "{err}");
+        let err = load_str("[render]\nlease_secs = 0\n").unwrap_err();
+        assert!(err.to_string().contains("render.lease_secs"), "{err}");
+        let err = load_str("[render]\nno_such_key = 1\n").unwrap_err();
+        assert!(err.to_string().contains("no_such_key"), "{err}");
+    }
+
+    #[test]
+    fn file_then_environment_variables() {
+        // One test owns these variable names (a prefix of its own), so tests do not race.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("zipp.toml");
+        std::fs::write(
+            &file,
+            "[discord]\ndev_guild = 5\n[render]\nlease_secs = 30\n[database]\nurl = \"postgres://localhost/zipp\"\n",
+        )
+        .expect("write");
+        std::env::set_var("ZIPP_ENVTEST__DISCORD__API_URL", "http://127.0.0.1:9");
+        std::env::set_var("ZIPP_ENVTEST__RENDER__LEASE_SECS", "12");
+        let config =
+            Config::load_with_env(Some(&file), Env::prefixed("ZIPP_ENVTEST__").split("__"))
+                .expect("loads");
+        assert_eq!(config.discord.api_url, "http://127.0.0.1:9");
+        assert_eq!(config.discord.dev_guild, 5);
+        assert_eq!(
+            config.render.lease_secs, 12,
+            "environment wins over the file"
+        );
+        assert_eq!(config.database.url, "postgres://localhost/zipp");
+        std::env::set_var("ZIPP_ENVTEST__RENDER__LEASE_SECS", "soon");
+        let err = Config::load_with_env(Some(&file), Env::prefixed("ZIPP_ENVTEST__").split("__"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("render.lease_secs"), "{err}");
+        let missing = Config::load(Some(Path::new("/nonexistent/zipp.toml"))).unwrap_err();
+        assert!(missing.to_string().contains("does not exist"), "{missing}");
+    }
+
+    #[test]
+    fn example_config_documents_every_key_with_its_default() {
+        let text = include_str!("../config/zipp.example.toml");
+        let example: Config = toml_from_str(text).expect("example parses");
+        assert_eq!(
+            example,
+            Config::default(),
+            "zipp.example.toml drifted from the defaults"
+        );
+        let defaults = serde_json::to_value(Config::default()).expect("serialize");
+        for (section, keys) in defaults.as_object().expect("object") {
+            assert!(
+                text.contains(&format!("[{section}]")),
+                "section {section} undocumented"
+            );
+            for key in keys.as_object().expect("object").keys() {
+                assert!(
+                    text.lines()
+                        .any(|l| l.trim_start().starts_with(&format!("{key} ="))),
+                    "{section}.{key} undocumented in zipp.example.toml"
+                );
+            }
+        }
+    }
+}

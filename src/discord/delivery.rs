@@ -1,0 +1,306 @@
+//! Delivery: tells members how their renders are going and hands over the results.
+//!
+//! A loop polls the store for jobs with news — progress not yet shown, or finished and not yet
+//! delivered — so it works the same whether the worker runs in this process or on another
+//! machine, and after a restart. Progress edits are throttled per job (Discord rate-limits
+//! edits). A finished job is claimed in the store before it is sent, so exactly one bot process
+//! delivers it. Within the interaction token's lifetime the result is a followup to the
+//! member's command; later it is a normal channel message that mentions nobody.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+use poise::serenity_prelude as serenity;
+use serenity::Builder as _;
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::fluent_args;
+use crate::i18n::I18n;
+use crate::ids::JobId;
+use crate::render::png::fit_png;
+use crate::store::{now_ms, JobStatus, RenderJob, Store};
+
+/// Sending a finished job is tried this often before it is given up (and logged).
+const MAX_DELIVERY_TRIES: u32 = 5;
+/// Jobs handled per poll.
+const BATCH: i64 = 50;
+/// Name of the attached file.
+const FILE_NAME: &str = "imagine.png";
+
+struct Delivery {
+    store: Store,
+    http: Arc<serenity::Http>,
+    i18n: Arc<I18n>,
+    config: Arc<Config>,
+    last_progress_edit: DashMap<JobId, Instant>,
+    failed_tries: DashMap<JobId, u32>,
+}
+
+/// Runs until `shutdown` becomes true.
+pub(super) async fn run(
+    store: Store,
+    http: Arc<serenity::Http>,
+    i18n: Arc<I18n>,
+    config: Arc<Config>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let poll = Duration::from_millis(config.discord.delivery_poll_ms);
+    let delivery = Delivery {
+        store,
+        http,
+        i18n,
+        config,
+        last_progress_edit: DashMap::new(),
+        failed_tries: DashMap::new(),
+    };
+    while !*shutdown.borrow() {
+        match delivery.store.jobs_to_notify(BATCH).await {
+            Ok(jobs) => {
+                for job in jobs {
+                    delivery.handle(job).await;
+                }
+            }
+            Err(error) => tracing::error!(%error, "delivery: reading the queue failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(poll) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+}
+
+impl Delivery {
+    fn token_usable(&self, job: &RenderJob) -> bool {
+        let lifetime_ms = self.config.discord.interaction_token_lifetime_secs as i64 * 1000;
+        now_ms() < job.created_at + lifetime_ms
+    }
+
+    async fn handle(&self, job: RenderJob) {
+        match job.status {
+            JobStatus::Running => self.show_progress(&job).await,
+            JobStatus::Done => self.deliver_image(&job).await,
+            JobStatus::Failed => self.deliver_failure(&job).await,
+            JobStatus::Queued => {}
+        }
+    }
+
+    async fn show_progress(&self, job: &RenderJob) {
+        let interval = Duration::from_millis(self.config.discord.progress_edit_interval_ms);
+        if let Some(last) = self.last_progress_edit.get(&job.id) {
+            if last.elapsed() < interval {
+                return;
+            }
+        }
+        if self.token_usable(job) {
+            let text = if job.progress_total == 0 {
+                self.i18n.tr(&job.locale, "imagine-rendering-started", None)
+            } else {
+                self.i18n.tr(
+                    &job.locale,
+                    "imagine-rendering",
+                    Some(&fluent_args!["step" => job.progress_step, "total" => job.progress_total]),
+                )
+            };
+            let edit = serenity::EditInteractionResponse::new()
+                .content(text)
+                .allowed_mentions(serenity::CreateAllowedMentions::new());
+            if let Err(error) = edit.execute(&self.http, &job.interaction_token).await {
+                tracing::warn!(job = %job.id, %error, "progress edit failed");
+            }
+        }
+        self.last_progress_edit.insert(job.id, Instant::now());
+        if let Err(error) = self.store.mark_notified(job.id, job.progress_step).await {
+            tracing::warn!(job = %job.id, %error, "recording progress notification failed");
+        }
+    }
+
+    fn embed(&self, job: &RenderJob, render_ms: Option<i64>) -> serenity::CreateEmbed {
+        let t = |id: &str| self.i18n.tr(&job.locale, id, None);
+        let mut embed = serenity::CreateEmbed::new()
+            .field(t("imagine-field-prompt"), clip(&job.prompt, 1024), false)
+            .field(
+                t("imagine-field-rendered"),
+                clip(&job.rendered_prompt, 1024),
+                false,
+            )
+            .field(t("imagine-field-model"), clip(&job.model, 256), true)
+            .field(t("imagine-field-seed"), job.seed.to_string(), true)
+            .field(
+                t("imagine-field-rewrite"),
+                clip(&job.rewrite_kind, 256),
+                true,
+            );
+        if let Some(ms) = render_ms {
+            embed = embed.field(
+                t("imagine-field-time"),
+                format!("{:.1} s", ms as f64 / 1000.0),
+                true,
+            );
+        }
+        embed
+    }
+
+    async fn deliver_image(&self, job: &RenderJob) {
+        match self.store.claim_delivery(job.id, "pending").await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(error) => {
+                tracing::error!(job = %job.id, %error, "claiming delivery failed");
+                return;
+            }
+        }
+        match self.send_image(job).await {
+            Ok(via) => {
+                tracing::info!(job = %job.id, via, "render delivered");
+                self.forget(job.id);
+            }
+            Err(error) => self.delivery_failed(job, error).await,
+        }
+    }
+
+    async fn send_image(&self, job: &RenderJob) -> anyhow::Result<&'static str> {
+        let image = self
+            .store
+            .rendered_image(job.id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("job {} is done but has no image", job.id))?;
+        let limit = job.attachment_size_limit;
+        let png = image.png;
+        // Decoding and re-encoding are CPU work: off the async runtime.
+        let fitted = tokio::task::spawn_blocking(move || fit_png(&png, limit)).await??;
+        let mut content = self.i18n.tr(&job.locale, "imagine-result", None);
+        let mut embed = self.embed(job, Some(image.render_ms));
+        let attachment = match fitted {
+            Some(fitted) => {
+                if fitted.downscaled {
+                    content.push('\n');
+                    content.push_str(&self.i18n.tr(
+                        &job.locale,
+                        "imagine-downscaled",
+                        Some(&fluent_args!["width" => fitted.width, "height" => fitted.height]),
+                    ));
+                }
+                embed = embed.image(format!("attachment://{FILE_NAME}"));
+                Some(serenity::CreateAttachment::bytes(fitted.bytes, FILE_NAME))
+            }
+            None => {
+                content.push('\n');
+                content.push_str(&self.i18n.tr(&job.locale, "imagine-too-large", None));
+                None
+            }
+        };
+        if self.token_usable(job) {
+            let mut followup = serenity::CreateInteractionResponseFollowup::new()
+                .content(content)
+                .embed(embed)
+                .allowed_mentions(serenity::CreateAllowedMentions::new());
+            if let Some(attachment) = attachment {
+                followup = followup.add_file(attachment);
+            }
+            followup
+                .execute(&self.http, (None, &job.interaction_token))
+                .await?;
+            let done = self.i18n.tr(
+                &job.locale,
+                "imagine-done",
+                Some(&fluent_args!["seconds" => format!("{:.1}", image.render_ms as f64 / 1000.0)]),
+            );
+            let edit = serenity::EditInteractionResponse::new()
+                .content(done)
+                .allowed_mentions(serenity::CreateAllowedMentions::new());
+            if let Err(error) = edit.execute(&self.http, &job.interaction_token).await {
+                // The image is delivered; a stale progress line is cosmetic.
+                tracing::warn!(job = %job.id, %error, "final status edit failed");
+            }
+            Ok("interaction")
+        } else {
+            let late = self.i18n.tr(&job.locale, "imagine-late-delivery", None);
+            let mut message = serenity::CreateMessage::new()
+                .content(format!("{late}\n{content}"))
+                .embed(embed)
+                .allowed_mentions(serenity::CreateAllowedMentions::new());
+            if let Some(attachment) = attachment {
+                message = message.add_file(attachment);
+            }
+            serenity::ChannelId::new(job.channel_id.0)
+                .send_message(&self.http, message)
+                .await?;
+            Ok("channel")
+        }
+    }
+
+    async fn deliver_failure(&self, job: &RenderJob) {
+        match self.store.claim_delivery(job.id, "pending").await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(error) => {
+                tracing::error!(job = %job.id, %error, "claiming delivery failed");
+                return;
+            }
+        }
+        tracing::warn!(job = %job.id, error = ?job.last_error, "render failed for good; telling the member");
+        let id = job
+            .error_message_id
+            .as_deref()
+            .unwrap_or("render-error-internal");
+        let text = self.i18n.tr(&job.locale, id, None);
+        let result = if self.token_usable(job) {
+            serenity::EditInteractionResponse::new()
+                .content(text)
+                .allowed_mentions(serenity::CreateAllowedMentions::new())
+                .execute(&self.http, &job.interaction_token)
+                .await
+                .map(|_| ())
+        } else {
+            serenity::ChannelId::new(job.channel_id.0)
+                .send_message(
+                    &self.http,
+                    serenity::CreateMessage::new()
+                        .content(text)
+                        .embed(self.embed(job, None))
+                        .allowed_mentions(serenity::CreateAllowedMentions::new()),
+                )
+                .await
+                .map(|_| ())
+        };
+        match result {
+            Ok(()) => self.forget(job.id),
+            Err(error) => self.delivery_failed(job, error.into()).await,
+        }
+    }
+
+    async fn delivery_failed(&self, job: &RenderJob, error: anyhow::Error) {
+        let tries = {
+            let mut entry = self.failed_tries.entry(job.id).or_insert(0);
+            *entry += 1;
+            *entry
+        };
+        if tries < MAX_DELIVERY_TRIES {
+            tracing::warn!(job = %job.id, tries, error = ?error, "delivery failed; will retry");
+            if let Err(store_error) = self.store.release_delivery(job.id).await {
+                tracing::error!(job = %job.id, %store_error, "could not release the delivery claim");
+            }
+        } else {
+            tracing::error!(job = %job.id, tries, error = ?error, "delivery failed for good; giving up");
+            self.forget(job.id);
+        }
+    }
+
+    fn forget(&self, job: JobId) {
+        self.last_progress_edit.remove(&job);
+        self.failed_tries.remove(&job);
+    }
+}
+
+/// Cuts text to at most `max` characters (Discord's embed field limits), marking the cut.
+fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_owned()
+    } else {
+        let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+        out.push('…');
+        out
+    }
+}

@@ -1,0 +1,182 @@
+//! Discord glue: the poise framework, slash commands, event handling and reply rendering.
+//!
+//! **Architecture invariant:** this is the only module that imports serenity or poise. It turns
+//! Discord types into the core's own (ids, requests) and calls the core; everything it shows a
+//! member comes from `commands/*.ftl`.
+//!
+//! `discord.api_url` points the bot at a Discord HTTP proxy or a fake Discord: serenity's
+//! `proxy` then rewrites every REST URL, its ratelimiter is disabled (it would bypass the proxy),
+//! and reqwest ignores `HTTP(S)_PROXY` so local traffic stays local.
+
+mod delivery;
+mod errors;
+mod imagine;
+mod localize;
+
+use std::sync::Arc;
+
+use poise::serenity_prelude as serenity;
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::error::UserError;
+use crate::i18n::I18n;
+use crate::models::Catalog;
+use crate::rewrite::Rewriter;
+use crate::store::{Store, StoreError};
+
+pub use localize::localized_commands;
+
+/// Shared state of every command invocation.
+pub struct BotData {
+    /// The database.
+    pub store: Store,
+    /// The configuration.
+    pub config: Arc<Config>,
+    /// The model catalog.
+    pub catalog: Arc<Catalog>,
+    /// The prompt rewriter.
+    pub rewriter: Arc<dyn Rewriter>,
+    /// Localized texts.
+    pub i18n: Arc<I18n>,
+    /// Wakes in-process workers when a job is enqueued.
+    pub wake_workers: Arc<Notify>,
+}
+
+/// A command's failure: shown politely (user errors) or logged and replaced by a generic text.
+#[derive(Debug, thiserror::Error)]
+pub enum BotError {
+    /// The member's input or situation; shown to them, ephemeral.
+    #[error(transparent)]
+    User(#[from] UserError),
+    /// Everything else; logged, never shown.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<serenity::Error> for BotError {
+    fn from(error: serenity::Error) -> Self {
+        BotError::Internal(anyhow::Error::new(error).context("Discord API call"))
+    }
+}
+
+impl From<StoreError> for BotError {
+    fn from(error: StoreError) -> Self {
+        BotError::Internal(anyhow::Error::new(error))
+    }
+}
+
+/// The poise context of our commands.
+pub type Context<'a> = poise::Context<'a, BotData, BotError>;
+
+/// A running bot.
+pub struct Bot {
+    /// The REST client (proxied when `discord.api_url` is set).
+    pub http: Arc<serenity::Http>,
+    /// The gateway shards.
+    pub shard_manager: Arc<serenity::ShardManager>,
+    client_task: JoinHandle<Result<(), serenity::Error>>,
+    delivery_task: JoinHandle<()>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Bot {
+    /// Stops delivering, closes the gateway connection and waits for both.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        if let Err(error) = self.delivery_task.await {
+            tracing::error!(%error, "delivery task ended abnormally");
+        }
+        self.shard_manager.shutdown_all().await;
+        match self.client_task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::error!(%error, "gateway client ended with an error"),
+            Err(error) => tracing::error!(%error, "gateway client task ended abnormally"),
+        }
+    }
+
+    /// Waits until the gateway client stops by itself (fatal error) — for `zipp bot`'s main loop.
+    pub fn is_finished(&self) -> bool {
+        self.client_task.is_finished()
+    }
+}
+
+/// Builds the REST client: proxied, unthrottled and immune to `HTTP(S)_PROXY` when `api_url` is
+/// set; mentions nobody by default.
+fn build_http(config: &Config, token: &str) -> anyhow::Result<serenity::Http> {
+    let mut builder = serenity::HttpBuilder::new(token)
+        .default_allowed_mentions(serenity::CreateAllowedMentions::new());
+    let api_url = config.discord.api_url.trim_end_matches('/');
+    if !api_url.is_empty() {
+        let client = reqwest::Client::builder()
+            .use_rustls_tls()
+            .no_proxy()
+            .build()
+            .map_err(|e| anyhow::anyhow!("building the HTTP client: {e}"))?;
+        builder = builder
+            .proxy(api_url)
+            .ratelimiter_disabled(true)
+            .client(client);
+    }
+    Ok(builder.build())
+}
+
+/// Connects to Discord (or `discord.api_url`), registers the commands once ready, and starts
+/// delivering finished renders. `customize` can add handlers to the client (tests add a guard
+/// that fails on unparsable events).
+pub async fn start(
+    data: BotData,
+    token: &str,
+    customize: impl FnOnce(serenity::ClientBuilder) -> serenity::ClientBuilder,
+) -> anyhow::Result<Bot> {
+    let config = Arc::clone(&data.config);
+    let i18n = Arc::clone(&data.i18n);
+    let store = data.store.clone();
+    let http = build_http(&config, token)?;
+    let commands = localized_commands(&i18n)?;
+    let dev_guild = config.discord.dev_guild;
+    let framework = poise::Framework::builder()
+        .options(poise::FrameworkOptions {
+            commands,
+            on_error: |error| Box::pin(errors::on_error(error)),
+            allowed_mentions: Some(serenity::CreateAllowedMentions::new()),
+            ..Default::default()
+        })
+        .setup(move |ctx, ready, framework| {
+            Box::pin(async move {
+                let commands = &framework.options().commands;
+                if dev_guild != 0 {
+                    poise::builtins::register_in_guild(ctx, commands, serenity::GuildId::new(dev_guild))
+                        .await?;
+                } else {
+                    poise::builtins::register_globally(ctx, commands).await?;
+                }
+                tracing::info!(user = %ready.user.name, guilds = ready.guilds.len(), dev_guild, "connected; commands registered");
+                Ok(data)
+            })
+        })
+        .build();
+    // Only metadata is ever needed: no privileged intents (no MESSAGE_CONTENT).
+    let intents = serenity::GatewayIntents::non_privileged();
+    let builder = serenity::ClientBuilder::new_with_http(http, intents).framework(framework);
+    let mut client = customize(builder).await?;
+    let http = Arc::clone(&client.http);
+    let shard_manager = Arc::clone(&client.shard_manager);
+    let client_task = tokio::spawn(async move { client.start().await });
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let delivery_task = tokio::spawn(delivery::run(
+        store,
+        Arc::clone(&http),
+        i18n,
+        config,
+        shutdown_rx,
+    ));
+    Ok(Bot {
+        http,
+        shard_manager,
+        client_task,
+        delivery_task,
+        shutdown,
+    })
+}

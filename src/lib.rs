@@ -1,0 +1,22 @@
+//! zipp: a Discord bot that makes `/imagine` personal (the ZIPP method: an LLM rewrites the
+//! prompt from the member's persona; a frozen diffusion model renders it).
+//!
+//! The binary (`src/main.rs`) is thin; everything lives here. See ARCHITECTURE.md for the map.
+//! Module boundaries:
+//! - [`discord`] — the only module that knows serenity/poise.
+//! - [`store`] — the only module with SQL.
+//! - [`render`] — the job queue's workers and the diffusion pipeline (off the async runtime).
+//! - [`rewrite`] — the prompt-rewrite seam.
+//! - [`config`], [`models`], [`i18n`], [`ids`], [`error`], [`imagine`] — shared core.
+
+pub mod app;
+pub mod config;
+pub mod discord;
+pub mod error;
+pub mod i18n;
+pub mod ids;
+pub mod imagine;
+pub mod models;
+pub mod render;
+pub mod rewrite;
+pub mod store;

@@ -1,0 +1,309 @@
+//! The model catalog (`config/models.toml`) and weight resolution.
+//!
+//! A model is named in the catalog, or given directly as the path of a local directory in the
+//! diffusers layout. Resolution order: a local `path`, else the Hugging Face cache, else a
+//! download from the hub with a progress bar (only for real users: tests always use local paths).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use figment::providers::Format as _;
+use serde::Deserialize;
+
+/// The diffusers files a Stable Diffusion directory must hold.
+pub const DIFFUSERS_FILES: &[&str] = &[
+    "model_index.json",
+    "scheduler/scheduler_config.json",
+    "text_encoder/config.json",
+    "text_encoder/model.safetensors",
+    "tokenizer/vocab.json",
+    "tokenizer/merges.txt",
+    "unet/config.json",
+    "unet/diffusion_pytorch_model.safetensors",
+    "vae/config.json",
+    "vae/diffusion_pytorch_model.safetensors",
+];
+
+/// A catalog problem, or a model that cannot be resolved.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// The catalog file is unreadable or malformed.
+    #[error("model catalog {path}: {reason}")]
+    Catalog {
+        /// The catalog file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// No catalog entry and no local directory of that name.
+    #[error("unknown diffusion model {0:?}: not in the catalog and not a local directory")]
+    Unknown(String),
+    /// The entry exists but is marked unavailable.
+    #[error("diffusion model {0:?} is marked unavailable in the catalog")]
+    Unavailable(String),
+    /// A local directory lacks a required file.
+    #[error("model directory {dir} is missing {file}")]
+    MissingFile {
+        /// The directory.
+        dir: PathBuf,
+        /// The missing file.
+        file: String,
+    },
+    /// Downloading from the hub failed.
+    #[error("downloading {repo} failed: {reason}")]
+    Download {
+        /// The repo id.
+        repo: String,
+        /// The error.
+        reason: String,
+    },
+}
+
+/// `[diffusion.NAME]` in the catalog.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DiffusionEntry {
+    /// Local diffusers directory (relative paths are relative to the working directory).
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// Hugging Face repo id.
+    #[serde(default)]
+    pub repo: Option<String>,
+    /// Hub revision.
+    #[serde(default = "default_revision")]
+    pub revision: String,
+    /// Shown to moderators.
+    #[serde(default)]
+    pub description: String,
+    /// Denoising steps by default.
+    #[serde(default = "default_steps")]
+    pub steps: u32,
+    /// Classifier-free guidance scale.
+    #[serde(default = "default_guidance")]
+    pub guidance_scale: f64,
+    /// Default width (None: the model's native size).
+    #[serde(default)]
+    pub width: Option<u32>,
+    /// Default height (None: the model's native size).
+    #[serde(default)]
+    pub height: Option<u32>,
+    /// False hides the entry from servers.
+    #[serde(default = "default_true")]
+    pub available: bool,
+}
+
+fn default_revision() -> String {
+    "main".to_owned()
+}
+fn default_steps() -> u32 {
+    25
+}
+fn default_guidance() -> f64 {
+    7.5
+}
+fn default_true() -> bool {
+    true
+}
+
+/// The catalog file.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Catalog {
+    /// Diffusion models by name.
+    #[serde(default)]
+    pub diffusion: BTreeMap<String, DiffusionEntry>,
+}
+
+impl Catalog {
+    /// Reads and checks a catalog file.
+    pub fn load(path: &Path) -> Result<Catalog, ModelError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ModelError::Catalog {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+        let catalog: Catalog = figment::Figment::from(figment::providers::Toml::string(&text))
+            .extract()
+            .map_err(|e| ModelError::Catalog {
+                path: path.to_owned(),
+                reason: e.to_string(),
+            })?;
+        for (name, entry) in &catalog.diffusion {
+            if entry.path.is_none() && entry.repo.is_none() {
+                return Err(ModelError::Catalog {
+                    path: path.to_owned(),
+                    reason: format!("diffusion.{name} needs `path` or `repo`"),
+                });
+            }
+            if entry.steps == 0 {
+                return Err(ModelError::Catalog {
+                    path: path.to_owned(),
+                    reason: format!("diffusion.{name}.steps must be greater than 0"),
+                });
+            }
+        }
+        Ok(catalog)
+    }
+
+    /// The entry for `name`: a catalog name, or a local diffusers directory used as is.
+    pub fn diffusion(&self, name: &str) -> Result<DiffusionEntry, ModelError> {
+        if let Some(entry) = self.diffusion.get(name) {
+            if !entry.available {
+                return Err(ModelError::Unavailable(name.to_owned()));
+            }
+            return Ok(entry.clone());
+        }
+        let dir = Path::new(name);
+        if dir.join("model_index.json").is_file() {
+            return Ok(DiffusionEntry {
+                path: Some(dir.to_owned()),
+                repo: None,
+                revision: default_revision(),
+                description: String::new(),
+                steps: default_steps(),
+                guidance_scale: default_guidance(),
+                width: None,
+                height: None,
+                available: true,
+            });
+        }
+        Err(ModelError::Unknown(name.to_owned()))
+    }
+
+    /// Names of the entries servers may choose.
+    pub fn available_diffusion(&self) -> impl Iterator<Item = &str> {
+        self.diffusion
+            .iter()
+            .filter(|(_, e)| e.available)
+            .map(|(n, _)| n.as_str())
+    }
+}
+
+/// Returns a local directory holding the entry's files, downloading them first when needed.
+///
+/// Blocking (file checks, and the download runs on its own runtime); call it off the async runtime.
+pub fn ensure_local(entry: &DiffusionEntry) -> Result<PathBuf, ModelError> {
+    if let Some(dir) = &entry.path {
+        if entry.repo.is_none() || dir.join("model_index.json").is_file() {
+            check_diffusers_dir(dir)?;
+            return Ok(dir.clone());
+        }
+    }
+    let repo = entry
+        .repo
+        .as_deref()
+        .ok_or_else(|| ModelError::Unknown(String::new()))?;
+    download_diffusers(repo, &entry.revision)
+}
+
+/// Checks that `dir` holds every diffusers file the pipeline reads.
+pub fn check_diffusers_dir(dir: &Path) -> Result<(), ModelError> {
+    for file in DIFFUSERS_FILES {
+        if !dir.join(file).is_file() {
+            return Err(ModelError::MissingFile {
+                dir: dir.to_owned(),
+                file: (*file).to_owned(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Downloads (or finds in the Hugging Face cache) the diffusers files of `repo`.
+fn download_diffusers(repo: &str, revision: &str) -> Result<PathBuf, ModelError> {
+    let err = |reason: String| ModelError::Download {
+        repo: repo.to_owned(),
+        reason,
+    };
+    let api = hf_hub::api::sync::ApiBuilder::from_env()
+        .with_progress(true)
+        .build()
+        .map_err(|e| err(e.to_string()))?;
+    let hub_repo = api.repo(hf_hub::Repo::with_revision(
+        repo.to_owned(),
+        hf_hub::RepoType::Model,
+        revision.to_owned(),
+    ));
+    let mut index = None;
+    for file in DIFFUSERS_FILES {
+        tracing::info!(
+            repo,
+            file,
+            "fetching model file (cached after the first time)"
+        );
+        let local = hub_repo
+            .get(file)
+            .map_err(|e| err(format!("{file}: {e}")))?;
+        if *file == "model_index.json" {
+            index = Some(local);
+        }
+    }
+    let index = index.ok_or_else(|| err("model_index.json missing".to_owned()))?;
+    index
+        .parent()
+        .map(Path::to_owned)
+        .ok_or_else(|| err("unexpected cache layout".to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_catalog_parses() {
+        let catalog = Catalog::load(Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/config/models.toml"
+        )))
+        .expect("config/models.toml parses");
+        assert!(catalog.diffusion.contains_key("sd15"));
+        assert!(catalog.available_diffusion().count() >= 2);
+    }
+
+    #[test]
+    fn catalog_errors_name_the_entry() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("models.toml");
+        std::fs::write(&file, "[diffusion.broken]\ndescription = \"x\"\n").expect("write");
+        let err = Catalog::load(&file).unwrap_err().to_string();
+        assert!(err.contains("diffusion.broken"), "{err}");
+    }
+
+    #[test]
+    fn unknown_and_unavailable_models() {
+        let mut catalog = Catalog::default();
+        assert!(matches!(
+            catalog.diffusion("nope"),
+            Err(ModelError::Unknown(_))
+        ));
+        catalog.diffusion.insert(
+            "hidden".to_owned(),
+            DiffusionEntry {
+                path: Some(PathBuf::from("/nonexistent")),
+                repo: None,
+                revision: default_revision(),
+                description: String::new(),
+                steps: 4,
+                guidance_scale: 1.0,
+                width: None,
+                height: None,
+                available: false,
+            },
+        );
+        assert!(matches!(
+            catalog.diffusion("hidden"),
+            Err(ModelError::Unavailable(_))
+        ));
+    }
+
+    #[test]
+    fn local_directory_missing_a_file_is_reported_by_name() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("model_index.json"), "{}").expect("write");
+        let catalog = Catalog::default();
+        let entry = catalog
+            .diffusion(dir.path().to_str().expect("utf8"))
+            .expect("a directory with model_index.json is a model");
+        let err = ensure_local(&entry).unwrap_err().to_string();
+        assert!(err.contains("scheduler/scheduler_config.json"), "{err}");
+    }
+}

@@ -1,0 +1,115 @@
+//! The production [`Renderer`]: catalog lookup → local weights (downloaded once when needed) →
+//! a loaded [`DiffusionModel`] kept in memory → one image.
+
+use std::sync::{Arc, Mutex};
+
+use super::diffusion::{DiffusionError, DiffusionModel, GenerateParams};
+use super::{Progress, RenderError, RenderSpec, Renderer};
+use crate::models::{self, Catalog, ModelError};
+
+/// Loaded models stay in memory; more than this many are evicted (oldest first) because each
+/// SD-class model takes several GiB.
+const MAX_LOADED_MODELS: usize = 2;
+
+/// Renders with candle's Stable Diffusion pipeline.
+pub struct DiffusionRenderer {
+    catalog: Catalog,
+    device: candle_core::Device,
+    loaded: Mutex<Vec<(String, Arc<DiffusionModel>)>>,
+}
+
+impl std::fmt::Debug for DiffusionRenderer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DiffusionRenderer")
+            .field("device", &self.device)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DiffusionRenderer {
+    /// A renderer over `catalog` on `device`.
+    pub fn new(catalog: Catalog, device: candle_core::Device) -> Self {
+        Self {
+            catalog,
+            device,
+            loaded: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn model(
+        &self,
+        name: &str,
+    ) -> Result<(Arc<DiffusionModel>, models::DiffusionEntry), RenderError> {
+        let entry = self.catalog.diffusion(name).map_err(model_error)?;
+        // The lock is held while loading so two jobs never load the same model twice; this runs
+        // on a blocking thread, never on the async runtime.
+        let mut loaded = self
+            .loaded
+            .lock()
+            .map_err(|_| RenderError::transient("model cache lock poisoned"))?;
+        if let Some((_, model)) = loaded.iter().find(|(n, _)| n == name) {
+            return Ok((Arc::clone(model), entry));
+        }
+        let dir = models::ensure_local(&entry).map_err(model_error)?;
+        let started = std::time::Instant::now();
+        let model = DiffusionModel::load(&dir, &self.device).map_err(|e| {
+            RenderError::permanent(
+                "render-error-model-unavailable",
+                format!("loading {name} from {}: {e}", dir.display()),
+            )
+        })?;
+        tracing::info!(model = name, dir = %dir.display(), elapsed_ms = started.elapsed().as_millis() as u64, "diffusion model loaded");
+        let model = Arc::new(model);
+        if loaded.len() >= MAX_LOADED_MODELS {
+            loaded.remove(0);
+        }
+        loaded.push((name.to_owned(), Arc::clone(&model)));
+        Ok((model, entry))
+    }
+}
+
+fn model_error(error: ModelError) -> RenderError {
+    match error {
+        ModelError::Download { .. } => RenderError::transient(error.to_string()),
+        other => RenderError::permanent("render-error-model-unavailable", other.to_string()),
+    }
+}
+
+impl Renderer for DiffusionRenderer {
+    fn render(
+        &self,
+        spec: &RenderSpec,
+        progress: Progress<'_>,
+    ) -> Result<image::RgbImage, RenderError> {
+        let (model, entry) = self.model(&spec.model)?;
+        let (native_w, native_h) = model.default_size();
+        let params = GenerateParams {
+            prompt: spec.prompt.clone(),
+            negative_prompt: spec.negative_prompt.clone(),
+            seed: spec.seed,
+            width: nonzero_or(spec.width, entry.width.unwrap_or(native_w)),
+            height: nonzero_or(spec.height, entry.height.unwrap_or(native_h)),
+            steps: nonzero_or(spec.steps, entry.steps),
+            guidance_scale: entry.guidance_scale,
+        };
+        model
+            .generate(&params, &mut |done, total| {
+                // A lost lease cannot stop candle mid-step; the result is discarded by the worker.
+                let _keep_going = progress(done, total);
+            })
+            .map_err(|e| match e {
+                DiffusionError::InvalidParams(reason) => {
+                    RenderError::permanent("render-error-invalid-size", reason)
+                }
+                other => RenderError::transient(format!("rendering with {}: {other}", spec.model)),
+            })
+    }
+}
+
+fn nonzero_or(value: u32, default: u32) -> u32 {
+    if value == 0 {
+        default
+    } else {
+        value
+    }
+}

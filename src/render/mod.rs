@@ -1,0 +1,85 @@
+//! Rendering: the job queue's consumers. A [`worker`] loop leases jobs from the store, runs a
+//! [`Renderer`] off the async runtime, reports progress, and stores the PNG.
+//!
+//! The production renderer is [`engine::DiffusionRenderer`] (candle's Stable Diffusion pipeline,
+//! [`diffusion`]); tests and the queue benchmark plug in simpler renderers through the same trait.
+//!
+//! **Invariant:** rendering and image encoding never run on the async runtime; they run on a
+//! blocking thread and talk back through channels.
+
+pub mod clip_tokenizer;
+pub mod diffusion;
+pub mod engine;
+pub mod png;
+pub mod tiny;
+pub mod worker;
+
+use crate::ids::JobId;
+
+/// Everything a renderer needs for one job.
+#[derive(Debug, Clone)]
+pub struct RenderSpec {
+    /// The job (for logs).
+    pub job_id: JobId,
+    /// Diffusion model: a catalog name or a local directory.
+    pub model: String,
+    /// The prompt to render (already rewritten).
+    pub prompt: String,
+    /// Negative prompt.
+    pub negative_prompt: String,
+    /// Seed.
+    pub seed: u64,
+    /// Width (0: the model's default).
+    pub width: u32,
+    /// Height (0: the model's default).
+    pub height: u32,
+    /// Steps (0: the model's default).
+    pub steps: u32,
+}
+
+/// Why a render failed: what the member is told (a Fluent message id), what the logs get, and
+/// whether trying again can help.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{detail}")]
+pub struct RenderError {
+    /// Fluent id of the member-facing message.
+    pub message_id: &'static str,
+    /// Internal detail for logs.
+    pub detail: String,
+    /// Whether another attempt may succeed.
+    pub retryable: bool,
+}
+
+impl RenderError {
+    /// A failure that another attempt may fix (out of memory, a transient I/O error).
+    pub fn transient(detail: impl Into<String>) -> Self {
+        Self {
+            message_id: "render-error-internal",
+            detail: detail.into(),
+            retryable: true,
+        }
+    }
+
+    /// A failure that will repeat (unknown model, impossible size).
+    pub fn permanent(message_id: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            message_id,
+            detail: detail.into(),
+            retryable: false,
+        }
+    }
+}
+
+/// Progress callback: `(steps done, total)`. Returns false when the render should stop (the
+/// lease was lost), and the renderer then returns early.
+pub type Progress<'a> = &'a mut dyn FnMut(u32, u32) -> bool;
+
+/// Renders images. Called on a blocking thread; may take minutes.
+pub trait Renderer: Send + Sync + 'static {
+    /// Renders one image.
+    fn render(
+        &self,
+        spec: &RenderSpec,
+        progress: Progress<'_>,
+    ) -> Result<image::RgbImage, RenderError>;
+}

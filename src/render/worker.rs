@@ -1,0 +1,210 @@
+//! The worker loop: lease a job, render it on a blocking thread while heartbeating and
+//! reporting progress, store the PNG, repeat.
+//!
+//! **Invariant:** a job is finished only by the worker that holds its lease. A worker that is
+//! killed simply stops heartbeating; when the lease expires another worker takes the job over
+//! (counting an attempt), and the dead worker's late result, if any, is rejected by the store.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{watch, Notify};
+use tracing::Instrument;
+
+use super::{png, RenderError, RenderSpec, Renderer};
+use crate::store::{LeasedJob, Store};
+
+/// How a worker behaves.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// This worker's name in leases (unique per worker).
+    pub owner: String,
+    /// Lease duration; heartbeats come every third of it.
+    pub lease: Duration,
+    /// How long an idle worker sleeps before looking again (unless woken).
+    pub poll: Duration,
+    /// Base retry delay (doubled per attempt).
+    pub retry_backoff: Duration,
+}
+
+impl WorkerConfig {
+    /// A worker name unique to this process and index.
+    pub fn unique_owner(index: usize) -> String {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".to_owned());
+        format!(
+            "{host}-{}-{index}-{}",
+            std::process::id(),
+            rand::random::<u32>()
+        )
+    }
+}
+
+/// Runs until `shutdown` becomes true. A job in progress at shutdown is handed back to the queue
+/// (not lost, not counted as a failed attempt).
+pub async fn run_worker(
+    store: Store,
+    renderer: Arc<dyn Renderer>,
+    config: WorkerConfig,
+    wake: Arc<Notify>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    tracing::info!(owner = %config.owner, "render worker started");
+    let lease_ms = config.lease.as_millis() as i64;
+    while !*shutdown.borrow() {
+        match store.lease(&config.owner, lease_ms).await {
+            Ok(Some(leased)) => {
+                process(&store, &renderer, &config, leased, &mut shutdown).await;
+                continue;
+            }
+            Ok(None) => {}
+            Err(error) => tracing::error!(%error, owner = %config.owner, "leasing a job failed"),
+        }
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(config.poll) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+    tracing::info!(owner = %config.owner, "render worker stopped");
+}
+
+async fn process(
+    store: &Store,
+    renderer: &Arc<dyn Renderer>,
+    config: &WorkerConfig,
+    leased: LeasedJob,
+    shutdown: &mut watch::Receiver<bool>,
+) {
+    let span = tracing::info_span!("render", job = %leased.job.id, attempt = leased.job.attempts, model = %leased.job.model);
+    process_leased(store, renderer, config, &leased, shutdown)
+        .instrument(span)
+        .await;
+}
+
+async fn process_leased(
+    store: &Store,
+    renderer: &Arc<dyn Renderer>,
+    config: &WorkerConfig,
+    leased: &LeasedJob,
+    shutdown: &mut watch::Receiver<bool>,
+) {
+    let job = &leased.job;
+    let owner = leased.owner.as_str();
+    let lease_ms = config.lease.as_millis() as i64;
+    tracing::info!("job leased");
+
+    let spec = RenderSpec {
+        job_id: job.id,
+        model: job.model.clone(),
+        prompt: job.rendered_prompt.clone(),
+        negative_prompt: job.negative_prompt.clone(),
+        seed: job.seed,
+        width: job.width,
+        height: job.height,
+        steps: job.steps,
+    };
+    let (progress_tx, mut progress_rx) = watch::channel((0u32, 0u32));
+    let lease_lost = Arc::new(AtomicBool::new(false));
+    let render = {
+        let renderer = Arc::clone(renderer);
+        let lease_lost = Arc::clone(&lease_lost);
+        tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
+            let image = renderer.render(&spec, &mut |done, total| {
+                let _ = progress_tx.send((done, total));
+                !lease_lost.load(Ordering::Relaxed)
+            })?;
+            let bytes = png::encode_png(&image)
+                .map_err(|e| RenderError::transient(format!("PNG encoding: {e}")))?;
+            Ok::<_, RenderError>((bytes, image.width(), image.height(), started.elapsed()))
+        })
+    };
+    tokio::pin!(render);
+    let mut heartbeat = tokio::time::interval(config.lease / 3);
+    heartbeat.tick().await;
+    let mut progress_open = true;
+    let outcome = loop {
+        tokio::select! {
+            result = &mut render => break Some(result),
+            changed = progress_rx.changed(), if progress_open => {
+                if changed.is_err() {
+                    progress_open = false;
+                    continue;
+                }
+                let (done, total) = *progress_rx.borrow_and_update();
+                match store.set_progress(job.id, owner, done, total, lease_ms).await {
+                    Ok(true) => {}
+                    Ok(false) => lease_lost.store(true, Ordering::Relaxed),
+                    Err(error) => tracing::warn!(%error, "recording progress failed"),
+                }
+            }
+            _ = heartbeat.tick() => {
+                match store.heartbeat(job.id, owner, lease_ms).await {
+                    Ok(true) => {}
+                    Ok(false) => lease_lost.store(true, Ordering::Relaxed),
+                    Err(error) => tracing::warn!(%error, "heartbeat failed"),
+                }
+            }
+            _ = shutdown.changed() => {
+                if *shutdown.borrow() {
+                    break None;
+                }
+            }
+        }
+    };
+    let Some(result) = outcome else {
+        lease_lost.store(true, Ordering::Relaxed);
+        match store.release_lease(job.id, owner).await {
+            Ok(_) => tracing::info!("shutting down: job handed back to the queue"),
+            Err(error) => {
+                tracing::error!(%error, "shutting down: could not hand the job back; it is retried when its lease expires")
+            }
+        }
+        return;
+    };
+    let result = result.unwrap_or_else(|join_error| {
+        Err(RenderError::transient(format!(
+            "renderer panicked: {join_error}"
+        )))
+    });
+    match result {
+        Ok((bytes, width, height, elapsed)) => {
+            let render_ms = elapsed.as_millis() as i64;
+            match store
+                .complete(job.id, owner, &bytes, width, height, render_ms)
+                .await
+            {
+                Ok(true) => tracing::info!(render_ms, bytes = bytes.len(), "job done"),
+                Ok(false) => tracing::warn!(
+                    "lease lost before completion; result discarded (another worker owns the job)"
+                ),
+                Err(error) => {
+                    tracing::error!(%error, "storing the result failed; the job is retried when its lease expires")
+                }
+            }
+        }
+        Err(error) => {
+            let backoff = config.retry_backoff.as_millis() as i64
+                * 2_i64.saturating_pow(job.attempts.saturating_sub(1));
+            match store
+                .fail(
+                    job.id,
+                    owner,
+                    error.message_id,
+                    &error.detail,
+                    error.retryable,
+                    backoff,
+                )
+                .await
+            {
+                Ok(outcome) => {
+                    tracing::warn!(error = %error.detail, retryable = error.retryable, ?outcome, "render attempt failed")
+                }
+                Err(store_error) => {
+                    tracing::error!(%store_error, error = %error.detail, "render failed and recording the failure failed")
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! Rendered images (`rendered_images`): the PNG of every finished job, kept for delivery (also
+//! after a restart) and for the member's later feedback.
+
+use sqlx::Row;
+
+use super::{db_err, Store, StoreError};
+use crate::ids::JobId;
+
+/// A stored render.
+#[derive(Debug, Clone)]
+pub struct RenderedImage {
+    /// The job it belongs to.
+    pub job_id: JobId,
+    /// PNG bytes.
+    pub png: Vec<u8>,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Time spent rendering, in milliseconds.
+    pub render_ms: i64,
+}
+
+impl Store {
+    /// The image of a finished job.
+    pub async fn rendered_image(&self, job: JobId) -> Result<Option<RenderedImage>, StoreError> {
+        let row = sqlx::query(
+            "SELECT png, width, height, render_ms FROM rendered_images WHERE job_id = $1",
+        )
+        .bind(job.0)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(db_err("read image"))?;
+        let Some(row) = row else { return Ok(None) };
+        let get = |e| db_err("read image")(e);
+        Ok(Some(RenderedImage {
+            job_id: job,
+            png: row.try_get("png").map_err(get)?,
+            width: row.try_get::<i64, _>("width").map_err(get)? as u32,
+            height: row.try_get::<i64, _>("height").map_err(get)? as u32,
+            render_ms: row.try_get("render_ms").map_err(get)?,
+        }))
+    }
+}

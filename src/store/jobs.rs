@@ -1,0 +1,604 @@
+//! The render queue (`render_jobs`): enqueue, lease with expiry and heartbeat, progress,
+//! completion, bounded retries, and the bot's delivery bookkeeping.
+//!
+//! **Invariant:** a job's state changes only through a conditional `UPDATE` that names the
+//! lease owner, so a worker whose lease expired (crashed, paused, partitioned) can neither
+//! complete nor fail a job another worker has taken over; exactly one completion is stored.
+//! Delivery is claimed the same way (`delivered_at IS NULL`), so exactly one bot posts it.
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::{db_err, now_ms, Backend, Store, StoreError};
+use crate::ids::{ApplicationId, ChannelId, GuildId, InteractionId, JobId, MemberId};
+
+/// Where a job is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobStatus {
+    /// Waiting for a worker.
+    Queued,
+    /// Leased by a worker.
+    Running,
+    /// Rendered; the image is stored.
+    Done,
+    /// Failed for good.
+    Failed,
+}
+
+impl JobStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "queued",
+            JobStatus::Running => "running",
+            JobStatus::Done => "done",
+            JobStatus::Failed => "failed",
+        }
+    }
+
+    fn parse(text: &str) -> Result<JobStatus, StoreError> {
+        Ok(match text {
+            "queued" => JobStatus::Queued,
+            "running" => JobStatus::Running,
+            "done" => JobStatus::Done,
+            "failed" => JobStatus::Failed,
+            other => {
+                return Err(StoreError::Corrupt {
+                    table: "render_jobs",
+                    reason: format!("unknown status {other:?}"),
+                })
+            }
+        })
+    }
+}
+
+/// What the bot enqueues for one `/imagine`.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    /// The server (None in DMs).
+    pub guild_id: Option<GuildId>,
+    /// Where the command was used; late results are posted here.
+    pub channel_id: ChannelId,
+    /// Who asked.
+    pub member_id: MemberId,
+    /// The interaction; unique, so a re-delivered event enqueues nothing twice.
+    pub interaction_id: InteractionId,
+    /// The bot's application id (needed for webhook followups).
+    pub application_id: ApplicationId,
+    /// The interaction token (valid 15 minutes).
+    pub interaction_token: String,
+    /// The member's locale, for every later message about this job.
+    pub locale: String,
+    /// The prompt as typed.
+    pub prompt: String,
+    /// The prompt actually rendered (after the rewrite step).
+    pub rendered_prompt: String,
+    /// Which rewrite produced `rendered_prompt` (e.g. `unchanged`).
+    pub rewrite_kind: String,
+    /// Negative prompt.
+    pub negative_prompt: String,
+    /// Diffusion model (catalog name or local path).
+    pub model: String,
+    /// Seed.
+    pub seed: u64,
+    /// Width in pixels (0: the model's default).
+    pub width: u32,
+    /// Height in pixels (0: the model's default).
+    pub height: u32,
+    /// Denoising steps (0: the model's default).
+    pub steps: u32,
+    /// Largest attachment the interaction accepts, in bytes.
+    pub attachment_size_limit: u64,
+    /// Tries before failing for good.
+    pub max_attempts: u32,
+}
+
+/// A job as stored.
+#[derive(Debug, Clone)]
+pub struct RenderJob {
+    /// Queue id.
+    pub id: JobId,
+    /// The server (None in DMs).
+    pub guild_id: Option<GuildId>,
+    /// Channel of the invocation.
+    pub channel_id: ChannelId,
+    /// Who asked.
+    pub member_id: MemberId,
+    /// The interaction.
+    pub interaction_id: InteractionId,
+    /// The bot's application.
+    pub application_id: ApplicationId,
+    /// Interaction token.
+    pub interaction_token: String,
+    /// Member locale.
+    pub locale: String,
+    /// Prompt as typed.
+    pub prompt: String,
+    /// Prompt rendered.
+    pub rendered_prompt: String,
+    /// Which rewrite was used.
+    pub rewrite_kind: String,
+    /// Negative prompt.
+    pub negative_prompt: String,
+    /// Model.
+    pub model: String,
+    /// Seed.
+    pub seed: u64,
+    /// Width (0: model default).
+    pub width: u32,
+    /// Height (0: model default).
+    pub height: u32,
+    /// Steps (0: model default).
+    pub steps: u32,
+    /// Attachment limit in bytes.
+    pub attachment_size_limit: u64,
+    /// State.
+    pub status: JobStatus,
+    /// Leases taken so far.
+    pub attempts: u32,
+    /// Most leases.
+    pub max_attempts: u32,
+    /// Steps done in the current attempt.
+    pub progress_step: u32,
+    /// Steps in the current attempt.
+    pub progress_total: u32,
+    /// The progress step last shown to the member (-1: none yet).
+    pub notified_step: i64,
+    /// Fluent id of the member-facing error, when failed.
+    pub error_message_id: Option<String>,
+    /// Internal error detail (logs, operators), never shown to members.
+    pub last_error: Option<String>,
+    /// Enqueued at (Unix ms).
+    pub created_at: i64,
+    /// First leased at.
+    pub started_at: Option<i64>,
+    /// Done or failed at.
+    pub finished_at: Option<i64>,
+    /// Delivered at.
+    pub delivered_at: Option<i64>,
+}
+
+/// A job handed to a worker together with its lease.
+#[derive(Debug, Clone)]
+pub struct LeasedJob {
+    /// The job.
+    pub job: RenderJob,
+    /// The lease owner (this worker).
+    pub owner: String,
+}
+
+/// The answer to an enqueue.
+#[derive(Debug, Clone, Copy)]
+pub struct QueuedJob {
+    /// Queue id.
+    pub id: JobId,
+    /// 1-based place in the queue (jobs queued or running ahead of it, plus one).
+    pub position: u64,
+    /// False when the interaction had been enqueued before (a re-delivered event).
+    pub newly_created: bool,
+}
+
+/// What happened to a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailOutcome {
+    /// Back in the queue, after a backoff.
+    WillRetry,
+    /// Failed for good; the member will be told.
+    Failed,
+    /// The lease had been lost: another worker owns the job; nothing was changed.
+    LeaseLost,
+}
+
+const JOB_COLUMNS: &str = "id, guild_id, channel_id, member_id, interaction_id, application_id, \
+    interaction_token, locale, prompt, rendered_prompt, rewrite_kind, negative_prompt, model, seed, \
+    width, height, steps, attachment_size_limit, status, attempts, max_attempts, progress_step, \
+    progress_total, notified_step, error_message_id, last_error, created_at, started_at, \
+    finished_at, delivered_at";
+
+fn job_from_row(row: &AnyRow) -> Result<RenderJob, sqlx::Error> {
+    let status: String = row.try_get("status")?;
+    let status =
+        JobStatus::parse(&status).map_err(|e| sqlx::Error::Decode(e.to_string().into()))?;
+    Ok(RenderJob {
+        id: JobId(row.try_get("id")?),
+        guild_id: row
+            .try_get::<Option<i64>, _>("guild_id")?
+            .map(GuildId::from_db),
+        channel_id: ChannelId::from_db(row.try_get("channel_id")?),
+        member_id: MemberId::from_db(row.try_get("member_id")?),
+        interaction_id: InteractionId::from_db(row.try_get("interaction_id")?),
+        application_id: ApplicationId::from_db(row.try_get("application_id")?),
+        interaction_token: row.try_get("interaction_token")?,
+        locale: row.try_get("locale")?,
+        prompt: row.try_get("prompt")?,
+        rendered_prompt: row.try_get("rendered_prompt")?,
+        rewrite_kind: row.try_get("rewrite_kind")?,
+        negative_prompt: row.try_get("negative_prompt")?,
+        model: row.try_get("model")?,
+        seed: row.try_get::<i64, _>("seed")? as u64,
+        width: row.try_get::<i64, _>("width")? as u32,
+        height: row.try_get::<i64, _>("height")? as u32,
+        steps: row.try_get::<i64, _>("steps")? as u32,
+        attachment_size_limit: row.try_get::<i64, _>("attachment_size_limit")? as u64,
+        status,
+        attempts: row.try_get::<i64, _>("attempts")? as u32,
+        max_attempts: row.try_get::<i64, _>("max_attempts")? as u32,
+        progress_step: row.try_get::<i64, _>("progress_step")? as u32,
+        progress_total: row.try_get::<i64, _>("progress_total")? as u32,
+        notified_step: row.try_get("notified_step")?,
+        error_message_id: row.try_get("error_message_id")?,
+        last_error: row.try_get("last_error")?,
+        created_at: row.try_get("created_at")?,
+        started_at: row.try_get("started_at")?,
+        finished_at: row.try_get("finished_at")?,
+        delivered_at: row.try_get("delivered_at")?,
+    })
+}
+
+impl Store {
+    /// Adds a job to the queue. Enqueuing the same interaction twice returns the first job.
+    #[tracing::instrument(skip_all, fields(interaction = %job.interaction_id))]
+    pub async fn enqueue(&self, job: &NewJob) -> Result<QueuedJob, StoreError> {
+        let now = now_ms();
+        let inserted = sqlx::query(
+            "INSERT INTO render_jobs (guild_id, channel_id, member_id, interaction_id, \
+             application_id, interaction_token, locale, prompt, rendered_prompt, rewrite_kind, \
+             negative_prompt, model, seed, width, height, steps, attachment_size_limit, status, \
+             max_attempts, not_before, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+             'queued', $18, $19, $20) \
+             ON CONFLICT (interaction_id) DO NOTHING RETURNING id",
+        )
+        .bind(job.guild_id.map(GuildId::to_db))
+        .bind(job.channel_id.to_db())
+        .bind(job.member_id.to_db())
+        .bind(job.interaction_id.to_db())
+        .bind(job.application_id.to_db())
+        .bind(&job.interaction_token)
+        .bind(&job.locale)
+        .bind(&job.prompt)
+        .bind(&job.rendered_prompt)
+        .bind(&job.rewrite_kind)
+        .bind(&job.negative_prompt)
+        .bind(&job.model)
+        .bind(job.seed as i64)
+        .bind(i64::from(job.width))
+        .bind(i64::from(job.height))
+        .bind(i64::from(job.steps))
+        .bind(job.attachment_size_limit as i64)
+        .bind(i64::from(job.max_attempts))
+        .bind(now)
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(db_err("enqueue"))?;
+        let (id, newly_created) = match inserted {
+            Some(row) => (JobId(row.try_get("id").map_err(db_err("enqueue"))?), true),
+            None => {
+                let row = sqlx::query("SELECT id FROM render_jobs WHERE interaction_id = $1")
+                    .bind(job.interaction_id.to_db())
+                    .fetch_one(self.pool())
+                    .await
+                    .map_err(db_err("enqueue"))?;
+                (JobId(row.try_get("id").map_err(db_err("enqueue"))?), false)
+            }
+        };
+        let position = self.queue_position(id).await?;
+        Ok(QueuedJob {
+            id,
+            position,
+            newly_created,
+        })
+    }
+
+    /// 1-based place of a job among unfinished jobs (0 once it is finished).
+    pub async fn queue_position(&self, id: JobId) -> Result<u64, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS ahead FROM render_jobs \
+             WHERE status IN ('queued', 'running') AND id <= $1 \
+             AND EXISTS (SELECT 1 FROM render_jobs j WHERE j.id = $1 AND j.status IN ('queued', 'running'))",
+        )
+        .bind(id.0)
+        .fetch_one(self.pool())
+        .await
+        .map_err(db_err("queue position"))?;
+        let ahead: i64 = row.try_get("ahead").map_err(db_err("queue position"))?;
+        Ok(ahead.max(0) as u64)
+    }
+
+    /// Reads one job.
+    pub async fn job(&self, id: JobId) -> Result<Option<RenderJob>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {JOB_COLUMNS} FROM render_jobs WHERE id = $1"
+        ))
+        .bind(id.0)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(db_err("read job"))?;
+        row.map(|r| job_from_row(&r))
+            .transpose()
+            .map_err(db_err("read job"))
+    }
+
+    /// Takes the oldest ready job for `owner` for `lease_ms`, or nothing.
+    ///
+    /// Ready means queued (and past its retry backoff), or running with an expired lease: a
+    /// crashed worker's job is taken over. Expired jobs that used up their attempts fail instead.
+    #[tracing::instrument(skip_all, fields(owner))]
+    pub async fn lease(&self, owner: &str, lease_ms: i64) -> Result<Option<LeasedJob>, StoreError> {
+        let now = now_ms();
+        sqlx::query(
+            "UPDATE render_jobs SET status = 'failed', error_message_id = 'render-error-crashed', \
+             last_error = 'lease expired on the last attempt', finished_at = $1, lease_owner = NULL \
+             WHERE status = 'running' AND lease_expires_at < $1 AND attempts >= max_attempts",
+        )
+        .bind(now)
+        .execute(self.pool())
+        .await
+        .map_err(db_err("expire jobs"))?;
+        let lock = match self.backend() {
+            // SQLite serialises writers, so the subquery and the update are one atomic step.
+            Backend::Sqlite => "",
+            // Concurrent workers skip rows another transaction is leasing right now.
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+        };
+        let sql = format!(
+            "UPDATE render_jobs SET status = 'running', lease_owner = $1, lease_expires_at = $2, \
+             attempts = attempts + 1, started_at = COALESCE(started_at, $3), progress_step = 0, \
+             progress_total = 0 \
+             WHERE id = (SELECT id FROM render_jobs \
+                 WHERE (status = 'queued' AND not_before <= $3) \
+                    OR (status = 'running' AND lease_expires_at < $3) \
+                 ORDER BY id LIMIT 1 {lock}) \
+             RETURNING {JOB_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(owner)
+            .bind(now + lease_ms)
+            .bind(now)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db_err("lease"))?;
+        let job = row
+            .map(|r| job_from_row(&r))
+            .transpose()
+            .map_err(db_err("lease"))?;
+        Ok(job.map(|job| LeasedJob {
+            job,
+            owner: owner.to_owned(),
+        }))
+    }
+
+    /// Extends a lease. False when the lease was lost (another worker owns the job now).
+    pub async fn heartbeat(
+        &self,
+        id: JobId,
+        owner: &str,
+        lease_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "UPDATE render_jobs SET lease_expires_at = $1 \
+             WHERE id = $2 AND lease_owner = $3 AND status = 'running'",
+        )
+        .bind(now_ms() + lease_ms)
+        .bind(id.0)
+        .bind(owner)
+        .execute(self.pool())
+        .await
+        .map_err(db_err("heartbeat"))?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// Records progress (and extends the lease). False when the lease was lost.
+    pub async fn set_progress(
+        &self,
+        id: JobId,
+        owner: &str,
+        step: u32,
+        total: u32,
+        lease_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "UPDATE render_jobs SET progress_step = $1, progress_total = $2, lease_expires_at = $3 \
+             WHERE id = $4 AND lease_owner = $5 AND status = 'running'",
+        )
+        .bind(i64::from(step))
+        .bind(i64::from(total))
+        .bind(now_ms() + lease_ms)
+        .bind(id.0)
+        .bind(owner)
+        .execute(self.pool())
+        .await
+        .map_err(db_err("progress"))?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// Stores the image and marks the job done, if `owner` still holds the lease.
+    /// False (and nothing stored) when the lease was lost.
+    #[tracing::instrument(skip_all, fields(job = %id))]
+    pub async fn complete(
+        &self,
+        id: JobId,
+        owner: &str,
+        png: &[u8],
+        width: u32,
+        height: u32,
+        render_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let mut tx = self.pool().begin().await.map_err(db_err("complete"))?;
+        let row = sqlx::query(
+            "UPDATE render_jobs SET status = 'done', finished_at = $1, lease_owner = NULL, \
+             lease_expires_at = NULL, last_error = NULL \
+             WHERE id = $2 AND lease_owner = $3 AND status = 'running' \
+             RETURNING guild_id, member_id",
+        )
+        .bind(now)
+        .bind(id.0)
+        .bind(owner)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err("complete"))?;
+        let Some(row) = row else {
+            tx.rollback().await.map_err(db_err("complete"))?;
+            return Ok(false);
+        };
+        let guild_id: Option<i64> = row.try_get("guild_id").map_err(db_err("complete"))?;
+        let member_id: i64 = row.try_get("member_id").map_err(db_err("complete"))?;
+        sqlx::query(
+            "INSERT INTO rendered_images (job_id, guild_id, member_id, png, width, height, \
+             render_ms, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(id.0)
+        .bind(guild_id)
+        .bind(member_id)
+        .bind(png.to_vec())
+        .bind(i64::from(width))
+        .bind(i64::from(height))
+        .bind(render_ms)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err("complete"))?;
+        tx.commit().await.map_err(db_err("complete"))?;
+        Ok(true)
+    }
+
+    /// Records a failed attempt: back to the queue after `backoff_ms` while attempts remain and
+    /// the error is retryable, else failed for good with `message_id` for the member.
+    #[tracing::instrument(skip_all, fields(job = %id))]
+    pub async fn fail(
+        &self,
+        id: JobId,
+        owner: &str,
+        message_id: &str,
+        detail: &str,
+        retryable: bool,
+        backoff_ms: i64,
+    ) -> Result<FailOutcome, StoreError> {
+        let now = now_ms();
+        let retried = if retryable {
+            sqlx::query(
+                "UPDATE render_jobs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, \
+                 not_before = $1, last_error = $2, progress_step = 0, progress_total = 0 \
+                 WHERE id = $3 AND lease_owner = $4 AND status = 'running' AND attempts < max_attempts",
+            )
+            .bind(now + backoff_ms)
+            .bind(detail)
+            .bind(id.0)
+            .bind(owner)
+            .execute(self.pool())
+            .await
+            .map_err(db_err("fail"))?
+            .rows_affected()
+        } else {
+            0
+        };
+        if retried == 1 {
+            return Ok(FailOutcome::WillRetry);
+        }
+        let failed = sqlx::query(
+            "UPDATE render_jobs SET status = 'failed', lease_owner = NULL, lease_expires_at = NULL, \
+             finished_at = $1, last_error = $2, error_message_id = $3 \
+             WHERE id = $4 AND lease_owner = $5 AND status = 'running'",
+        )
+        .bind(now)
+        .bind(detail)
+        .bind(message_id)
+        .bind(id.0)
+        .bind(owner)
+        .execute(self.pool())
+        .await
+        .map_err(db_err("fail"))?
+        .rows_affected();
+        Ok(if failed == 1 {
+            FailOutcome::Failed
+        } else {
+            FailOutcome::LeaseLost
+        })
+    }
+
+    /// Jobs the bot has something to tell the member about: finished and undelivered, or with
+    /// progress not yet shown. Oldest first, at most `limit`.
+    pub async fn jobs_to_notify(&self, limit: i64) -> Result<Vec<RenderJob>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {JOB_COLUMNS} FROM render_jobs WHERE delivered_at IS NULL \
+             AND (status IN ('done', 'failed') OR (status = 'running' AND progress_step > notified_step)) \
+             ORDER BY id LIMIT $1"
+        ))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_err("jobs to notify"))?;
+        rows.iter()
+            .map(job_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(db_err("jobs to notify"))
+    }
+
+    /// Remembers which progress step the member has been shown.
+    pub async fn mark_notified(&self, id: JobId, step: u32) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE render_jobs SET notified_step = $1 WHERE id = $2 AND notified_step < $1",
+        )
+        .bind(i64::from(step))
+        .bind(id.0)
+        .execute(self.pool())
+        .await
+        .map_err(db_err("mark notified"))?;
+        Ok(())
+    }
+
+    /// Claims the delivery of a finished job. True for exactly one caller.
+    pub async fn claim_delivery(&self, id: JobId, via: &str) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "UPDATE render_jobs SET delivered_at = $1, delivered_via = $2 \
+             WHERE id = $3 AND delivered_at IS NULL AND status IN ('done', 'failed')",
+        )
+        .bind(now_ms())
+        .bind(via)
+        .bind(id.0)
+        .execute(self.pool())
+        .await
+        .map_err(db_err("claim delivery"))?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// Gives a claimed delivery back after sending failed, so it is tried again.
+    pub async fn release_delivery(&self, id: JobId) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE render_jobs SET delivered_at = NULL, delivered_via = NULL WHERE id = $1",
+        )
+        .bind(id.0)
+        .execute(self.pool())
+        .await
+        .map_err(db_err("release delivery"))?;
+        Ok(())
+    }
+
+    /// Counts jobs by status (for tests, `/stats` and benchmarks).
+    pub async fn count_jobs(&self, status: JobStatus) -> Result<u64, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM render_jobs WHERE status = $1")
+            .bind(status.as_str())
+            .fetch_one(self.pool())
+            .await
+            .map_err(db_err("count jobs"))?;
+        Ok(row.try_get::<i64, _>("n").map_err(db_err("count jobs"))? as u64)
+    }
+}
+
+impl Store {
+    /// Hands a leased job back to the queue without counting the attempt (worker shutdown).
+    pub async fn release_lease(&self, id: JobId, owner: &str) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "UPDATE render_jobs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, \
+             attempts = attempts - 1, progress_step = 0, progress_total = 0 \
+             WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
+        )
+        .bind(id.0)
+        .bind(owner)
+        .execute(self.pool())
+        .await
+        .map_err(db_err("release lease"))?;
+        Ok(result.rows_affected() == 1)
+    }
+}

@@ -1,0 +1,193 @@
+//! Nothing is lost: a bot restarted with a job queued delivers it once; a worker killed mid-job
+//! (its lease expires) is replaced by another, and the result is delivered exactly once.
+
+use std::time::Duration;
+
+use fake_discord::fixtures::opt_str;
+use zipp::store::JobStatus;
+
+use crate::harness::*;
+
+fn image_followups(fake: &fake_discord::FakeDiscord, webhook: &str) -> usize {
+    fake.requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path == webhook && !r.files.is_empty())
+        .count()
+}
+
+async fn bot_restart_keeps_queued_job(kind: Db) {
+    let db = TestDb::new(kind).await;
+    let fake = start_fake().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let catalog = write_catalog(dir.path(), 2);
+    let guard = UnknownEventGuard::default();
+
+    // First life: a bot without workers queues the job, then stops.
+    let app = start_app(test_config(&db, &fake, &catalog), true, 0, None, &guard).await;
+    wait_registered(&fake).await;
+    let (_, token) = dispatch_imagine(
+        &fake,
+        940_000_000_000_000_001,
+        vec![opt_str("prompt", "a quiet harbour")],
+        |b| b,
+    )
+    .await;
+    let original = format!(
+        "{}/messages/@original",
+        webhook_path(fake.config().app_id, &token)
+    );
+    fake.wait_for_request("queued edit", WAIT, |r| {
+        r.method == "PATCH" && r.path == original
+    })
+    .await
+    .expect("queued");
+    assert_eq!(
+        app.store
+            .count_jobs(JobStatus::Queued)
+            .await
+            .expect("count"),
+        1
+    );
+    app.shutdown().await;
+
+    // Second life: bot and worker; the job is rendered and delivered once.
+    let app = start_app(test_config(&db, &fake, &catalog), true, 1, None, &guard).await;
+    let webhook = webhook_path(fake.config().app_id, &token);
+    fake.wait_for_request("image followup", WAIT, |r| {
+        r.method == "POST" && r.path == webhook && !r.files.is_empty()
+    })
+    .await
+    .expect("delivered after restart");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        image_followups(&fake, &webhook),
+        1,
+        "delivered exactly once"
+    );
+    assert_eq!(fake.identify_count(), 2, "two gateway sessions");
+    guard.assert_none();
+    app.shutdown().await;
+    db.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bot_restart_keeps_queued_job_sqlite() {
+    bot_restart_keeps_queued_job(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bot_restart_keeps_queued_job_postgres() {
+    bot_restart_keeps_queued_job(Db::Postgres).await;
+}
+
+async fn killed_worker_is_replaced(kind: Db) {
+    let db = TestDb::new(kind).await;
+    let fake = start_fake().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Enough steps that the worker is surely killed mid-render.
+    let catalog = write_catalog(dir.path(), 400);
+    let guard = UnknownEventGuard::default();
+    let config = test_config(&db, &fake, &catalog);
+    let bot = start_app(config.clone(), true, 0, None, &guard).await;
+    wait_registered(&fake).await;
+    let (_, token) = dispatch_imagine(
+        &fake,
+        950_000_000_000_000_001,
+        vec![opt_str("prompt", "a windmill")],
+        |b| b,
+    )
+    .await;
+    let original = format!(
+        "{}/messages/@original",
+        webhook_path(fake.config().app_id, &token)
+    );
+    fake.wait_for_request("queued edit", WAIT, |r| {
+        r.method == "PATCH" && r.path == original
+    })
+    .await
+    .expect("queued");
+
+    // A real `zipp worker` process takes the job …
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_zipp"))
+        .arg("worker")
+        .current_dir(dir.path())
+        .env("ZIPP_DATABASE__URL", &db.url)
+        .env("ZIPP_RENDER__MODELS_FILE", &catalog)
+        .env("ZIPP_RENDER__DEFAULT_MODEL", "tiny")
+        .env("ZIPP_RENDER__DEVICE", "cpu")
+        .env("ZIPP_RENDER__LEASE_SECS", "1")
+        .env("ZIPP_RENDER__POLL_MS", "50")
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .expect("spawn zipp worker");
+    let started = std::time::Instant::now();
+    let job_id = loop {
+        let jobs = bot.store.jobs_to_notify(10).await.expect("read");
+        if let Some(job) = jobs
+            .iter()
+            .find(|j| j.status == JobStatus::Running && j.progress_step >= 1)
+        {
+            break job.id;
+        }
+        assert!(
+            started.elapsed() < WAIT,
+            "the worker process never made progress"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    // … and is killed mid-render (SIGKILL: no cleanup, no lease release).
+    child.kill().expect("kill worker");
+    child.wait().expect("reap worker");
+    let job = bot.store.job(job_id).await.expect("read").expect("job");
+    assert_eq!(job.status, JobStatus::Running, "killed mid-job");
+    assert!(
+        job.progress_step < job.progress_total,
+        "killed before the end"
+    );
+
+    // Another worker takes over once the lease expires, with fewer steps to keep the test short.
+    let catalog_fast = write_catalog(&dir.path().join("fast").tap_mkdir(), 2);
+    let mut config2 = config.clone();
+    config2.render.models_file = catalog_fast;
+    let worker = start_app(config2, false, 1, None, &guard).await;
+    let webhook = webhook_path(fake.config().app_id, &token);
+    fake.wait_for_request("image followup", WAIT, |r| {
+        r.method == "POST" && r.path == webhook && !r.files.is_empty()
+    })
+    .await
+    .expect("delivered by the second worker");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        image_followups(&fake, &webhook),
+        1,
+        "delivered exactly once"
+    );
+    let job = bot.store.job(job_id).await.expect("read").expect("job");
+    assert_eq!(job.status, JobStatus::Done);
+    assert_eq!(job.attempts, 2, "the killed attempt counts");
+    guard.assert_none();
+    worker.shutdown().await;
+    bot.shutdown().await;
+    db.cleanup().await;
+}
+
+trait TapMkdir {
+    fn tap_mkdir(self) -> Self;
+}
+
+impl TapMkdir for std::path::PathBuf {
+    fn tap_mkdir(self) -> Self {
+        std::fs::create_dir_all(&self).expect("mkdir");
+        self
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_worker_is_replaced_sqlite() {
+    killed_worker_is_replaced(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_worker_is_replaced_postgres() {
+    killed_worker_is_replaced(Db::Postgres).await;
+}

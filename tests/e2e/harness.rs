@@ -1,0 +1,287 @@
+//! Shared test harness: databases (SQLite in a temp dir, PostgreSQL at 127.0.0.1:5432 with a
+//! fresh database per test), the tiny diffusion model, a fake Discord, and the real app wired to
+//! them, plus a guard that fails the test on any gateway event serenity could not parse.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use fake_discord::{FakeDiscord, FakeDiscordConfig, RecordedRequest};
+use poise::serenity_prelude as serenity;
+use serde_json::Value;
+use sqlx::Connection;
+use zipp::app::{App, AppOptions};
+use zipp::config::Config;
+use zipp::render::Renderer;
+
+/// Generous: the 2-core CI machine may be busy compiling or running other tests.
+pub const WAIT: Duration = Duration::from_secs(60);
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh, empty database; dropped (PostgreSQL) by [`TestDb::cleanup`].
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    pg_name: Option<String>,
+}
+
+/// Admin URL of the PostgreSQL server the tests use (`TEST_POSTGRES_URL` overrides).
+pub fn postgres_admin_url() -> String {
+    std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+impl TestDb {
+    pub async fn new(kind: Db) -> TestDb {
+        match kind {
+            Db::Sqlite => {
+                let dir = tempfile::tempdir().expect("tempdir");
+                let url = format!("sqlite://{}/zipp.db", dir.path().display());
+                TestDb {
+                    url,
+                    _dir: Some(dir),
+                    pg_name: None,
+                }
+            }
+            Db::Postgres => {
+                let admin = postgres_admin_url();
+                let name = format!("zipp_test_{}_{}", std::process::id(), rand::random::<u32>());
+                let mut conn = sqlx::PgConnection::connect(&admin)
+                    .await
+                    .unwrap_or_else(|e| panic!("PostgreSQL at {admin} is required for this test (.ci/run starts it): {e}"));
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create test database");
+                conn.close().await.ok();
+                let base = admin
+                    .rsplit_once('/')
+                    .map(|(b, _)| b.to_owned())
+                    .expect("admin url has a db");
+                TestDb {
+                    url: format!("{base}/{name}"),
+                    _dir: None,
+                    pg_name: Some(name),
+                }
+            }
+        }
+    }
+
+    /// Drops the PostgreSQL database (call after every connection to it is closed).
+    pub async fn cleanup(self) {
+        if let Some(name) = &self.pg_name {
+            if let Ok(mut conn) = sqlx::PgConnection::connect(&postgres_admin_url()).await {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await;
+            }
+        }
+    }
+}
+
+/// The tiny Stable Diffusion model, generated once per test binary.
+pub fn tiny_model_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = std::env::temp_dir().join(format!("zipp-tests-{}", std::process::id()));
+        let bpe = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/clip/bpe_simple_vocab_16e6.txt.gz");
+        zipp::render::tiny::write_tiny_sd(&root, &bpe).expect("write tiny model");
+        root
+    })
+}
+
+/// A model catalog holding the tiny model as `tiny` with `steps` steps at 64×64.
+pub fn write_catalog(dir: &Path, steps: u32) -> PathBuf {
+    let file = dir.join("models.toml");
+    let text = format!(
+        "[diffusion.tiny]\npath = {:?}\ndescription = \"tiny\"\nsteps = {steps}\nguidance_scale = 7.5\nwidth = 64\nheight = 64\n",
+        tiny_model_dir().display().to_string()
+    );
+    std::fs::write(&file, text).expect("write catalog");
+    file
+}
+
+/// A test configuration: fast polling, the fake Discord, the given database and catalog.
+pub fn test_config(db: &TestDb, fake: &FakeDiscord, catalog: &Path) -> Config {
+    let mut config = Config::default();
+    config.discord.api_url = fake.base_url();
+    config.database.url = db.url.clone();
+    config.database.max_connections = 4;
+    config.render.models_file = catalog.to_owned();
+    config.render.default_model = "tiny".to_owned();
+    config.render.device = "cpu".to_owned();
+    config.render.poll_ms = 50;
+    config.render.lease_secs = 2;
+    config.render.retry_backoff_secs = 0;
+    config.discord.delivery_poll_ms = 50;
+    config.discord.progress_edit_interval_ms = 0;
+    config
+}
+
+/// Records every gateway event serenity failed to parse (it would drop them silently).
+#[derive(Clone, Default)]
+pub struct UnknownEventGuard {
+    pub unknown: Arc<Mutex<Vec<String>>>,
+}
+
+#[serenity::async_trait]
+impl serenity::RawEventHandler for UnknownEventGuard {
+    async fn raw_event(&self, _ctx: serenity::Context, event: serenity::Event) {
+        if let serenity::Event::Unknown(unknown) = event {
+            self.unknown.lock().expect("lock").push(unknown.kind);
+        }
+    }
+}
+
+impl UnknownEventGuard {
+    pub fn assert_none(&self) {
+        let unknown = self.unknown.lock().expect("lock");
+        assert!(
+            unknown.is_empty(),
+            "serenity could not parse these events: {unknown:?}"
+        );
+    }
+}
+
+/// Starts the real app against the fake. `workers` in-process workers; `renderer` None means
+/// the real diffusion renderer.
+pub async fn start_app(
+    config: Config,
+    run_bot: bool,
+    workers: usize,
+    renderer: Option<Arc<dyn Renderer>>,
+    guard: &UnknownEventGuard,
+) -> App {
+    let guard = guard.clone();
+    App::start(AppOptions {
+        config,
+        run_bot,
+        workers,
+        renderer,
+        token: Some("fake.bot.token".to_owned()),
+        customize_client: Some(Box::new(move |builder| builder.raw_event_handler(guard))),
+    })
+    .await
+    .expect("app starts")
+}
+
+/// Waits for the bot's command registration (poise's setup finished; events now flow).
+pub async fn wait_registered(fake: &FakeDiscord) -> RecordedRequest {
+    fake.wait_for_request("command registration", WAIT, |r| {
+        r.method == "PUT" && r.path.ends_with("/commands")
+    })
+    .await
+    .expect("commands registered")
+}
+
+/// A path prefix matcher for one interaction's callback.
+pub fn callback_path(interaction_id: u64, token: &str) -> String {
+    format!("/api/v10/interactions/{interaction_id}/{token}/callback")
+}
+
+/// The followup-webhook path of one interaction token.
+pub fn webhook_path(app_id: u64, token: &str) -> String {
+    format!("/api/v10/webhooks/{app_id}/{token}")
+}
+
+/// Dispatches `/imagine` with the given options; returns (interaction id, token).
+pub async fn dispatch_imagine(
+    fake: &FakeDiscord,
+    interaction_id: u64,
+    options: Vec<Value>,
+    customize: impl FnOnce(
+        fake_discord::fixtures::InteractionBuilder,
+    ) -> fake_discord::fixtures::InteractionBuilder,
+) -> (u64, String) {
+    let token = format!("token-{interaction_id}");
+    let builder = customize(fake_discord::fixtures::InteractionBuilder::new(
+        fake.config(),
+        interaction_id,
+        &token,
+    ));
+    let reached = fake
+        .dispatch("INTERACTION_CREATE", builder.command("imagine", options))
+        .await;
+    assert!(reached > 0, "the bot is not connected to the fake gateway");
+    (interaction_id, token)
+}
+
+/// Asserts that a bot request that can mention anyone mentions nobody.
+pub fn assert_mentions_nobody(request: &RecordedRequest) {
+    let Some(json) = &request.json else { return };
+    let carries_text = json.get("content").is_some()
+        || json.get("embeds").is_some()
+        || json.pointer("/data/content").is_some();
+    if !carries_text {
+        return;
+    }
+    let allowed = json
+        .get("allowed_mentions")
+        .or_else(|| json.pointer("/data/allowed_mentions"))
+        .unwrap_or_else(|| {
+            panic!(
+                "{} sends text without allowed_mentions: {json}",
+                request.summary()
+            )
+        });
+    assert_eq!(
+        allowed.get("parse"),
+        Some(&Value::Array(vec![])),
+        "{}: {allowed}",
+        request.summary()
+    );
+    for key in ["users", "roles"] {
+        if let Some(list) = allowed.get(key) {
+            assert_eq!(
+                list,
+                &Value::Array(vec![]),
+                "{}: {allowed}",
+                request.summary()
+            );
+        }
+    }
+}
+
+/// Validates everything the fake saw against Discord's OpenAPI spec (tests/openapi/validate.py).
+pub fn assert_openapi_valid(fake: &FakeDiscord) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let capture = dir.path().join("capture.json");
+    fake.write_capture(&capture).expect("write capture");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let output = std::process::Command::new("python3")
+        .arg(root.join("tests/openapi/validate.py"))
+        .arg(&capture)
+        .output()
+        .expect("python3 runs (install: .ci/run)");
+    assert!(
+        output.status.success(),
+        "OpenAPI validation failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Starts a fake Discord with default ids.
+pub async fn start_fake() -> FakeDiscord {
+    init_logging();
+    FakeDiscord::start(FakeDiscordConfig::default())
+        .await
+        .expect("fake discord starts")
+}
+
+/// Logs to the test output when `RUST_LOG` is set (e.g. `RUST_LOG=zipp=debug`).
+pub fn init_logging() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .try_init();
+    }
+}

@@ -1,0 +1,330 @@
+//! `/imagine` end to end, its bad-input refusals, late delivery and the upload limit.
+
+use fake_discord::fixtures::{opt_int, opt_str};
+use fake_discord::RecordedRequest;
+use serde_json::Value;
+use zipp::store::JobStatus;
+
+use crate::harness::*;
+
+fn image_followups(fake: &fake_discord::FakeDiscord, webhook: &str) -> Vec<RecordedRequest> {
+    fake.requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path == webhook && !r.files.is_empty())
+        .collect()
+}
+
+async fn imagine_end_to_end(kind: Db) {
+    let db = TestDb::new(kind).await;
+    let fake = start_fake().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let catalog = write_catalog(dir.path(), 12);
+    let guard = UnknownEventGuard::default();
+    let app = start_app(test_config(&db, &fake, &catalog), true, 1, None, &guard).await;
+    wait_registered(&fake).await;
+
+    let (id, token) = dispatch_imagine(
+        &fake,
+        900_000_000_000_000_001,
+        vec![opt_str("prompt", "a red cat"), opt_int("seed", 42)],
+        |b| b,
+    )
+    .await;
+    let app_id = fake.config().app_id;
+    let webhook = webhook_path(app_id, &token);
+    let followup = fake
+        .wait_for_request("image followup", WAIT, |r| {
+            r.method == "POST" && r.path == webhook && !r.files.is_empty()
+        })
+        .await
+        .expect("the image arrives");
+
+    // The deferral comes before anything else about this interaction.
+    let about: Vec<RecordedRequest> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.contains(&token))
+        .collect();
+    assert_eq!(
+        about[0].path,
+        callback_path(id, &token),
+        "first request: {}",
+        about[0].summary()
+    );
+    assert_eq!(
+        about[0].json.as_ref().and_then(|j| j.get("type")),
+        Some(&Value::from(5))
+    );
+    assert_eq!(about[0].response_status, 204);
+
+    // Progress: the queue position, then rendering steps, edited into the deferred reply.
+    let original = format!("{webhook}/messages/@original");
+    let edits: Vec<String> = about
+        .iter()
+        .filter(|r| r.method == "PATCH" && r.path == original)
+        .filter_map(|r| r.json.as_ref()?.get("content")?.as_str().map(str::to_owned))
+        .collect();
+    assert!(
+        edits.iter().any(|e| e.starts_with("Queued — position 1")),
+        "edits: {edits:?}"
+    );
+    assert!(
+        edits.iter().any(|e| e.starts_with("Rendering")),
+        "edits: {edits:?}"
+    );
+
+    // The image: a PNG of the requested size.
+    let file = followup.file("files[0]").expect("files[0]");
+    assert_eq!(file.content_type.as_deref(), Some("image/png"));
+    let png =
+        image::load_from_memory_with_format(&file.bytes, image::ImageFormat::Png).expect("a PNG");
+    assert_eq!((png.width(), png.height()), (64, 64));
+
+    // The embed: prompt, prompt rendered, model, seed, time.
+    let json = followup.json.as_ref().expect("payload_json");
+    let fields = json
+        .pointer("/embeds/0/fields")
+        .and_then(Value::as_array)
+        .expect("embed fields");
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|f| f["name"] == name)
+            .and_then(|f| f["value"].as_str())
+            .unwrap_or_else(|| panic!("no field {name}: {fields:?}"))
+            .to_owned()
+    };
+    assert_eq!(field("Prompt"), "a red cat");
+    assert_eq!(field("Prompt rendered"), "a red cat");
+    assert_eq!(field("Model"), "tiny");
+    assert_eq!(field("Seed"), "42");
+    assert_eq!(field("Rewrite"), "unchanged");
+    assert!(field("Time").ends_with(" s"));
+    assert_eq!(
+        json.pointer("/embeds/0/image/url"),
+        Some(&Value::from("attachment://imagine.png"))
+    );
+
+    // Exactly one delivery, and nobody is ever pinged.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(image_followups(&fake, &webhook).len(), 1);
+    for request in fake.requests() {
+        assert_mentions_nobody(&request);
+    }
+    assert!(
+        fake.unhandled_requests().is_empty(),
+        "unhandled: {:?}",
+        fake.unhandled_requests()
+            .iter()
+            .map(|r| r.summary())
+            .collect::<Vec<_>>()
+    );
+    guard.assert_none();
+    assert_openapi_valid(&fake);
+
+    let store = app.store.clone();
+    assert_eq!(store.count_jobs(JobStatus::Done).await.expect("count"), 1);
+    app.shutdown().await;
+    db.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imagine_end_to_end_sqlite() {
+    imagine_end_to_end(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imagine_end_to_end_postgres() {
+    imagine_end_to_end(Db::Postgres).await;
+}
+
+async fn bad_input_is_refused_politely(kind: Db) {
+    let db = TestDb::new(kind).await;
+    let fake = start_fake().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let catalog = write_catalog(dir.path(), 2);
+    let guard = UnknownEventGuard::default();
+    let app = start_app(test_config(&db, &fake, &catalog), true, 0, None, &guard).await;
+    wait_registered(&fake).await;
+
+    let long = "x".repeat(6000);
+    let cases: Vec<(Vec<Value>, &str)> = vec![
+        (vec![opt_str("prompt", "")], "the prompt is empty"),
+        (vec![opt_str("prompt", "   \n\t ")], "the prompt is empty"),
+        (vec![opt_str("prompt", &long)], "6000 characters long"),
+        (
+            vec![opt_str("prompt", "a cat\u{7}\u{0}")],
+            "control characters",
+        ),
+        (
+            vec![opt_str("prompt", "a cat"), opt_int("seed", -1)],
+            "seed must be",
+        ),
+        (
+            vec![opt_str("prompt", "a cat"), opt_int("seed", 1 << 40)],
+            "seed must be",
+        ),
+        (
+            vec![opt_str("prompt", "a cat"), opt_str("negative", &long)],
+            "negative prompt",
+        ),
+    ];
+    for (n, (options, expected)) in cases.into_iter().enumerate() {
+        let (id, token) =
+            dispatch_imagine(&fake, 910_000_000_000_000_000 + n as u64, options, |b| b).await;
+        let callback = callback_path(id, &token);
+        let reply = fake
+            .wait_for_request("ephemeral refusal", WAIT, |r| r.path == callback)
+            .await
+            .expect("a reply");
+        let json = reply.json.as_ref().expect("json");
+        assert_eq!(
+            json["type"], 4,
+            "case {n}: an immediate message, not a deferral: {json}"
+        );
+        assert_eq!(json["data"]["flags"], 64, "case {n}: ephemeral: {json}");
+        let content = json["data"]["content"].as_str().expect("content");
+        assert!(
+            content.contains(expected),
+            "case {n}: {content:?} lacks {expected:?}"
+        );
+        assert_mentions_nobody(&reply);
+    }
+    for status in [
+        JobStatus::Queued,
+        JobStatus::Running,
+        JobStatus::Done,
+        JobStatus::Failed,
+    ] {
+        assert_eq!(
+            app.store.count_jobs(status).await.expect("count"),
+            0,
+            "nothing enqueued"
+        );
+    }
+    // The bot is still alive and serving.
+    let (id, token) = dispatch_imagine(
+        &fake,
+        919_000_000_000_000_000,
+        vec![opt_str("prompt", "a cat")],
+        |b| b,
+    )
+    .await;
+    let callback = callback_path(id, &token);
+    let deferral = fake
+        .wait_for_request("deferral", WAIT, |r| r.path == callback)
+        .await
+        .expect("deferral");
+    assert_eq!(deferral.json.as_ref().expect("json")["type"], 5);
+    guard.assert_none();
+    app.shutdown().await;
+    db.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_refused_politely_sqlite() {
+    bad_input_is_refused_politely(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_refused_politely_postgres() {
+    bad_input_is_refused_politely(Db::Postgres).await;
+}
+
+/// A job that finishes after the interaction token's lifetime is posted as a channel message
+/// that mentions nobody.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_result_is_delivered_as_a_channel_message() {
+    let db = TestDb::new(Db::Sqlite).await;
+    let fake = start_fake().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let catalog = write_catalog(dir.path(), 2);
+    let mut config = test_config(&db, &fake, &catalog);
+    config.discord.interaction_token_lifetime_secs = 0;
+    let guard = UnknownEventGuard::default();
+    let app = start_app(config, true, 1, None, &guard).await;
+    wait_registered(&fake).await;
+
+    let (_, token) = dispatch_imagine(
+        &fake,
+        920_000_000_000_000_001,
+        vec![opt_str("prompt", "a lighthouse")],
+        |b| b,
+    )
+    .await;
+    let channel_path = format!("/api/v10/channels/{}/messages", fake.config().channel_id);
+    let message = fake
+        .wait_for_request("channel message", WAIT, |r| {
+            r.method == "POST" && r.path == channel_path
+        })
+        .await
+        .expect("posted to the channel");
+    let file = message.file("files[0]").expect("image attached");
+    image::load_from_memory_with_format(&file.bytes, image::ImageFormat::Png).expect("a PNG");
+    let json = message.json.as_ref().expect("json");
+    let content = json["content"].as_str().expect("content");
+    assert!(
+        content.contains("took longer than Discord lets me edit"),
+        "{content}"
+    );
+    assert!(!content.contains("<@"), "mentions nobody: {content}");
+    assert_mentions_nobody(&message);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let webhook = webhook_path(fake.config().app_id, &token);
+    assert!(
+        image_followups(&fake, &webhook).is_empty(),
+        "no followup with an expired token"
+    );
+    guard.assert_none();
+    assert_openapi_valid(&fake);
+    app.shutdown().await;
+    db.cleanup().await;
+}
+
+/// The image is scaled down to fit the interaction's `attachment_size_limit`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn image_respects_the_attachment_size_limit() {
+    let db = TestDb::new(Db::Sqlite).await;
+    let fake = start_fake().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let catalog = write_catalog(dir.path(), 2);
+    let guard = UnknownEventGuard::default();
+    let app = start_app(test_config(&db, &fake, &catalog), true, 1, None, &guard).await;
+    wait_registered(&fake).await;
+
+    let limit = 2500;
+    let (_, token) = dispatch_imagine(
+        &fake,
+        930_000_000_000_000_001,
+        vec![opt_str("prompt", "a forest")],
+        |b| b.attachment_size_limit(limit),
+    )
+    .await;
+    let webhook = webhook_path(fake.config().app_id, &token);
+    let followup = fake
+        .wait_for_request("image followup", WAIT, |r| {
+            r.method == "POST"
+                && r.path == webhook
+                && r.json.as_ref().is_some_and(|j| j.get("embeds").is_some())
+        })
+        .await
+        .expect("delivered");
+    let json = followup.json.as_ref().expect("json");
+    let content = json["content"].as_str().expect("content");
+    match followup.file("files[0]") {
+        Some(file) => {
+            assert!(
+                file.bytes.len() as u64 <= limit,
+                "{} bytes > {limit}",
+                file.bytes.len()
+            );
+            let png = image::load_from_memory(&file.bytes).expect("PNG");
+            assert!(png.width() < 64, "scaled down");
+            assert!(content.contains("scaled down"), "{content}");
+        }
+        None => assert!(content.contains("too large"), "{content}"),
+    }
+    guard.assert_none();
+    app.shutdown().await;
+    db.cleanup().await;
+}

@@ -1,0 +1,10 @@
+//! End-to-end tests: the real bot (serenity + poise) against a fake Discord on 127.0.0.1, the
+//! real store on SQLite and PostgreSQL, the real candle pipeline on a tiny generated model.
+//! One test binary with modules builds faster than many.
+
+mod harness;
+
+mod durability;
+mod imagine;
+mod queue;
+mod surface;

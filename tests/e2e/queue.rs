@@ -1,0 +1,296 @@
+//! The job queue's contract on both databases: idempotent enqueue, exclusive leases, lease
+//! expiry and takeover, bounded retries, exactly-once completion and delivery claims.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use zipp::ids::{ApplicationId, ChannelId, GuildId, InteractionId, MemberId};
+use zipp::store::{FailOutcome, JobStatus, NewJob, Store};
+
+use crate::harness::*;
+
+fn new_job(interaction: u64, max_attempts: u32) -> NewJob {
+    NewJob {
+        guild_id: Some(GuildId(1)),
+        channel_id: ChannelId(2),
+        member_id: MemberId(3),
+        interaction_id: InteractionId(interaction),
+        application_id: ApplicationId(4),
+        interaction_token: format!("tok-{interaction}"),
+        locale: "en-US".to_owned(),
+        prompt: "a cat".to_owned(),
+        rendered_prompt: "a cat".to_owned(),
+        rewrite_kind: "unchanged".to_owned(),
+        negative_prompt: String::new(),
+        model: "tiny".to_owned(),
+        seed: 7,
+        width: 0,
+        height: 0,
+        steps: 0,
+        attachment_size_limit: 1 << 20,
+        max_attempts,
+    }
+}
+
+async fn store_for(db: &TestDb) -> Store {
+    Store::connect(&db.url, 8).await.expect("connect")
+}
+
+async fn queue_contract(kind: Db) {
+    let db = TestDb::new(kind).await;
+    let store = store_for(&db).await;
+    // Migrations are idempotent.
+    store.migrate().await.expect("migrate twice");
+
+    let first = store.enqueue(&new_job(1, 2)).await.expect("enqueue");
+    assert!(first.newly_created);
+    assert_eq!(first.position, 1);
+    let again = store.enqueue(&new_job(1, 2)).await.expect("enqueue again");
+    assert_eq!(again.id, first.id);
+    assert!(
+        !again.newly_created,
+        "the same interaction is enqueued once"
+    );
+    let second = store.enqueue(&new_job(2, 2)).await.expect("enqueue");
+    assert_eq!(second.position, 2);
+
+    // Leases are exclusive and in order.
+    let a = store
+        .lease("a", 60_000)
+        .await
+        .expect("lease")
+        .expect("a job");
+    assert_eq!(a.job.id, first.id);
+    assert_eq!(a.job.status, JobStatus::Running);
+    assert_eq!(a.job.attempts, 1);
+    let b = store
+        .lease("b", 60_000)
+        .await
+        .expect("lease")
+        .expect("a job");
+    assert_eq!(b.job.id, second.id);
+    assert!(store.lease("c", 60_000).await.expect("lease").is_none());
+
+    // Progress and completion only by the owner.
+    assert!(store
+        .set_progress(first.id, "a", 3, 10, 60_000)
+        .await
+        .expect("progress"));
+    assert!(!store
+        .set_progress(first.id, "b", 4, 10, 60_000)
+        .await
+        .expect("progress"));
+    assert!(!store
+        .complete(first.id, "b", b"png", 1, 1, 5)
+        .await
+        .expect("complete"));
+    assert!(store
+        .complete(first.id, "a", b"png", 1, 1, 5)
+        .await
+        .expect("complete"));
+    assert!(!store
+        .complete(first.id, "a", b"png", 1, 1, 5)
+        .await
+        .expect("complete twice"));
+    let image = store
+        .rendered_image(first.id)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(image.png, b"png");
+
+    // A retryable failure goes back to the queue (backoff 0), the last attempt fails for good.
+    assert_eq!(
+        store
+            .fail(second.id, "b", "render-error-internal", "boom", true, 0)
+            .await
+            .expect("fail"),
+        FailOutcome::WillRetry
+    );
+    let b2 = store
+        .lease("b", 60_000)
+        .await
+        .expect("lease")
+        .expect("retried");
+    assert_eq!((b2.job.id, b2.job.attempts), (second.id, 2));
+    assert_eq!(
+        store
+            .fail(second.id, "b", "render-error-internal", "boom", true, 0)
+            .await
+            .expect("fail"),
+        FailOutcome::Failed
+    );
+    let failed = store.job(second.id).await.expect("read").expect("job");
+    assert_eq!(failed.status, JobStatus::Failed);
+    assert_eq!(
+        failed.error_message_id.as_deref(),
+        Some("render-error-internal")
+    );
+    assert_eq!(failed.last_error.as_deref(), Some("boom"));
+
+    // A backoff keeps a retried job out of reach until it passes.
+    let third = store.enqueue(&new_job(3, 3)).await.expect("enqueue");
+    let c = store.lease("c", 60_000).await.expect("lease").expect("job");
+    assert_eq!(
+        store
+            .fail(
+                third.id,
+                &c.owner,
+                "render-error-internal",
+                "x",
+                true,
+                60_000
+            )
+            .await
+            .expect("fail"),
+        FailOutcome::WillRetry
+    );
+    assert!(
+        store.lease("c", 60_000).await.expect("lease").is_none(),
+        "still backing off"
+    );
+
+    // A permanent failure is not retried.
+    let fourth = store.enqueue(&new_job(4, 3)).await.expect("enqueue");
+    let d = store.lease("d", 60_000).await.expect("lease").expect("job");
+    assert_eq!(d.job.id, fourth.id);
+    assert_eq!(
+        store
+            .fail(
+                fourth.id,
+                "d",
+                "render-error-model-unavailable",
+                "no model",
+                false,
+                0
+            )
+            .await
+            .expect("fail"),
+        FailOutcome::Failed
+    );
+
+    // An expired lease is taken over; the old owner can no longer finish.
+    let fifth = store.enqueue(&new_job(5, 2)).await.expect("enqueue");
+    let e = store.lease("e", 1).await.expect("lease").expect("job");
+    assert_eq!(e.job.id, fifth.id);
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let f = store
+        .lease("f", 1)
+        .await
+        .expect("lease")
+        .expect("taken over");
+    assert_eq!((f.job.id, f.job.attempts), (fifth.id, 2));
+    assert!(!store
+        .heartbeat(fifth.id, "e", 60_000)
+        .await
+        .expect("heartbeat"));
+    assert!(!store
+        .complete(fifth.id, "e", b"late", 1, 1, 1)
+        .await
+        .expect("complete"));
+    assert_eq!(
+        store
+            .fail(fifth.id, "e", "render-error-internal", "late", true, 0)
+            .await
+            .expect("fail"),
+        FailOutcome::LeaseLost
+    );
+    // … and when that lease expires too, the attempts are used up: failed as crashed.
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    assert!(store.lease("g", 60_000).await.expect("lease").is_none());
+    let crashed = store.job(fifth.id).await.expect("read").expect("job");
+    assert_eq!(crashed.status, JobStatus::Failed);
+    assert_eq!(
+        crashed.error_message_id.as_deref(),
+        Some("render-error-crashed")
+    );
+
+    // A worker shutting down hands its job back without using an attempt.
+    let sixth = store.enqueue(&new_job(6, 2)).await.expect("enqueue");
+    let h = store.lease("h", 60_000).await.expect("lease").expect("job");
+    assert_eq!(h.job.id, sixth.id);
+    assert!(store.release_lease(sixth.id, "h").await.expect("release"));
+    let back = store.job(sixth.id).await.expect("read").expect("job");
+    assert_eq!((back.status, back.attempts), (JobStatus::Queued, 0));
+
+    // Delivery is claimed exactly once; a released claim can be claimed again.
+    assert!(store
+        .claim_delivery(first.id, "interaction")
+        .await
+        .expect("claim"));
+    assert!(!store
+        .claim_delivery(first.id, "interaction")
+        .await
+        .expect("claim"));
+    store.release_delivery(first.id).await.expect("release");
+    assert!(store
+        .claim_delivery(first.id, "interaction")
+        .await
+        .expect("claim again"));
+    assert!(!store
+        .claim_delivery(sixth.id, "interaction")
+        .await
+        .expect("unfinished jobs are not deliverable"));
+
+    store.close().await;
+    db.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_contract_sqlite() {
+    queue_contract(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_contract_postgres() {
+    queue_contract(Db::Postgres).await;
+}
+
+/// Concurrent workers never lease the same job twice.
+async fn concurrent_leases_are_exclusive(kind: Db) {
+    let db = TestDb::new(kind).await;
+    let store = store_for(&db).await;
+    let n_jobs = 40;
+    for i in 0..n_jobs {
+        store.enqueue(&new_job(1000 + i, 1)).await.expect("enqueue");
+    }
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    for w in 0..4 {
+        let store = store.clone();
+        let seen = Arc::clone(&seen);
+        tasks.push(tokio::spawn(async move {
+            let owner = format!("w{w}");
+            while let Some(leased) = store.lease(&owner, 60_000).await.expect("lease") {
+                assert!(store
+                    .complete(leased.job.id, &owner, b"x", 1, 1, 1)
+                    .await
+                    .expect("complete"));
+                seen.lock().expect("lock").push(leased.job.id);
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("worker");
+    }
+    let seen = seen.lock().expect("lock").clone();
+    let unique: HashSet<_> = seen.iter().collect();
+    assert_eq!(seen.len(), n_jobs as usize, "every job leased once");
+    assert_eq!(unique.len(), n_jobs as usize, "no job leased twice");
+    assert_eq!(
+        store.count_jobs(JobStatus::Done).await.expect("count"),
+        n_jobs
+    );
+    store.close().await;
+    db.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_leases_are_exclusive_sqlite() {
+    concurrent_leases_are_exclusive(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_leases_are_exclusive_postgres() {
+    concurrent_leases_are_exclusive(Db::Postgres).await;
+}
