@@ -193,7 +193,7 @@ impl Config {
             )));
         }
         let api = &self.discord.api_url;
-        if !api.is_empty() && !(api.starts_with("http://") || api.starts_with("https://")) {
+        if !(api.is_empty() || api.starts_with("http://") || api.starts_with("https://")) {
             return Err(ConfigError(format!(
                 "discord.api_url must be empty or an http(s) URL (got {api:?})"
             )));

@@ -860,10 +860,23 @@ pub(super) fn parse_unet_config(path: &Path) -> Result<UnetSpec> {
             "encoder_hid_dim",
             "encoder_hid_dim_type",
             "projection_class_embeddings_input_dim",
+            "time_embedding_dim",
+            "time_embedding_act_fn",
+            "timestep_post_act",
+            "cross_attention_norm",
+            "reverse_transformer_layers_per_block",
         ],
         "only text-conditioned SD 1.x/2.x UNets are supported (SDXL, LCM, upscalers are not)",
     )?;
-    for key in ["only_cross_attention", "dual_cross_attention"] {
+    if c.f64_or("resnet_out_scale_factor", 1.0)? != 1.0 {
+        return Err(c.unsupported("`resnet_out_scale_factor` is not 1".to_string()));
+    }
+    for key in [
+        "only_cross_attention",
+        "dual_cross_attention",
+        "resnet_skip_time_act",
+        "mid_block_only_cross_attention",
+    ] {
         let on = match c.get(key) {
             None => false,
             Some(Value::Bool(b)) => *b,
@@ -2220,6 +2233,11 @@ mod tests {
         assert_eq!(u21.config.cross_attention_dim, 1024);
         assert_eq!(u21.sample_size, (96, 96));
 
+        // A config re-saved by a recent diffusers lists every option, mostly null.
+        let modern = parse_unet_config(&write("u21m.json", SD21_UNET_MODERN)).unwrap();
+        assert_eq!(modern.config.blocks[2].attention_head_dim, 20);
+        assert_eq!(modern.config.blocks[2].use_cross_attn, Some(1));
+
         let v = parse_vae_config(&write("vae.json", super::super::tiny::SD15_VAE_CONFIG)).unwrap();
         assert_eq!(v.config.block_out_channels, [128, 256, 512, 512]);
         assert_eq!(v.scale_factor(), 8);
@@ -2271,6 +2289,31 @@ mod tests {
       "only_cross_attention": false, "out_channels": 4, "sample_size": 96,
       "up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"],
       "upcast_attention": true, "use_linear_projection": true
+    }"#;
+
+    const SD21_UNET_MODERN: &str = r#"{
+      "_class_name": "UNet2DConditionModel", "_diffusers_version": "0.30.0",
+      "sample_size": 96, "in_channels": 4, "out_channels": 4, "center_input_sample": false,
+      "flip_sin_to_cos": true, "freq_shift": 0,
+      "down_block_types": ["CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"],
+      "mid_block_type": "UNetMidBlock2DCrossAttn",
+      "up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"],
+      "only_cross_attention": false, "block_out_channels": [320, 640, 1280, 1280],
+      "layers_per_block": 2, "downsample_padding": 1, "mid_block_scale_factor": 1,
+      "dropout": 0.0, "act_fn": "silu", "norm_num_groups": 32, "norm_eps": 1e-05,
+      "cross_attention_dim": 1024, "transformer_layers_per_block": 1,
+      "reverse_transformer_layers_per_block": null, "encoder_hid_dim": null,
+      "encoder_hid_dim_type": null, "attention_head_dim": [5, 10, 20, 20],
+      "num_attention_heads": null, "dual_cross_attention": false,
+      "use_linear_projection": true, "class_embed_type": null, "addition_embed_type": null,
+      "addition_time_embed_dim": null, "num_class_embeds": null, "upcast_attention": true,
+      "resnet_time_scale_shift": "default", "resnet_skip_time_act": false,
+      "resnet_out_scale_factor": 1.0, "time_embedding_type": "positional",
+      "time_embedding_dim": null, "time_embedding_act_fn": null, "timestep_post_act": null,
+      "time_cond_proj_dim": null, "conv_in_kernel": 3, "conv_out_kernel": 3,
+      "projection_class_embeddings_input_dim": null, "attention_type": "default",
+      "class_embeddings_concat": false, "mid_block_only_cross_attention": null,
+      "cross_attention_norm": null, "addition_embed_type_num_heads": 64
     }"#;
 
     const SDXL_UNET: &str = r#"{
