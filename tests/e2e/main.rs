@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod cli;
 mod durability;
 mod imagine;
 mod queue;

@@ -1,0 +1,83 @@
+//! The `zipp` binary: help texts, and an unusable configuration failing with one line that names
+//! the key.
+
+use std::process::Command;
+
+fn zipp(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_zipp"));
+    command
+        .args(args)
+        .current_dir(dir.path())
+        .env_remove("DISCORD_TOKEN");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().expect("zipp runs")
+}
+
+#[test]
+fn every_subcommand_explains_itself() {
+    let out = zipp(&["--help"], &[]);
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for sub in ["run", "bot", "worker", "migrate"] {
+        assert!(help.contains(sub), "{help}");
+        let out = zipp(&[sub, "--help"], &[]);
+        assert!(out.status.success(), "{sub} --help");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("--config"),
+            "{sub} --help"
+        );
+    }
+}
+
+#[test]
+fn unusable_config_fails_with_one_line_naming_the_key() {
+    let cases = [
+        (
+            vec![("ZIPP_RENDER__LEASE_SECS", "soon")],
+            "render.lease_secs",
+        ),
+        (vec![("ZIPP_DATABASE__URL", "mysql://x")], "database.url"),
+        (vec![("ZIPP_RENDER__DEVICE", "tpu")], "render.device"),
+        (
+            vec![("ZIPP_DISCORD__API_URL", "ftp://x")],
+            "discord.api_url",
+        ),
+    ];
+    for (env, key) in cases {
+        let out = zipp(&["migrate"], &env);
+        assert_eq!(out.status.code(), Some(2), "{env:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+        assert!(stderr.contains(key), "{stderr} lacks {key}");
+    }
+    let out = zipp(&["--config", "/nonexistent/zipp.toml", "migrate"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
+}
+
+#[test]
+fn missing_token_is_explained() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}/z.db", dir.path().display());
+    let out = zipp(&["bot"], &[("ZIPP_DATABASE__URL", &url)]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("DISCORD_TOKEN"), "{stderr}");
+}
+
+#[test]
+fn migrate_creates_the_sqlite_file_and_folder() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("nested/dir/zipp.db");
+    let url = format!("sqlite://{}", db.display());
+    let out = zipp(&["migrate"], &[("ZIPP_DATABASE__URL", &url)]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(db.is_file());
+}
