@@ -142,8 +142,19 @@ impl Delivery {
         embed
     }
 
+    /// How a finished job reaches the member: the interaction while its token lives, else the
+    /// channel.
+    fn route(&self, job: &RenderJob) -> &'static str {
+        if self.token_usable(job) {
+            "interaction"
+        } else {
+            "channel"
+        }
+    }
+
     async fn deliver_image(&self, job: &RenderJob) {
-        match self.store.claim_delivery(job.id, "pending").await {
+        let via = self.route(job);
+        match self.store.claim_delivery(job.id, via).await {
             Ok(true) => {}
             Ok(false) => return,
             Err(error) => {
@@ -151,8 +162,8 @@ impl Delivery {
                 return;
             }
         }
-        match self.send_image(job).await {
-            Ok(via) => {
+        match self.send_image(job, via).await {
+            Ok(()) => {
                 tracing::info!(job = %job.id, via, "render delivered");
                 self.forget(job.id);
             }
@@ -160,7 +171,7 @@ impl Delivery {
         }
     }
 
-    async fn send_image(&self, job: &RenderJob) -> anyhow::Result<&'static str> {
+    async fn send_image(&self, job: &RenderJob, via: &str) -> anyhow::Result<()> {
         let image = self
             .store
             .rendered_image(job.id)
@@ -191,7 +202,7 @@ impl Delivery {
                 None
             }
         };
-        if self.token_usable(job) {
+        if via == "interaction" {
             let mut followup = serenity::CreateInteractionResponseFollowup::new()
                 .content(content)
                 .embed(embed)
@@ -214,7 +225,6 @@ impl Delivery {
                 // The image is delivered; a stale progress line is cosmetic.
                 tracing::warn!(job = %job.id, %error, "final status edit failed");
             }
-            Ok("interaction")
         } else {
             let late = self.i18n.tr(&job.locale, "imagine-late-delivery", None);
             let mut message = serenity::CreateMessage::new()
@@ -227,12 +237,13 @@ impl Delivery {
             serenity::ChannelId::new(job.channel_id.0)
                 .send_message(&self.http, message)
                 .await?;
-            Ok("channel")
         }
+        Ok(())
     }
 
     async fn deliver_failure(&self, job: &RenderJob) {
-        match self.store.claim_delivery(job.id, "pending").await {
+        let via = self.route(job);
+        match self.store.claim_delivery(job.id, via).await {
             Ok(true) => {}
             Ok(false) => return,
             Err(error) => {
@@ -246,7 +257,7 @@ impl Delivery {
             .as_deref()
             .unwrap_or("render-error-internal");
         let text = self.i18n.tr(&job.locale, id, None);
-        let result = if self.token_usable(job) {
+        let result = if via == "interaction" {
             serenity::EditInteractionResponse::new()
                 .content(text)
                 .allowed_mentions(serenity::CreateAllowedMentions::new())

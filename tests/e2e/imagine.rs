@@ -328,3 +328,61 @@ async fn image_respects_the_attachment_size_limit() {
     app.shutdown().await;
     db.cleanup().await;
 }
+
+/// A render that cannot succeed (the configured model does not exist) fails once, for good, and
+/// the member reads a short explanation instead of a raw error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_render_is_explained_politely() {
+    let db = TestDb::new(Db::Sqlite).await;
+    let fake = start_fake().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let catalog = write_catalog(dir.path(), 2);
+    let mut config = test_config(&db, &fake, &catalog);
+    config.render.default_model = "no-such-model".to_owned();
+    let guard = UnknownEventGuard::default();
+    let app = start_app(config, true, 1, None, &guard).await;
+    wait_registered(&fake).await;
+
+    let (_, token) = dispatch_imagine(
+        &fake,
+        960_000_000_000_000_001,
+        vec![opt_str("prompt", "a cat")],
+        |b| b,
+    )
+    .await;
+    let original = format!(
+        "{}/messages/@original",
+        webhook_path(fake.config().app_id, &token)
+    );
+    let edit = fake
+        .wait_for_request("failure notice", WAIT, |r| {
+            r.method == "PATCH"
+                && r.path == original
+                && r.json
+                    .as_ref()
+                    .and_then(|j| j["content"].as_str())
+                    .is_some_and(|c| c.starts_with("Sorry"))
+        })
+        .await
+        .expect("the member is told");
+    let content = edit.json.as_ref().expect("json")["content"]
+        .as_str()
+        .expect("content")
+        .to_owned();
+    assert!(content.contains("could not be loaded"), "{content}");
+    assert!(
+        !content.contains("no-such-model") && !content.contains("error:"),
+        "no raw error: {content}"
+    );
+    let failed = app
+        .store
+        .count_jobs(JobStatus::Failed)
+        .await
+        .expect("count");
+    assert_eq!(failed, 1);
+    let jobs = app.store.jobs_to_notify(10).await.expect("read");
+    assert!(jobs.is_empty(), "delivered, nothing left to tell");
+    guard.assert_none();
+    app.shutdown().await;
+    db.cleanup().await;
+}
