@@ -92,15 +92,17 @@ impl Renderer for DiffusionRenderer {
             steps: nonzero_or(spec.steps, entry.steps),
             guidance_scale: entry.guidance_scale,
         };
+        // The callback returns false once the lease is lost: the render stops after the current
+        // step instead of finishing an image nobody will store.
         model
-            .generate(&params, &mut |done, total| {
-                // A lost lease cannot stop candle mid-step; the result is discarded by the worker.
-                let _keep_going = progress(done, total);
-            })
+            .generate_cancellable(&params, progress)
             .map_err(|e| match e {
                 DiffusionError::InvalidParams(reason) => {
                     RenderError::permanent("render-error-invalid-size", reason)
                 }
+                DiffusionError::Cancelled { done, total } => RenderError::transient(format!(
+                    "render stopped at step {done}/{total}: the lease was lost"
+                )),
                 other => RenderError::transient(format!("rendering with {}: {other}", spec.model)),
             })
     }
