@@ -5,6 +5,12 @@
 //! implementation is [`Unchanged`], which returns the prompt as typed; the reply always shows the
 //! prompt that was actually rendered and which rewrite produced it.
 
+pub mod fallback;
+pub mod openai;
+pub mod postcheck;
+pub mod prompt;
+pub mod template;
+
 /// A boxed, sendable future (keeps [`Rewriter`] object-safe without another dependency).
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
