@@ -6,7 +6,8 @@
 //! - [`discord`] — the only module that knows serenity/poise.
 //! - [`store`] — the only module with SQL.
 //! - [`render`] — the job queue's workers and the diffusion pipeline (off the async runtime).
-//! - [`rewrite`] — the prompt-rewrite seam.
+//! - [`rewrite`] — the prompt-rewrite seam and the ZIPP rewrite parts.
+//! - [`persona`] — the persona encoder: PyG-compatible graph attention layers with fused CPU kernels.
 //! - [`config`], [`models`], [`i18n`], [`ids`], [`error`], [`imagine`] — shared core.
 
 pub mod app;
@@ -17,6 +18,7 @@ pub mod i18n;
 pub mod ids;
 pub mod imagine;
 pub mod models;
+pub mod persona;
 pub mod render;
 pub mod rewrite;
 pub mod store;
