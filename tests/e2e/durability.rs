@@ -8,25 +8,14 @@ use zipp::store::JobStatus;
 
 use crate::harness::*;
 
-fn image_followups(fake: &fake_discord::FakeDiscord, webhook: &str) -> usize {
-    fake.requests()
-        .iter()
-        .filter(|r| r.method == "POST" && r.path == webhook && !r.files.is_empty())
-        .count()
-}
-
 async fn bot_restart_keeps_queued_job(kind: Db) {
-    let db = TestDb::new(kind).await;
-    let fake = start_fake().await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let catalog = write_catalog(dir.path(), 2);
-    let guard = UnknownEventGuard::default();
+    let setup = Setup::new(kind, 2).await;
+    let fake = &setup.fake;
 
     // First life: a bot without workers queues the job, then stops.
-    let app = start_app(test_config(&db, &fake, &catalog), true, 0, None, &guard).await;
-    wait_registered(&fake).await;
+    let app = setup.start_bot(0).await;
     let (_, token) = dispatch_imagine(
-        &fake,
+        fake,
         940_000_000_000_000_001,
         vec![opt_str("prompt", "a quiet harbour")],
         |b| b,
@@ -51,7 +40,7 @@ async fn bot_restart_keeps_queued_job(kind: Db) {
     app.shutdown().await;
 
     // Second life: bot and worker; the job is rendered and delivered once.
-    let app = start_app(test_config(&db, &fake, &catalog), true, 1, None, &guard).await;
+    let app = setup.start(setup.config(), true, 1).await;
     let webhook = webhook_path(fake.config().app_id, &token);
     fake.wait_for_request("image followup", WAIT, |r| {
         r.method == "POST" && r.path == webhook && !r.files.is_empty()
@@ -60,14 +49,12 @@ async fn bot_restart_keeps_queued_job(kind: Db) {
     .expect("delivered after restart");
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
-        image_followups(&fake, &webhook),
+        image_followups(fake, &webhook).len(),
         1,
         "delivered exactly once"
     );
     assert_eq!(fake.identify_count(), 2, "two gateway sessions");
-    guard.assert_none();
-    app.shutdown().await;
-    db.cleanup().await;
+    setup.finish(app).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -81,17 +68,13 @@ async fn bot_restart_keeps_queued_job_postgres() {
 }
 
 async fn killed_worker_is_replaced(kind: Db) {
-    let db = TestDb::new(kind).await;
-    let fake = start_fake().await;
-    let dir = tempfile::tempdir().expect("tempdir");
     // Enough steps that the worker is surely killed mid-render.
-    let catalog = write_catalog(dir.path(), 400);
-    let guard = UnknownEventGuard::default();
-    let config = test_config(&db, &fake, &catalog);
-    let bot = start_app(config.clone(), true, 0, None, &guard).await;
-    wait_registered(&fake).await;
+    let setup = Setup::new(kind, 400).await;
+    let (fake, db, dir, catalog) = (&setup.fake, &setup.db, &setup.dir, &setup.catalog);
+    let config = setup.config();
+    let bot = setup.start_bot(0).await;
     let (_, token) = dispatch_imagine(
-        &fake,
+        fake,
         950_000_000_000_000_001,
         vec![opt_str("prompt", "a windmill")],
         |b| b,
@@ -112,7 +95,7 @@ async fn killed_worker_is_replaced(kind: Db) {
         .arg("worker")
         .current_dir(dir.path())
         .env("ZIPP_DATABASE__URL", &db.url)
-        .env("ZIPP_RENDER__MODELS_FILE", &catalog)
+        .env("ZIPP_RENDER__MODELS_FILE", catalog)
         .env("ZIPP_RENDER__DEFAULT_MODEL", "tiny")
         .env("ZIPP_RENDER__DEVICE", "cpu")
         .env("ZIPP_RENDER__LEASE_SECS", "1")
@@ -149,7 +132,7 @@ async fn killed_worker_is_replaced(kind: Db) {
     let catalog_fast = write_catalog(&dir.path().join("fast").tap_mkdir(), 2);
     let mut config2 = config.clone();
     config2.render.models_file = catalog_fast;
-    let worker = start_app(config2, false, 1, None, &guard).await;
+    let worker = setup.start(config2, false, 1).await;
     let webhook = webhook_path(fake.config().app_id, &token);
     fake.wait_for_request("image followup", WAIT, |r| {
         r.method == "POST" && r.path == webhook && !r.files.is_empty()
@@ -158,17 +141,15 @@ async fn killed_worker_is_replaced(kind: Db) {
     .expect("delivered by the second worker");
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
-        image_followups(&fake, &webhook),
+        image_followups(fake, &webhook).len(),
         1,
         "delivered exactly once"
     );
     let job = bot.store.job(job_id).await.expect("read").expect("job");
     assert_eq!(job.status, JobStatus::Done);
     assert_eq!(job.attempts, 2, "the killed attempt counts");
-    guard.assert_none();
     worker.shutdown().await;
-    bot.shutdown().await;
-    db.cleanup().await;
+    setup.finish(bot).await;
 }
 
 trait TapMkdir {

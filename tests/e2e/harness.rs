@@ -285,3 +285,62 @@ pub fn init_logging() {
             .try_init();
     }
 }
+
+/// The usual fixture of a bot test: a fresh database, a fake Discord, a catalog with the tiny
+/// model, and the unknown-event guard.
+pub struct Setup {
+    pub db: TestDb,
+    pub fake: FakeDiscord,
+    pub catalog: PathBuf,
+    pub guard: UnknownEventGuard,
+    pub dir: tempfile::TempDir,
+}
+
+impl Setup {
+    /// A fixture whose tiny model renders `steps` steps.
+    pub async fn new(kind: Db, steps: u32) -> Setup {
+        let db = TestDb::new(kind).await;
+        let fake = start_fake().await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let catalog = write_catalog(dir.path(), steps);
+        Setup {
+            db,
+            fake,
+            catalog,
+            guard: UnknownEventGuard::default(),
+            dir,
+        }
+    }
+
+    /// The test configuration for this fixture.
+    pub fn config(&self) -> Config {
+        test_config(&self.db, &self.fake, &self.catalog)
+    }
+
+    /// Starts the app with the real renderer.
+    pub async fn start(&self, config: Config, run_bot: bool, workers: usize) -> App {
+        start_app(config, run_bot, workers, None, &self.guard).await
+    }
+
+    /// Starts bot + workers with the default test configuration and waits for registration.
+    pub async fn start_bot(&self, workers: usize) -> App {
+        let app = self.start(self.config(), true, workers).await;
+        wait_registered(&self.fake).await;
+        app
+    }
+
+    /// Checks the guard, stops the app and drops the database.
+    pub async fn finish(self, app: App) {
+        self.guard.assert_none();
+        app.shutdown().await;
+        self.db.cleanup().await;
+    }
+}
+
+/// Followups to `webhook` that carry a file (delivered images).
+pub fn image_followups(fake: &FakeDiscord, webhook: &str) -> Vec<RecordedRequest> {
+    fake.requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path == webhook && !r.files.is_empty())
+        .collect()
+}

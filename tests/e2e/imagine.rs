@@ -7,24 +7,13 @@ use zipp::store::JobStatus;
 
 use crate::harness::*;
 
-fn image_followups(fake: &fake_discord::FakeDiscord, webhook: &str) -> Vec<RecordedRequest> {
-    fake.requests()
-        .into_iter()
-        .filter(|r| r.method == "POST" && r.path == webhook && !r.files.is_empty())
-        .collect()
-}
-
 async fn imagine_end_to_end(kind: Db) {
-    let db = TestDb::new(kind).await;
-    let fake = start_fake().await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let catalog = write_catalog(dir.path(), 12);
-    let guard = UnknownEventGuard::default();
-    let app = start_app(test_config(&db, &fake, &catalog), true, 1, None, &guard).await;
-    wait_registered(&fake).await;
+    let setup = Setup::new(kind, 12).await;
+    let fake = &setup.fake;
+    let app = setup.start_bot(1).await;
 
     let (id, token) = dispatch_imagine(
-        &fake,
+        fake,
         900_000_000_000_000_001,
         vec![opt_str("prompt", "a red cat"), opt_int("seed", 42)],
         |b| b,
@@ -107,7 +96,7 @@ async fn imagine_end_to_end(kind: Db) {
 
     // Exactly one delivery, and nobody is ever pinged.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert_eq!(image_followups(&fake, &webhook).len(), 1);
+    assert_eq!(image_followups(fake, &webhook).len(), 1);
     for request in fake.requests() {
         assert_mentions_nobody(&request);
     }
@@ -119,13 +108,13 @@ async fn imagine_end_to_end(kind: Db) {
             .map(|r| r.summary())
             .collect::<Vec<_>>()
     );
-    guard.assert_none();
-    assert_openapi_valid(&fake);
+    assert_openapi_valid(fake);
 
-    let store = app.store.clone();
-    assert_eq!(store.count_jobs(JobStatus::Done).await.expect("count"), 1);
-    app.shutdown().await;
-    db.cleanup().await;
+    assert_eq!(
+        app.store.count_jobs(JobStatus::Done).await.expect("count"),
+        1
+    );
+    setup.finish(app).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -139,13 +128,9 @@ async fn imagine_end_to_end_postgres() {
 }
 
 async fn bad_input_is_refused_politely(kind: Db) {
-    let db = TestDb::new(kind).await;
-    let fake = start_fake().await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let catalog = write_catalog(dir.path(), 2);
-    let guard = UnknownEventGuard::default();
-    let app = start_app(test_config(&db, &fake, &catalog), true, 0, None, &guard).await;
-    wait_registered(&fake).await;
+    let setup = Setup::new(kind, 2).await;
+    let fake = &setup.fake;
+    let app = setup.start_bot(0).await;
 
     let long = "x".repeat(6000);
     let cases: Vec<(Vec<Value>, &str)> = vec![
@@ -171,7 +156,7 @@ async fn bad_input_is_refused_politely(kind: Db) {
     ];
     for (n, (options, expected)) in cases.into_iter().enumerate() {
         let (id, token) =
-            dispatch_imagine(&fake, 910_000_000_000_000_000 + n as u64, options, |b| b).await;
+            dispatch_imagine(fake, 910_000_000_000_000_000 + n as u64, options, |b| b).await;
         let callback = callback_path(id, &token);
         let reply = fake
             .wait_for_request("ephemeral refusal", WAIT, |r| r.path == callback)
@@ -204,7 +189,7 @@ async fn bad_input_is_refused_politely(kind: Db) {
     }
     // The bot is still alive and serving.
     let (id, token) = dispatch_imagine(
-        &fake,
+        fake,
         919_000_000_000_000_000,
         vec![opt_str("prompt", "a cat")],
         |b| b,
@@ -216,9 +201,7 @@ async fn bad_input_is_refused_politely(kind: Db) {
         .await
         .expect("deferral");
     assert_eq!(deferral.json.as_ref().expect("json")["type"], 5);
-    guard.assert_none();
-    app.shutdown().await;
-    db.cleanup().await;
+    setup.finish(app).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -235,18 +218,15 @@ async fn bad_input_is_refused_politely_postgres() {
 /// that mentions nobody.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn late_result_is_delivered_as_a_channel_message() {
-    let db = TestDb::new(Db::Sqlite).await;
-    let fake = start_fake().await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let catalog = write_catalog(dir.path(), 2);
-    let mut config = test_config(&db, &fake, &catalog);
+    let setup = Setup::new(Db::Sqlite, 2).await;
+    let fake = &setup.fake;
+    let mut config = setup.config();
     config.discord.interaction_token_lifetime_secs = 0;
-    let guard = UnknownEventGuard::default();
-    let app = start_app(config, true, 1, None, &guard).await;
-    wait_registered(&fake).await;
+    let app = setup.start(config, true, 1).await;
+    wait_registered(fake).await;
 
     let (_, token) = dispatch_imagine(
-        &fake,
+        fake,
         920_000_000_000_000_001,
         vec![opt_str("prompt", "a lighthouse")],
         |b| b,
@@ -272,29 +252,23 @@ async fn late_result_is_delivered_as_a_channel_message() {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let webhook = webhook_path(fake.config().app_id, &token);
     assert!(
-        image_followups(&fake, &webhook).is_empty(),
+        image_followups(fake, &webhook).is_empty(),
         "no followup with an expired token"
     );
-    guard.assert_none();
-    assert_openapi_valid(&fake);
-    app.shutdown().await;
-    db.cleanup().await;
+    assert_openapi_valid(fake);
+    setup.finish(app).await;
 }
 
 /// The image is scaled down to fit the interaction's `attachment_size_limit`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn image_respects_the_attachment_size_limit() {
-    let db = TestDb::new(Db::Sqlite).await;
-    let fake = start_fake().await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let catalog = write_catalog(dir.path(), 2);
-    let guard = UnknownEventGuard::default();
-    let app = start_app(test_config(&db, &fake, &catalog), true, 1, None, &guard).await;
-    wait_registered(&fake).await;
+    let setup = Setup::new(Db::Sqlite, 2).await;
+    let fake = &setup.fake;
+    let app = setup.start_bot(1).await;
 
     let limit = 2500;
     let (_, token) = dispatch_imagine(
-        &fake,
+        fake,
         930_000_000_000_000_001,
         vec![opt_str("prompt", "a forest")],
         |b| b.attachment_size_limit(limit),
@@ -324,27 +298,22 @@ async fn image_respects_the_attachment_size_limit() {
         }
         None => assert!(content.contains("too large"), "{content}"),
     }
-    guard.assert_none();
-    app.shutdown().await;
-    db.cleanup().await;
+    setup.finish(app).await;
 }
 
 /// A render that cannot succeed (the configured model does not exist) fails once, for good, and
 /// the member reads a short explanation instead of a raw error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_render_is_explained_politely() {
-    let db = TestDb::new(Db::Sqlite).await;
-    let fake = start_fake().await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let catalog = write_catalog(dir.path(), 2);
-    let mut config = test_config(&db, &fake, &catalog);
+    let setup = Setup::new(Db::Sqlite, 2).await;
+    let fake = &setup.fake;
+    let mut config = setup.config();
     config.render.default_model = "no-such-model".to_owned();
-    let guard = UnknownEventGuard::default();
-    let app = start_app(config, true, 1, None, &guard).await;
-    wait_registered(&fake).await;
+    let app = setup.start(config, true, 1).await;
+    wait_registered(fake).await;
 
     let (_, token) = dispatch_imagine(
-        &fake,
+        fake,
         960_000_000_000_000_001,
         vec![opt_str("prompt", "a cat")],
         |b| b,
@@ -382,7 +351,5 @@ async fn failed_render_is_explained_politely() {
     assert_eq!(failed, 1);
     let jobs = app.store.jobs_to_notify(10).await.expect("read");
     assert!(jobs.is_empty(), "delivered, nothing left to tell");
-    guard.assert_none();
-    app.shutdown().await;
-    db.cleanup().await;
+    setup.finish(app).await;
 }
