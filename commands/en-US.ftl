@@ -51,3 +51,28 @@ render-error-invalid-size = Sorry, this model cannot render at that size.
 ## Generic
 
 error-internal = Something went wrong on my side. The team has been told; please try again later.
+
+## /config (moderators)
+
+config = config
+    .description = Configure zipp for this server (moderators)
+config-show = show
+    .description = Show this server's settings
+config-llm = llm
+    .description = Choose the LLM that rewrites prompts
+    .name = name
+    .name-description = A model from the operator's catalog
+config-diffusion = diffusion
+    .description = Choose the diffusion model that renders images
+    .name = name
+    .name-description = A model from the operator's catalog
+config-default = default
+config-settings = Settings of this server — diffusion model: { $diffusion }; LLM: { $llm }.
+config-changed = { $setting } is now { $value }. The change is in the audit log.
+
+## Errors of /config
+
+error-unknown-llm = That LLM is not in the catalog (or not available to servers). Pick one from the list.
+error-unknown-diffusion = That diffusion model is not in the catalog (or not available to servers). Pick one from the list.
+error-guild-only = This command only works inside a server.
+error-missing-permission = You need the Manage Server permission for this command.

@@ -154,7 +154,7 @@ mod tests {
             } else if path.extension().is_some_and(|e| e == "rs") {
                 let text = std::fs::read_to_string(&path).expect("read");
                 for piece in text.split('"').skip(1).step_by(2) {
-                    let is_id = ["imagine-", "error-", "render-error-"]
+                    let is_id = ["imagine-", "error-", "render-error-", "config-"]
                         .iter()
                         .any(|p| piece.starts_with(p))
                         && piece.chars().all(|c| c.is_ascii_lowercase() || c == '-');

@@ -105,6 +105,29 @@ fn default_true() -> bool {
     true
 }
 
+/// `[llm.NAME]` in the catalog: a prompt-rewriting LLM servers can choose.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LlmEntry {
+    /// `openai` (any OpenAI-compatible server), `local` (embedded GGUF) or `template` (no LLM).
+    pub backend: String,
+    /// Base URL of an OpenAI-compatible server (`openai`).
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// Model name sent to the server, or the GGUF repo/path (`local`).
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Name of the environment variable holding the API key (never the key itself).
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    /// Shown to moderators.
+    #[serde(default)]
+    pub description: String,
+    /// False hides the entry from servers.
+    #[serde(default = "default_true")]
+    pub available: bool,
+}
+
 /// The catalog file.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -112,6 +135,9 @@ pub struct Catalog {
     /// Diffusion models by name.
     #[serde(default)]
     pub diffusion: BTreeMap<String, DiffusionEntry>,
+    /// Rewriting LLMs by name.
+    #[serde(default)]
+    pub llm: BTreeMap<String, LlmEntry>,
 }
 
 impl Catalog {
@@ -141,7 +167,29 @@ impl Catalog {
                 });
             }
         }
+        for (name, entry) in &catalog.llm {
+            if !["openai", "local", "template"].contains(&entry.backend.as_str()) {
+                return Err(ModelError::Catalog {
+                    path: path.to_owned(),
+                    reason: format!("llm.{name}.backend must be openai, local or template"),
+                });
+            }
+            if entry.backend == "openai" && (entry.base_url.is_none() || entry.model.is_none()) {
+                return Err(ModelError::Catalog {
+                    path: path.to_owned(),
+                    reason: format!("llm.{name} (openai) needs base_url and model"),
+                });
+            }
+        }
         Ok(catalog)
+    }
+
+    /// Names of the LLMs servers may choose.
+    pub fn available_llms(&self) -> impl Iterator<Item = &str> {
+        self.llm
+            .iter()
+            .filter(|(_, e)| e.available)
+            .map(|(n, _)| n.as_str())
     }
 
     /// The entry for `name`: a catalog name, or a local diffusers directory used as is.
@@ -257,6 +305,7 @@ mod tests {
         .expect("config/models.toml parses");
         assert!(catalog.diffusion.contains_key("sd15"));
         assert!(catalog.available_diffusion().count() >= 2);
+        assert!(catalog.available_llms().any(|n| n == "template"));
     }
 
     #[test]

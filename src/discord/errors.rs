@@ -28,6 +28,18 @@ pub(super) async fn on_error(error: poise::FrameworkError<'_, BotData, BotError>
             let text = ctx.data().i18n.tr(locale(ctx), "error-internal", None);
             send_ephemeral(ctx, text).await;
         }
+        poise::FrameworkError::MissingUserPermissions { ctx, .. } => {
+            tracing::info!(command = %ctx.command().qualified_name, member = %ctx.author().id, "refused: missing permission");
+            let text = ctx
+                .data()
+                .i18n
+                .tr(locale(ctx), "error-missing-permission", None);
+            send_ephemeral(ctx, text).await;
+        }
+        poise::FrameworkError::GuildOnly { ctx, .. } => {
+            let text = ctx.data().i18n.tr(locale(ctx), "error-guild-only", None);
+            send_ephemeral(ctx, text).await;
+        }
         poise::FrameworkError::Setup { error, .. } => {
             tracing::error!(error = %error, "bot setup failed (command registration)");
         }

@@ -1,4 +1,6 @@
-//! Per-server settings (`guild_settings`). A server without a row uses the operator's defaults.
+//! Per-server settings (`guild_settings`) and their audit log (`config_audit`). A server without
+//! a row uses the operator's defaults. Every change is written together with its audit entry in
+//! one transaction.
 
 use sqlx::Row;
 
@@ -12,6 +14,40 @@ pub struct GuildSettings {
     pub diffusion_model: Option<String>,
     /// LLM used for rewriting (catalog name).
     pub llm: Option<String>,
+}
+
+/// A setting moderators can change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuildSetting {
+    /// The diffusion model (`/config diffusion`).
+    DiffusionModel,
+    /// The rewriting LLM (`/config llm`).
+    Llm,
+}
+
+impl GuildSetting {
+    /// The name stored in the audit log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GuildSetting::DiffusionModel => "diffusion_model",
+            GuildSetting::Llm => "llm",
+        }
+    }
+}
+
+/// One audit-log entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// Who changed it.
+    pub member_id: MemberId,
+    /// Which setting.
+    pub setting: String,
+    /// Before (None: the default).
+    pub old_value: Option<String>,
+    /// After (None: the default).
+    pub new_value: Option<String>,
+    /// When (Unix ms).
+    pub changed_at: i64,
 }
 
 impl Store {
@@ -34,13 +70,26 @@ impl Store {
         })
     }
 
-    /// Replaces the server's settings.
-    pub async fn set_guild_settings(
+    /// Changes one setting (`diffusion_model` or `llm`; None = back to the default) and records
+    /// who changed it from what in the audit log.
+    pub async fn change_guild_setting(
         &self,
         guild: GuildId,
-        settings: &GuildSettings,
+        setting: GuildSetting,
+        value: Option<&str>,
         by: MemberId,
     ) -> Result<(), StoreError> {
+        let mut settings = self.guild_settings(guild).await?;
+        let slot = match setting {
+            GuildSetting::DiffusionModel => &mut settings.diffusion_model,
+            GuildSetting::Llm => &mut settings.llm,
+        };
+        let old = std::mem::replace(slot, value.map(str::to_owned));
+        let mut tx = self
+            .pool()
+            .begin()
+            .await
+            .map_err(db_err("change setting"))?;
         sqlx::query(
             "INSERT INTO guild_settings (guild_id, diffusion_model, llm, updated_at, updated_by) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (guild_id) DO UPDATE SET \
@@ -52,9 +101,52 @@ impl Store {
         .bind(settings.llm.as_deref())
         .bind(now_ms())
         .bind(by.to_db())
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await
-        .map_err(db_err("write guild settings"))?;
+        .map_err(db_err("change setting"))?;
+        sqlx::query(
+            "INSERT INTO config_audit (guild_id, member_id, setting, old_value, new_value, changed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(guild.to_db())
+        .bind(by.to_db())
+        .bind(setting.as_str())
+        .bind(old.as_deref())
+        .bind(value)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err("change setting"))?;
+        tx.commit().await.map_err(db_err("change setting"))?;
         Ok(())
+    }
+
+    /// The server's audit log, newest first, at most `limit` entries.
+    pub async fn config_audit(
+        &self,
+        guild: GuildId,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT member_id, setting, old_value, new_value, changed_at FROM config_audit \
+             WHERE guild_id = $1 ORDER BY id DESC LIMIT $2",
+        )
+        .bind(guild.to_db())
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_err("read audit log"))?;
+        rows.iter()
+            .map(|row| {
+                Ok(AuditEntry {
+                    member_id: MemberId::from_db(row.try_get("member_id")?),
+                    setting: row.try_get("setting")?,
+                    old_value: row.try_get("old_value")?,
+                    new_value: row.try_get("new_value")?,
+                    changed_at: row.try_get("changed_at")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(db_err("read audit log"))
     }
 }

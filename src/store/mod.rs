@@ -12,7 +12,7 @@ mod guilds;
 mod images;
 mod jobs;
 
-pub use guilds::GuildSettings;
+pub use guilds::{AuditEntry, GuildSetting, GuildSettings};
 pub use images::RenderedImage;
 pub use jobs::{FailOutcome, JobStatus, LeasedJob, NewJob, QueuedJob, RenderJob};
 

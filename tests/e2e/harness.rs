@@ -101,7 +101,7 @@ pub fn tiny_model_dir() -> &'static Path {
 pub fn write_catalog(dir: &Path, steps: u32) -> PathBuf {
     let file = dir.join("models.toml");
     let text = format!(
-        "[diffusion.tiny]\npath = {:?}\ndescription = \"tiny\"\nsteps = {steps}\nguidance_scale = 7.5\nwidth = 64\nheight = 64\n",
+        "[diffusion.tiny]\npath = {:?}\ndescription = \"tiny\"\nsteps = {steps}\nguidance_scale = 7.5\nwidth = 64\nheight = 64\n\n[llm.template]\nbackend = \"template\"\n",
         tiny_model_dir().display().to_string()
     );
     std::fs::write(&file, text).expect("write catalog");

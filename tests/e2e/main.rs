@@ -5,6 +5,7 @@
 mod harness;
 
 mod cli;
+mod config_cmd;
 mod durability;
 mod imagine;
 mod queue;
