@@ -7,6 +7,7 @@
 //! - [`store`] — the only module with SQL.
 //! - [`render`] — the job queue's workers and the diffusion pipeline (off the async runtime).
 //! - [`rewrite`] — the prompt-rewrite seam and the ZIPP rewrite parts.
+//! - [`graph`] — the interaction graph's types and the synthetic community with planted tastes.
 //! - [`persona`] — the persona encoder: PyG-compatible graph attention layers with fused CPU kernels.
 //! - [`config`], [`models`], [`i18n`], [`ids`], [`error`], [`imagine`] — shared core.
 
@@ -14,6 +15,7 @@ pub mod app;
 pub mod config;
 pub mod discord;
 pub mod error;
+pub mod graph;
 pub mod i18n;
 pub mod ids;
 pub mod imagine;

@@ -1,0 +1,250 @@
+//! Typed interaction graph, independent of Discord.
+//!
+//! The persona model (DESIGN.md §5) learns from a heterogeneous graph: members post in and react to
+//! channels, reply to each other, and hold roles; members also engage with images. This module holds
+//! that graph in plain, serializable types so both the bot (from Discord data) and the synthetic
+//! community generator ([`synth`]) can produce it, and training/evaluation can consume it without
+//! knowing where it came from.
+//!
+//! # Indexing
+//!
+//! Node ids are `u32` indices **within their node type**: member `3` is `Graph::members[3]`,
+//! channel `3` is `Graph::channels[3]`, role `3` is `Graph::roles[3]`. An [`Edge`]'s `src`/`dst` are
+//! interpreted by its [`EdgeType`] (see [`EdgeType::endpoints`]):
+//!
+//! | edge type | src      | dst     |
+//! |-----------|----------|---------|
+//! | `Posted`  | member   | channel |
+//! | `Reacted` | member   | channel |
+//! | `Replied` | member   | member  |
+//! | `HasRole` | member   | role    |
+//!
+//! `Replied` is stored once per unordered pair (`src < dst`) and means replies in either direction.
+
+pub mod synth;
+
+use serde::{Deserialize, Serialize};
+
+/// The kinds of node in the graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum NodeType {
+    /// A server member.
+    Member,
+    /// A text channel.
+    Channel,
+    /// A server role.
+    Role,
+}
+
+/// The kinds of edge in the graph; each fixes the node types of its endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EdgeType {
+    /// Member → channel: the member posted messages there.
+    Posted,
+    /// Member → channel: the member reacted to messages there.
+    Reacted,
+    /// Member ↔ member: replies between the two (stored once, `src < dst`).
+    Replied,
+    /// Member → role: the member holds the role.
+    HasRole,
+}
+
+impl EdgeType {
+    /// All edge types, in the order of the one-hot in [`edge_features`].
+    pub const ALL: [EdgeType; 4] = [
+        EdgeType::Posted,
+        EdgeType::Reacted,
+        EdgeType::Replied,
+        EdgeType::HasRole,
+    ];
+
+    /// Position of this type in the one-hot part of [`edge_features`].
+    pub fn index(self) -> usize {
+        match self {
+            EdgeType::Posted => 0,
+            EdgeType::Reacted => 1,
+            EdgeType::Replied => 2,
+            EdgeType::HasRole => 3,
+        }
+    }
+
+    /// The node types of `(src, dst)` for this edge type.
+    pub fn endpoints(self) -> (NodeType, NodeType) {
+        match self {
+            EdgeType::Posted | EdgeType::Reacted => (NodeType::Member, NodeType::Channel),
+            EdgeType::Replied => (NodeType::Member, NodeType::Member),
+            EdgeType::HasRole => (NodeType::Member, NodeType::Role),
+        }
+    }
+}
+
+/// One aggregated interaction between two nodes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Edge {
+    /// Source index within the source node type (see the module docs).
+    pub src: u32,
+    /// Destination index within the destination node type.
+    pub dst: u32,
+    /// What kind of interaction this is; fixes the endpoint node types.
+    pub edge_type: EdgeType,
+    /// How many interactions were aggregated into this edge (1 for `HasRole`).
+    pub count: u32,
+    /// Days since the most recent interaction.
+    pub last_seen_days: f32,
+}
+
+/// A member node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemberNode {
+    /// Display name (synthetic or pseudonymous; never needed for training).
+    pub name: String,
+}
+
+/// A channel node; its name and topic become text features.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChannelNode {
+    /// Channel name without `#`, e.g. `neon-nights`.
+    pub name: String,
+    /// Free-text channel topic.
+    pub topic: String,
+}
+
+/// A role node; its name becomes a text feature.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoleNode {
+    /// Role name.
+    pub name: String,
+}
+
+/// One image a member engaged with positively, as an image embedding.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageEngagement {
+    /// Member index.
+    pub member: u32,
+    /// Image embedding (unit norm for synthetic data, CLIP space for real data).
+    pub embedding: Vec<f32>,
+}
+
+/// The whole interaction graph.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Graph {
+    /// Member nodes, indexed by member id.
+    pub members: Vec<MemberNode>,
+    /// Channel nodes, indexed by channel id.
+    pub channels: Vec<ChannelNode>,
+    /// Role nodes, indexed by role id.
+    pub roles: Vec<RoleNode>,
+    /// All edges; endpoint types follow each edge's [`EdgeType`].
+    pub edges: Vec<Edge>,
+    /// Image engagements, in no particular order.
+    pub images: Vec<ImageEngagement>,
+}
+
+impl Graph {
+    /// Number of edges touching `member` (as either endpoint of a `Replied` edge, or as source).
+    pub fn member_degree(&self, member: u32) -> usize {
+        self.edges
+            .iter()
+            .filter(|e| e.src == member || (e.edge_type == EdgeType::Replied && e.dst == member))
+            .count()
+    }
+
+    /// Mean embedding of a member's images, or `None` if the member has none (cold start).
+    pub fn mean_image(&self, member: u32) -> Option<Vec<f32>> {
+        let mut sum: Option<Vec<f32>> = None;
+        let mut n = 0usize;
+        for img in self.images.iter().filter(|i| i.member == member) {
+            let s = sum.get_or_insert_with(|| vec![0.0; img.embedding.len()]);
+            for (a, b) in s.iter_mut().zip(&img.embedding) {
+                *a += b;
+            }
+            n += 1;
+        }
+        sum.map(|mut s| {
+            for a in &mut s {
+                *a /= n as f32;
+            }
+            s
+        })
+    }
+}
+
+/// Number of features [`edge_features`] returns.
+pub const EDGE_FEATURE_DIM: usize = 6;
+
+/// Edge features for the GAT: edge-type one-hot (4, in [`EdgeType::ALL`] order), `ln(1 + count)`,
+/// and recency `exp(-last_seen_days / 30)`.
+///
+/// The log tames heavy-tailed counts; the 30-day decay makes a month-old interaction weigh ~37%.
+pub fn edge_features(edge: &Edge) -> [f32; EDGE_FEATURE_DIM] {
+    let mut f = [0.0; EDGE_FEATURE_DIM];
+    f[edge.edge_type.index()] = 1.0;
+    f[4] = (edge.count as f32).ln_1p();
+    // Negative days (clock skew) would give recency > 1; clamp so the feature stays in [0, 1].
+    f[5] = (-edge.last_seen_days.max(0.0) / 30.0).exp();
+    f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edge_features_are_one_hot_log_count_and_recency() {
+        let e = Edge {
+            src: 1,
+            dst: 2,
+            edge_type: EdgeType::Replied,
+            count: 9,
+            last_seen_days: 30.0,
+        };
+        let f = edge_features(&e);
+        assert_eq!(&f[..4], &[0.0, 0.0, 1.0, 0.0]);
+        assert!((f[4] - 10f32.ln()).abs() < 1e-6);
+        assert!((f[5] - (-1f32).exp()).abs() < 1e-6);
+        for (i, t) in EdgeType::ALL.iter().enumerate() {
+            let f = edge_features(&Edge {
+                edge_type: *t,
+                count: 0,
+                last_seen_days: 0.0,
+                ..e.clone()
+            });
+            assert_eq!(f[i], 1.0);
+            assert_eq!(f[..4].iter().sum::<f32>(), 1.0);
+            assert_eq!(f[4], 0.0);
+            assert_eq!(f[5], 1.0);
+        }
+    }
+
+    #[test]
+    fn degree_and_mean_image() {
+        let g = Graph {
+            members: vec![
+                MemberNode { name: "a".into() },
+                MemberNode { name: "b".into() },
+            ],
+            edges: vec![Edge {
+                src: 0,
+                dst: 1,
+                edge_type: EdgeType::Replied,
+                count: 1,
+                last_seen_days: 0.0,
+            }],
+            images: vec![
+                ImageEngagement {
+                    member: 0,
+                    embedding: vec![1.0, 0.0],
+                },
+                ImageEngagement {
+                    member: 0,
+                    embedding: vec![0.0, 1.0],
+                },
+            ],
+            ..Graph::default()
+        };
+        assert_eq!(g.member_degree(0), 1);
+        assert_eq!(g.member_degree(1), 1);
+        assert_eq!(g.mean_image(0), Some(vec![0.5, 0.5]));
+        assert_eq!(g.mean_image(1), None);
+    }
+}
