@@ -38,6 +38,42 @@ enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
+    /// Interaction graphs: synthetic communities for measuring persona quality.
+    Graph {
+        #[command(subcommand)]
+        command: GraphCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum GraphCommand {
+    /// Generate a synthetic community with planted tastes; writes graph.json and truth.json.
+    Synth {
+        /// Output folder (created).
+        #[arg(long)]
+        out: PathBuf,
+        /// Members.
+        #[arg(long, default_value_t = 2000)]
+        members: usize,
+        /// Planted tastes (K).
+        #[arg(long, default_value_t = 8)]
+        tastes: usize,
+        /// Channels.
+        #[arg(long, default_value_t = 40)]
+        channels: usize,
+        /// Roles.
+        #[arg(long, default_value_t = 16)]
+        roles: usize,
+        /// Share of cold-start members (no images at all).
+        #[arg(long, default_value_t = 0.2)]
+        cold_start_share: f32,
+        /// Share of members with very few edges.
+        #[arg(long, default_value_t = 0.1)]
+        sparse_share: f32,
+        /// Random seed (the same seed gives the same community).
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
 }
 
 fn init_logging(config: &Config) {
@@ -99,6 +135,43 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 .await?
                 .run_until_signal()
                 .await
+        }
+        Command::Graph {
+            command:
+                GraphCommand::Synth {
+                    out,
+                    members,
+                    tastes,
+                    channels,
+                    roles,
+                    cold_start_share,
+                    sparse_share,
+                    seed,
+                },
+        } => {
+            use zipp::graph::synth;
+            let synth_config = synth::SynthConfig {
+                n_members: members,
+                n_tastes: tastes,
+                n_channels: channels,
+                n_roles: roles,
+                cold_start_share,
+                sparse_share,
+                seed,
+                ..synth::SynthConfig::default()
+            };
+            let (graph, truth) = synth::generate(&synth_config);
+            synth::save(&out, &graph, &truth)?;
+            println!(
+                "zipp: wrote {} members, {} channels, {} roles, {} edges, {} images to {}",
+                graph.members.len(),
+                graph.channels.len(),
+                graph.roles.len(),
+                graph.edges.len(),
+                graph.images.len(),
+                out.display()
+            );
+            Ok(())
         }
         Command::Migrate => {
             let store = zipp::store::Store::connect(&config.database.url, 1).await?;

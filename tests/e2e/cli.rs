@@ -81,3 +81,32 @@ fn migrate_creates_the_sqlite_file_and_folder() {
     );
     assert!(db.is_file());
 }
+
+#[test]
+fn graph_synth_writes_a_community_with_its_truth() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("community");
+    let out_arg = out.to_str().expect("utf8");
+    let run = zipp(
+        &[
+            "graph",
+            "synth",
+            "--out",
+            out_arg,
+            "--members",
+            "200",
+            "--seed",
+            "7",
+        ],
+        &[],
+    );
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let (graph, truth) = zipp::graph::synth::load(&out).expect("loads");
+    assert_eq!(graph.members.len(), 200);
+    assert_eq!(truth.member_mixture.len(), 200);
+    assert!(!graph.edges.is_empty());
+}
