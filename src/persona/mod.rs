@@ -16,7 +16,9 @@
 //!   private `checkpoint` module turns malformed parameters into errors naming the tensor.
 
 mod checkpoint;
+pub mod encoder;
 pub mod gat;
 pub mod graph;
 pub mod kernels;
 pub mod model;
+pub mod train;
