@@ -21,7 +21,7 @@ fn every_subcommand_explains_itself() {
     let out = zipp(&["--help"], &[]);
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
-    for sub in ["run", "bot", "worker", "migrate"] {
+    for sub in ["run", "bot", "worker", "migrate", "train", "graph"] {
         assert!(help.contains(sub), "{help}");
         let out = zipp(&[sub, "--help"], &[]);
         assert!(out.status.success(), "{sub} --help");
@@ -109,4 +109,60 @@ fn graph_synth_writes_a_community_with_its_truth() {
     assert_eq!(graph.members.len(), 200);
     assert_eq!(truth.member_mixture.len(), 200);
     assert!(!graph.edges.is_empty());
+}
+
+#[test]
+fn train_writes_a_checkpoint_with_metadata() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let graph = dir.path().join("community");
+    let graph_arg = graph.to_str().expect("utf8");
+    let out = dir.path().join("model");
+    let out_arg = out.to_str().expect("utf8");
+    let synth = zipp(
+        &[
+            "graph",
+            "synth",
+            "--out",
+            graph_arg,
+            "--members",
+            "120",
+            "--tastes",
+            "4",
+            "--channels",
+            "10",
+            "--roles",
+            "4",
+        ],
+        &[],
+    );
+    assert!(
+        synth.status.success(),
+        "{}",
+        String::from_utf8_lossy(&synth.stderr)
+    );
+    let run = zipp(
+        &[
+            "train", "--graph", graph_arg, "--out", out_arg, "--epochs", "5",
+        ],
+        &[],
+    );
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(out.join("persona.safetensors").is_file());
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("persona.json")).expect("read"))
+            .expect("json");
+    assert_eq!(meta["training"]["epochs"], 5);
+    assert_eq!(meta["data"]["members"], 120);
+    assert!(meta["report"]["val_auc"].as_f64().is_some());
+    let missing = zipp(&["train", "--graph", "/nonexistent", "--out", out_arg], &[]);
+    assert!(!missing.status.success());
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("graph.json"),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
 }
