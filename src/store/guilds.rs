@@ -26,7 +26,7 @@ pub enum GuildSetting {
 }
 
 impl GuildSetting {
-    /// The name stored in the audit log.
+    /// The column in `guild_settings`, also the name stored in the audit log.
     pub fn as_str(self) -> &'static str {
         match self {
             GuildSetting::DiffusionModel => "diffusion_model",
@@ -79,26 +79,33 @@ impl Store {
         value: Option<&str>,
         by: MemberId,
     ) -> Result<(), StoreError> {
-        let mut settings = self.guild_settings(guild).await?;
-        let slot = match setting {
-            GuildSetting::DiffusionModel => &mut settings.diffusion_model,
-            GuildSetting::Llm => &mut settings.llm,
-        };
-        let old = std::mem::replace(slot, value.map(str::to_owned));
+        // Only the changed column is written, so two moderators changing different settings at
+        // the same time cannot undo each other's change.
+        let column = setting.as_str();
         let mut tx = self
             .pool()
             .begin()
             .await
             .map_err(db_err("change setting"))?;
-        sqlx::query(
-            "INSERT INTO guild_settings (guild_id, diffusion_model, llm, updated_at, updated_by) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (guild_id) DO UPDATE SET \
-             diffusion_model = excluded.diffusion_model, llm = excluded.llm, \
-             updated_at = excluded.updated_at, updated_by = excluded.updated_by",
-        )
+        let old: Option<String> = sqlx::query(&format!(
+            "SELECT {column} AS value FROM guild_settings WHERE guild_id = $1"
+        ))
         .bind(guild.to_db())
-        .bind(settings.diffusion_model.as_deref())
-        .bind(settings.llm.as_deref())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err("change setting"))?
+        .map(|row| row.try_get("value"))
+        .transpose()
+        .map_err(db_err("change setting"))?
+        .flatten();
+        sqlx::query(&format!(
+            "INSERT INTO guild_settings (guild_id, {column}, updated_at, updated_by) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (guild_id) DO UPDATE SET \
+             {column} = excluded.{column}, updated_at = excluded.updated_at, \
+             updated_by = excluded.updated_by"
+        ))
+        .bind(guild.to_db())
+        .bind(value)
         .bind(now_ms())
         .bind(by.to_db())
         .execute(&mut *tx)

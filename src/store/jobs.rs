@@ -188,13 +188,13 @@ pub enum FailOutcome {
     LeaseLost,
 }
 
-const JOB_COLUMNS: &str = "id, guild_id, channel_id, member_id, interaction_id, application_id, \
+pub(super) const JOB_COLUMNS: &str = "id, guild_id, channel_id, member_id, interaction_id, application_id, \
     interaction_token, locale, prompt, rendered_prompt, rewrite_kind, negative_prompt, model, seed, \
     width, height, steps, attachment_size_limit, status, attempts, max_attempts, progress_step, \
     progress_total, notified_step, error_message_id, last_error, created_at, started_at, \
     finished_at, delivered_at";
 
-fn job_from_row(row: &AnyRow) -> Result<RenderJob, sqlx::Error> {
+pub(super) fn job_from_row(row: &AnyRow) -> Result<RenderJob, sqlx::Error> {
     let status: String = row.try_get("status")?;
     let status =
         JobStatus::parse(&status).map_err(|e| sqlx::Error::Decode(e.to_string().into()))?;
@@ -517,76 +517,6 @@ impl Store {
         })
     }
 
-    /// Jobs the bot has something to tell the member about: finished and undelivered, or with
-    /// progress not yet shown. Oldest first, at most `limit`.
-    pub async fn jobs_to_notify(&self, limit: i64) -> Result<Vec<RenderJob>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {JOB_COLUMNS} FROM render_jobs WHERE delivered_at IS NULL \
-             AND (status IN ('done', 'failed') OR (status = 'running' AND progress_step > notified_step)) \
-             ORDER BY id LIMIT $1"
-        ))
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await
-        .map_err(db_err("jobs to notify"))?;
-        rows.iter()
-            .map(job_from_row)
-            .collect::<Result<_, _>>()
-            .map_err(db_err("jobs to notify"))
-    }
-
-    /// Remembers which progress step the member has been shown.
-    pub async fn mark_notified(&self, id: JobId, step: u32) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE render_jobs SET notified_step = $1 WHERE id = $2 AND notified_step < $1",
-        )
-        .bind(i64::from(step))
-        .bind(id.0)
-        .execute(self.pool())
-        .await
-        .map_err(db_err("mark notified"))?;
-        Ok(())
-    }
-
-    /// Claims the delivery of a finished job. True for exactly one caller.
-    pub async fn claim_delivery(&self, id: JobId, via: &str) -> Result<bool, StoreError> {
-        let result = sqlx::query(
-            "UPDATE render_jobs SET delivered_at = $1, delivered_via = $2 \
-             WHERE id = $3 AND delivered_at IS NULL AND status IN ('done', 'failed')",
-        )
-        .bind(now_ms())
-        .bind(via)
-        .bind(id.0)
-        .execute(self.pool())
-        .await
-        .map_err(db_err("claim delivery"))?;
-        Ok(result.rows_affected() == 1)
-    }
-
-    /// Gives a claimed delivery back after sending failed, so it is tried again.
-    pub async fn release_delivery(&self, id: JobId) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE render_jobs SET delivered_at = NULL, delivered_via = NULL WHERE id = $1",
-        )
-        .bind(id.0)
-        .execute(self.pool())
-        .await
-        .map_err(db_err("release delivery"))?;
-        Ok(())
-    }
-
-    /// Counts jobs by status (for tests, `/stats` and benchmarks).
-    pub async fn count_jobs(&self, status: JobStatus) -> Result<u64, StoreError> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM render_jobs WHERE status = $1")
-            .bind(status.as_str())
-            .fetch_one(self.pool())
-            .await
-            .map_err(db_err("count jobs"))?;
-        Ok(row.try_get::<i64, _>("n").map_err(db_err("count jobs"))? as u64)
-    }
-}
-
-impl Store {
     /// Hands a leased job back to the queue without counting the attempt (worker shutdown).
     pub async fn release_lease(&self, id: JobId, owner: &str) -> Result<bool, StoreError> {
         let result = sqlx::query(
@@ -600,5 +530,15 @@ impl Store {
         .await
         .map_err(db_err("release lease"))?;
         Ok(result.rows_affected() == 1)
+    }
+
+    /// Counts jobs by status (for tests, `/stats` and benchmarks).
+    pub async fn count_jobs(&self, status: JobStatus) -> Result<u64, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM render_jobs WHERE status = $1")
+            .bind(status.as_str())
+            .fetch_one(self.pool())
+            .await
+            .map_err(db_err("count jobs"))?;
+        Ok(row.try_get::<i64, _>("n").map_err(db_err("count jobs"))? as u64)
     }
 }

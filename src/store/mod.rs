@@ -6,8 +6,10 @@
 //! locking for the job queue) the query is chosen by [`Backend`]. Database errors are mapped to
 //! [`StoreError`] at the query site; nothing above this module sees sqlx types.
 //!
-//! One file per table: `guilds.rs`, `jobs.rs`, `images.rs`.
+//! One file per table: `guilds.rs`, `jobs.rs` (the queue; `delivery.rs` holds the bot's delivery
+//! bookkeeping on the same table), `images.rs`.
 
+mod delivery;
 mod guilds;
 mod images;
 mod jobs;
