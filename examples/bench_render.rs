@@ -22,7 +22,7 @@ use zipp::render::tiny::{self, RandomPipeline};
 
 const BPE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/tests/data/clip/bpe_simple_vocab_16e6.txt.gz"
+    "/config/clip/bpe_simple_vocab_16e6.txt.gz"
 );
 
 struct Args {

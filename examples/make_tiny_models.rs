@@ -6,7 +6,7 @@
 //!
 //! The model goes to `DIR/tiny-sd` in the diffusers layout; `--clip-bpe` points
 //! at CLIP's `bpe_simple_vocab_16e6.txt.gz` (default: the copy in
-//! `tests/data/clip/`).
+//! `config/clip/`).
 
 use std::path::{Path, PathBuf};
 
@@ -14,7 +14,7 @@ use anyhow::{bail, Context as _};
 
 const DEFAULT_BPE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/tests/data/clip/bpe_simple_vocab_16e6.txt.gz"
+    "/config/clip/bpe_simple_vocab_16e6.txt.gz"
 );
 
 fn main() -> anyhow::Result<()> {

@@ -106,6 +106,23 @@ pub fn from_vocab_merges(vocab_json: &Path, merges_txt: &Path) -> Result<Tokeniz
             path: vocab_json.parent().unwrap_or(vocab_json).to_path_buf(),
             reason: format!("reading vocab.json/merges.txt: {e}"),
         })?;
+    build(vocab.into_iter().collect(), merges, vocab_json)
+}
+
+/// The CLIP BPE shipped in the binary (`config/clip/`, MIT): the tokenizer of every Stable
+/// Diffusion 1.x/2.x text encoder, so the bot can count a prompt's tokens exactly without the
+/// model's files (which may live only on a GPU worker).
+pub fn bundled() -> Result<Tokenizer> {
+    static BPE_GZ: &[u8] = include_bytes!("../../config/clip/bpe_simple_vocab_16e6.txt.gz");
+    let origin = Path::new("config/clip/bpe_simple_vocab_16e6.txt.gz");
+    let (vocab, merges) = vocab_merges_from_reader(BPE_GZ, origin)?;
+    build(vocab, merges, origin)
+}
+
+/// Assembles the fast CLIP pipeline around a vocabulary and merge list; `origin` names the
+/// source in errors.
+fn build(vocab: HashMap<String, u32>, merges: Merges, origin: &Path) -> Result<Tokenizer> {
+    let vocab_json = origin;
     let special_id = |name: &str| {
         vocab
             .get(name)
@@ -119,7 +136,12 @@ pub fn from_vocab_merges(vocab_json: &Path, merges_txt: &Path) -> Result<Tokeniz
     let eos = special_id(END_OF_TEXT)?;
 
     let bpe = BPE::builder()
-        .vocab_and_merges(vocab, merges)
+        .vocab_and_merges(
+            vocab
+                .into_iter()
+                .collect::<tokenizers::models::bpe::Vocab>(),
+            merges,
+        )
         .unk_token(END_OF_TEXT.to_string())
         .end_of_word_suffix("</w>".to_string())
         .build()
@@ -252,6 +274,14 @@ fn vocab_merges_from_bpe_gz(bpe_gz: &Path) -> Result<(HashMap<String, u32>, Merg
         path: bpe_gz.to_path_buf(),
         source,
     })?;
+    vocab_merges_from_reader(file, bpe_gz)
+}
+
+/// [`vocab_merges_from_bpe_gz`] over any reader of the gzip'd file; `bpe_gz` names it in errors.
+fn vocab_merges_from_reader(
+    file: impl Read,
+    bpe_gz: &Path,
+) -> Result<(HashMap<String, u32>, Merges)> {
     let mut text = String::new();
     flate2::read::GzDecoder::new(file)
         .read_to_string(&mut text)
@@ -361,7 +391,7 @@ mod tests {
 
     const BPE_GZ: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/clip/bpe_simple_vocab_16e6.txt.gz"
+        "/config/clip/bpe_simple_vocab_16e6.txt.gz"
     );
 
     fn clip() -> Tokenizer {
@@ -383,6 +413,18 @@ mod tests {
         // and space (0x20) to 'Ġ' (U+0120).
         assert!(table.contains(&(0u8, '\u{100}')));
         assert!(table.contains(&(b' ', 'Ġ')));
+    }
+
+    #[test]
+    fn bundled_tokenizer_is_the_file_tokenizer() {
+        let (files, bundled) = (clip(), bundled().unwrap());
+        for text in ["a cat on a sofa, 4k", "Ünïcödé ✨ 日本語", ""] {
+            assert_eq!(count_tokens(&files, text), count_tokens(&bundled, text));
+            assert_eq!(
+                files.encode(text, true).unwrap().get_ids(),
+                bundled.encode(text, true).unwrap().get_ids()
+            );
+        }
     }
 
     #[test]

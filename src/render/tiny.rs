@@ -367,7 +367,7 @@ mod tests {
 
     const BPE_GZ: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/clip/bpe_simple_vocab_16e6.txt.gz"
+        "/config/clip/bpe_simple_vocab_16e6.txt.gz"
     );
 
     #[test]

@@ -10,7 +10,7 @@ use super::*;
 
 const BPE_GZ: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/tests/data/clip/bpe_simple_vocab_16e6.txt.gz"
+    "/config/clip/bpe_simple_vocab_16e6.txt.gz"
 );
 
 fn tiny_dir() -> tempfile::TempDir {
