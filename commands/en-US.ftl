@@ -13,6 +13,11 @@ imagine = imagine
     .seed-description = Seed for a reproducible image (0 to 4294967295)
     .negative = negative
     .negative-description = What to keep out of the image
+    .persona = persona
+    .persona-description = Use your persona (on), skip it (off), or compare both side by side
+    .persona-on = on
+    .persona-off = off
+    .persona-compare = compare
 
 ## /imagine replies
 
@@ -30,6 +35,25 @@ imagine-field-model = Model
 imagine-field-seed = Seed
 imagine-field-time = Time
 imagine-field-rewrite = Rewrite
+imagine-field-left = Left
+imagine-field-right = Right
+imagine-compare-result = Same seed, two prompts: one written for your persona, one as you typed it. Which do you prefer?
+
+## Compare mode
+
+compare-left-better = Left is better
+compare-right-better = Right is better
+compare-not-yours = Only the member who asked for this image can pick.
+compare-already-picked = You already picked on this image; your first pick counts.
+compare-unknown = That comparison no longer exists.
+error-compare-needs-persona = Compare mode needs a persona, and you don't have one in this server yet.
+
+## /stats
+
+stats = stats
+    .description = How often members here preferred their persona image
+stats-none = No comparisons yet. Try /imagine with persona: compare and pick the image you prefer.
+stats-win-rate = Persona images won { $rate }% of { $n } comparisons ({ $wins } wins; 95% interval { $low }–{ $high }%).
 
 ## Validation errors (ephemeral)
 

@@ -51,6 +51,8 @@ fn job(i: u64) -> NewJob {
         steps: 1,
         attachment_size_limit: 1 << 20,
         max_attempts: 3,
+        compare: None,
+        persona_id: None,
     }
 }
 

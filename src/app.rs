@@ -13,10 +13,12 @@ use crate::config::Config;
 use crate::discord::{self, Bot, BotData};
 use crate::i18n::I18n;
 use crate::models::Catalog;
+use crate::render::clip_tokenizer;
 use crate::render::engine::DiffusionRenderer;
 use crate::render::worker::{run_worker, WorkerConfig};
 use crate::render::Renderer;
-use crate::rewrite::{Rewriter, Unchanged};
+use crate::rewrite::registry::Rewriters;
+use crate::rewrite::template::counter;
 use crate::store::Store;
 
 /// What to start.
@@ -102,12 +104,17 @@ impl App {
                 None => config.discord_token()?,
             };
             let i18n = Arc::new(I18n::load().map_err(|e| anyhow::anyhow!(e))?);
-            let rewriter: Arc<dyn Rewriter> = Arc::new(Unchanged);
+            // Rewrites are checked against the text encoder's window with its own tokenizer:
+            // the CLIP BPE of every Stable Diffusion 1.x/2.x model, shipped in the binary.
+            let clip = clip_tokenizer::bundled().context("building the CLIP tokenizer")?;
+            let counter = counter(move |text| clip_tokenizer::count_tokens(&clip, text));
+            let rewriters = Arc::new(Rewriters::new(&catalog, &config.rewrite, counter));
+            rewriters.preload_default();
             let data = BotData {
                 store: store.clone(),
                 config: Arc::clone(&config),
                 catalog,
-                rewriter,
+                rewriters,
                 i18n,
                 wake_workers: wake,
             };

@@ -26,6 +26,8 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// Rendering: models, defaults and the job queue.
     pub render: RenderConfig,
+    /// The ZIPP prompt rewrite: LLM choice, time budget, few-shot.
+    pub rewrite: RewriteConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -125,6 +127,44 @@ impl Default for RenderConfig {
             lease_secs: 60,
             poll_ms: 500,
             retry_backoff_secs: 5,
+        }
+    }
+}
+
+/// `[rewrite]`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RewriteConfig {
+    /// LLM used when a server chose none: a name from `[llm.*]` in the model catalog.
+    pub default_llm: String,
+    /// The most a member waits for an LLM rewrite (ms, retries included); then the template
+    /// rewrite is used.
+    pub budget_ms: u64,
+    /// Timeout of one request to an OpenAI-compatible server (ms).
+    pub request_timeout_ms: u64,
+    /// Retries of a request answered with 429 or 5xx.
+    pub max_retries: u32,
+    /// How many of the member's past compare picks go into the request as examples.
+    pub few_shot: usize,
+    /// Most tokens an LLM may generate for one rewrite.
+    pub max_tokens: u32,
+    /// Sampling temperature.
+    pub temperature: f64,
+    /// `local` backend: how many rewrites may generate at once (each holds its own KV cache).
+    pub local_max_concurrency: usize,
+}
+
+impl Default for RewriteConfig {
+    fn default() -> Self {
+        Self {
+            default_llm: "template".to_owned(),
+            budget_ms: 8000,
+            request_timeout_ms: 6000,
+            max_retries: 2,
+            few_shot: 3,
+            max_tokens: 96,
+            temperature: 0.7,
+            local_max_concurrency: 1,
         }
     }
 }

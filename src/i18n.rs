@@ -154,9 +154,16 @@ mod tests {
             } else if path.extension().is_some_and(|e| e == "rs") {
                 let text = std::fs::read_to_string(&path).expect("read");
                 for piece in text.split('"').skip(1).step_by(2) {
-                    let is_id = ["imagine-", "error-", "render-error-", "config-"]
-                        .iter()
-                        .any(|p| piece.starts_with(p))
+                    let is_id = [
+                        "imagine-",
+                        "error-",
+                        "render-error-",
+                        "config-",
+                        "compare-",
+                        "stats-",
+                    ]
+                    .iter()
+                    .any(|p| piece.starts_with(p))
                         && piece.chars().all(|c| c.is_ascii_lowercase() || c == '-');
                     if is_id {
                         ids.insert(piece.to_owned());

@@ -114,9 +114,21 @@ pub struct LlmEntry {
     /// Base URL of an OpenAI-compatible server (`openai`).
     #[serde(default)]
     pub base_url: Option<String>,
-    /// Model name sent to the server, or the GGUF repo/path (`local`).
+    /// Model name sent to the server (`openai`).
     #[serde(default)]
     pub model: Option<String>,
+    /// `local`: a GGUF file on disk (wins over `repo`).
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// `local`: a Hugging Face repo holding `file` (downloaded once, with a progress bar).
+    #[serde(default)]
+    pub repo: Option<String>,
+    /// `local`: the GGUF file name inside `repo`.
+    #[serde(default)]
+    pub file: Option<String>,
+    /// `local`: the repo revision.
+    #[serde(default = "default_revision")]
+    pub revision: String,
     /// Name of the environment variable holding the API key (never the key itself).
     #[serde(default)]
     pub api_key_env: Option<String>,
@@ -172,6 +184,15 @@ impl Catalog {
                 return Err(ModelError::Catalog {
                     path: path.to_owned(),
                     reason: format!("llm.{name}.backend must be openai, local or template"),
+                });
+            }
+            if entry.backend == "local"
+                && entry.path.is_none()
+                && (entry.repo.is_none() || entry.file.is_none())
+            {
+                return Err(ModelError::Catalog {
+                    path: path.to_owned(),
+                    reason: format!("llm.{name} (local) needs `path`, or `repo` and `file`"),
                 });
             }
             if entry.backend == "openai" && (entry.base_url.is_none() || entry.model.is_none()) {
@@ -241,6 +262,49 @@ pub fn ensure_local(entry: &DiffusionEntry) -> Result<PathBuf, ModelError> {
         .as_deref()
         .ok_or_else(|| ModelError::Unknown(String::new()))?;
     download_diffusers(repo, &entry.revision)
+}
+
+/// Returns the local GGUF file of a `local` LLM entry, downloading it first when needed.
+///
+/// Blocking; call it off the async runtime.
+pub fn ensure_local_gguf(entry: &LlmEntry) -> Result<PathBuf, ModelError> {
+    if let Some(path) = &entry.path {
+        if entry.repo.is_none() || path.is_file() {
+            if !path.is_file() {
+                return Err(ModelError::MissingFile {
+                    dir: path.parent().map(Path::to_owned).unwrap_or_default(),
+                    file: path
+                        .file_name()
+                        .map(|f| f.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                });
+            }
+            return Ok(path.clone());
+        }
+    }
+    let (Some(repo), Some(file)) = (entry.repo.as_deref(), entry.file.as_deref()) else {
+        return Err(ModelError::Unknown(String::new()));
+    };
+    let err = |reason: String| ModelError::Download {
+        repo: repo.to_owned(),
+        reason,
+    };
+    let api = hf_hub::api::sync::ApiBuilder::from_env()
+        .with_progress(true)
+        .build()
+        .map_err(|e| err(e.to_string()))?;
+    tracing::info!(
+        repo,
+        file,
+        "fetching GGUF model (cached after the first time)"
+    );
+    api.repo(hf_hub::Repo::with_revision(
+        repo.to_owned(),
+        hf_hub::RepoType::Model,
+        entry.revision.clone(),
+    ))
+    .get(file)
+    .map_err(|e| err(format!("{file}: {e}")))
 }
 
 /// Checks that `dir` holds every diffusers file the pipeline reads.

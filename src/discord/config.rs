@@ -54,7 +54,7 @@ pub async fn show(ctx: Context<'_>) -> Result<(), BotError> {
         "config-settings",
         Some(&fluent_args![
             "diffusion" => settings.diffusion_model.unwrap_or_else(|| format!("{} ({default})", data.config.render.default_model)),
-            "llm" => settings.llm.unwrap_or_else(|| format!("unchanged ({default})")),
+            "llm" => settings.llm.unwrap_or_else(|| format!("{} ({default})", data.config.rewrite.default_llm)),
         ]),
     );
     reply(ctx, text).await
@@ -98,7 +98,10 @@ pub async fn llm(
     if !data.catalog.available_llms().any(|n| n == name) {
         return Err(UserError::new("error-unknown-llm").into());
     }
-    change(ctx, GuildSetting::Llm, &name).await
+    change(ctx, GuildSetting::Llm, &name).await?;
+    // An embedded model starts loading now rather than on the first member's request.
+    data.rewriters.get(Some(&name)).preload();
+    Ok(())
 }
 
 /// Choose the diffusion model that renders images.

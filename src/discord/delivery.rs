@@ -20,7 +20,7 @@ use crate::fluent_args;
 use crate::i18n::I18n;
 use crate::ids::JobId;
 use crate::render::png::fit_png;
-use crate::store::{now_ms, JobStatus, RenderJob, Store};
+use crate::store::{now_ms, JobStatus, RenderJob, Side, Store};
 
 /// Sending a finished job is tried this often before it is given up (and logged).
 const MAX_DELIVERY_TRIES: u32 = 5;
@@ -118,13 +118,28 @@ impl Delivery {
 
     fn embed(&self, job: &RenderJob, render_ms: Option<i64>) -> serenity::CreateEmbed {
         let t = |id: &str| self.i18n.tr(&job.locale, id, None);
-        let mut embed = serenity::CreateEmbed::new()
-            .field(t("imagine-field-prompt"), clip(&job.prompt, 1024), false)
-            .field(
+        let mut embed = serenity::CreateEmbed::new().field(
+            t("imagine-field-prompt"),
+            clip(&job.prompt, 1024),
+            false,
+        );
+        embed = match &job.compare {
+            None => embed.field(
                 t("imagine-field-rendered"),
                 clip(&job.rendered_prompt, 1024),
                 false,
-            )
+            ),
+            Some(compare) => {
+                let (left, right) = match compare.persona_side {
+                    Side::Left => (&job.rendered_prompt, &compare.generic_prompt),
+                    Side::Right => (&compare.generic_prompt, &job.rendered_prompt),
+                };
+                embed
+                    .field(t("imagine-field-left"), clip(left, 1024), false)
+                    .field(t("imagine-field-right"), clip(right, 1024), false)
+            }
+        };
+        embed = embed
             .field(t("imagine-field-model"), clip(&job.model, 256), true)
             .field(t("imagine-field-seed"), job.seed.to_string(), true)
             .field(
@@ -181,7 +196,15 @@ impl Delivery {
         let png = image.png;
         // Decoding and re-encoding are CPU work: off the async runtime.
         let fitted = tokio::task::spawn_blocking(move || fit_png(&png, limit)).await??;
-        let mut content = self.i18n.tr(&job.locale, "imagine-result", None);
+        let mut content = self.i18n.tr(
+            &job.locale,
+            if job.compare.is_some() {
+                "imagine-compare-result"
+            } else {
+                "imagine-result"
+            },
+            None,
+        );
         let mut embed = self.embed(job, Some(image.render_ms));
         let attachment = match fitted {
             Some(fitted) => {
@@ -202,10 +225,21 @@ impl Delivery {
                 None
             }
         };
+        // Pick buttons only when there is a picture to judge.
+        let components = match (&job.compare, &attachment) {
+            (Some(_), Some(_)) => vec![super::compare::buttons(
+                &self.i18n,
+                &job.locale,
+                job.id,
+                None,
+            )],
+            _ => Vec::new(),
+        };
         if via == "interaction" {
             let mut followup = serenity::CreateInteractionResponseFollowup::new()
                 .content(content)
                 .embed(embed)
+                .components(components)
                 .allowed_mentions(serenity::CreateAllowedMentions::new());
             if let Some(attachment) = attachment {
                 followup = followup.add_file(attachment);
@@ -230,6 +264,7 @@ impl Delivery {
             let mut message = serenity::CreateMessage::new()
                 .content(format!("{late}\n{content}"))
                 .embed(embed)
+                .components(components)
                 .allowed_mentions(serenity::CreateAllowedMentions::new());
             if let Some(attachment) = attachment {
                 message = message.add_file(attachment);

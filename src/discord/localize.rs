@@ -3,12 +3,12 @@
 
 use std::borrow::Cow;
 
-use super::{config, imagine, BotData, BotError};
+use super::{config, imagine, stats, BotData, BotError};
 use crate::i18n::{I18n, FALLBACK_LOCALE};
 
 /// Every slash command, without texts (tests use this to check the locale files).
 pub fn raw_commands() -> Vec<poise::Command<BotData, BotError>> {
-    vec![imagine::imagine(), config::config()]
+    vec![imagine::imagine(), config::config(), stats::stats()]
 }
 
 /// Every slash command with its localized names and descriptions. Fails when a text is missing.
@@ -61,6 +61,14 @@ fn localize(
                 l.clone(),
                 Cow::Owned(get(locale, Some(&format!("{name}-description")))?),
             ));
+            // Choice labels: `.PARAM-CHOICE` (the value sent back is the index, not the label).
+            for choice in parameter.choices.to_mut() {
+                let label = get(locale, Some(&format!("{name}-{}", choice.name)))?;
+                choice
+                    .localizations
+                    .to_mut()
+                    .push((l.clone(), Cow::Owned(label)));
+            }
         }
     }
     for subcommand in &mut command.subcommands {
@@ -70,6 +78,12 @@ fn localize(
     command.description = Some(Cow::Owned(get(FALLBACK_LOCALE, Some("description"))?));
     for parameter in &mut command.parameters {
         let name = parameter.name.to_string();
+        for choice in parameter.choices.to_mut() {
+            choice.name = Cow::Owned(get(
+                FALLBACK_LOCALE,
+                Some(&format!("{name}-{}", choice.name)),
+            )?);
+        }
         parameter.name = Cow::Owned(get(FALLBACK_LOCALE, Some(&name))?);
         parameter.description = Some(Cow::Owned(get(
             FALLBACK_LOCALE,

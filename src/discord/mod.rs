@@ -8,11 +8,13 @@
 //! `proxy` then rewrites every REST URL, its ratelimiter is disabled (it would bypass the proxy),
 //! and reqwest ignores `HTTP(S)_PROXY` so local traffic stays local.
 
+mod compare;
 mod config;
 mod delivery;
 mod errors;
 mod imagine;
 mod localize;
+mod stats;
 
 use std::sync::Arc;
 
@@ -24,7 +26,7 @@ use crate::config::Config;
 use crate::error::UserError;
 use crate::i18n::I18n;
 use crate::models::Catalog;
-use crate::rewrite::Rewriter;
+use crate::rewrite::registry::Rewriters;
 use crate::store::{Store, StoreError};
 
 pub use localize::localized_commands;
@@ -37,8 +39,8 @@ pub struct BotData {
     pub config: Arc<Config>,
     /// The model catalog.
     pub catalog: Arc<Catalog>,
-    /// The prompt rewriter.
-    pub rewriter: Arc<dyn Rewriter>,
+    /// The prompt rewriters servers can choose.
+    pub rewriters: Arc<Rewriters>,
     /// Localized texts.
     pub i18n: Arc<I18n>,
     /// Wakes in-process workers when a job is enqueued.
@@ -141,6 +143,22 @@ pub async fn start(
         .options(poise::FrameworkOptions {
             commands,
             on_error: |error| Box::pin(errors::on_error(error)),
+            event_handler: |framework, event| {
+                Box::pin(async move {
+                    if let serenity::FullEvent::InteractionCreate {
+                        interaction: serenity::Interaction::Component(component),
+                    } = event
+                    {
+                        compare::on_component(
+                            framework.serenity_context,
+                            component,
+                            framework.user_data,
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            },
             allowed_mentions: Some(serenity::CreateAllowedMentions::new()),
             ..Default::default()
         })

@@ -2,6 +2,20 @@
 
 use image::{ImageEncoder, RgbImage};
 
+/// Width of the divider between the two halves of a compare image (pixels).
+pub const COMPARE_GAP: u32 = 8;
+
+/// Puts two renders side by side (`left` | gap | `right`) on a dark background; images of
+/// different heights are top-aligned.
+pub fn side_by_side(left: &RgbImage, right: &RgbImage) -> RgbImage {
+    let width = left.width() + COMPARE_GAP + right.width();
+    let height = left.height().max(right.height());
+    let mut out = RgbImage::from_pixel(width, height, image::Rgb([24, 24, 28]));
+    image::imageops::replace(&mut out, left, 0, 0);
+    image::imageops::replace(&mut out, right, i64::from(left.width() + COMPARE_GAP), 0);
+    out
+}
+
 /// Encodes an RGB image as PNG.
 pub fn encode_png(image: &RgbImage) -> Result<Vec<u8>, image::ImageError> {
     let mut out = Vec::new();
@@ -72,6 +86,23 @@ pub fn fit_png(png: &[u8], limit: u64) -> Result<Option<FittedPng>, image::Image
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn side_by_side_keeps_both_halves() {
+        let left = RgbImage::from_pixel(4, 3, image::Rgb([255, 0, 0]));
+        let right = RgbImage::from_pixel(5, 2, image::Rgb([0, 0, 255]));
+        let out = side_by_side(&left, &right);
+        assert_eq!((out.width(), out.height()), (4 + COMPARE_GAP + 5, 3));
+        assert_eq!(out.get_pixel(3, 2).0, [255, 0, 0]);
+        assert_eq!(out.get_pixel(4, 0).0, [24, 24, 28]);
+        assert_eq!(out.get_pixel(4 + COMPARE_GAP, 0).0, [0, 0, 255]);
+        assert_eq!(out.get_pixel(4 + COMPARE_GAP + 4, 1).0, [0, 0, 255]);
+        assert_eq!(
+            out.get_pixel(4 + COMPARE_GAP, 2).0,
+            [24, 24, 28],
+            "below the shorter half"
+        );
+    }
 
     fn noise(w: u32, h: u32) -> RgbImage {
         let mut state = 12345u32;

@@ -13,7 +13,7 @@ use tokio::sync::{watch, Notify};
 use tracing::Instrument;
 
 use super::{png, RenderError, RenderSpec, Renderer};
-use crate::store::{LeasedJob, Store};
+use crate::store::{LeasedJob, Side, Store};
 
 /// How a worker behaves.
 #[derive(Debug, Clone)]
@@ -104,6 +104,7 @@ async fn process_leased(
         height: job.height,
         steps: job.steps,
     };
+    let compare = job.compare.clone();
     let (progress_tx, mut progress_rx) = watch::channel((0u32, 0u32));
     let lease_lost = Arc::new(AtomicBool::new(false));
     let render = {
@@ -111,10 +112,30 @@ async fn process_leased(
         let lease_lost = Arc::clone(&lease_lost);
         tokio::task::spawn_blocking(move || {
             let started = Instant::now();
-            let image = renderer.render(&spec, &mut |done, total| {
+            let mut progress = |done: u32, total: u32| {
                 let _ = progress_tx.send((done, total));
                 !lease_lost.load(Ordering::Relaxed)
-            })?;
+            };
+            let image = match &compare {
+                None => renderer.render(&spec, &mut progress)?,
+                // Compare mode: the persona prompt and the generic prompt, same seed, one image;
+                // progress counts the steps of both renders.
+                Some(compare) => {
+                    let persona =
+                        renderer.render(&spec, &mut |done, total| progress(done, 2 * total))?;
+                    let generic_spec = RenderSpec {
+                        prompt: compare.generic_prompt.clone(),
+                        ..spec.clone()
+                    };
+                    let generic = renderer.render(&generic_spec, &mut |done, total| {
+                        progress(total + done, 2 * total)
+                    })?;
+                    match compare.persona_side {
+                        Side::Left => png::side_by_side(&persona, &generic),
+                        Side::Right => png::side_by_side(&generic, &persona),
+                    }
+                }
+            };
             let bytes = png::encode_png(&image)
                 .map_err(|e| RenderError::transient(format!("PNG encoding: {e}")))?;
             Ok::<_, RenderError>((bytes, image.width(), image.height(), started.elapsed()))

@@ -100,6 +100,7 @@ mod tests {
         RewriteRequest {
             prompt: "a cat".to_owned(),
             persona: None,
+            examples: Vec::new(),
         }
     }
 

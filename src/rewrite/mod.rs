@@ -6,10 +6,16 @@
 //! prompt that was actually rendered and which rewrite produced it.
 
 pub mod fallback;
+pub mod local;
+pub mod local_backend;
 pub mod openai;
 pub mod postcheck;
 pub mod prompt;
+pub mod registry;
 pub mod template;
+
+#[cfg(test)]
+mod redteam_tests;
 
 /// A boxed, sendable future (keeps [`Rewriter`] object-safe without another dependency).
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
@@ -21,6 +27,8 @@ pub struct RewriteRequest {
     pub prompt: String,
     /// The member's persona text, when they have one and asked for it.
     pub persona: Option<String>,
+    /// Few-shot examples: the member's past prompts and the rewrites they preferred.
+    pub examples: Vec<prompt::Example>,
 }
 
 /// The result of a rewrite.
@@ -37,6 +45,9 @@ pub struct Rewritten {
 pub trait Rewriter: Send + Sync + 'static {
     /// Rewrites one prompt.
     fn rewrite(&self, request: RewriteRequest) -> BoxFuture<'_, Rewritten>;
+
+    /// Starts any slow setup (loading an embedded model) in the background; returns at once.
+    fn preload(&self) {}
 }
 
 /// The identity rewrite: no persona, no LLM.
@@ -64,6 +75,7 @@ mod tests {
             .rewrite(RewriteRequest {
                 prompt: "a red cat, 4k".to_owned(),
                 persona: Some("I love cats".to_owned()),
+                examples: Vec::new(),
             })
             .await;
         assert_eq!(out.prompt, "a red cat, 4k");

@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use super::fallback::{run_with_fallback, TryRewriter, DEFAULT_BUDGET};
 use super::postcheck::{check_rewrite, RejectReason, TokenCounter};
-use super::prompt::{build_messages, ChatMessage, Example, DEFAULT_FEW_SHOT};
+use super::prompt::{build_messages, ChatMessage, DEFAULT_FEW_SHOT};
 use super::template::TemplateRewriter;
 use super::{BoxFuture, RewriteRequest, Rewriter, Rewritten};
 
@@ -47,9 +47,7 @@ pub struct OpenAiConfig {
     pub max_retry_wait: Duration,
     /// Token budget of the rendered prompt, counted by the diffusion model's tokenizer.
     pub prompt_token_budget: usize,
-    /// Few-shot examples (prompt, preferred rewrite) and how many to send.
-    pub examples: Vec<Example>,
-    /// How many of `examples` to send.
+    /// How many of the request's few-shot examples to send.
     pub few_shot: usize,
 }
 
@@ -66,7 +64,6 @@ impl Default for OpenAiConfig {
             budget: DEFAULT_BUDGET,
             max_retry_wait: Duration::from_secs(2),
             prompt_token_budget: SD_MAX_TOKENS,
-            examples: Vec::new(),
             few_shot: DEFAULT_FEW_SHOT,
         }
     }
@@ -117,11 +114,7 @@ impl LlmError {
             Self::RateLimited(_) => "rate limited".to_owned(),
             Self::Http { status, .. } => format!("http {status}"),
             Self::Malformed(_) => "malformed response".to_owned(),
-            Self::Rejected(r) => match r {
-                RejectReason::SubjectLost(_) => "subject lost".to_owned(),
-                RejectReason::TooLong { .. } => "too long".to_owned(),
-                other => other.to_string(),
-            },
+            Self::Rejected(r) => r.short(),
         }
     }
 
@@ -303,7 +296,7 @@ impl OpenAiRewriter {
         let messages = build_messages(
             persona,
             &request.prompt,
-            &self.config.examples,
+            &request.examples,
             self.config.few_shot,
         );
         let answer = self.complete(&messages).await?;

@@ -57,6 +57,17 @@ pub enum RejectReason {
     },
 }
 
+impl RejectReason {
+    /// A short reason for the member-visible rewrite kind, e.g. `subject lost`.
+    pub fn short(&self) -> String {
+        match self {
+            RejectReason::SubjectLost(_) => "subject lost".to_owned(),
+            RejectReason::TooLong { .. } => "too long".to_owned(),
+            other => other.to_string(),
+        }
+    }
+}
+
 /// Phrases from our own instructions (see `super::prompt`); an answer containing one leaked them.
 const LEAK_MARKERS: &[&str] = &[
     "member_prompt",

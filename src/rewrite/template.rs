@@ -381,6 +381,7 @@ mod tests {
         RewriteRequest {
             prompt: prompt.to_owned(),
             persona: persona.map(str::to_owned),
+            examples: Vec::new(),
         }
     }
 

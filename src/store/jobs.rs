@@ -51,6 +51,51 @@ impl JobStatus {
     }
 }
 
+/// A side of a compare image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// The left half.
+    Left,
+    /// The right half.
+    Right,
+}
+
+impl Side {
+    /// `left` or `right`, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Left => "left",
+            Side::Right => "right",
+        }
+    }
+
+    /// Parses [`Side::as_str`].
+    pub fn parse(text: &str) -> Option<Side> {
+        match text {
+            "left" => Some(Side::Left),
+            "right" => Some(Side::Right),
+            _ => None,
+        }
+    }
+
+    /// The other side.
+    pub fn other(self) -> Side {
+        match self {
+            Side::Left => Side::Right,
+            Side::Right => Side::Left,
+        }
+    }
+}
+
+/// Compare mode: the generic prompt is rendered with the same seed beside the persona prompt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Compare {
+    /// The prompt without persona conditioning.
+    pub generic_prompt: String,
+    /// Where the persona image goes (chosen at random, so position cannot bias the pick).
+    pub persona_side: Side,
+}
+
 /// What the bot enqueues for one `/imagine`.
 #[derive(Debug, Clone)]
 pub struct NewJob {
@@ -78,6 +123,10 @@ pub struct NewJob {
     pub negative_prompt: String,
     /// Diffusion model (catalog name or local path).
     pub model: String,
+    /// Compare mode: the generic prompt rendered beside `rendered_prompt`, and the persona's side.
+    pub compare: Option<Compare>,
+    /// The persona version the rewrite used.
+    pub persona_id: Option<i64>,
     /// Seed.
     pub seed: u64,
     /// Width in pixels (0: the model's default).
@@ -121,6 +170,10 @@ pub struct RenderJob {
     pub negative_prompt: String,
     /// Model.
     pub model: String,
+    /// Compare mode, when asked for.
+    pub compare: Option<Compare>,
+    /// The persona version the rewrite used.
+    pub persona_id: Option<i64>,
     /// Seed.
     pub seed: u64,
     /// Width (0: model default).
@@ -192,7 +245,7 @@ pub(super) const JOB_COLUMNS: &str = "id, guild_id, channel_id, member_id, inter
     interaction_token, locale, prompt, rendered_prompt, rewrite_kind, negative_prompt, model, seed, \
     width, height, steps, attachment_size_limit, status, attempts, max_attempts, progress_step, \
     progress_total, notified_step, error_message_id, last_error, created_at, started_at, \
-    finished_at, delivered_at";
+    finished_at, delivered_at, generic_prompt, persona_side, persona_id";
 
 pub(super) fn job_from_row(row: &AnyRow) -> Result<RenderJob, sqlx::Error> {
     let status: String = row.try_get("status")?;
@@ -231,6 +284,18 @@ pub(super) fn job_from_row(row: &AnyRow) -> Result<RenderJob, sqlx::Error> {
         started_at: row.try_get("started_at")?,
         finished_at: row.try_get("finished_at")?,
         delivered_at: row.try_get("delivered_at")?,
+        compare: match (
+            row.try_get::<Option<String>, _>("generic_prompt")?,
+            row.try_get::<Option<String>, _>("persona_side")?,
+        ) {
+            (Some(generic_prompt), Some(side)) => Some(Compare {
+                generic_prompt,
+                persona_side: Side::parse(&side)
+                    .ok_or_else(|| sqlx::Error::Decode(format!("unknown side {side:?}").into()))?,
+            }),
+            _ => None,
+        },
+        persona_id: row.try_get("persona_id")?,
     })
 }
 
@@ -243,9 +308,9 @@ impl Store {
             "INSERT INTO render_jobs (guild_id, channel_id, member_id, interaction_id, \
              application_id, interaction_token, locale, prompt, rendered_prompt, rewrite_kind, \
              negative_prompt, model, seed, width, height, steps, attachment_size_limit, status, \
-             max_attempts, not_before, created_at) \
+             max_attempts, not_before, created_at, generic_prompt, persona_side, persona_id) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-             'queued', $18, $19, $20) \
+             'queued', $18, $19, $20, $21, $22, $23) \
              ON CONFLICT (interaction_id) DO NOTHING RETURNING id",
         )
         .bind(job.guild_id.map(GuildId::to_db))
@@ -268,6 +333,9 @@ impl Store {
         .bind(i64::from(job.max_attempts))
         .bind(now)
         .bind(now)
+        .bind(job.compare.as_ref().map(|c| c.generic_prompt.clone()))
+        .bind(job.compare.as_ref().map(|c| c.persona_side.as_str()))
+        .bind(job.persona_id)
         .fetch_optional(self.pool())
         .await
         .map_err(db_err("enqueue"))?;

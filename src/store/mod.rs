@@ -7,16 +7,20 @@
 //! [`StoreError`] at the query site; nothing above this module sees sqlx types.
 //!
 //! One file per table: `guilds.rs`, `jobs.rs` (the queue; `delivery.rs` holds the bot's delivery
-//! bookkeeping on the same table), `images.rs`.
+//! bookkeeping on the same table), `images.rs`, `personas.rs`, `compare.rs`.
 
+mod compare;
 mod delivery;
 mod guilds;
 mod images;
 mod jobs;
+mod personas;
 
+pub use compare::{wilson_interval, CompareStats, PickOutcome};
 pub use guilds::{AuditEntry, GuildSetting, GuildSettings};
 pub use images::RenderedImage;
-pub use jobs::{FailOutcome, JobStatus, LeasedJob, NewJob, QueuedJob, RenderJob};
+pub use jobs::{Compare, FailOutcome, JobStatus, LeasedJob, NewJob, QueuedJob, RenderJob, Side};
+pub use personas::Persona;
 
 use std::str::FromStr;
 use std::time::Duration;

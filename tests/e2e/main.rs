@@ -5,8 +5,12 @@
 mod harness;
 
 mod cli;
+mod compare;
 mod config_cmd;
 mod durability;
 mod imagine;
+mod llamacpp;
+mod local_llm;
 mod queue;
+mod rewrite;
 mod surface;

@@ -29,6 +29,8 @@ fn new_job(interaction: u64, max_attempts: u32) -> NewJob {
         steps: 0,
         attachment_size_limit: 1 << 20,
         max_attempts,
+        compare: None,
+        persona_id: None,
     }
 }
 

@@ -53,6 +53,7 @@
 
 pub mod fixtures;
 mod gateway;
+pub mod llm;
 mod rest;
 mod state;
 
