@@ -90,8 +90,14 @@ config-diffusion = diffusion
     .description = Choose the diffusion model that renders images
     .name = name
     .name-description = A model from the operator's catalog
+config-persona = persona
+    .description = Turn persona inference on or off for this server
+    .state = state
+    .state-description = on or off
+    .state-on = on
+    .state-off = off
 config-default = default
-config-settings = Settings of this server — diffusion model: { $diffusion }; LLM: { $llm }.
+config-settings = Settings of this server — diffusion model: { $diffusion }; LLM: { $llm }; persona inference: { $persona }.
 config-changed = { $setting } is now { $value }. The change is in the audit log.
 
 ## Errors of /config
@@ -100,3 +106,25 @@ error-unknown-llm = That LLM is not in the catalog (or not available to servers)
 error-unknown-diffusion = That diffusion model is not in the catalog (or not available to servers). Pick one from the list.
 error-guild-only = This command only works inside a server.
 error-missing-permission = You need the Manage Server permission for this command.
+
+## /persona (every reply is visible to the member only)
+
+persona = persona
+    .description = Your persona in this server: consent and your data
+persona-consent = consent
+    .description = Allow or stop zipp learning your taste from your activity here
+    .state = state
+    .state-description = on: allow; off: stop and delete what was recorded
+    .state-on = on
+    .state-off = off
+persona-forget = forget
+    .description = Delete everything zipp keeps about you in this server
+persona-consent-prompt = Want images in your own taste? If you accept, zipp records *which* channels you post and react in, which roles you have, and whom you reply to or mention (only members who also accepted) — never what you write. From that it infers a short persona that only you can see and edit, and uses it to rewrite your /imagine prompts. You can stop any time with /persona consent off, and erase everything with /persona forget.
+persona-consent-accept = Accept
+persona-consent-later = Not now
+persona-consent-on = Thanks! zipp will learn your taste from your activity in this server. Stop any time with /persona consent off.
+persona-consent-off = Done: zipp no longer records your activity here, and what it had recorded is deleted.
+persona-consent-later-ack = No problem: nothing about your activity is recorded. You can opt in later with /persona consent on.
+persona-forget-confirm = This deletes everything zipp keeps about you in this server: recorded activity, personas, picks, your renders (pending ones are cancelled) and your consent. It cannot be undone.
+persona-forget-button = Delete everything
+persona-forgotten = Done: everything zipp kept about you in this server is deleted.

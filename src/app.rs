@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use crate::config::Config;
 use crate::discord::{self, Bot, BotData};
 use crate::i18n::I18n;
+use crate::ingest::{IngestConfig, Ingestor};
 use crate::models::Catalog;
 use crate::render::clip_tokenizer;
 use crate::render::engine::DiffusionRenderer;
@@ -110,6 +111,14 @@ impl App {
             let counter = counter(move |text| clip_tokenizer::count_tokens(&clip, text));
             let rewriters = Arc::new(Rewriters::new(&catalog, &config.rewrite, counter));
             rewriters.preload_default();
+            let ingestor = Ingestor::new(
+                store.clone(),
+                IngestConfig {
+                    flush_max: config.ingest.flush_max.max(1),
+                    flush_every: Duration::from_millis(config.ingest.flush_ms.max(10)),
+                    retention: Duration::from_secs(config.ingest.retention_days * 86_400),
+                },
+            );
             let data = BotData {
                 store: store.clone(),
                 config: Arc::clone(&config),
@@ -117,6 +126,7 @@ impl App {
                 rewriters,
                 i18n,
                 wake_workers: wake,
+                ingestor,
             };
             let customize = options.customize_client;
             Some(

@@ -28,6 +28,8 @@ pub struct Config {
     pub render: RenderConfig,
     /// The ZIPP prompt rewrite: LLM choice, time budget, few-shot.
     pub rewrite: RewriteConfig,
+    /// Recording consenting members' interactions.
+    pub ingest: IngestSettings,
     /// Logging.
     pub log: LogConfig,
 }
@@ -165,6 +167,28 @@ impl Default for RewriteConfig {
             max_tokens: 96,
             temperature: 0.7,
             local_max_concurrency: 1,
+        }
+    }
+}
+
+/// `[ingest]`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestSettings {
+    /// Flush aggregated interactions when this many distinct edges are pending.
+    pub flush_max: usize,
+    /// Flush at least this often (milliseconds): the most a crash can lose.
+    pub flush_ms: u64,
+    /// Interaction aggregates untouched for this many days are deleted.
+    pub retention_days: u64,
+}
+
+impl Default for IngestSettings {
+    fn default() -> Self {
+        Self {
+            flush_max: 5000,
+            flush_ms: 2000,
+            retention_days: 180,
         }
     }
 }

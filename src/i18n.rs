@@ -161,6 +161,7 @@ mod tests {
                         "config-",
                         "compare-",
                         "stats-",
+                        "persona-",
                     ]
                     .iter()
                     .any(|p| piece.starts_with(p))

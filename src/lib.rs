@@ -7,6 +7,7 @@
 //! - [`store`] — the only module with SQL.
 //! - [`render`] — the job queue's workers and the diffusion pipeline (off the async runtime).
 //! - [`rewrite`] — the prompt-rewrite seam and the ZIPP rewrite parts.
+//! - [`ingest`] — consenting members' gateway events aggregated into graph edges, flushed in batches.
 //! - [`graph`] — the interaction graph's types and the synthetic community with planted tastes.
 //! - [`persona`] — the persona encoder: PyG-compatible graph attention layers with fused CPU kernels.
 //! - [`config`], [`models`], [`i18n`], [`ids`], [`error`], [`imagine`] — shared core.
@@ -19,6 +20,7 @@ pub mod graph;
 pub mod i18n;
 pub mod ids;
 pub mod imagine;
+pub mod ingest;
 pub mod models;
 pub mod persona;
 pub mod render;

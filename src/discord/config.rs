@@ -17,7 +17,7 @@ use crate::store::GuildSetting;
 #[poise::command(
     slash_command,
     guild_only,
-    subcommands("show", "llm", "diffusion"),
+    subcommands("show", "llm", "diffusion", "persona"),
     subcommand_required,
     default_member_permissions = "MANAGE_GUILD",
     required_permissions = "MANAGE_GUILD"
@@ -48,6 +48,7 @@ async fn reply(ctx: Context<'_>, text: String) -> Result<(), BotError> {
 pub async fn show(ctx: Context<'_>) -> Result<(), BotError> {
     let data = ctx.data();
     let settings = data.store.guild_settings(guild(ctx)?).await?;
+    let persona = if settings.inference_on() { "on" } else { "off" };
     let default = data.i18n.tr(locale(ctx), "config-default", None);
     let text = data.i18n.tr(
         locale(ctx),
@@ -55,6 +56,7 @@ pub async fn show(ctx: Context<'_>) -> Result<(), BotError> {
         Some(&fluent_args![
             "diffusion" => settings.diffusion_model.unwrap_or_else(|| format!("{} ({default})", data.config.render.default_model)),
             "llm" => settings.llm.unwrap_or_else(|| format!("{} ({default})", data.config.rewrite.default_llm)),
+            "persona" => persona,
         ]),
     );
     reply(ctx, text).await
@@ -115,6 +117,20 @@ pub async fn diffusion(
         return Err(UserError::new("error-unknown-diffusion").into());
     }
     change(ctx, GuildSetting::DiffusionModel, &name).await
+}
+
+/// Turn persona inference on or off for the whole server.
+#[poise::command(slash_command, guild_only, required_permissions = "MANAGE_GUILD")]
+pub async fn persona(ctx: Context<'_>, state: super::persona::Switch) -> Result<(), BotError> {
+    let on = state == super::persona::Switch::On;
+    change(
+        ctx,
+        GuildSetting::PersonaInference,
+        if on { "on" } else { "off" },
+    )
+    .await?;
+    ctx.data().ingestor.set_inference(guild(ctx)?, on);
+    Ok(())
 }
 
 async fn change(ctx: Context<'_>, setting: GuildSetting, name: &str) -> Result<(), BotError> {

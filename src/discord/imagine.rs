@@ -75,6 +75,7 @@ pub async fn imagine(
         Some(guild) => data.store.guild_settings(guild).await?,
         None => Default::default(),
     };
+    let settings_inference_on = settings.inference_on();
     let model = settings
         .diffusion_model
         .unwrap_or_else(|| config.render.default_model.clone());
@@ -143,5 +144,19 @@ pub async fn imagine(
         .execute(ctx.http(), &interaction.token)
         .await?;
     data.wake_workers.notify_one();
+
+    // First /imagine in this server: ask (once) whether zipp may learn from their activity.
+    if let Some(guild) = guild_id {
+        if settings_inference_on && data.store.consent(guild, member_id).await?.is_none() {
+            let (text, row) = super::persona::consent_prompt(&data.i18n, locale(ctx));
+            serenity::CreateInteractionResponseFollowup::new()
+                .content(text)
+                .components(vec![row])
+                .ephemeral(true)
+                .allowed_mentions(serenity::CreateAllowedMentions::new())
+                .execute(ctx.http(), (None, &interaction.token))
+                .await?;
+        }
+    }
     Ok(())
 }

@@ -3,12 +3,17 @@
 
 use std::borrow::Cow;
 
-use super::{config, imagine, stats, BotData, BotError};
+use super::{config, imagine, persona, stats, BotData, BotError};
 use crate::i18n::{I18n, FALLBACK_LOCALE};
 
 /// Every slash command, without texts (tests use this to check the locale files).
 pub fn raw_commands() -> Vec<poise::Command<BotData, BotError>> {
-    vec![imagine::imagine(), config::config(), stats::stats()]
+    vec![
+        imagine::imagine(),
+        persona::persona(),
+        config::config(),
+        stats::stats(),
+    ]
 }
 
 /// Every slash command with its localized names and descriptions. Fails when a text is missing.

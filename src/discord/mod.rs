@@ -12,8 +12,10 @@ mod compare;
 mod config;
 mod delivery;
 mod errors;
+mod events;
 mod imagine;
 mod localize;
+mod persona;
 mod stats;
 
 use std::sync::Arc;
@@ -25,6 +27,7 @@ use tokio::task::JoinHandle;
 use crate::config::Config;
 use crate::error::UserError;
 use crate::i18n::I18n;
+use crate::ingest::Ingestor;
 use crate::models::Catalog;
 use crate::rewrite::registry::Rewriters;
 use crate::store::{Store, StoreError};
@@ -45,6 +48,8 @@ pub struct BotData {
     pub i18n: Arc<I18n>,
     /// Wakes in-process workers when a job is enqueued.
     pub wake_workers: Arc<Notify>,
+    /// Records consenting members' interactions.
+    pub ingestor: Arc<Ingestor>,
 }
 
 /// A command's failure: shown politely (user errors) or logged and replaced by a generic text.
@@ -81,7 +86,9 @@ pub struct Bot {
     pub shard_manager: Arc<serenity::ShardManager>,
     client_task: JoinHandle<Result<(), serenity::Error>>,
     delivery_task: JoinHandle<()>,
+    ingest_task: JoinHandle<()>,
     shutdown: watch::Sender<bool>,
+    ingest_shutdown: watch::Sender<bool>,
 }
 
 impl Bot {
@@ -92,6 +99,11 @@ impl Bot {
             tracing::error!(%error, "delivery task ended abnormally");
         }
         self.shard_manager.shutdown_all().await;
+        // After the gateway is closed, so the last events are in the final flush.
+        let _ = self.ingest_shutdown.send(true);
+        if let Err(error) = self.ingest_task.await {
+            tracing::error!(%error, "ingest task ended abnormally");
+        }
         match self.client_task.await {
             Ok(Ok(())) => {}
             Ok(Err(error)) => tracing::error!(%error, "gateway client ended with an error"),
@@ -136,6 +148,7 @@ pub async fn start(
     let config = Arc::clone(&data.config);
     let i18n = Arc::clone(&data.i18n);
     let store = data.store.clone();
+    let ingestor = Arc::clone(&data.ingestor);
     let http = build_http(&config, token)?;
     let commands = localized_commands(&i18n)?;
     let dev_guild = config.discord.dev_guild;
@@ -145,16 +158,16 @@ pub async fn start(
             on_error: |error| Box::pin(errors::on_error(error)),
             event_handler: |framework, event| {
                 Box::pin(async move {
+                    let (ctx, data) = (framework.serenity_context, framework.user_data);
                     if let serenity::FullEvent::InteractionCreate {
                         interaction: serenity::Interaction::Component(component),
                     } = event
                     {
-                        compare::on_component(
-                            framework.serenity_context,
-                            component,
-                            framework.user_data,
-                        )
-                        .await?;
+                        if !persona::on_component(ctx, component, data).await? {
+                            compare::on_component(ctx, component, data).await?;
+                        }
+                    } else {
+                        events::on_event(ctx, event, data).await;
                     }
                     Ok(())
                 })
@@ -191,11 +204,15 @@ pub async fn start(
         config,
         shutdown_rx,
     ));
+    let (ingest_shutdown, ingest_shutdown_rx) = watch::channel(false);
+    let ingest_task = tokio::spawn(ingestor.run(ingest_shutdown_rx));
     Ok(Bot {
         http,
         shard_manager,
         client_task,
         delivery_task,
+        ingest_task,
         shutdown,
+        ingest_shutdown,
     })
 }

@@ -14,6 +14,15 @@ pub struct GuildSettings {
     pub diffusion_model: Option<String>,
     /// LLM used for rewriting (catalog name).
     pub llm: Option<String>,
+    /// `off` turns persona inference off for the whole server (None: on).
+    pub persona_inference: Option<String>,
+}
+
+impl GuildSettings {
+    /// Whether persona inference (and so the recording of interactions) is on in this server.
+    pub fn inference_on(&self) -> bool {
+        self.persona_inference.as_deref() != Some("off")
+    }
 }
 
 /// A setting moderators can change.
@@ -23,6 +32,8 @@ pub enum GuildSetting {
     DiffusionModel,
     /// The rewriting LLM (`/config llm`).
     Llm,
+    /// Persona inference for the whole server (`/config persona`).
+    PersonaInference,
 }
 
 impl GuildSetting {
@@ -31,6 +42,7 @@ impl GuildSetting {
         match self {
             GuildSetting::DiffusionModel => "diffusion_model",
             GuildSetting::Llm => "llm",
+            GuildSetting::PersonaInference => "persona_inference",
         }
     }
 }
@@ -54,7 +66,7 @@ impl Store {
     /// The server's settings (defaults when it never changed any).
     pub async fn guild_settings(&self, guild: GuildId) -> Result<GuildSettings, StoreError> {
         let row =
-            sqlx::query("SELECT diffusion_model, llm FROM guild_settings WHERE guild_id = $1")
+            sqlx::query("SELECT diffusion_model, llm, persona_inference FROM guild_settings WHERE guild_id = $1")
                 .bind(guild.to_db())
                 .fetch_optional(self.pool())
                 .await
@@ -67,6 +79,9 @@ impl Store {
                 .try_get("diffusion_model")
                 .map_err(db_err("read guild settings"))?,
             llm: row.try_get("llm").map_err(db_err("read guild settings"))?,
+            persona_inference: row
+                .try_get("persona_inference")
+                .map_err(db_err("read guild settings"))?,
         })
     }
 

@@ -11,12 +11,14 @@
 
 mod compare;
 mod delivery;
+mod graph;
 mod guilds;
 mod images;
 mod jobs;
 mod personas;
 
 pub use compare::{wilson_interval, CompareStats, PickOutcome};
+pub use graph::{Edge, EdgeDelta, EdgeKind, Erased, GraphNode};
 pub use guilds::{AuditEntry, GuildSetting, GuildSettings};
 pub use images::RenderedImage;
 pub use jobs::{Compare, FailOutcome, JobStatus, LeasedJob, NewJob, QueuedJob, RenderJob, Side};

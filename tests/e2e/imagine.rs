@@ -279,7 +279,10 @@ async fn image_respects_the_attachment_size_limit() {
         .wait_for_request("image followup", WAIT, |r| {
             r.method == "POST"
                 && r.path == webhook
-                && r.json.as_ref().is_some_and(|j| j.get("embeds").is_some())
+                && r.json
+                    .as_ref()
+                    .and_then(|j| j["embeds"].as_array())
+                    .is_some_and(|e| !e.is_empty())
         })
         .await
         .expect("delivered");

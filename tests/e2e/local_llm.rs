@@ -41,6 +41,7 @@ async fn rewrite_kind(fake: &FakeDiscord, id: u64, prompt: &str) -> (String, Str
     (get("Prompt rendered"), get("Rewrite"))
 }
 
+/// SQLite only: the database plays no part in this path (both databases run every store test).
 async fn local_llm_chosen_by_moderators(kind: Db) {
     let setup = Setup::new(kind, 1).await;
     let fake = &setup.fake;
@@ -56,7 +57,8 @@ async fn local_llm_chosen_by_moderators(kind: Db) {
     std::fs::write(&setup.catalog, catalog).expect("write");
     let mut config = setup.config();
     config.rewrite.max_tokens = 24;
-    config.rewrite.budget_ms = 30_000;
+    // Generous: the suite runs tests in parallel on 2 cores; latency is measured in bench_rewrite.
+    config.rewrite.budget_ms = 120_000;
     let app = setup.start(config, true, 1).await;
     wait_registered(fake).await;
     app.store
@@ -119,7 +121,3 @@ async fn local_llm_chosen_by_moderators_sqlite() {
     local_llm_chosen_by_moderators(Db::Sqlite).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn local_llm_chosen_by_moderators_postgres() {
-    local_llm_chosen_by_moderators(Db::Postgres).await;
-}

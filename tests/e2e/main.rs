@@ -9,6 +9,7 @@ mod compare;
 mod config_cmd;
 mod durability;
 mod imagine;
+mod ingest;
 mod llamacpp;
 mod local_llm;
 mod queue;

@@ -1,0 +1,494 @@
+//! Consent and ingestion end to end: the consent prompt on the first `/imagine`, gateway events
+//! from consenting members becoming edges (and nothing about anyone else), consent off, channel
+//! renames, `/persona forget` leaving no row that mentions the member, and the final flush on a
+//! clean shutdown.
+
+use std::time::Duration;
+
+use fake_discord::fixtures::{
+    message, message_create, opt_int, opt_str, opt_sub, reaction_add, user, InteractionBuilder,
+    DEFAULT_USER_ID,
+};
+use fake_discord::FakeDiscord;
+use serde_json::{json, Value};
+use sqlx::{Connection, Row};
+use zipp::ids::{GuildId, MemberId};
+use zipp::store::{EdgeKind, Store};
+
+use crate::harness::*;
+
+const BOB: u64 = 400_000_000_000_000_002;
+const CAROL: u64 = 400_000_000_000_000_003;
+const ROLE: u64 = 700_000_000_000_000_001;
+
+/// Runs a slash command as `user`; returns the callback body.
+async fn command(fake: &FakeDiscord, id: u64, user: u64, name: &str, options: Vec<Value>) -> Value {
+    let token = format!("token-{id}");
+    let event = InteractionBuilder::new(fake.config(), id, &token)
+        .user(user, "someone")
+        .command(name, options);
+    assert!(fake.dispatch("INTERACTION_CREATE", event).await > 0);
+    let callback = callback_path(id, &token);
+    let reply = fake
+        .wait_for_request("reply", WAIT, |r| r.path == callback)
+        .await
+        .expect("a reply");
+    assert_mentions_nobody(&reply);
+    reply.json.clone().expect("json")
+}
+
+async fn press(fake: &FakeDiscord, id: u64, user: u64, custom_id: &str) -> Value {
+    let token = format!("token-{id}");
+    let message = message(
+        800_000_000_000_000_001,
+        fake.config().channel_id,
+        json!(null),
+        "",
+    );
+    let mut message = message;
+    message["author"] = fake_discord::fixtures::bot_user(fake.config());
+    let event = InteractionBuilder::new(fake.config(), id, &token)
+        .user(user, "someone")
+        .button(custom_id, message);
+    assert!(fake.dispatch("INTERACTION_CREATE", event).await > 0);
+    let callback = callback_path(id, &token);
+    fake.wait_for_request("button", WAIT, |r| r.path == callback)
+        .await
+        .expect("answered")
+        .json
+        .expect("json")
+}
+
+/// A guild message from `author`, optionally replying to `reply_to` and mentioning `mentions`.
+fn msg(fake: &FakeDiscord, id: u64, author: u64, reply_to: Option<u64>, mentions: &[u64]) -> Value {
+    let mut m = message_create(fake.config(), id, author, "someone", "text is never stored");
+    m["member"]["roles"] = json!([ROLE.to_string()]);
+    if let Some(other) = reply_to {
+        m["referenced_message"] =
+            message(id - 1, fake.config().channel_id, user(other, "other"), "hi");
+        m["message_reference"] = json!({"message_id": (id - 1).to_string(), "channel_id": fake.config().channel_id.to_string()});
+        m["type"] = json!(19);
+    }
+    m["mentions"] = json!(mentions
+        .iter()
+        .map(|u| user(*u, "other"))
+        .collect::<Vec<_>>());
+    m
+}
+
+async fn edges(store: &Store, guild: GuildId) -> Vec<(u64, &'static str, u64, i64)> {
+    store
+        .guild_edges(guild)
+        .await
+        .expect("edges")
+        .into_iter()
+        .map(|e| (e.member_id.0, e.kind.as_str(), e.target_id, e.count))
+        .collect()
+}
+
+async fn wait_flushed(
+    store: &Store,
+    guild: GuildId,
+    want: usize,
+) -> Vec<(u64, &'static str, u64, i64)> {
+    for _ in 0..100 {
+        let got = edges(store, guild).await;
+        if got.len() >= want {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    edges(store, guild).await
+}
+
+/// Rows of any table whose any column mentions `needle` (every table but sqlx's bookkeeping).
+async fn rows_mentioning(db: &TestDb, kind: Db, needle: u64) -> Vec<String> {
+    let mut found = Vec::new();
+    let pattern = format!("%{needle}%");
+    match kind {
+        Db::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(&db.url)
+                .await
+                .expect("connect");
+            let tables: Vec<String> = sqlx::query(
+                "SELECT name FROM sqlite_master WHERE type = 'table' \
+                 AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx%'",
+            )
+            .fetch_all(&mut conn)
+            .await
+            .expect("tables")
+            .iter()
+            .map(|r| r.get("name"))
+            .collect();
+            assert!(tables.len() >= 10, "{tables:?}");
+            for table in tables {
+                let columns: Vec<String> =
+                    sqlx::query(&format!("SELECT name FROM pragma_table_info('{table}')"))
+                        .fetch_all(&mut conn)
+                        .await
+                        .expect("columns")
+                        .iter()
+                        .map(|r| r.get("name"))
+                        .collect();
+                let filter = columns
+                    .iter()
+                    .map(|c| format!("CAST({c} AS TEXT) LIKE $1"))
+                    .collect::<Vec<_>>()
+                    .join(" OR ");
+                let n: i64 =
+                    sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table} WHERE {filter}"))
+                        .bind(&pattern)
+                        .fetch_one(&mut conn)
+                        .await
+                        .expect("scan")
+                        .get("n");
+                if n > 0 {
+                    found.push(format!("{table}: {n}"));
+                }
+            }
+        }
+        Db::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(&db.url).await.expect("connect");
+            let tables: Vec<String> = sqlx::query(
+                "SELECT table_name::text AS name FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_name NOT LIKE '_sqlx%'",
+            )
+            .fetch_all(&mut conn)
+            .await
+            .expect("tables")
+            .iter()
+            .map(|r| r.get("name"))
+            .collect();
+            assert!(tables.len() >= 10, "{tables:?}");
+            for table in tables {
+                let n: i64 = sqlx::query(&format!(
+                    "SELECT COUNT(*) AS n FROM {table} t WHERE t::text LIKE $1"
+                ))
+                .bind(&pattern)
+                .fetch_one(&mut conn)
+                .await
+                .expect("scan")
+                .get("n");
+                if n > 0 {
+                    found.push(format!("{table}: {n}"));
+                }
+            }
+        }
+    }
+    found
+}
+
+async fn consent_ingestion_and_forget(kind: Db) {
+    let setup = Setup::new(kind, 1).await;
+    let fake = &setup.fake;
+    let mut config = setup.config();
+    config.ingest.flush_ms = 50;
+    let app = setup.start(config, true, 1).await;
+    wait_registered(fake).await;
+    let store = app.store.clone();
+    let guild = GuildId(fake.config().guild_id);
+    let channel = fake.config().channel_id;
+
+    // The first /imagine asks for consent, privately, with Accept / Not now.
+    let (_, token) = dispatch_imagine(
+        fake,
+        950_000_000_000_000_001,
+        vec![opt_str("prompt", "a cat")],
+        |b| b,
+    )
+    .await;
+    let webhook = webhook_path(fake.config().app_id, &token);
+    let prompt = fake
+        .wait_for_request("consent prompt", WAIT, |r| {
+            r.method == "POST"
+                && r.path == webhook
+                && r.json.as_ref().is_some_and(|j| j["flags"] == 64)
+        })
+        .await
+        .expect("a consent prompt");
+    let body = prompt.json.clone().expect("json");
+    assert!(
+        body["content"]
+            .as_str()
+            .unwrap()
+            .contains("never what you write"),
+        "{body}"
+    );
+    let buttons: Vec<&str> = body["components"][0]["components"]
+        .as_array()
+        .expect("buttons")
+        .iter()
+        .map(|b| b["custom_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(buttons, ["zipp-consent:yes", "zipp-consent:no"]);
+    // Nothing is recorded before the answer.
+    fake.dispatch(
+        "MESSAGE_CREATE",
+        msg(fake, 960_000_000_000_000_001, DEFAULT_USER_ID, None, &[]),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(edges(&store, guild).await.is_empty());
+
+    let answer = press(
+        fake,
+        950_000_000_000_000_002,
+        DEFAULT_USER_ID,
+        "zipp-consent:yes",
+    )
+    .await;
+    assert_eq!(answer["type"], 7, "{answer}");
+    assert_eq!(
+        store
+            .consent(guild, MemberId(DEFAULT_USER_ID))
+            .await
+            .unwrap(),
+        Some(true)
+    );
+    // Carol says "not now": recorded as declined, and the prompt does not come back.
+    press(fake, 950_000_000_000_000_003, CAROL, "zipp-consent:no").await;
+    assert_eq!(
+        store.consent(guild, MemberId(CAROL)).await.unwrap(),
+        Some(false)
+    );
+
+    // Alice (consenting) posts, replies to Bob (not asked), mentions Carol (declined), reacts.
+    fake.dispatch(
+        "MESSAGE_CREATE",
+        msg(fake, 960_000_000_000_000_011, DEFAULT_USER_ID, None, &[]),
+    )
+    .await;
+    fake.dispatch(
+        "MESSAGE_CREATE",
+        msg(
+            fake,
+            960_000_000_000_000_013,
+            DEFAULT_USER_ID,
+            Some(BOB),
+            &[CAROL],
+        ),
+    )
+    .await;
+    fake.dispatch(
+        "MESSAGE_REACTION_ADD",
+        reaction_add(fake.config(), DEFAULT_USER_ID, "alice", 1, "🔥"),
+    )
+    .await;
+    // Bob (no consent) posts and replies to Alice: nothing about Bob is kept.
+    fake.dispatch(
+        "MESSAGE_CREATE",
+        msg(
+            fake,
+            960_000_000_000_000_015,
+            BOB,
+            Some(DEFAULT_USER_ID),
+            &[],
+        ),
+    )
+    .await;
+    let got = wait_flushed(&store, guild, 3).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let got_after = edges(&store, guild).await;
+    assert_eq!(got, got_after, "no late edges");
+    assert_eq!(
+        got,
+        vec![
+            (DEFAULT_USER_ID, "has_role", ROLE, 1),
+            (DEFAULT_USER_ID, "posted", channel, 2),
+            (DEFAULT_USER_ID, "reacted", channel, 1),
+        ]
+    );
+
+    // Bob opts in with /persona consent on; then Alice's reply to Bob counts, both ways.
+    let reply = command(
+        fake,
+        950_000_000_000_000_020,
+        BOB,
+        "persona",
+        vec![opt_sub("consent", vec![opt_int("state", 0)])],
+    )
+    .await;
+    assert_eq!(reply["data"]["flags"], 64);
+    fake.dispatch(
+        "MESSAGE_CREATE",
+        msg(
+            fake,
+            960_000_000_000_000_021,
+            DEFAULT_USER_ID,
+            Some(BOB),
+            &[BOB],
+        ),
+    )
+    .await;
+    fake.dispatch(
+        "MESSAGE_CREATE",
+        msg(
+            fake,
+            960_000_000_000_000_023,
+            BOB,
+            Some(DEFAULT_USER_ID),
+            &[],
+        ),
+    )
+    .await;
+    let got = wait_flushed(&store, guild, 8).await;
+    assert!(
+        got.contains(&(DEFAULT_USER_ID, "replied", BOB, 1)),
+        "{got:?}"
+    );
+    assert!(
+        got.contains(&(DEFAULT_USER_ID, "mentioned", BOB, 1)),
+        "{got:?}"
+    );
+    assert!(
+        got.contains(&(BOB, "replied", DEFAULT_USER_ID, 1)),
+        "{got:?}"
+    );
+    assert!(
+        got.contains(&(DEFAULT_USER_ID, "posted", channel, 3)),
+        "{got:?}"
+    );
+
+    // A channel rename updates its node.
+    let mut renamed = fake_discord::fixtures::guild_create(fake.config())["channels"][0].clone();
+    renamed["name"] = json!("watercolor-club");
+    renamed["topic"] = json!("paint together");
+    fake.dispatch("CHANNEL_UPDATE", renamed).await;
+    let mut node = None;
+    for _ in 0..100 {
+        node = store
+            .guild_nodes(guild)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|n| n.node_id == channel);
+        if node.as_ref().is_some_and(|n| n.name == "watercolor-club") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let node = node.expect("the channel node");
+    assert_eq!(
+        (node.name.as_str(), node.topic.as_deref()),
+        ("watercolor-club", Some("paint together"))
+    );
+
+    // Bob forgets: confirm button, then no row anywhere mentions him.
+    store
+        .add_persona(guild, MemberId(BOB), "edited", "I love boats", None)
+        .await
+        .unwrap();
+    let reply = command(
+        fake,
+        950_000_000_000_000_030,
+        BOB,
+        "persona",
+        vec![opt_sub("forget", vec![])],
+    )
+    .await;
+    assert_eq!(
+        reply["data"]["components"][0]["components"][0]["custom_id"],
+        "zipp-forget:confirm"
+    );
+    assert!(
+        !rows_mentioning(&setup.db, kind, BOB).await.is_empty(),
+        "Bob has data before"
+    );
+    let answer = press(fake, 950_000_000_000_000_031, BOB, "zipp-forget:confirm").await;
+    assert!(
+        answer["data"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("deleted"),
+        "{answer}"
+    );
+    assert_eq!(
+        rows_mentioning(&setup.db, kind, BOB).await,
+        Vec::<String>::new()
+    );
+    // Alice's own edges stay; those pointing at Bob are gone.
+    let got = edges(&store, guild).await;
+    assert!(got.iter().all(|e| e.0 != BOB && e.2 != BOB), "{got:?}");
+    assert!(
+        got.contains(&(DEFAULT_USER_ID, "posted", channel, 3)),
+        "{got:?}"
+    );
+
+    // Consent off: Alice's recorded activity is deleted and new events are ignored.
+    command(
+        fake,
+        950_000_000_000_000_040,
+        DEFAULT_USER_ID,
+        "persona",
+        vec![opt_sub("consent", vec![opt_int("state", 1)])],
+    )
+    .await;
+    fake.dispatch(
+        "MESSAGE_CREATE",
+        msg(fake, 960_000_000_000_000_041, DEFAULT_USER_ID, None, &[]),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(edges(&store, guild).await.is_empty());
+
+    assert!(fake.unhandled_requests().is_empty());
+    assert_openapi_valid(fake);
+    let _ = EdgeKind::ALL;
+    setup.finish(app).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consent_ingestion_and_forget_sqlite() {
+    consent_ingestion_and_forget(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consent_ingestion_and_forget_postgres() {
+    consent_ingestion_and_forget(Db::Postgres).await;
+}
+
+/// Counts still in memory are written when the bot shuts down cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_counts_survive_a_clean_shutdown() {
+    let setup = Setup::new(Db::Sqlite, 1).await;
+    let fake = &setup.fake;
+    let mut config = setup.config();
+    config.ingest.flush_ms = 3_600_000;
+    let app = setup.start(config.clone(), true, 0).await;
+    wait_registered(fake).await;
+    let guild = GuildId(fake.config().guild_id);
+    app.store
+        .set_consent(guild, MemberId(DEFAULT_USER_ID), true)
+        .await
+        .unwrap();
+    for i in 0..5 {
+        fake.dispatch(
+            "MESSAGE_CREATE",
+            msg(
+                fake,
+                970_000_000_000_000_001 + i,
+                DEFAULT_USER_ID,
+                None,
+                &[],
+            ),
+        )
+        .await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        edges(&app.store, guild).await.is_empty(),
+        "nothing flushed yet"
+    );
+    setup.guard.assert_none();
+    app.shutdown().await;
+    let store = Store::connect(&config.database.url, 1)
+        .await
+        .expect("reopen");
+    let got = edges(&store, guild).await;
+    assert!(
+        got.contains(&(DEFAULT_USER_ID, "posted", fake.config().channel_id, 5)),
+        "{got:?}"
+    );
+    store.close().await;
+    setup.db.cleanup().await;
+}
