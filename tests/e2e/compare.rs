@@ -2,8 +2,8 @@
 //! with the server's LLM; `persona:off` skips it; `persona:compare` renders both side by side,
 //! the requester picks, and `/stats` reports the persona win rate with its Wilson interval.
 
-use fake_discord::fixtures::{opt_int, opt_str, InteractionBuilder, DEFAULT_USER_ID};
-use fake_discord::{FakeDiscord, RecordedRequest};
+use fake_discord::fixtures::{opt_int, opt_str, DEFAULT_USER_ID};
+use fake_discord::FakeDiscord;
 use serde_json::Value;
 use zipp::ids::{GuildId, JobId, MemberId};
 use zipp::store::Side;
@@ -12,64 +12,13 @@ use crate::harness::*;
 
 const OTHER_USER: u64 = 400_000_000_000_000_777;
 
-async fn image_of(fake: &FakeDiscord, token: &str) -> RecordedRequest {
-    let webhook = webhook_path(fake.config().app_id, token);
-    fake.wait_for_request("image followup", WAIT, |r| {
-        r.method == "POST" && r.path == webhook && !r.files.is_empty()
-    })
-    .await
-    .expect("the image arrives")
-}
-
-fn field(followup: &RecordedRequest, name: &str) -> String {
-    let fields = followup
-        .json
-        .as_ref()
-        .and_then(|j| j.pointer("/embeds/0/fields"))
-        .and_then(Value::as_array)
-        .expect("embed fields");
-    fields
-        .iter()
-        .find(|f| f["name"] == name)
-        .and_then(|f| f["value"].as_str())
-        .unwrap_or_else(|| panic!("no field {name}: {fields:?}"))
-        .to_owned()
-}
-
-/// Presses `custom_id` on `message` as `user`; returns the callback body.
-async fn press(fake: &FakeDiscord, id: u64, user: u64, custom_id: &str, message: &Value) -> Value {
-    let token = format!("token-{id}");
-    let event = InteractionBuilder::new(fake.config(), id, &token)
-        .user(user, "someone")
-        .button(custom_id, message.clone());
-    assert!(fake.dispatch("INTERACTION_CREATE", event).await > 0);
-    let callback = callback_path(id, &token);
-    let reply = fake
-        .wait_for_request("button callback", WAIT, |r| r.path == callback)
-        .await
-        .expect("the button is answered");
-    assert_eq!(reply.response_status, 204, "{}", reply.summary());
-    assert_mentions_nobody(&reply);
-    reply.json.clone().expect("json")
-}
-
 async fn ephemeral_reply(
     fake: &FakeDiscord,
     id: u64,
     command: &str,
     options: Vec<Value>,
 ) -> String {
-    let token = format!("token-{id}");
-    let event = InteractionBuilder::new(fake.config(), id, &token)
-        .user(OTHER_USER, "bob")
-        .command(command, options);
-    assert!(fake.dispatch("INTERACTION_CREATE", event).await > 0);
-    let callback = callback_path(id, &token);
-    let reply = fake
-        .wait_for_request("reply", WAIT, |r| r.path == callback)
-        .await
-        .expect("a reply");
-    let json = reply.json.as_ref().expect("json");
+    let json = run_command(fake, id, OTHER_USER, command, options).await;
     assert_eq!(json["type"], 4, "{json}");
     assert_eq!(json["data"]["flags"], 64, "ephemeral: {json}");
     json["data"]["content"]
@@ -167,7 +116,7 @@ async fn persona_rewrite_and_compare(kind: Db) {
     assert_eq!(buttons, ["zipp-pick:3:left", "zipp-pick:3:right"]);
 
     // Someone else cannot pick.
-    let answer = press(
+    let answer = press_button(
         fake,
         910_000_000_000_000_010,
         OTHER_USER,
@@ -186,7 +135,7 @@ async fn persona_rewrite_and_compare(kind: Db) {
     );
     // The requester picks the persona side: buttons disabled, the pick highlighted.
     let persona_button = format!("zipp-pick:3:{}", compare.persona_side.as_str());
-    let answer = press(
+    let answer = press_button(
         fake,
         910_000_000_000_000_011,
         DEFAULT_USER_ID,
@@ -212,7 +161,7 @@ async fn persona_rewrite_and_compare(kind: Db) {
     assert_eq!(picked["style"], 3, "success style on the pick");
     // A second pick does not count.
     let other_side = format!("zipp-pick:3:{}", compare.persona_side.other().as_str());
-    let answer = press(
+    let answer = press_button(
         fake,
         910_000_000_000_000_012,
         DEFAULT_USER_ID,

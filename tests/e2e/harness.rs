@@ -379,3 +379,74 @@ pub fn llama_python() -> PathBuf {
     );
     path
 }
+
+/// Waits for the delivered image (a followup with a file) of the interaction `token`.
+pub async fn image_of(fake: &FakeDiscord, token: &str) -> RecordedRequest {
+    let webhook = webhook_path(fake.config().app_id, token);
+    fake.wait_for_request("image followup", WAIT, |r| {
+        r.method == "POST" && r.path == webhook && !r.files.is_empty()
+    })
+    .await
+    .expect("the image arrives")
+}
+
+/// The value of the embed field `name` of a delivered image.
+pub fn field(followup: &RecordedRequest, name: &str) -> String {
+    let fields = followup
+        .json
+        .as_ref()
+        .and_then(|j| j.pointer("/embeds/0/fields"))
+        .and_then(Value::as_array)
+        .expect("embed fields");
+    fields
+        .iter()
+        .find(|f| f["name"] == name)
+        .and_then(|f| f["value"].as_str())
+        .unwrap_or_else(|| panic!("no field {name}: {fields:?}"))
+        .to_owned()
+}
+
+/// Runs slash command `name` as `user` and returns the callback body (checked: mentions nobody).
+pub async fn run_command(
+    fake: &FakeDiscord,
+    id: u64,
+    user: u64,
+    name: &str,
+    options: Vec<Value>,
+) -> Value {
+    let token = format!("token-{id}");
+    let event = fake_discord::fixtures::InteractionBuilder::new(fake.config(), id, &token)
+        .user(user, "someone")
+        .command(name, options);
+    assert!(fake.dispatch("INTERACTION_CREATE", event).await > 0);
+    let callback = callback_path(id, &token);
+    let reply = fake
+        .wait_for_request("reply", WAIT, |r| r.path == callback)
+        .await
+        .expect("a reply");
+    assert_mentions_nobody(&reply);
+    reply.json.clone().expect("json")
+}
+
+/// Presses button `custom_id` on `message` as `user`; returns the callback body.
+pub async fn press_button(
+    fake: &FakeDiscord,
+    id: u64,
+    user: u64,
+    custom_id: &str,
+    message: &Value,
+) -> Value {
+    let token = format!("token-{id}");
+    let event = fake_discord::fixtures::InteractionBuilder::new(fake.config(), id, &token)
+        .user(user, "someone")
+        .button(custom_id, message.clone());
+    assert!(fake.dispatch("INTERACTION_CREATE", event).await > 0);
+    let callback = callback_path(id, &token);
+    let reply = fake
+        .wait_for_request("button callback", WAIT, |r| r.path == callback)
+        .await
+        .expect("the button is answered");
+    assert_eq!(reply.response_status, 204, "{}", reply.summary());
+    assert_mentions_nobody(&reply);
+    reply.json.clone().expect("json")
+}

@@ -21,22 +21,6 @@ const BOB: u64 = 400_000_000_000_000_002;
 const CAROL: u64 = 400_000_000_000_000_003;
 const ROLE: u64 = 700_000_000_000_000_001;
 
-/// Runs a slash command as `user`; returns the callback body.
-async fn command(fake: &FakeDiscord, id: u64, user: u64, name: &str, options: Vec<Value>) -> Value {
-    let token = format!("token-{id}");
-    let event = InteractionBuilder::new(fake.config(), id, &token)
-        .user(user, "someone")
-        .command(name, options);
-    assert!(fake.dispatch("INTERACTION_CREATE", event).await > 0);
-    let callback = callback_path(id, &token);
-    let reply = fake
-        .wait_for_request("reply", WAIT, |r| r.path == callback)
-        .await
-        .expect("a reply");
-    assert_mentions_nobody(&reply);
-    reply.json.clone().expect("json")
-}
-
 async fn press(fake: &FakeDiscord, id: u64, user: u64, custom_id: &str) -> Value {
     let token = format!("token-{id}");
     let message = message(
@@ -300,7 +284,7 @@ async fn consent_ingestion_and_forget(kind: Db) {
     );
 
     // Bob opts in with /persona consent on; then Alice's reply to Bob counts, both ways.
-    let reply = command(
+    let reply = run_command(
         fake,
         950_000_000_000_000_020,
         BOB,
@@ -378,7 +362,7 @@ async fn consent_ingestion_and_forget(kind: Db) {
         .add_persona(guild, MemberId(BOB), "edited", "I love boats", None)
         .await
         .unwrap();
-    let reply = command(
+    let reply = run_command(
         fake,
         950_000_000_000_000_030,
         BOB,
@@ -415,7 +399,7 @@ async fn consent_ingestion_and_forget(kind: Db) {
     );
 
     // Consent off: Alice's recorded activity is deleted and new events are ignored.
-    command(
+    run_command(
         fake,
         950_000_000_000_000_040,
         DEFAULT_USER_ID,

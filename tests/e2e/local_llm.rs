@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 
 use fake_discord::fixtures::{opt_str, opt_sub, InteractionBuilder, DEFAULT_USER_ID};
 use fake_discord::FakeDiscord;
-use serde_json::Value;
 use zipp::ids::{GuildId, MemberId};
 
 use crate::harness::*;
@@ -16,29 +15,11 @@ const MODERATOR: &str = "1071698660961";
 
 async fn rewrite_kind(fake: &FakeDiscord, id: u64, prompt: &str) -> (String, String) {
     let (_, token) = dispatch_imagine(fake, id, vec![opt_str("prompt", prompt)], |b| b).await;
-    let webhook = webhook_path(fake.config().app_id, &token);
-    let followup = fake
-        .wait_for_request("image", WAIT, |r| {
-            r.method == "POST" && r.path == webhook && !r.files.is_empty()
-        })
-        .await
-        .expect("the image arrives");
-    let fields = followup
-        .json
-        .as_ref()
-        .and_then(|j| j.pointer("/embeds/0/fields"))
-        .and_then(Value::as_array)
-        .expect("fields")
-        .clone();
-    let get = |name: &str| {
-        fields
-            .iter()
-            .find(|f| f["name"] == name)
-            .and_then(|f| f["value"].as_str())
-            .expect("field")
-            .to_owned()
-    };
-    (get("Prompt rendered"), get("Rewrite"))
+    let followup = image_of(fake, &token).await;
+    (
+        field(&followup, "Prompt rendered"),
+        field(&followup, "Rewrite"),
+    )
 }
 
 /// SQLite only: the database plays no part in this path (both databases run every store test).
@@ -120,4 +101,3 @@ async fn local_llm_chosen_by_moderators(kind: Db) {
 async fn local_llm_chosen_by_moderators_sqlite() {
     local_llm_chosen_by_moderators(Db::Sqlite).await;
 }
-

@@ -49,26 +49,7 @@ async fn hostile_prompts_never_reach_discord_unchecked(kind: Db) {
             |b| b,
         )
         .await;
-        let webhook = webhook_path(fake.config().app_id, &token);
-        let followup = fake
-            .wait_for_request("image", WAIT, |r| {
-                r.method == "POST" && r.path == webhook && !r.files.is_empty()
-            })
-            .await
-            .expect("the image arrives");
-        let fields = followup
-            .json
-            .as_ref()
-            .and_then(|j| j.pointer("/embeds/0/fields"))
-            .and_then(Value::as_array)
-            .expect("fields")
-            .clone();
-        let rendered = fields
-            .iter()
-            .find(|f| f["name"] == "Prompt rendered")
-            .and_then(|f| f["value"].as_str())
-            .expect("rendered")
-            .to_lowercase();
+        let rendered = field(&image_of(fake, &token).await, "Prompt rendered").to_lowercase();
         for bad in [
             "@",
             "discord.gg",
