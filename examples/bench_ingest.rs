@@ -94,7 +94,7 @@ async fn run(kind: Db, n: u64) -> anyhow::Result<()> {
     config.log.filter = "warn".to_owned();
     let app = start_app(config, true, 0, None, &guard).await;
     wait_registered(&fake).await;
-    let cfg = fake.config().clone();
+    let cfg = *fake.config();
     let guild = GuildId(cfg.guild_id);
     for m in 0..MEMBERS {
         app.store
