@@ -17,8 +17,12 @@
 
 mod checkpoint;
 pub mod encoder;
+#[cfg(test)]
+mod fixtures;
 pub mod gat;
 pub mod graph;
 pub mod kernels;
+pub mod metrics;
 pub mod model;
+pub mod sample;
 pub mod train;
