@@ -149,7 +149,82 @@ impl Graph {
             .count()
     }
 
+    /// Mean embedding of every member's images in one pass over [`Graph::images`]: entry `m` is
+    /// `None` for a member without images (cold start). Images naming a member outside
+    /// [`Graph::members`] are skipped (see [`Graph::validate`]).
+    pub fn mean_images(&self) -> Vec<Option<Vec<f32>>> {
+        let mut sums: Vec<Option<Vec<f32>>> = vec![None; self.members.len()];
+        let mut counts = vec![0u32; self.members.len()];
+        for img in &self.images {
+            let Some(slot) = sums.get_mut(img.member as usize) else {
+                continue;
+            };
+            let s = slot.get_or_insert_with(|| vec![0.0; img.embedding.len()]);
+            for (a, b) in s.iter_mut().zip(&img.embedding) {
+                *a += b;
+            }
+            counts[img.member as usize] += 1;
+        }
+        for (s, &n) in sums.iter_mut().zip(&counts) {
+            if let Some(s) = s {
+                s.iter_mut().for_each(|a| *a /= n as f32);
+            }
+        }
+        sums
+    }
+
+    /// Checks what a file read from disk may get wrong: every edge's endpoints exist for its
+    /// type, every image belongs to an existing member, all image embeddings have one size and
+    /// finite values. The first problem found is returned.
+    pub fn validate(&self) -> Result<(), GraphError> {
+        let len = |t: NodeType| match t {
+            NodeType::Member => self.members.len(),
+            NodeType::Channel => self.channels.len(),
+            NodeType::Role => self.roles.len(),
+        };
+        for (index, e) in self.edges.iter().enumerate() {
+            let (s, d) = e.edge_type.endpoints();
+            if e.src as usize >= len(s) || e.dst as usize >= len(d) {
+                return Err(GraphError::EdgeOutOfRange {
+                    index,
+                    edge: e.clone(),
+                });
+            }
+        }
+        let dim = self.images.first().map(|i| i.embedding.len());
+        for (index, img) in self.images.iter().enumerate() {
+            if img.member as usize >= self.members.len() {
+                return Err(GraphError::ImageMember {
+                    index,
+                    member: img.member,
+                });
+            }
+            if Some(img.embedding.len()) != dim || img.embedding.is_empty() {
+                return Err(GraphError::ImageDim {
+                    index,
+                    member: img.member,
+                    found: img.embedding.len(),
+                    expected: dim.unwrap_or(0),
+                });
+            }
+            if let Some(position) = img.embedding.iter().position(|v| !v.is_finite()) {
+                return Err(GraphError::NonFiniteImage {
+                    index,
+                    member: img.member,
+                    position,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The size of the image embeddings, or `None` when there are no images.
+    pub fn image_dim(&self) -> Option<usize> {
+        self.images.first().map(|i| i.embedding.len())
+    }
+
     /// Mean embedding of a member's images, or `None` if the member has none (cold start).
+    /// Scans every image; use [`Graph::mean_images`] for all members.
     pub fn mean_image(&self, member: u32) -> Option<Vec<f32>> {
         let mut sum: Option<Vec<f32>> = None;
         let mut n = 0usize;
@@ -167,6 +242,51 @@ impl Graph {
             s
         })
     }
+}
+
+/// What [`Graph::validate`] finds wrong with a graph; each names the offending item.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum GraphError {
+    /// An edge points at a node that does not exist.
+    #[error("graph: edge {index} ({edge:?}) points outside the graph")]
+    EdgeOutOfRange {
+        /// Position in [`Graph::edges`].
+        index: usize,
+        /// The edge.
+        edge: Edge,
+    },
+    /// An image belongs to a member that does not exist.
+    #[error("graph: image {index} belongs to member {member}, which does not exist")]
+    ImageMember {
+        /// Position in [`Graph::images`].
+        index: usize,
+        /// The member index it names.
+        member: u32,
+    },
+    /// An image embedding's size differs from the first image's.
+    #[error("graph: image {index} (member {member}) has {found} dimensions, expected {expected}")]
+    ImageDim {
+        /// Position in [`Graph::images`].
+        index: usize,
+        /// Its member.
+        member: u32,
+        /// Its size.
+        found: usize,
+        /// The first image's size.
+        expected: usize,
+    },
+    /// An image embedding holds NaN or an infinity.
+    #[error(
+        "graph: image {index} (member {member}) has a non-finite value at position {position}"
+    )]
+    NonFiniteImage {
+        /// Position in [`Graph::images`].
+        index: usize,
+        /// Its member.
+        member: u32,
+        /// The offending component.
+        position: usize,
+    },
 }
 
 /// Number of features [`edge_features`] returns.
@@ -246,5 +366,35 @@ mod tests {
         assert_eq!(g.member_degree(1), 1);
         assert_eq!(g.mean_image(0), Some(vec![0.5, 0.5]));
         assert_eq!(g.mean_image(1), None);
+        assert_eq!(g.mean_images(), vec![Some(vec![0.5, 0.5]), None]);
+        assert_eq!(g.image_dim(), Some(2));
+        assert_eq!(g.validate(), Ok(()));
+    }
+
+    #[test]
+    fn validate_names_what_is_wrong() {
+        let (g, _) = synth::generate(&synth::SynthConfig {
+            n_members: 30,
+            image_dim: 4,
+            ..synth::SynthConfig::default()
+        });
+        assert_eq!(g.validate(), Ok(()));
+        let check = |edit: &dyn Fn(&mut Graph), want: &str| {
+            let mut bad = g.clone();
+            edit(&mut bad);
+            let e = bad.validate().expect_err("invalid").to_string();
+            assert!(e.contains(want), "{e} lacks {want}");
+        };
+        check(&|b| b.edges[4].dst = 10_000, "edge 4");
+        check(
+            &|b| {
+                b.edges[2].edge_type = EdgeType::Replied;
+                b.edges[2].dst = 30;
+            },
+            "edge 2",
+        );
+        check(&|b| b.images[1].member = 30, "image 1 belongs to member 30");
+        check(&|b| b.images[2].embedding.pop().map_or((), drop), "image 2");
+        check(&|b| b.images[3].embedding[1] = f32::INFINITY, "position 1");
     }
 }

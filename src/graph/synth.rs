@@ -183,6 +183,11 @@ pub fn load(dir: &Path) -> Result<(Graph, GroundTruth), SynthIoError> {
     ))
 }
 
+/// Reads only `graph.json` from `dir` (a graph without planted truth, e.g. for inference).
+pub fn load_graph(dir: &Path) -> Result<Graph, SynthIoError> {
+    read_json(&dir.join(GRAPH_FILE))
+}
+
 fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), SynthIoError> {
     let io = |source| SynthIoError::Io {
         path: path.to_path_buf(),

@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use super::gat::{GatV2Config, GatV2Conv};
 use super::graph::EdgeIndex;
-use crate::graph::{edge_features, EdgeType, Graph, EDGE_FEATURE_DIM};
+use super::kernels;
+use crate::graph::{edge_features, Graph, NodeType, EDGE_FEATURE_DIM};
 
 /// Hyper-parameters of [`PersonaEncoder`]; saved next to checkpoints.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -50,6 +51,9 @@ impl Default for PersonaEncoderConfig {
 
 /// Model inputs built once from a [`Graph`]: features per node type, the bidirectional
 /// [`EdgeIndex`] over `[members | channels | roles]` and its edge features.
+///
+/// The same type holds a sampled subgraph (see [`super::sample`]): then the node sets are the
+/// sampled members, channels and roles, in that order, with local indices.
 #[derive(Clone, Debug)]
 pub struct GraphTensors {
     /// Member inputs `[Nm, image_dim]`: mean image embedding, zeros for cold start.
@@ -62,6 +66,12 @@ pub struct GraphTensors {
     pub edge_index: EdgeIndex,
     /// Edge features `[E, edge_dim]`, one row per input edge of `edge_index`.
     pub edge_attr: Tensor,
+    /// Source node of each input edge (before self-loop handling), `E` entries.
+    pub src: Vec<u32>,
+    /// Target node of each input edge, `E` entries.
+    pub dst: Vec<u32>,
+    /// Whether each member has at least one image (a non-zero input row).
+    pub member_has_image: Vec<bool>,
     /// Number of members.
     pub n_members: usize,
     /// Number of channels.
@@ -71,27 +81,30 @@ pub struct GraphTensors {
 }
 
 impl GraphTensors {
-    /// Builds the tensors for `graph`; image embeddings must have `image_dim` entries.
+    /// Builds the tensors for `graph`, which is validated first ([`Graph::validate`]); image
+    /// embeddings must have `image_dim` entries.
     pub fn from_graph(
         graph: &Graph,
         image_dim: usize,
         text_dim: usize,
         device: &Device,
     ) -> Result<Self> {
-        if text_dim == 0 {
-            bail!("text_dim must be positive");
+        if text_dim == 0 || image_dim == 0 {
+            bail!("text_dim and image_dim must be positive");
+        }
+        graph.validate().map_err(candle_core::Error::wrap)?;
+        if let Some(found) = graph.image_dim().filter(|&d| d != image_dim) {
+            bail!(
+                "graph: image embeddings have {found} dimensions, the encoder expects {image_dim}"
+            );
         }
         let (nm, nc, nr) = (graph.members.len(), graph.channels.len(), graph.roles.len());
         let mut xm = vec![0f32; nm * image_dim];
-        for (m, row) in xm.chunks_mut(image_dim.max(1)).enumerate().take(nm) {
-            if let Some(img) = graph.mean_image(m as u32) {
-                if img.len() != image_dim {
-                    bail!(
-                        "member {m}: image embedding has {} dims, expected {image_dim}",
-                        img.len()
-                    );
-                }
-                row.copy_from_slice(&img);
+        let mut member_has_image = vec![false; nm];
+        for (m, mean) in graph.mean_images().into_iter().enumerate() {
+            if let Some(img) = mean {
+                xm[m * image_dim..(m + 1) * image_dim].copy_from_slice(&img);
+                member_has_image[m] = true;
             }
         }
         let mut xc = Vec::with_capacity(nc * text_dim);
@@ -102,12 +115,11 @@ impl GraphTensors {
         for r in &graph.roles {
             xr.extend(hashed_bag_of_words(&[&r.name], text_dim));
         }
-        let offset = |t: EdgeType, dst: bool| -> u32 {
-            let (s, d) = t.endpoints();
-            match if dst { d } else { s } {
-                crate::graph::NodeType::Member => 0,
-                crate::graph::NodeType::Channel => nm as u32,
-                crate::graph::NodeType::Role => (nm + nc) as u32,
+        let offset = |t: NodeType| -> u32 {
+            match t {
+                NodeType::Member => 0,
+                NodeType::Channel => nm as u32,
+                NodeType::Role => (nm + nc) as u32,
             }
         };
         let n = nm + nc + nr;
@@ -115,11 +127,9 @@ impl GraphTensors {
         let mut dst = Vec::with_capacity(graph.edges.len() * 2);
         let mut feats = Vec::with_capacity(graph.edges.len() * 2 * EDGE_FEATURE_DIM);
         for e in &graph.edges {
-            let s = e.src + offset(e.edge_type, false);
-            let d = e.dst + offset(e.edge_type, true);
-            if s as usize >= n || d as usize >= n {
-                bail!("edge {e:?} points outside the graph");
-            }
+            let (ts, td) = e.edge_type.endpoints();
+            let s = e.src + offset(ts);
+            let d = e.dst + offset(td);
             let f = edge_features(e);
             src.extend([s, d]);
             dst.extend([d, s]);
@@ -133,15 +143,40 @@ impl GraphTensors {
             x_role: Tensor::from_vec(xr, (nr, text_dim), device)?,
             edge_index: EdgeIndex::new(n, &src, &dst, true)?,
             edge_attr: Tensor::from_vec(feats, (ne, EDGE_FEATURE_DIM), device)?,
+            src,
+            dst,
+            member_has_image,
             n_members: nm,
             n_channels: nc,
             n_roles: nr,
         })
     }
 
-    /// Global node index of channel `c`.
+    /// Number of nodes `[members | channels | roles]`.
+    pub fn n_nodes(&self) -> usize {
+        self.n_members + self.n_channels + self.n_roles
+    }
+
+    /// Node index of channel `c`.
     pub fn channel_node(&self, c: u32) -> u32 {
         self.n_members as u32 + c
+    }
+
+    /// Node index of role `r`.
+    pub fn role_node(&self, r: u32) -> u32 {
+        (self.n_members + self.n_channels) as u32 + r
+    }
+
+    /// The type of node `node` and its index within that type.
+    pub fn node_kind(&self, node: u32) -> (NodeType, u32) {
+        let (nm, nc) = (self.n_members as u32, self.n_channels as u32);
+        if node < nm {
+            (NodeType::Member, node)
+        } else if node < nm + nc {
+            (NodeType::Channel, node - nm)
+        } else {
+            (NodeType::Role, node - nm - nc)
+        }
     }
 }
 
@@ -171,6 +206,17 @@ pub fn hashed_bag_of_words(texts: &[&str], dim: usize) -> Vec<f32> {
         v.iter_mut().for_each(|a| *a /= norm);
     }
     v
+}
+
+/// What [`PersonaEncoder::forward_with_attention`] computes.
+#[derive(Clone, Debug)]
+pub struct EncoderOutput {
+    /// Node embeddings `[N, out_dim]`.
+    pub embeddings: Tensor,
+    /// Layer-1 attention `[M, heads]`, CSR order.
+    pub conv1_alpha: Tensor,
+    /// Layer-2 attention `[M, heads]`, CSR order.
+    pub conv2_alpha: Tensor,
 }
 
 /// The persona encoder (parameter prefixes: `lin_member`, `lin_channel`, `lin_role`,
@@ -219,22 +265,47 @@ impl PersonaEncoder {
         &self.cfg
     }
 
-    /// `(embeddings [N, out_dim], layer-2 attention [M, heads] in PyG edge order)` for all
-    /// nodes `[members | channels | roles]`.
-    pub fn forward(&self, g: &GraphTensors) -> Result<(Tensor, Tensor)> {
-        let h = Tensor::cat(
+    /// Embeddings `[N, out_dim]` of all nodes `[members | channels | roles]`, by each layer's
+    /// cheapest path (no attention is kept): the training and embedding path.
+    pub fn embed(&self, g: &GraphTensors) -> Result<Tensor> {
+        let h = self.input(g)?;
+        let h = self
+            .conv1
+            .forward_out(&h, &g.edge_index, Some(&g.edge_attr))?;
+        let h = kernels::elu(&h, 1.0, self.conv1.kernel())?;
+        self.conv2
+            .forward_out(&h, &g.edge_index, Some(&g.edge_attr))
+    }
+
+    /// Embeddings and both layers' attention `[M, heads]`, in the graph's **CSR order** (slot
+    /// `k` of target `i` is `g.edge_index.row_ptr()[i] + k`, its source
+    /// `g.edge_index.csr_src()`); [`EdgeIndex::csr_to_pyg_order`] gives PyG's order.
+    pub fn forward_with_attention(&self, g: &GraphTensors) -> Result<EncoderOutput> {
+        let h = self.input(g)?;
+        let (h, conv1_alpha) = self
+            .conv1
+            .forward_csr(&h, &g.edge_index, Some(&g.edge_attr))?;
+        let h = kernels::elu(&h, 1.0, self.conv1.kernel())?;
+        let (embeddings, conv2_alpha) =
+            self.conv2
+                .forward_csr(&h, &g.edge_index, Some(&g.edge_attr))?;
+        Ok(EncoderOutput {
+            embeddings,
+            conv1_alpha,
+            conv2_alpha,
+        })
+    }
+
+    /// The per-type input projections, stacked `[members | channels | roles]`.
+    fn input(&self, g: &GraphTensors) -> Result<Tensor> {
+        Tensor::cat(
             &[
                 self.lin_member.forward(&g.x_member)?,
                 self.lin_channel.forward(&g.x_channel)?,
                 self.lin_role.forward(&g.x_role)?,
             ],
             0,
-        )?;
-        let h = self
-            .conv1
-            .forward_out(&h, &g.edge_index, Some(&g.edge_attr))?
-            .elu(1.0)?;
-        self.conv2.forward(&h, &g.edge_index, Some(&g.edge_attr))
+        )
     }
 
     /// ImageAlign head: projects embeddings `[n, out_dim]` into image space `[n, image_dim]`.

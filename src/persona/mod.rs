@@ -15,10 +15,15 @@
 //! - [`model`] — the two-layer encoder (`conv1 → ELU → conv2`) and checkpoint loading; a
 //!   private `checkpoint` module turns malformed parameters into errors naming the tensor.
 
-mod checkpoint;
+pub mod checkpoint;
 pub mod encoder;
+#[cfg(test)]
+mod fixtures;
 pub mod gat;
 pub mod graph;
+pub mod infer;
 pub mod kernels;
+pub mod metrics;
 pub mod model;
+pub mod sample;
 pub mod train;

@@ -1,16 +1,37 @@
-//! Full-batch training of the [`PersonaEncoder`].
+//! Training of the [`PersonaEncoder`], full batch or mini-batch with neighbour sampling.
 //!
 //! Two objectives, summed as `loss = lp + λ·align`:
 //! - **link prediction**: dot-product scores of member→channel `Posted` pairs against one
 //!   sampled negative channel per positive, binary cross-entropy with logits. About
-//!   `val_fraction` of the posted pairs are held out for validation AUC and removed (with any
-//!   `Reacted` edge of the same pair) from the message-passing graph;
-//! - **ImageAlign**: InfoNCE between the projected embeddings of members with images and
-//!   their mean image embeddings (temperature `temperature`).
+//!   `val_fraction` of the posted pairs are held out ([`split_links`]) for the validation AUC
+//!   and removed (with any `Reacted` edge of the same pair) from the message-passing graph;
+//! - **ImageAlign**: InfoNCE (in-batch negatives, temperature `temperature`) between the
+//!   projected embedding of each member with images and the mean of their images. Each epoch
+//!   a share `image_dropout` of those members get a zero input row, as cold-start members
+//!   have, while their target stays: this teaches the encoder to place a member in image
+//!   space from the graph alone, which is what cold-start personas need.
+//!
+//! **Batching** ([`BatchMode`]): full batch runs the encoder on the whole graph once per epoch
+//! (one AdamW step). Mini-batch shuffles the members into batches of `batch_size` seeds; for
+//! each batch the seeds are the members plus the channels of their training pairs (positive and
+//! negative), [`NeighborSampler`] draws their computation graph with the per-layer `fanouts`,
+//! the encoder runs on that subgraph and AdamW steps on the seeds' losses. `Auto` uses full
+//! batch when the graph has at most `full_batch_max_edges` message-passing edges and at most
+//! [`FULL_BATCH_MAX_MEMBERS`] members (InfoNCE over all members is quadratic), else
+//! mini-batch. Negatives and the dropout mask are drawn per epoch before batching, so one
+//! mini-batch holding every member with fan-outs ≥ the largest degree computes the full-batch
+//! loss.
+//!
+//! **Validation and early stopping**: after every epoch the encoder (detached copy of the
+//! parameters, full graph, no autograd) scores the held-out pairs; the parameters with the best
+//! AUC are kept and restored at the end; training stops after `patience` epochs without
+//! improvement (0 = never). Everything random draws from `seed`: the split, the initialisation
+//! ([`seeded_init`]), negatives, dropout, batch order and neighbour sampling.
 //!
 //! Parameters live in a [`VarMap`], so `varmap.save(path)` writes a safetensors checkpoint.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
 
 use candle_core::{bail, DType, Device, Result, Tensor, D};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
@@ -20,25 +41,58 @@ use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::encoder::{GraphTensors, PersonaEncoder, PersonaEncoderConfig};
+use super::kernels::{self, Kernel};
+use super::metrics::auc;
+use super::sample::{NeighborSampler, Subgraph};
 use crate::graph::{EdgeType, Graph};
+
+/// `Auto` trains full batch only up to this many members (see the module docs).
+pub const FULL_BATCH_MAX_MEMBERS: usize = 8192;
+
+/// How an epoch visits the graph.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BatchMode {
+    /// Full batch for small graphs, mini-batch otherwise (see the module docs).
+    #[default]
+    Auto,
+    /// One step per epoch over the whole graph.
+    Full,
+    /// Batches of seed members with sampled neighbourhoods.
+    MiniBatch,
+}
 
 /// Training hyper-parameters.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TrainConfig {
-    /// Full-batch optimisation steps.
+    /// Maximum number of epochs.
     pub epochs: usize,
     /// AdamW learning rate.
     pub lr: f64,
     /// AdamW weight decay.
     pub weight_decay: f64,
-    /// Weight λ of the ImageAlign loss.
+    /// Weight λ of the ImageAlign loss (0 trains link prediction only).
     pub lambda_align: f64,
     /// InfoNCE temperature.
     pub temperature: f64,
     /// Share of posted member→channel pairs held out for validation.
     pub val_fraction: f64,
-    /// Seed for the split, negative sampling and initialisation order.
+    /// Seed for everything random (see the module docs).
     pub seed: u64,
+    /// Stop after this many epochs without a better validation AUC (0: run every epoch).
+    pub patience: usize,
+    /// Full batch, mini-batch, or chosen by size.
+    pub mode: BatchMode,
+    /// Seed members per mini-batch.
+    pub batch_size: usize,
+    /// In-edges sampled per node, per hop (one entry per GAT layer).
+    pub fanouts: Vec<usize>,
+    /// `Auto` uses full batch up to this many message-passing edges (both directions plus
+    /// self loops).
+    pub full_batch_max_edges: usize,
+    /// Share of members with images whose input is zeroed each epoch (cold-start practice).
+    pub image_dropout: f64,
 }
 
 impl Default for TrainConfig {
@@ -51,25 +105,59 @@ impl Default for TrainConfig {
             temperature: 0.1,
             val_fraction: 0.1,
             seed: 0,
+            patience: 10,
+            mode: BatchMode::Auto,
+            batch_size: 1024,
+            fanouts: vec![15, 10],
+            full_batch_max_edges: 250_000,
+            image_dropout: 0.3,
         }
     }
+}
+
+/// Losses and validation after one epoch.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochStats {
+    /// Epoch number, from 0.
+    pub epoch: usize,
+    /// Mean link-prediction loss over the epoch's steps.
+    pub lp_loss: f32,
+    /// Mean ImageAlign loss over the epoch's steps (0 when λ = 0).
+    pub align_loss: f32,
+    /// Validation AUC after the epoch.
+    pub val_auc: f32,
+    /// Best validation AUC so far.
+    pub best_val_auc: f32,
+    /// Seconds since training started.
+    pub elapsed_s: f32,
 }
 
 /// What a training run achieved.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainReport {
-    /// Steps run.
+    /// Epochs run.
     pub epochs: usize,
-    /// Link-prediction loss of the first step.
+    /// The batching actually used (`Auto` resolved).
+    pub mode: BatchMode,
+    /// Epoch whose parameters were kept (best validation AUC).
+    pub best_epoch: usize,
+    /// Whether patience ran out before `epochs`.
+    pub stopped_early: bool,
+    /// Link-prediction loss of the first epoch.
     pub lp_loss_first: f32,
-    /// Link-prediction loss of the last step.
+    /// Link-prediction loss of the last epoch.
     pub lp_loss_last: f32,
-    /// ImageAlign loss of the first step.
+    /// ImageAlign loss of the first epoch.
     pub align_loss_first: f32,
-    /// ImageAlign loss of the last step.
+    /// ImageAlign loss of the last epoch.
     pub align_loss_last: f32,
-    /// ROC AUC of held-out posted pairs against sampled negative pairs, after training.
+    /// ROC AUC of held-out posted pairs against sampled negative pairs, for the kept
+    /// parameters.
     pub val_auc: f32,
+    /// Wall-clock seconds.
+    pub elapsed_s: f32,
+    /// Every epoch's statistics.
+    pub history: Vec<EpochStats>,
 }
 
 /// A train/validation split of member→channel `Posted` pairs.
@@ -77,7 +165,7 @@ pub struct TrainReport {
 pub struct LinkSplit {
     /// The graph without the held-out pairs (used for message passing).
     pub train_graph: Graph,
-    /// Training positives `(member, channel)`.
+    /// Training positives `(member, channel)`, sorted.
     pub train_pos: Vec<(u32, u32)>,
     /// Held-out positives.
     pub val_pos: Vec<(u32, u32)>,
@@ -102,7 +190,7 @@ pub fn split_links(graph: &Graph, val_fraction: f64, seed: u64) -> Result<LinkSp
     posted.sort_unstable();
     posted.dedup();
     posted.shuffle(&mut rng);
-    let n_val = ((posted.len() as f64) * val_fraction).round() as usize;
+    let n_val = ((posted.len() as f64) * val_fraction.clamp(0.0, 1.0)).round() as usize;
     let val_pos: Vec<(u32, u32)> = posted[..n_val].to_vec();
     let mut train_pos: Vec<(u32, u32)> = posted[n_val..].to_vec();
     train_pos.sort_unstable();
@@ -133,34 +221,20 @@ pub fn split_links(graph: &Graph, val_fraction: f64, seed: u64) -> Result<LinkSp
     })
 }
 
-/// ROC AUC (Mann–Whitney, ties count half) of positive against negative scores.
-pub fn auc(pos: &[f32], neg: &[f32]) -> f32 {
-    if pos.is_empty() || neg.is_empty() {
-        return 0.5;
-    }
-    let mut wins = 0f64;
-    for &p in pos {
-        for &n in neg {
-            wins += if p > n {
-                1.0
-            } else if p == n {
-                0.5
-            } else {
-                0.0
-            };
-        }
-    }
-    (wins / (pos.len() * neg.len()) as f64) as f32
+/// Dot-product scores `[P]` of node pairs `(a, b)` from embeddings `[N, D]`.
+pub fn node_pair_scores(emb: &Tensor, pairs: &[(u32, u32)]) -> Result<Tensor> {
+    let dev = emb.device();
+    let a: Vec<u32> = pairs.iter().map(|&(a, _)| a).collect();
+    let b: Vec<u32> = pairs.iter().map(|&(_, b)| b).collect();
+    let za = emb.index_select(&Tensor::new(a.as_slice(), dev)?, 0)?;
+    let zb = emb.index_select(&Tensor::new(b.as_slice(), dev)?, 0)?;
+    (za * zb)?.sum(D::Minus1)
 }
 
-/// Dot-product scores of `(member, channel)` pairs from node embeddings `[N, D]`.
+/// Dot-product scores of `(member, channel)` pairs of the full graph `g`.
 pub fn pair_scores(emb: &Tensor, g: &GraphTensors, pairs: &[(u32, u32)]) -> Result<Tensor> {
-    let dev = emb.device();
-    let m: Vec<u32> = pairs.iter().map(|&(m, _)| m).collect();
-    let c: Vec<u32> = pairs.iter().map(|&(_, c)| g.channel_node(c)).collect();
-    let zm = emb.index_select(&Tensor::new(m.as_slice(), dev)?, 0)?;
-    let zc = emb.index_select(&Tensor::new(c.as_slice(), dev)?, 0)?;
-    (zm * zc)?.sum(D::Minus1)
+    let nodes: Vec<(u32, u32)> = pairs.iter().map(|&(m, c)| (m, g.channel_node(c))).collect();
+    node_pair_scores(emb, &nodes)
 }
 
 /// `mean(softplus(-s))`: BCE with logits for label 1 (use `-s` for label 0).
@@ -171,16 +245,19 @@ fn bce_pos(s: &Tensor) -> Result<Tensor> {
     sp.mean_all()
 }
 
-/// InfoNCE of projected member embeddings `[n, d]` against image targets `[n, d]`.
-fn info_nce(proj: &Tensor, target: &Tensor, temperature: f64) -> Result<Tensor> {
-    let norm = |t: &Tensor| -> Result<Tensor> {
-        let n = (t.sqr()?.sum_keepdim(D::Minus1)? + 1e-12)?.sqrt()?;
-        t.broadcast_div(&n)
-    };
-    let logits = (norm(proj)?.matmul(&norm(target)?.t()?)? / temperature)?;
+/// Rows of `t` scaled to unit length.
+fn l2_rows(t: &Tensor) -> Result<Tensor> {
+    let n = (t.sqr()?.sum_keepdim(D::Minus1)? + 1e-12)?.sqrt()?;
+    t.broadcast_div(&n)
+}
+
+/// InfoNCE of projected member embeddings `[n, d]` against image targets `[n, d]`: row `i`'s
+/// positive is target `i`, the other rows' targets are its negatives.
+pub fn info_nce(proj: &Tensor, target: &Tensor, temperature: f64) -> Result<Tensor> {
+    let logits = (l2_rows(proj)?.matmul(&l2_rows(target)?.t()?)? / temperature)?;
     let n = logits.dim(0)?;
     let labels = Tensor::arange(0u32, n as u32, logits.device())?;
-    candle_nn::loss::cross_entropy(&logits, &labels)
+    kernels::cross_entropy(&logits, &labels, Kernel::Auto)
 }
 
 /// Deterministically re-initialises every variable of `varmap` from `seed` (candle's CPU
@@ -211,7 +288,140 @@ pub fn seeded_init(varmap: &VarMap, seed: u64) -> Result<()> {
     Ok(())
 }
 
-/// Trains a fresh encoder whose parameters are created in `varmap`; returns it and the report.
+/// Deep copies of every variable of `varmap` (detached, with their own storage: AdamW updates
+/// variables in place).
+pub fn snapshot(varmap: &VarMap) -> Result<HashMap<String, Tensor>> {
+    let data = varmap
+        .data()
+        .lock()
+        .map_err(|_| candle_core::Error::Msg("varmap lock poisoned".into()))?;
+    data.iter()
+        .map(|(k, v)| Ok((k.clone(), v.as_detached_tensor().copy()?)))
+        .collect()
+}
+
+/// Sets every variable of `varmap` to its value in `saved` (from [`snapshot`]).
+fn restore(varmap: &VarMap, saved: &HashMap<String, Tensor>) -> Result<()> {
+    let data = varmap
+        .data()
+        .lock()
+        .map_err(|_| candle_core::Error::Msg("varmap lock poisoned".into()))?;
+    for (k, v) in data.iter() {
+        match saved.get(k) {
+            Some(t) => v.set(t)?,
+            None => bail!("snapshot lacks {k}"),
+        }
+    }
+    Ok(())
+}
+
+/// One step's supervision, in the node indices of the graph the encoder runs on.
+struct Pairs {
+    /// Positive `(member node, channel node)` pairs.
+    pos: Vec<(u32, u32)>,
+    /// Negative pairs, one per positive.
+    neg: Vec<(u32, u32)>,
+    /// Member nodes in the InfoNCE, with their global member index (target row).
+    aligned: Vec<(u32, u32)>,
+}
+
+/// One step's inputs.
+struct Batch<'a> {
+    /// Graph (full or sampled) the encoder runs on.
+    g: &'a GraphTensors,
+    /// What the step is scored on.
+    pairs: Pairs,
+}
+
+/// `(lp, align)` losses of one batch; `align` is a zero scalar when λ = 0 or fewer than two
+/// members have images.
+fn batch_loss(
+    model: &PersonaEncoder,
+    batch: &Batch,
+    targets: &Tensor,
+    tcfg: &TrainConfig,
+) -> Result<(Tensor, Tensor)> {
+    let emb = model.embed(batch.g)?;
+    let batch = &batch.pairs;
+    let lp = if batch.pos.is_empty() {
+        Tensor::zeros((), DType::F32, emb.device())?
+    } else {
+        let s_pos = node_pair_scores(&emb, &batch.pos)?;
+        let s_neg = node_pair_scores(&emb, &batch.neg)?;
+        (bce_pos(&s_pos)? + bce_pos(&s_neg.neg()?)?)?
+    };
+    let align = if tcfg.lambda_align > 0.0 && batch.aligned.len() >= 2 {
+        let dev = emb.device();
+        let nodes: Vec<u32> = batch.aligned.iter().map(|&(n, _)| n).collect();
+        let members: Vec<u32> = batch.aligned.iter().map(|&(_, m)| m).collect();
+        let proj = model.align(&emb.index_select(&Tensor::new(nodes.as_slice(), dev)?, 0)?)?;
+        let target = targets.index_select(&Tensor::new(members.as_slice(), dev)?, 0)?;
+        info_nce(&proj, &target, tcfg.temperature)?
+    } else {
+        Tensor::zeros((), DType::F32, emb.device())?
+    };
+    Ok((lp, align))
+}
+
+/// The mode `Auto` resolves to for a graph (see the module docs).
+pub fn resolve_mode(tcfg: &TrainConfig, g: &GraphTensors) -> BatchMode {
+    match tcfg.mode {
+        BatchMode::Auto
+            if g.edge_index.num_edges() <= tcfg.full_batch_max_edges
+                && g.n_members <= FULL_BATCH_MAX_MEMBERS =>
+        {
+            BatchMode::Full
+        }
+        BatchMode::Auto => BatchMode::MiniBatch,
+        mode => mode,
+    }
+}
+
+/// Everything an epoch needs, built once.
+struct Prepared {
+    /// The training graph's tensors (unmasked member inputs).
+    g: GraphTensors,
+    /// Training positives, sorted by member.
+    train_pos: Vec<(u32, u32)>,
+    /// ImageAlign targets: mean training image per member `[Nm, image_dim]`.
+    targets: Tensor,
+}
+
+/// One negative channel per positive pair (any other channel; collisions with other positives
+/// are rare and harmless), drawn for the whole epoch.
+fn sample_negatives(pos: &[(u32, u32)], n_channels: u32, rng: &mut StdRng) -> Vec<(u32, u32)> {
+    pos.iter()
+        .map(|&(m, c)| {
+            let mut n = rng.gen_range(0..n_channels - 1);
+            if n >= c {
+                n += 1;
+            }
+            (m, n)
+        })
+        .collect()
+}
+
+/// The member input with the rows of dropped members zeroed.
+fn dropout_inputs(p: &Prepared, rate: f64, rng: &mut StdRng) -> Result<Tensor> {
+    if rate <= 0.0 {
+        return Ok(p.g.x_member.clone());
+    }
+    let keep: Vec<f32> =
+        p.g.member_has_image
+            .iter()
+            .map(|&has| {
+                if has && rng.gen::<f64>() < rate {
+                    0.0
+                } else {
+                    1.0
+                }
+            })
+            .collect();
+    let keep = Tensor::from_vec(keep, (p.g.n_members, 1), p.g.x_member.device())?;
+    p.g.x_member.broadcast_mul(&keep)
+}
+
+/// Trains a fresh encoder on `graph` (split with [`split_links`]); see [`train_split`].
 pub fn train(
     graph: &Graph,
     cfg: &PersonaEncoderConfig,
@@ -220,12 +430,35 @@ pub fn train(
     device: &Device,
 ) -> Result<(PersonaEncoder, TrainReport)> {
     let split = split_links(graph, tcfg.val_fraction, tcfg.seed)?;
+    train_split(&split, cfg, tcfg, varmap, device, &mut |_| {})
+}
+
+/// Trains a fresh encoder whose parameters are created in `varmap` on `split`, calling
+/// `on_epoch` after every epoch; returns it (with the best parameters) and the report.
+pub fn train_split(
+    split: &LinkSplit,
+    cfg: &PersonaEncoderConfig,
+    tcfg: &TrainConfig,
+    varmap: &VarMap,
+    device: &Device,
+    on_epoch: &mut dyn FnMut(&EpochStats),
+) -> Result<(PersonaEncoder, TrainReport)> {
     if split.train_pos.is_empty() {
         bail!("no posted member→channel edges to train on");
     }
-    let gt = GraphTensors::from_graph(&split.train_graph, cfg.image_dim, cfg.text_dim, device)?;
-    let vb = VarBuilder::from_varmap(varmap, DType::F32, device);
-    let model = PersonaEncoder::new(cfg.clone(), vb)?;
+    if tcfg.fanouts.len() != 2 || tcfg.fanouts.contains(&0) || tcfg.batch_size == 0 {
+        bail!(
+            "mini-batch settings: need two positive fan-outs (one per layer) and a positive batch size, got {:?} and {}",
+            tcfg.fanouts,
+            tcfg.batch_size
+        );
+    }
+    let started = Instant::now();
+    let g = GraphTensors::from_graph(&split.train_graph, cfg.image_dim, cfg.text_dim, device)?;
+    let model = PersonaEncoder::new(
+        cfg.clone(),
+        VarBuilder::from_varmap(varmap, DType::F32, device),
+    )?;
     seeded_init(varmap, tcfg.seed)?;
     let mut opt = AdamW::new(
         varmap.all_vars(),
@@ -235,55 +468,232 @@ pub fn train(
             ..Default::default()
         },
     )?;
-    // Members with images: indices and mean-image targets.
-    let imaged: Vec<u32> = (0..graph.members.len() as u32)
-        .filter(|&m| graph.mean_image(m).is_some())
-        .collect();
-    let img_idx = Tensor::new(imaged.as_slice(), device)?;
-    let img_target = gt.x_member.index_select(&img_idx, 0)?;
-    let nc = graph.channels.len() as u32;
+    let mode = resolve_mode(tcfg, &g);
+    let p = Prepared {
+        targets: g.x_member.clone(),
+        train_pos: split.train_pos.clone(),
+        g,
+    };
+    let sampler = (mode == BatchMode::MiniBatch).then(|| NeighborSampler::new(&p.g));
     let mut rng = StdRng::seed_from_u64(tcfg.seed ^ 0x9e37_79b9_7f4a_7c15);
-    let (mut lp_first, mut lp_last, mut al_first, mut al_last) = (0f32, 0f32, 0f32, 0f32);
+    let early_stopping = tcfg.patience > 0 && !split.val_pos.is_empty();
+    let mut best: Option<(f32, usize, HashMap<String, Tensor>)> = None;
+    let mut history: Vec<EpochStats> = Vec::new();
+    let mut stopped_early = false;
     for epoch in 0..tcfg.epochs {
-        let (emb, _) = model.forward(&gt)?;
-        let neg: Vec<(u32, u32)> = split
-            .train_pos
-            .iter()
-            .map(|&(m, c)| {
-                let mut n = rng.gen_range(0..nc - 1);
-                if n >= c {
-                    n += 1;
-                }
-                (m, n)
-            })
-            .collect();
-        let s_pos = pair_scores(&emb, &gt, &split.train_pos)?;
-        let s_neg = pair_scores(&emb, &gt, &neg)?;
-        let lp = (bce_pos(&s_pos)? + bce_pos(&s_neg.neg()?)?)?;
-        let align = if imaged.len() >= 2 {
-            let proj = model.align(&emb.index_select(&img_idx, 0)?)?;
-            info_nce(&proj, &img_target, tcfg.temperature)?
-        } else {
-            Tensor::zeros((), DType::F32, device)?
+        let neg = sample_negatives(&p.train_pos, p.g.n_channels as u32, &mut rng);
+        let x_member = dropout_inputs(&p, tcfg.image_dropout, &mut rng)?;
+        let (lp, align) = match &sampler {
+            None => full_batch_epoch(&model, &mut opt, &p, &neg, x_member, tcfg)?,
+            Some(s) => mini_batch_epoch(&model, &mut opt, &p, &neg, x_member, s, tcfg, &mut rng)?,
         };
-        let loss = (&lp + (&align * tcfg.lambda_align)?)?;
-        opt.backward_step(&loss)?;
-        let (lpv, alv) = (lp.to_scalar::<f32>()?, align.to_scalar::<f32>()?);
-        if epoch == 0 {
-            (lp_first, al_first) = (lpv, alv);
+        let params = snapshot(varmap)?;
+        let val_auc = validation_auc(&params, cfg, &p.g, split, device)?;
+        let improved = best.as_ref().is_none_or(|(b, _, _)| val_auc > *b);
+        if improved {
+            best = Some((val_auc, epoch, params));
         }
-        (lp_last, al_last) = (lpv, alv);
+        let (best_auc, best_epoch) = best.as_ref().map_or((val_auc, epoch), |b| (b.0, b.1));
+        let stats = EpochStats {
+            epoch,
+            lp_loss: lp,
+            align_loss: align,
+            val_auc,
+            best_val_auc: best_auc,
+            elapsed_s: started.elapsed().as_secs_f32(),
+        };
+        on_epoch(&stats);
+        history.push(stats);
+        if early_stopping && epoch - best_epoch >= tcfg.patience {
+            stopped_early = epoch + 1 < tcfg.epochs;
+            break;
+        }
     }
-    let (emb, _) = model.forward(&gt)?;
-    let pos = pair_scores(&emb, &gt, &split.val_pos)?.to_vec1::<f32>()?;
-    let neg = pair_scores(&emb, &gt, &split.val_neg)?.to_vec1::<f32>()?;
+    let (val_auc, best_epoch) = match &best {
+        Some((auc, epoch, params)) => {
+            if early_stopping {
+                restore(varmap, params)?;
+                (*auc, *epoch)
+            } else {
+                let last = history.last().map_or(0.5, |s| s.val_auc);
+                (last, history.len().saturating_sub(1))
+            }
+        }
+        None => (0.5, 0),
+    };
+    let first = history.first().cloned();
+    let last = history.last().cloned();
     let report = TrainReport {
-        epochs: tcfg.epochs,
-        lp_loss_first: lp_first,
-        lp_loss_last: lp_last,
-        align_loss_first: al_first,
-        align_loss_last: al_last,
-        val_auc: auc(&pos, &neg),
+        epochs: history.len(),
+        mode,
+        best_epoch,
+        stopped_early,
+        lp_loss_first: first.as_ref().map_or(0.0, |s| s.lp_loss),
+        lp_loss_last: last.as_ref().map_or(0.0, |s| s.lp_loss),
+        align_loss_first: first.as_ref().map_or(0.0, |s| s.align_loss),
+        align_loss_last: last.as_ref().map_or(0.0, |s| s.align_loss),
+        val_auc,
+        elapsed_s: started.elapsed().as_secs_f32(),
+        history,
     };
     Ok((model, report))
 }
+
+/// Validation AUC of `split`'s held-out pairs with the parameters `params`, on the full
+/// training graph, without autograd.
+fn validation_auc(
+    params: &HashMap<String, Tensor>,
+    cfg: &PersonaEncoderConfig,
+    g: &GraphTensors,
+    split: &LinkSplit,
+    device: &Device,
+) -> Result<f32> {
+    if split.val_pos.is_empty() {
+        return Ok(0.5);
+    }
+    let frozen = PersonaEncoder::new(
+        cfg.clone(),
+        VarBuilder::from_tensors(params.clone(), DType::F32, device),
+    )?;
+    let emb = frozen.embed(g)?;
+    let pos = pair_scores(&emb, g, &split.val_pos)?.to_vec1::<f32>()?;
+    let neg = pair_scores(&emb, g, &split.val_neg)?.to_vec1::<f32>()?;
+    Ok(auc(&pos, &neg))
+}
+
+/// One AdamW step on the whole graph; returns `(lp, align)`.
+fn full_batch_epoch(
+    model: &PersonaEncoder,
+    opt: &mut AdamW,
+    p: &Prepared,
+    neg: &[(u32, u32)],
+    x_member: Tensor,
+    tcfg: &TrainConfig,
+) -> Result<(f32, f32)> {
+    let g = GraphTensors {
+        x_member,
+        ..p.g.clone()
+    };
+    let batch = full_batch(&g, &p.train_pos, neg);
+    step(model, opt, &batch, &p.targets, tcfg)
+}
+
+/// The full-graph batch: every training pair and every member with images.
+fn full_batch<'a>(g: &'a GraphTensors, pos: &[(u32, u32)], neg: &[(u32, u32)]) -> Batch<'a> {
+    let to_nodes = |pairs: &[(u32, u32)]| -> Vec<(u32, u32)> {
+        pairs.iter().map(|&(m, c)| (m, g.channel_node(c))).collect()
+    };
+    Batch {
+        g,
+        pairs: Pairs {
+            pos: to_nodes(pos),
+            neg: to_nodes(neg),
+            aligned: (0..g.n_members as u32)
+                .filter(|&m| g.member_has_image[m as usize])
+                .map(|m| (m, m))
+                .collect(),
+        },
+    }
+}
+
+/// Computes a batch's losses and steps AdamW; returns `(lp, align)` as numbers.
+fn step(
+    model: &PersonaEncoder,
+    opt: &mut AdamW,
+    batch: &Batch,
+    targets: &Tensor,
+    tcfg: &TrainConfig,
+) -> Result<(f32, f32)> {
+    let (lp, align) = batch_loss(model, batch, targets, tcfg)?;
+    let loss = (&lp + (&align * tcfg.lambda_align)?)?;
+    opt.backward_step(&loss)?;
+    Ok((lp.to_scalar::<f32>()?, align.to_scalar::<f32>()?))
+}
+
+/// Builds the mini-batch of `members` (global ids): their training pairs and their sampled
+/// computation graph. Returns the subgraph and the pairs in its local indices.
+fn sample_batch(
+    p: &Prepared,
+    x_member: &Tensor,
+    neg: &[(u32, u32)],
+    members: &[u32],
+    sampler: &NeighborSampler,
+    fanouts: &[usize],
+    rng: &mut StdRng,
+) -> Result<(Subgraph, Pairs)> {
+    let mut pos = Vec::new();
+    let mut negs = Vec::new();
+    for &m in members {
+        let lo = p.train_pos.partition_point(|&(a, _)| a < m);
+        let hi = p.train_pos.partition_point(|&(a, _)| a <= m);
+        for (&(_, c), &(_, n)) in p.train_pos[lo..hi].iter().zip(&neg[lo..hi]) {
+            pos.push((m, p.g.channel_node(c)));
+            negs.push((m, p.g.channel_node(n)));
+        }
+    }
+    let mut seeds: Vec<u32> = members.to_vec();
+    seeds.extend(pos.iter().chain(&negs).map(|&(_, c)| c));
+    let sampled = sampler.sample(&seeds, fanouts, rng);
+    let sub = sampler.subgraph(&p.g, x_member, &sampled)?;
+    let local = |pairs: Vec<(u32, u32)>| -> Result<Vec<(u32, u32)>> {
+        pairs
+            .into_iter()
+            .map(|(a, b)| match (sub.local_of(a), sub.local_of(b)) {
+                (Some(a), Some(b)) => Ok((a, b)),
+                _ => bail!("sampler lost a seed of pair ({a}, {b})"),
+            })
+            .collect()
+    };
+    let pos = local(pos)?;
+    let negs = local(negs)?;
+    let aligned: Vec<(u32, u32)> = members
+        .iter()
+        .filter(|&&m| p.g.member_has_image[m as usize])
+        .filter_map(|&m| sub.local_of(m).map(|l| (l, m)))
+        .collect();
+    Ok((
+        sub,
+        Pairs {
+            pos,
+            neg: negs,
+            aligned,
+        },
+    ))
+}
+
+/// One pass over all members in shuffled batches; returns the mean `(lp, align)`.
+#[allow(clippy::too_many_arguments)]
+fn mini_batch_epoch(
+    model: &PersonaEncoder,
+    opt: &mut AdamW,
+    p: &Prepared,
+    neg: &[(u32, u32)],
+    x_member: Tensor,
+    sampler: &NeighborSampler,
+    tcfg: &TrainConfig,
+    rng: &mut StdRng,
+) -> Result<(f32, f32)> {
+    let mut order: Vec<u32> = (0..p.g.n_members as u32).collect();
+    order.shuffle(rng);
+    let (mut lp_sum, mut align_sum, mut steps) = (0f32, 0f32, 0usize);
+    for members in order.chunks(tcfg.batch_size) {
+        let (sub, pairs) = sample_batch(p, &x_member, neg, members, sampler, &tcfg.fanouts, rng)?;
+        if pairs.pos.is_empty() && pairs.aligned.len() < 2 {
+            continue;
+        }
+        let batch = Batch {
+            g: &sub.tensors,
+            pairs,
+        };
+        let (lp, align) = step(model, opt, &batch, &p.targets, tcfg)?;
+        lp_sum += lp;
+        align_sum += align;
+        steps += 1;
+    }
+    let steps = steps.max(1) as f32;
+    Ok((lp_sum / steps, align_sum / steps))
+}
+
+#[cfg(test)]
+#[path = "train_tests.rs"]
+mod tests;
