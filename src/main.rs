@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+
+mod persona_cli;
 use zipp::app::{App, AppOptions};
 use zipp::config::Config;
 
@@ -46,18 +48,108 @@ enum Command {
         /// Output folder for persona.safetensors and persona.json.
         #[arg(long)]
         out: PathBuf,
-        /// Training epochs (full batch).
-        #[arg(long, default_value_t = 100)]
-        epochs: usize,
-        /// Seed for the split, sampling and initialisation.
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
+        #[command(flatten)]
+        training: TrainArgs,
+    },
+    /// Embed every member of a graph with a trained encoder and write the attention-ranked
+    /// evidence (top channels, roles and members per member) as JSON.
+    Infer {
+        /// Folder with persona.safetensors and persona.json (from `zipp train`).
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// Folder with graph.json.
+        #[arg(long)]
+        graph: PathBuf,
+        /// Output JSON file.
+        #[arg(long)]
+        out: PathBuf,
+        /// Evidence items per kind (channels, roles, members) and member.
+        #[arg(long, default_value_t = 5)]
+        top: usize,
+        /// Also write each member's embedding.
+        #[arg(long)]
+        embeddings: bool,
+    },
+    /// Print the ablation table (link prediction, ImageAlign retrieval, cold-start taste
+    /// recovery) on a synthetic community with planted truth.
+    Eval {
+        /// Folder with graph.json and truth.json (from `zipp graph synth`).
+        #[arg(long)]
+        graph: PathBuf,
+        /// Also write the table as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        #[command(flatten)]
+        training: TrainArgs,
     },
     /// Interaction graphs: synthetic communities for measuring persona quality.
     Graph {
         #[command(subcommand)]
         command: GraphCommand,
     },
+}
+
+/// Training options shared by `zipp train` and `zipp eval`.
+#[derive(Debug, clap::Args)]
+struct TrainArgs {
+    /// Maximum training epochs.
+    #[arg(long, default_value_t = 100)]
+    epochs: usize,
+    /// Seed for the splits, initialisation, negatives and sampling.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Stop after this many epochs without a better validation AUC (0: never).
+    #[arg(long, default_value_t = 25)]
+    patience: usize,
+    /// auto (full batch for small graphs), full, or mini-batch.
+    #[arg(long, default_value = "auto", value_parser = parse_mode)]
+    mode: zipp::persona::train::BatchMode,
+    /// Seed members per mini-batch.
+    #[arg(long, default_value_t = 1024)]
+    batch_size: usize,
+    /// In-edges sampled per node, per layer (mini-batch).
+    #[arg(long, default_value = "15,10", value_delimiter = ',')]
+    fanouts: Vec<usize>,
+    /// Weight of the ImageAlign loss (0: link prediction only).
+    #[arg(long)]
+    lambda_align: Option<f64>,
+    /// Share of members with images whose input is hidden each epoch (cold-start practice).
+    #[arg(long)]
+    image_dropout: Option<f64>,
+    /// AdamW learning rate.
+    #[arg(long)]
+    lr: Option<f64>,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+impl TrainArgs {
+    fn config(&self) -> zipp::persona::train::TrainConfig {
+        let default = zipp::persona::train::TrainConfig::default();
+        zipp::persona::train::TrainConfig {
+            epochs: self.epochs,
+            seed: self.seed,
+            patience: self.patience,
+            mode: self.mode,
+            batch_size: self.batch_size,
+            fanouts: self.fanouts.clone(),
+            lambda_align: self.lambda_align.unwrap_or(default.lambda_align),
+            image_dropout: self.image_dropout.unwrap_or(default.image_dropout),
+            lr: self.lr.unwrap_or(default.lr),
+            ..default
+        }
+    }
+}
+
+fn parse_mode(s: &str) -> Result<zipp::persona::train::BatchMode, String> {
+    use zipp::persona::train::BatchMode;
+    match s {
+        "auto" => Ok(BatchMode::Auto),
+        "full" => Ok(BatchMode::Full),
+        "mini-batch" | "minibatch" => Ok(BatchMode::MiniBatch),
+        other => Err(format!("{other}: expected auto, full or mini-batch")),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -85,6 +177,9 @@ enum GraphCommand {
         /// Share of members with very few edges.
         #[arg(long, default_value_t = 0.1)]
         sparse_share: f32,
+        /// Share of channels with a generic name that says nothing about their taste.
+        #[arg(long, default_value_t = 0.0)]
+        generic_channel_share: f32,
         /// Random seed (the same seed gives the same community).
         #[arg(long, default_value_t = 42)]
         seed: u64,
@@ -161,6 +256,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                     roles,
                     cold_start_share,
                     sparse_share,
+                    generic_channel_share,
                     seed,
                 },
         } => {
@@ -172,6 +268,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 n_roles: roles,
                 cold_start_share,
                 sparse_share,
+                generic_channel_share,
                 seed,
                 ..synth::SynthConfig::default()
             };
@@ -188,12 +285,39 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        // The persona commands are CPU-bound: off the async runtime.
         Command::Train {
             graph,
             out,
-            epochs,
-            seed,
-        } => train(&graph, &out, epochs, seed),
+            training,
+        } => {
+            tokio::task::spawn_blocking(move || {
+                persona_cli::train(&graph, &out, &training.config(), training.quiet)
+            })
+            .await?
+        }
+        Command::Infer {
+            checkpoint,
+            graph,
+            out,
+            top,
+            embeddings,
+        } => {
+            tokio::task::spawn_blocking(move || {
+                persona_cli::infer(&checkpoint, &graph, &out, top, embeddings)
+            })
+            .await?
+        }
+        Command::Eval {
+            graph,
+            json,
+            training,
+        } => {
+            tokio::task::spawn_blocking(move || {
+                persona_cli::eval(&graph, json.as_deref(), &training.config(), training.quiet)
+            })
+            .await?
+        }
         Command::Migrate => {
             let store = zipp::store::Store::connect(&config.database.url, 1).await?;
             store.close().await;
@@ -204,72 +328,4 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
     }
-}
-
-/// `zipp train`: full-batch training on one saved graph; writes the weights (PyG-style names) and a
-/// JSON file with the configs, the report and the data statistics beside them.
-fn train(
-    graph_dir: &std::path::Path,
-    out: &std::path::Path,
-    epochs: usize,
-    seed: u64,
-) -> anyhow::Result<()> {
-    use anyhow::Context as _;
-    use zipp::persona::encoder::PersonaEncoderConfig;
-    use zipp::persona::train::{self, TrainConfig};
-
-    let (graph, _truth) = zipp::graph::synth::load(graph_dir)?;
-    let image_dim = graph
-        .images
-        .first()
-        .map(|i| i.embedding.len())
-        .unwrap_or(64);
-    let config = PersonaEncoderConfig {
-        image_dim,
-        ..PersonaEncoderConfig::default()
-    };
-    let train_config = TrainConfig {
-        epochs,
-        seed,
-        ..TrainConfig::default()
-    };
-    let device = candle_core::Device::Cpu;
-    let varmap = candle_nn::VarMap::new();
-    let started = std::time::Instant::now();
-    let (_model, report) = train::train(&graph, &config, &train_config, &varmap, &device)
-        .context("training the persona encoder")?;
-    let elapsed_s = started.elapsed().as_secs_f64();
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let weights = out.join("persona.safetensors");
-    varmap
-        .save(&weights)
-        .with_context(|| format!("writing {}", weights.display()))?;
-    let metadata = serde_json::json!({
-        "encoder": config,
-        "training": train_config,
-        "report": report,
-        "data": {
-            "members": graph.members.len(),
-            "channels": graph.channels.len(),
-            "roles": graph.roles.len(),
-            "edges": graph.edges.len(),
-            "images": graph.images.len(),
-            "source": graph_dir.display().to_string(),
-        },
-        "elapsed_s": elapsed_s,
-        "trained_at_unix_ms": zipp::store::now_ms(),
-    });
-    let meta_path = out.join("persona.json");
-    std::fs::write(&meta_path, serde_json::to_string_pretty(&metadata)?)
-        .with_context(|| format!("writing {}", meta_path.display()))?;
-    println!(
-        "zipp: trained {epochs} epochs in {elapsed_s:.1} s: link loss {:.3} -> {:.3}, align loss {:.3} -> {:.3}, validation AUC {:.3}; wrote {}",
-        report.lp_loss_first,
-        report.lp_loss_last,
-        report.align_loss_first,
-        report.align_loss_last,
-        report.val_auc,
-        out.display()
-    );
-    Ok(())
 }

@@ -77,6 +77,12 @@ pub struct SynthConfig {
     /// (0.3 in 64-d, noise norm ~2.4 vs unit signal) makes single images ambiguous while a member's
     /// mean image still points at their tastes.
     pub image_noise: f32,
+    /// Share of channels with a generic name and topic (`general-07`, "hang out and chat")
+    /// that says nothing about their taste, as many real channels have; their members still
+    /// follow the channel's taste. 0 (the default) names every channel after its taste. Drawn
+    /// from its own RNG stream, so it changes nothing else in the community.
+    #[serde(default)]
+    pub generic_channel_share: f32,
     /// RNG seed; the same config always yields the same community.
     pub seed: u64,
 }
@@ -94,6 +100,7 @@ impl Default for SynthConfig {
             sparse_share: 0.1,
             noise: 0.15,
             image_noise: 0.3,
+            generic_channel_share: 0.0,
             seed: 42,
         }
     }
@@ -339,6 +346,17 @@ pub fn generate(cfg: &SynthConfig) -> (Graph, GroundTruth) {
             ChannelNode { name, topic }
         })
         .collect();
+    let mut channels = channels;
+    if cfg.generic_channel_share > 0.0 {
+        // A separate stream keeps every other draw (and so the default community) unchanged.
+        let mut names_rng = StdRng::seed_from_u64(cfg.seed ^ 0x6e61_6d65);
+        for c in pick_share(&mut names_rng, cfg.n_channels, cfg.generic_channel_share) {
+            channels[c as usize] = ChannelNode {
+                name: format!("general-{c:02}"),
+                topic: "hang out and chat".to_string(),
+            };
+        }
+    }
     let role_taste: Vec<usize> = (0..cfg.n_roles).map(|r| r % k).collect();
     let roles: Vec<RoleNode> = role_taste
         .iter()

@@ -226,3 +226,28 @@ fn load_errors_name_the_file() {
     let err = load(dir.path()).expect_err("missing truth");
     assert!(err.to_string().contains(TRUTH_FILE), "{err}");
 }
+
+#[test]
+fn generic_channel_names_change_only_the_names() {
+    let plain = generate(&small());
+    let generic = generate(&SynthConfig {
+        generic_channel_share: 0.5,
+        ..small()
+    });
+    assert_eq!(plain.1, generic.1, "same truth");
+    assert_eq!(plain.0.edges, generic.0.edges);
+    assert_eq!(plain.0.images, generic.0.images);
+    let renamed: Vec<usize> = (0..plain.0.channels.len())
+        .filter(|&c| plain.0.channels[c] != generic.0.channels[c])
+        .collect();
+    assert_eq!(renamed.len(), plain.0.channels.len() / 2);
+    for c in renamed {
+        let ch = &generic.0.channels[c];
+        assert!(ch.name.starts_with("general-"), "{ch:?}");
+        for taste in &generic.1.tastes {
+            for d in &taste.descriptors {
+                assert!(!ch.topic.contains(d.as_str()), "{ch:?} mentions {d}");
+            }
+        }
+    }
+}

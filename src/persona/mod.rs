@@ -17,6 +17,7 @@
 
 pub mod checkpoint;
 pub mod encoder;
+pub mod eval;
 #[cfg(test)]
 mod fixtures;
 pub mod gat;
@@ -25,5 +26,6 @@ pub mod infer;
 pub mod kernels;
 pub mod metrics;
 pub mod model;
+pub mod progress;
 pub mod sample;
 pub mod train;

@@ -105,7 +105,7 @@ impl Default for TrainConfig {
             temperature: 0.1,
             val_fraction: 0.1,
             seed: 0,
-            patience: 10,
+            patience: 25,
             mode: BatchMode::Auto,
             batch_size: 1024,
             fanouts: vec![15, 10],

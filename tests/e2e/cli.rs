@@ -21,7 +21,9 @@ fn every_subcommand_explains_itself() {
     let out = zipp(&["--help"], &[]);
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
-    for sub in ["run", "bot", "worker", "migrate", "train", "graph"] {
+    for sub in [
+        "run", "bot", "worker", "migrate", "train", "infer", "eval", "graph",
+    ] {
         assert!(help.contains(sub), "{help}");
         let out = zipp(&[sub, "--help"], &[]);
         assert!(out.status.success(), "{sub} --help");
@@ -165,4 +167,141 @@ fn train_writes_a_checkpoint_with_metadata() {
         "{}",
         String::from_utf8_lossy(&missing.stderr)
     );
+}
+
+/// `zipp graph synth` into `dir/community` with `members` members; returns the folder.
+fn small_community(dir: &std::path::Path, members: &str) -> std::path::PathBuf {
+    let graph = dir.join("community");
+    let synth = zipp(
+        &[
+            "graph",
+            "synth",
+            "--out",
+            graph.to_str().expect("utf8"),
+            "--members",
+            members,
+            "--tastes",
+            "4",
+            "--channels",
+            "10",
+            "--roles",
+            "4",
+        ],
+        &[],
+    );
+    assert!(
+        synth.status.success(),
+        "{}",
+        String::from_utf8_lossy(&synth.stderr)
+    );
+    graph
+}
+
+#[test]
+fn infer_writes_evidence_for_every_member() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let graph = small_community(dir.path(), "120");
+    let graph_arg = graph.to_str().expect("utf8");
+    let model = dir.path().join("model");
+    let model_arg = model.to_str().expect("utf8");
+    let train = zipp(
+        &[
+            "train", "--graph", graph_arg, "--out", model_arg, "--epochs", "3", "--quiet",
+        ],
+        &[],
+    );
+    assert!(
+        train.status.success(),
+        "{}",
+        String::from_utf8_lossy(&train.stderr)
+    );
+    let out = dir.path().join("evidence.json");
+    let run = zipp(
+        &[
+            "infer",
+            "--checkpoint",
+            model_arg,
+            "--graph",
+            graph_arg,
+            "--out",
+            out.to_str().expect("utf8"),
+            "--top",
+            "2",
+            "--embeddings",
+        ],
+        &[],
+    );
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).expect("read")).expect("json");
+    let members = doc["members"].as_array().expect("members");
+    assert_eq!(members.len(), 120);
+    let first = &members[0];
+    assert!(first["channels"].as_array().expect("channels").len() <= 2);
+    assert!(first["channels"][0]["name"].is_string());
+    assert_eq!(first["embedding"].as_array().expect("embedding").len(), 64);
+
+    // A checkpoint with a damaged tensor is refused with the tensor's name.
+    let weights = model.join("persona.safetensors");
+    let mut tensors =
+        candle_core::safetensors::load(&weights, &candle_core::Device::Cpu).expect("read");
+    tensors.remove("conv1.att");
+    candle_core::safetensors::save(&tensors, &weights).expect("write");
+    let bad = zipp(
+        &[
+            "infer",
+            "--checkpoint",
+            model_arg,
+            "--graph",
+            graph_arg,
+            "--out",
+            out.to_str().expect("utf8"),
+        ],
+        &[],
+    );
+    assert!(!bad.status.success());
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("missing tensor conv1.att"), "{stderr}");
+}
+
+#[test]
+fn eval_prints_the_ablation_table() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let graph = small_community(dir.path(), "100");
+    let json = dir.path().join("table.json");
+    let run = zipp(
+        &[
+            "eval",
+            "--graph",
+            graph.to_str().expect("utf8"),
+            "--epochs",
+            "2",
+            "--quiet",
+            "--json",
+            json.to_str().expect("utf8"),
+        ],
+        &[],
+    );
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    for row in [
+        "no graph (mean image)",
+        "TF-IDF channel profile",
+        "GAT, no ImageAlign",
+        "GAT + ImageAlign",
+        "cold P@3",
+    ] {
+        assert!(stdout.contains(row), "{stdout}");
+    }
+    let table: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("read")).expect("json");
+    assert_eq!(table["rows"].as_array().expect("rows").len(), 4);
 }
