@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use crate::config::Config;
 use crate::discord::{self, Bot, BotData};
 use crate::i18n::I18n;
+use crate::lifecycle::PersonaService;
 use crate::ingest::{IngestConfig, Ingestor};
 use crate::models::Catalog;
 use crate::render::clip_tokenizer;
@@ -119,6 +120,12 @@ impl App {
                     retention: Duration::from_secs(config.ingest.retention_days * 86_400),
                 },
             );
+            let personas = PersonaService::new(
+                store.clone(),
+                config.persona.clone(),
+                Arc::clone(&rewriters),
+            )
+            .context("persona.descriptors")?;
             let data = BotData {
                 store: store.clone(),
                 config: Arc::clone(&config),
@@ -127,6 +134,7 @@ impl App {
                 i18n,
                 wake_workers: wake,
                 ingestor,
+                personas,
             };
             let customize = options.customize_client;
             Some(

@@ -30,6 +30,8 @@ pub struct Config {
     pub rewrite: RewriteConfig,
     /// Recording consenting members' interactions.
     pub ingest: IngestSettings,
+    /// Persona inference and verbalization.
+    pub persona: PersonaSettings,
     /// Logging.
     pub log: LogConfig,
 }
@@ -193,6 +195,55 @@ impl Default for IngestSettings {
     }
 }
 
+/// `[persona]`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct PersonaSettings {
+    /// Folder of the persona encoder checkpoint (what `zipp train` writes). Empty: no
+    /// inference; members can still write personas.
+    pub checkpoint: PathBuf,
+    /// How often (seconds) the checkpoint folder is checked for a newer checkpoint.
+    pub reload_check_s: u64,
+    /// Infer every consenting member's persona this often (seconds); 0 turns the schedule off.
+    pub infer_every_s: u64,
+    /// The least time (seconds) between two `/persona refresh` of one member.
+    pub refresh_cooldown_s: u64,
+    /// Channels and roles kept per member as evidence.
+    pub top_k: usize,
+    /// Token budget of the evidence sent to an LLM verbalizer (the paper's 4096).
+    pub evidence_tokens: usize,
+    /// Longest verbalized persona (characters).
+    pub max_chars: usize,
+    /// `auto`: the server's LLM writes personas when it has one, else the offline verbalizer;
+    /// `offline`: always the offline verbalizer.
+    pub verbalizer: String,
+    /// Time limit of one LLM verbalization (milliseconds); the offline verbalizer answers after.
+    pub verbalize_timeout_ms: u64,
+    /// How many of the member's recent `/imagine` prompts count as evidence.
+    pub recent_prompts: usize,
+    /// Descriptor vocabulary of the offline verbalizer; empty: the bundled
+    /// `config/descriptors.toml`.
+    pub descriptors: PathBuf,
+}
+
+impl Default for PersonaSettings {
+    fn default() -> Self {
+        Self {
+            checkpoint: PathBuf::new(),
+            reload_check_s: 60,
+            infer_every_s: 21_600,
+            refresh_cooldown_s: 3600,
+            top_k: 5,
+            evidence_tokens: 4096,
+            max_chars: 600,
+            verbalizer: "auto".to_owned(),
+            verbalize_timeout_ms: 60_000,
+            recent_prompts: 5,
+            descriptors: PathBuf::new(),
+        }
+    }
+}
+
 /// `[log]`
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -268,6 +319,12 @@ impl Config {
                 self.render.device
             )));
         }
+        if !["auto", "offline"].contains(&self.persona.verbalizer.as_str()) {
+            return Err(ConfigError(format!(
+                "persona.verbalizer must be auto or offline (got {:?})",
+                self.persona.verbalizer
+            )));
+        }
         if !["text", "json"].contains(&self.log.format.as_str()) {
             return Err(ConfigError(format!(
                 "log.format must be text or json (got {:?})",
@@ -287,6 +344,10 @@ impl Config {
                 self.render.max_prompt_chars as u64,
             ),
             ("discord.delivery_poll_ms", self.discord.delivery_poll_ms),
+            ("persona.reload_check_s", self.persona.reload_check_s),
+            ("persona.top_k", self.persona.top_k as u64),
+            ("persona.max_chars", self.persona.max_chars as u64),
+            ("persona.evidence_tokens", self.persona.evidence_tokens as u64),
         ];
         for (key, value) in positive {
             if value == 0 {

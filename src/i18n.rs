@@ -85,9 +85,27 @@ impl I18n {
         Some(text.into_owned())
     }
 
-    /// Formats `id` in `locale`, falling back to en-US, then to the id itself.
+    /// The shipped locale that serves `locale`: itself, else one of the same language
+    /// (Discord's `es-419` is served by `es-ES`, `pt-PT` by `pt-BR`), else en-US.
+    pub fn resolve<'a>(&'a self, locale: &'a str) -> &'a str {
+        if self.bundles.contains_key(locale) {
+            return locale;
+        }
+        let language = locale.split('-').next().unwrap_or(locale);
+        let mut same: Vec<&str> = self
+            .bundles
+            .keys()
+            .map(String::as_str)
+            .filter(|l| l.split('-').next() == Some(language))
+            .collect();
+        same.sort_unstable();
+        same.first().copied().unwrap_or(FALLBACK_LOCALE)
+    }
+
+    /// Formats `id` in `locale` (see [`I18n::resolve`]), falling back to en-US, then to the
+    /// id itself.
     pub fn tr(&self, locale: &str, id: &str, args: Option<&FluentArgs<'_>>) -> String {
-        self.get(locale, id, None, args)
+        self.get(self.resolve(locale), id, None, args)
             .or_else(|| self.get(FALLBACK_LOCALE, id, None, args))
             .unwrap_or_else(|| {
                 tracing::warn!(id, "unknown fluent message id");

@@ -21,6 +21,7 @@ pub mod i18n;
 pub mod ids;
 pub mod imagine;
 pub mod ingest;
+pub mod lifecycle;
 pub mod models;
 pub mod persona;
 pub mod render;

@@ -206,6 +206,21 @@ impl Delivery {
             None,
         );
         let mut embed = self.embed(job, Some(image.render_ms));
+        // Which persona version the rewrite used, and a button that opens it for its owner.
+        let persona = match job.persona_id {
+            Some(id) => self.store.persona(id).await.unwrap_or_else(|error| {
+                tracing::warn!(job = %job.id, %error, "reading the job's persona failed");
+                None
+            }),
+            None => None,
+        };
+        if let Some(p) = &persona {
+            embed = embed.field(
+                self.i18n.tr(&job.locale, "imagine-field-persona", None),
+                super::persona::version_label(&self.i18n, &job.locale, p),
+                false,
+            );
+        }
         let attachment = match fitted {
             Some(fitted) => {
                 if fitted.downscaled {
@@ -226,7 +241,7 @@ impl Delivery {
             }
         };
         // Pick buttons only when there is a picture to judge.
-        let components = match (&job.compare, &attachment) {
+        let mut components = match (&job.compare, &attachment) {
             (Some(_), Some(_)) => vec![super::compare::buttons(
                 &self.i18n,
                 &job.locale,
@@ -235,6 +250,9 @@ impl Delivery {
             )],
             _ => Vec::new(),
         };
+        if let Some(p) = &persona {
+            components.push(super::persona::open_button(&self.i18n, &job.locale, p.id));
+        }
         if via == "interaction" {
             let mut followup = serenity::CreateInteractionResponseFollowup::new()
                 .content(content)

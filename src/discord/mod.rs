@@ -28,6 +28,7 @@ use crate::config::Config;
 use crate::error::UserError;
 use crate::i18n::I18n;
 use crate::ingest::Ingestor;
+use crate::lifecycle::PersonaService;
 use crate::models::Catalog;
 use crate::rewrite::registry::Rewriters;
 use crate::store::{Store, StoreError};
@@ -50,6 +51,8 @@ pub struct BotData {
     pub wake_workers: Arc<Notify>,
     /// Records consenting members' interactions.
     pub ingestor: Arc<Ingestor>,
+    /// Persona inference (encoder, verbalizer, schedule).
+    pub personas: Arc<PersonaService>,
 }
 
 /// A command's failure: shown politely (user errors) or logged and replaced by a generic text.
@@ -87,6 +90,7 @@ pub struct Bot {
     client_task: JoinHandle<Result<(), serenity::Error>>,
     delivery_task: JoinHandle<()>,
     ingest_task: JoinHandle<()>,
+    persona_task: JoinHandle<()>,
     shutdown: watch::Sender<bool>,
     ingest_shutdown: watch::Sender<bool>,
 }
@@ -97,6 +101,9 @@ impl Bot {
         let _ = self.shutdown.send(true);
         if let Err(error) = self.delivery_task.await {
             tracing::error!(%error, "delivery task ended abnormally");
+        }
+        if let Err(error) = self.persona_task.await {
+            tracing::error!(%error, "persona task ended abnormally");
         }
         self.shard_manager.shutdown_all().await;
         // After the gateway is closed, so the last events are in the final flush.
@@ -149,6 +156,7 @@ pub async fn start(
     let i18n = Arc::clone(&data.i18n);
     let store = data.store.clone();
     let ingestor = Arc::clone(&data.ingestor);
+    let personas = Arc::clone(&data.personas);
     let http = build_http(&config, token)?;
     let commands = localized_commands(&i18n)?;
     let dev_guild = config.discord.dev_guild;
@@ -159,15 +167,20 @@ pub async fn start(
             event_handler: |framework, event| {
                 Box::pin(async move {
                     let (ctx, data) = (framework.serenity_context, framework.user_data);
-                    if let serenity::FullEvent::InteractionCreate {
-                        interaction: serenity::Interaction::Component(component),
-                    } = event
-                    {
-                        if !persona::on_component(ctx, component, data).await? {
-                            compare::on_component(ctx, component, data).await?;
+                    match event {
+                        serenity::FullEvent::InteractionCreate {
+                            interaction: serenity::Interaction::Component(component),
+                        } => {
+                            if !persona::on_component(ctx, component, data).await? {
+                                compare::on_component(ctx, component, data).await?;
+                            }
                         }
-                    } else {
-                        events::on_event(ctx, event, data).await;
+                        serenity::FullEvent::InteractionCreate {
+                            interaction: serenity::Interaction::Modal(modal),
+                        } => {
+                            persona::on_modal(ctx, modal, data).await?;
+                        }
+                        _ => events::on_event(ctx, event, data).await,
                     }
                     Ok(())
                 })
@@ -197,6 +210,7 @@ pub async fn start(
     let shard_manager = Arc::clone(&client.shard_manager);
     let client_task = tokio::spawn(async move { client.start().await });
     let (shutdown, shutdown_rx) = watch::channel(false);
+    let persona_task = tokio::spawn(personas.run(shutdown_rx.clone()));
     let delivery_task = tokio::spawn(delivery::run(
         store,
         Arc::clone(&http),
@@ -212,6 +226,7 @@ pub async fn start(
         client_task,
         delivery_task,
         ingest_task,
+        persona_task,
         shutdown,
         ingest_shutdown,
     })

@@ -354,19 +354,25 @@ pub fn save(
         move |source| CheckpointError::Io { path, source }
     };
     std::fs::create_dir_all(dir).map_err(io(dir))?;
+    // Each file is written beside its final name and renamed into place, weights first: a
+    // running bot that watches the metadata file never reads a half-written checkpoint.
     let weights = dir.join(WEIGHTS_FILE);
+    let weights_tmp = dir.join(format!("{WEIGHTS_FILE}.partial"));
     varmap
-        .save(&weights)
+        .save(&weights_tmp)
         .map_err(|e| CheckpointError::Safetensors {
-            path: weights.clone(),
+            path: weights_tmp.clone(),
             message: e.to_string(),
         })?;
+    std::fs::rename(&weights_tmp, &weights).map_err(io(&weights))?;
     let meta_path = dir.join(META_FILE);
     let json = serde_json::to_string_pretty(meta).map_err(|source| CheckpointError::Json {
         path: meta_path.clone(),
         source,
     })?;
-    std::fs::write(&meta_path, json).map_err(io(&meta_path))
+    let meta_tmp = dir.join(format!("{META_FILE}.partial"));
+    std::fs::write(&meta_tmp, json).map_err(io(&meta_tmp))?;
+    std::fs::rename(&meta_tmp, &meta_path).map_err(io(&meta_path))
 }
 
 /// Reads the checkpoint in `dir`, checks it (see the module docs) and builds the encoder on

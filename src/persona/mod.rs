@@ -29,3 +29,4 @@ pub mod model;
 pub mod progress;
 pub mod sample;
 pub mod train;
+pub mod verbalize;

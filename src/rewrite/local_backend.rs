@@ -236,6 +236,25 @@ impl Rewriter for LocalRewriter {
     fn preload(&self) {
         let _ = self.model();
     }
+
+    fn complete(
+        &self,
+        messages: Vec<ChatMessage>,
+        max_tokens: usize,
+    ) -> BoxFuture<'_, Result<String, String>> {
+        Box::pin(async move {
+            let model = self.model()?;
+            let cancel = Arc::new(AtomicBool::new(false));
+            let _guard = CancelOnDrop(Arc::clone(&cancel));
+            tokio::task::spawn_blocking(move || model.generate(&messages, max_tokens, &cancel))
+                .await
+                .map_err(|e| format!("generation panicked: {e}"))?
+        })
+    }
+
+    fn llm_label(&self) -> Option<String> {
+        Some(self.label.clone())
+    }
 }
 
 #[cfg(test)]

@@ -48,6 +48,22 @@ pub trait Rewriter: Send + Sync + 'static {
 
     /// Starts any slow setup (loading an embedded model) in the background; returns at once.
     fn preload(&self) {}
+
+    /// A free-form chat completion of at most `max_tokens` tokens (persona verbalization).
+    /// Backends without an LLM answer `Err` at once; callers then use something offline.
+    fn complete(
+        &self,
+        _messages: Vec<prompt::ChatMessage>,
+        _max_tokens: usize,
+    ) -> BoxFuture<'_, Result<String, String>> {
+        Box::pin(async { Err("this rewrite has no LLM".to_owned()) })
+    }
+
+    /// A label for logs and stored evidence (e.g. `llm (NAME)`), when [`Rewriter::complete`]
+    /// can answer.
+    fn llm_label(&self) -> Option<String> {
+        None
+    }
 }
 
 /// The identity rewrite: no persona, no LLM.

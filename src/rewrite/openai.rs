@@ -225,11 +225,21 @@ impl OpenAiRewriter {
 
     /// One chat completion, retried on 429/5xx with bounded backoff; returns the raw answer.
     pub async fn complete(&self, messages: &[ChatMessage]) -> Result<String, LlmError> {
+        self.complete_with(messages, self.config.max_tokens as usize)
+            .await
+    }
+
+    /// [`OpenAiRewriter::complete`] with another answer length.
+    pub async fn complete_with(
+        &self,
+        messages: &[ChatMessage],
+        max_tokens: usize,
+    ) -> Result<String, LlmError> {
         let body = serde_json::json!({
             "model": self.config.model,
             "messages": messages,
             "temperature": self.config.temperature,
-            "max_tokens": self.config.max_tokens,
+            "max_tokens": max_tokens,
             "stream": false,
         });
         let mut attempt = 0;
@@ -362,6 +372,22 @@ impl Rewriter for OpenAiRewriter {
             let attempt = self.try_rewrite(request.clone());
             run_with_fallback(self.config.budget, "llm", attempt, &self.template, request).await
         })
+    }
+
+    fn complete(
+        &self,
+        messages: Vec<ChatMessage>,
+        max_tokens: usize,
+    ) -> BoxFuture<'_, Result<String, String>> {
+        Box::pin(async move {
+            self.complete_with(&messages, max_tokens)
+                .await
+                .map_err(|e| e.short())
+        })
+    }
+
+    fn llm_label(&self) -> Option<String> {
+        Some(format!("llm ({})", self.config.model))
     }
 }
 

@@ -39,6 +39,16 @@ impl ChatMessage {
     fn new(role: &'static str, content: String) -> Self {
         Self { role, content }
     }
+
+    /// A system message.
+    pub fn system(content: String) -> Self {
+        Self::new("system", content)
+    }
+
+    /// A user message.
+    pub fn user(content: String) -> Self {
+        Self::new("user", content)
+    }
 }
 
 /// A few-shot example: a prompt and the rewrite this persona preferred.

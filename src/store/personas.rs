@@ -54,6 +54,21 @@ impl Store {
         text: &str,
         evidence: Option<&str>,
     ) -> Result<Persona, StoreError> {
+        self.add_persona_version(guild, member, source, text, evidence, true)
+            .await
+    }
+
+    /// Stores a new persona version; makes it the active one when `activate` (in the same
+    /// transaction).
+    pub async fn add_persona_version(
+        &self,
+        guild: GuildId,
+        member: MemberId,
+        source: &str,
+        text: &str,
+        evidence: Option<&str>,
+        activate: bool,
+    ) -> Result<Persona, StoreError> {
         let op = "add persona";
         let mut tx = self.pool().begin().await.map_err(db_err(op))?;
         let next: i64 = sqlx::query(
@@ -82,16 +97,18 @@ impl Store {
         .await
         .and_then(|row| row.try_get("id"))
         .map_err(db_err(op))?;
-        sqlx::query(
-            "INSERT INTO persona_active (guild_id, member_id, persona_id) VALUES ($1, $2, $3) \
-             ON CONFLICT (guild_id, member_id) DO UPDATE SET persona_id = excluded.persona_id",
-        )
-        .bind(guild.to_db())
-        .bind(member.to_db())
-        .bind(id)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err(op))?;
+        if activate {
+            sqlx::query(
+                "INSERT INTO persona_active (guild_id, member_id, persona_id) VALUES ($1, $2, $3) \
+                 ON CONFLICT (guild_id, member_id) DO UPDATE SET persona_id = excluded.persona_id",
+            )
+            .bind(guild.to_db())
+            .bind(member.to_db())
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err(op))?;
+        }
         tx.commit().await.map_err(db_err(op))?;
         Ok(Persona {
             id,
@@ -124,5 +141,148 @@ impl Store {
             .map(persona_from_row)
             .transpose()
             .map_err(db_err("read active persona"))
+    }
+}
+
+impl Store {
+    /// One persona version by id.
+    pub async fn persona(&self, id: i64) -> Result<Option<Persona>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {PERSONA_COLUMNS} FROM personas p WHERE p.id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(db_err("read persona"))?;
+        row.as_ref()
+            .map(persona_from_row)
+            .transpose()
+            .map_err(db_err("read persona"))
+    }
+
+    /// The member's persona versions in this server, newest first, at most `limit`.
+    pub async fn persona_history(
+        &self,
+        guild: GuildId,
+        member: MemberId,
+        limit: i64,
+    ) -> Result<Vec<Persona>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {PERSONA_COLUMNS} FROM personas p WHERE p.guild_id = $1 AND p.member_id = $2 \
+             ORDER BY p.version DESC LIMIT $3"
+        ))
+        .bind(guild.to_db())
+        .bind(member.to_db())
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_err("read persona history"))?;
+        rows.iter()
+            .map(persona_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(db_err("read persona history"))
+    }
+
+    /// The member's newest persona of `source` (e.g. the latest inferred one).
+    pub async fn latest_persona(
+        &self,
+        guild: GuildId,
+        member: MemberId,
+        source: &str,
+    ) -> Result<Option<Persona>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {PERSONA_COLUMNS} FROM personas p WHERE p.guild_id = $1 AND p.member_id = $2 \
+             AND p.source = $3 ORDER BY p.version DESC LIMIT 1"
+        ))
+        .bind(guild.to_db())
+        .bind(member.to_db())
+        .bind(source)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(db_err("read latest persona"))?;
+        row.as_ref()
+            .map(persona_from_row)
+            .transpose()
+            .map_err(db_err("read latest persona"))
+    }
+
+    /// Makes version `persona_id` the member's active one. Returns it, or `None` when that id
+    /// is not one of this member's versions in this server (nothing changes then).
+    pub async fn activate_persona(
+        &self,
+        guild: GuildId,
+        member: MemberId,
+        persona_id: i64,
+    ) -> Result<Option<Persona>, StoreError> {
+        let Some(persona) = self
+            .persona(persona_id)
+            .await?
+            .filter(|p| p.guild_id == guild && p.member_id == member)
+        else {
+            return Ok(None);
+        };
+        sqlx::query(
+            "INSERT INTO persona_active (guild_id, member_id, persona_id) VALUES ($1, $2, $3) \
+             ON CONFLICT (guild_id, member_id) DO UPDATE SET persona_id = excluded.persona_id",
+        )
+        .bind(guild.to_db())
+        .bind(member.to_db())
+        .bind(persona_id)
+        .execute(self.pool())
+        .await
+        .map_err(db_err("activate persona"))?;
+        Ok(Some(persona))
+    }
+
+    /// Members of the server who granted consent, ascending.
+    pub async fn consenting_members(&self, guild: GuildId) -> Result<Vec<MemberId>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT member_id FROM consents WHERE guild_id = $1 AND granted = 1 ORDER BY member_id",
+        )
+        .bind(guild.to_db())
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_err("read consenting members"))?;
+        rows.iter()
+            .map(|row| row.try_get("member_id").map(MemberId::from_db))
+            .collect::<Result<_, _>>()
+            .map_err(db_err("read consenting members"))
+    }
+
+    /// Servers with at least one consenting member (for scheduled inference).
+    pub async fn guilds_with_consent(&self) -> Result<Vec<GuildId>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT guild_id FROM consents WHERE granted = 1 ORDER BY guild_id",
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_err("read servers with consent"))?;
+        rows.iter()
+            .map(|row| row.try_get("guild_id").map(GuildId::from_db))
+            .collect::<Result<_, _>>()
+            .map_err(db_err("read servers with consent"))
+    }
+
+    /// The member's most recent `/imagine` prompts in this server, newest first.
+    pub async fn recent_prompts(
+        &self,
+        guild: GuildId,
+        member: MemberId,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT prompt FROM render_jobs WHERE guild_id = $1 AND member_id = $2 \
+             ORDER BY id DESC LIMIT $3",
+        )
+        .bind(guild.to_db())
+        .bind(member.to_db())
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_err("read recent prompts"))?;
+        rows.iter()
+            .map(|row| row.try_get("prompt"))
+            .collect::<Result<_, _>>()
+            .map_err(db_err("read recent prompts"))
     }
 }

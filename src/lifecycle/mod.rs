@@ -1,0 +1,514 @@
+//! The persona lifecycle (issue 6): the trained encoder embeds a server's snapshot, the
+//! attention-ranked evidence is verbalized, and the result is stored as a new persona version.
+//!
+//! - **When.** On a schedule (`persona.infer_every_s`), on `/persona refresh` (at most once per
+//!   `persona.refresh_cooldown_s` per member), and when a member consents.
+//! - **Which encoder.** The checkpoint in `persona.checkpoint`, loaded at start and reloaded
+//!   when a newer one is written there (checked every `persona.reload_check_s`). Without one,
+//!   inference reports [`Refresh::Unavailable`] and everything else keeps working.
+//! - **Who.** Only members who consented, in servers whose moderators left inference on.
+//! - **Edits win.** A new inferred version becomes the active persona only when the member's
+//!   active persona is itself inferred (or there is none). Otherwise it is stored, unused, and
+//!   `/persona reset` switches to it. An inference identical to the latest inferred text adds
+//!   no version.
+//! - **Verbalizer.** The server's LLM when it has one and `persona.verbalizer = "auto"`, with a
+//!   time limit; the offline verbalizer otherwise, or when the LLM fails or refuses.
+//!
+//! Encoder inference runs on the blocking pool; one inference per server at a time.
+
+pub mod seed;
+pub mod snapshot;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use candle_core::Device;
+use dashmap::DashMap;
+use tokio::sync::watch;
+
+use crate::config::PersonaSettings;
+use crate::ids::{GuildId, MemberId};
+use crate::persona::checkpoint::{self, CheckpointMeta, META_FILE};
+use crate::persona::encoder::PersonaEncoder;
+use crate::persona::infer::MemberEvidence;
+use crate::persona::verbalize::{
+    self, check_llm_persona, llm_messages, EvidenceEntry, PersonaEvidence, Vocabulary,
+};
+use crate::rewrite::registry::Rewriters;
+use crate::rewrite::Rewriter;
+use crate::store::{Persona, Store, StoreError};
+
+use self::snapshot::Snapshot;
+
+/// Source names stored with persona versions.
+pub const SOURCE_INFERRED: &str = "inferred";
+/// A persona the member wrote.
+pub const SOURCE_EDITED: &str = "edited";
+/// A persona built from the member's `/persona setup` answers.
+pub const SOURCE_QUESTIONNAIRE: &str = "questionnaire";
+
+/// A loaded encoder checkpoint.
+pub struct LoadedEncoder {
+    /// The model.
+    pub model: PersonaEncoder,
+    /// Its metadata.
+    pub meta: CheckpointMeta,
+    /// Where it was read from.
+    pub path: PathBuf,
+}
+
+/// What a refresh of one member did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Refresh {
+    /// A new inferred version is the member's active persona.
+    Activated(Persona),
+    /// A new inferred version is stored, but the member's own version stays active.
+    Kept(Persona),
+    /// Inference gave the same text as the latest inferred version; nothing new.
+    Unchanged(Persona),
+    /// Nothing recorded about the member yet (no edges, no prompts).
+    NoActivity,
+    /// The member has not consented.
+    NoConsent,
+    /// The server's moderators turned inference off.
+    Disabled,
+    /// No encoder checkpoint is loaded.
+    Unavailable,
+    /// The member refreshed too recently; try again after this long.
+    Cooldown(Duration),
+}
+
+/// Why inference failed (logged; members see a generic message).
+#[derive(Debug, thiserror::Error)]
+pub enum LifecycleError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The encoder failed on this server's graph.
+    #[error("persona inference for server {guild}: {reason}")]
+    Infer {
+        /// The server.
+        guild: GuildId,
+        /// What failed.
+        reason: String,
+    },
+}
+
+/// Counts of one server-wide inference.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GuildRun {
+    /// Members in the snapshot.
+    pub members: usize,
+    /// New versions made active.
+    pub activated: usize,
+    /// New versions stored behind a member's own version.
+    pub kept: usize,
+    /// Same text as before.
+    pub unchanged: usize,
+    /// Members without any evidence.
+    pub no_activity: usize,
+}
+
+/// Persona inference for the bot.
+pub struct PersonaService {
+    store: Store,
+    settings: PersonaSettings,
+    rewriters: Arc<Rewriters>,
+    vocab: Vocabulary,
+    encoder: RwLock<Option<Arc<LoadedEncoder>>>,
+    loaded_stamp: Mutex<Option<SystemTime>>,
+    cooldowns: DashMap<(GuildId, MemberId), Instant>,
+    guild_locks: DashMap<GuildId, Arc<tokio::sync::Mutex<()>>>,
+}
+
+impl std::fmt::Debug for PersonaService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PersonaService")
+            .field("checkpoint", &self.settings.checkpoint)
+            .field("loaded", &self.encoder_loaded())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PersonaService {
+    /// The service; fails only on an unreadable descriptor vocabulary. Call
+    /// [`PersonaService::reload_if_newer`] (or [`PersonaService::run`]) to load the encoder.
+    pub fn new(
+        store: Store,
+        settings: PersonaSettings,
+        rewriters: Arc<Rewriters>,
+    ) -> Result<Arc<Self>, verbalize::VocabularyError> {
+        let path = settings.descriptors.clone();
+        let vocab = Vocabulary::load((!path.as_os_str().is_empty()).then_some(path.as_path()))?;
+        Ok(Arc::new(Self {
+            store,
+            settings,
+            rewriters,
+            vocab,
+            encoder: RwLock::new(None),
+            loaded_stamp: Mutex::new(None),
+            cooldowns: DashMap::new(),
+            guild_locks: DashMap::new(),
+        }))
+    }
+
+    /// The settings in use.
+    pub fn settings(&self) -> &PersonaSettings {
+        &self.settings
+    }
+
+    /// Whether an encoder is loaded.
+    pub fn encoder_loaded(&self) -> bool {
+        self.encoder().is_some()
+    }
+
+    fn encoder(&self) -> Option<Arc<LoadedEncoder>> {
+        self.encoder.read().ok().and_then(|e| e.clone())
+    }
+
+    /// Loads the checkpoint when its metadata file changed since the last look (or was never
+    /// loaded). A checkpoint that fails to load is logged and the previous one stays in use.
+    /// Returns whether a new encoder was loaded.
+    pub async fn reload_if_newer(&self) -> bool {
+        let dir = self.settings.checkpoint.clone();
+        if dir.as_os_str().is_empty() {
+            return false;
+        }
+        let stamp = match std::fs::metadata(dir.join(META_FILE)).and_then(|m| m.modified()) {
+            Ok(stamp) => stamp,
+            Err(error) => {
+                let mut last = self.loaded_stamp.lock().expect("stamp lock");
+                if last.is_some() || !self.encoder_loaded() {
+                    tracing::warn!(path = %dir.display(), %error, "no persona encoder checkpoint yet; inference is unavailable");
+                }
+                *last = None;
+                return false;
+            }
+        };
+        {
+            let mut last = self.loaded_stamp.lock().expect("stamp lock");
+            if *last == Some(stamp) {
+                return false;
+            }
+            *last = Some(stamp);
+        }
+        let load_dir = dir.clone();
+        let loaded =
+            tokio::task::spawn_blocking(move || checkpoint::load(&load_dir, &Device::Cpu)).await;
+        match loaded {
+            Ok(Ok((model, meta))) => {
+                tracing::info!(path = %dir.display(), trained_at_unix_ms = meta.trained_at_unix_ms, val_auc = meta.report.val_auc, "persona encoder loaded");
+                *self.encoder.write().expect("encoder lock") = Some(Arc::new(LoadedEncoder {
+                    model,
+                    meta,
+                    path: dir,
+                }));
+                true
+            }
+            Ok(Err(error)) => {
+                tracing::error!(path = %dir.display(), %error, "persona encoder checkpoint refused; keeping the previous one");
+                false
+            }
+            Err(error) => {
+                tracing::error!(path = %dir.display(), %error, "persona encoder load panicked");
+                false
+            }
+        }
+    }
+
+    /// `/persona refresh` and consent: infers one member's persona now (see [`Refresh`]).
+    /// `cooldown` applies the refresh cooldown.
+    pub async fn refresh(
+        &self,
+        guild: GuildId,
+        member: MemberId,
+        cooldown: bool,
+    ) -> Result<Refresh, LifecycleError> {
+        if self.store.consent(guild, member).await? != Some(true) {
+            return Ok(Refresh::NoConsent);
+        }
+        let settings = self.store.guild_settings(guild).await?;
+        if !settings.inference_on() {
+            return Ok(Refresh::Disabled);
+        }
+        let Some(encoder) = self.encoder() else {
+            return Ok(Refresh::Unavailable);
+        };
+        if cooldown {
+            let limit = Duration::from_secs(self.settings.refresh_cooldown_s);
+            let now = Instant::now();
+            let mut last = self.cooldowns.entry((guild, member)).or_insert(now - limit);
+            let since = now.duration_since(*last);
+            if since < limit {
+                return Ok(Refresh::Cooldown(limit - since));
+            }
+            *last = now;
+        }
+        let llm = self.rewriters.get(settings.llm.as_deref());
+        let mut results = self
+            .infer_guild_with(guild, Some(member), &encoder, llm)
+            .await?;
+        Ok(results.pop().map_or(Refresh::NoActivity, |(_, r)| r))
+    }
+
+    /// Infers every consenting member of the server (the schedule).
+    pub async fn infer_guild(&self, guild: GuildId) -> Result<GuildRun, LifecycleError> {
+        let settings = self.store.guild_settings(guild).await?;
+        let Some(encoder) = self.encoder() else {
+            return Ok(GuildRun::default());
+        };
+        if !settings.inference_on() {
+            return Ok(GuildRun::default());
+        }
+        let llm = self.rewriters.get(settings.llm.as_deref());
+        let results = self.infer_guild_with(guild, None, &encoder, llm).await?;
+        let mut run = GuildRun {
+            members: results.len(),
+            ..GuildRun::default()
+        };
+        for (_, r) in &results {
+            match r {
+                Refresh::Activated(_) => run.activated += 1,
+                Refresh::Kept(_) => run.kept += 1,
+                Refresh::Unchanged(_) => run.unchanged += 1,
+                _ => run.no_activity += 1,
+            }
+        }
+        Ok(run)
+    }
+
+    /// Snapshot → encoder → evidence → verbalizer → store, for one member or all.
+    async fn infer_guild_with(
+        &self,
+        guild: GuildId,
+        only: Option<MemberId>,
+        encoder: &Arc<LoadedEncoder>,
+        llm: Arc<dyn Rewriter>,
+    ) -> Result<Vec<(MemberId, Refresh)>, LifecycleError> {
+        let lock = Arc::clone(
+            self.guild_locks
+                .entry(guild)
+                .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(())))
+                .value(),
+        );
+        let _serial = lock.lock().await;
+        let snap = snapshot::snapshot(&self.store, guild, crate::store::now_ms()).await?;
+        let targets: Vec<usize> = match only {
+            Some(member) => match snap.index_of(member) {
+                Some(i) => vec![i],
+                None => return Ok(vec![(member, Refresh::NoActivity)]),
+            },
+            None => (0..snap.members.len()).collect(),
+        };
+        if targets.is_empty() {
+            return Ok(Vec::new());
+        }
+        let top_k = self.settings.top_k;
+        let model = Arc::clone(encoder);
+        let started = Instant::now();
+        let (snap, inference) = tokio::task::spawn_blocking(move || {
+            let result = crate::persona::infer::infer(&model.model, &snap.graph, top_k, &Device::Cpu);
+            (snap, result)
+        })
+        .await
+        .map_err(|e| LifecycleError::Infer {
+            guild,
+            reason: format!("inference task failed: {e}"),
+        })?;
+        let inference = inference.map_err(|e| LifecycleError::Infer {
+            guild,
+            reason: e.to_string(),
+        })?;
+        tracing::debug!(%guild, members = snap.members.len(), elapsed_ms = started.elapsed().as_millis() as u64, "persona encoder ran");
+        let label = encoder.path.display().to_string();
+        let mut out = Vec::with_capacity(targets.len());
+        for i in targets {
+            let member = snap.members[i];
+            let evidence = self
+                .evidence_of(guild, member, &snap, &inference.evidence[i], &label)
+                .await?;
+            let outcome = match evidence {
+                None => Refresh::NoActivity,
+                Some(evidence) => self.write(guild, member, evidence, llm.as_ref()).await?,
+            };
+            out.push((member, outcome));
+        }
+        Ok(out)
+    }
+
+    /// The member's evidence: heaviest channels and roles (named ones only) and recent prompts.
+    async fn evidence_of(
+        &self,
+        guild: GuildId,
+        member: MemberId,
+        snap: &Snapshot,
+        ranked: &MemberEvidence,
+        checkpoint: &str,
+    ) -> Result<Option<PersonaEvidence>, StoreError> {
+        let graph = &snap.graph;
+        let channels = ranked
+            .channels
+            .iter()
+            .filter(|c| !c.name.is_empty())
+            .map(|c| EvidenceEntry {
+                name: c.name.clone(),
+                topic: Some(graph.channels[c.index as usize].topic.clone())
+                    .filter(|t| !t.trim().is_empty()),
+                weight: c.weight,
+            })
+            .collect();
+        let roles = ranked
+            .roles
+            .iter()
+            .filter(|r| !r.name.is_empty())
+            .map(|r| EvidenceEntry {
+                name: r.name.clone(),
+                topic: None,
+                weight: r.weight,
+            })
+            .collect();
+        let prompts = self
+            .store
+            .recent_prompts(guild, member, self.settings.recent_prompts as i64)
+            .await?;
+        let evidence = PersonaEvidence {
+            channels,
+            roles,
+            prompts,
+            checkpoint: Some(checkpoint.to_owned()),
+            ..PersonaEvidence::default()
+        };
+        Ok((!evidence.is_empty()).then_some(evidence))
+    }
+
+    /// Verbalizes: the server's LLM first (when allowed), the offline verbalizer otherwise.
+    async fn verbalize(
+        &self,
+        evidence: &mut PersonaEvidence,
+        llm: &dyn Rewriter,
+    ) -> Option<String> {
+        let max_chars = self.settings.max_chars;
+        // The offline pass also picks the vocabulary descriptors the LLM is given.
+        let offline = verbalize::offline(evidence, &self.vocab, max_chars)?;
+        let label = llm.llm_label();
+        if self.settings.verbalizer == "offline" || label.is_none() {
+            return Some(offline);
+        }
+        let messages = llm_messages(evidence, self.settings.evidence_tokens);
+        let timeout = Duration::from_millis(self.settings.verbalize_timeout_ms);
+        // About four characters per token, plus room for the model to finish its sentence.
+        let max_tokens = max_chars / 3 + 32;
+        let answer = tokio::time::timeout(timeout, llm.complete(messages, max_tokens)).await;
+        let checked = match answer {
+            Ok(Ok(text)) => check_llm_persona(&text, max_chars),
+            Ok(Err(reason)) => Err(reason),
+            Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
+        };
+        match checked {
+            Ok(text) => {
+                evidence.verbalizer = label.unwrap_or_default();
+                Some(text)
+            }
+            Err(reason) => {
+                tracing::warn!(llm = ?label, %reason, "LLM verbalization failed; using the offline verbalizer");
+                Some(offline)
+            }
+        }
+    }
+
+    /// Stores the inferred persona as a new version (see the module docs for when it is made
+    /// active).
+    async fn write(
+        &self,
+        guild: GuildId,
+        member: MemberId,
+        mut evidence: PersonaEvidence,
+        llm: &dyn Rewriter,
+    ) -> Result<Refresh, StoreError> {
+        let Some(text) = self.verbalize(&mut evidence, llm).await else {
+            return Ok(Refresh::NoActivity);
+        };
+        if let Some(latest) = self
+            .store
+            .latest_persona(guild, member, SOURCE_INFERRED)
+            .await?
+        {
+            if latest.text == text {
+                return Ok(Refresh::Unchanged(latest));
+            }
+        }
+        let active = self.store.active_persona(guild, member).await?;
+        let activate = active.is_none_or(|a| a.source == SOURCE_INFERRED);
+        let json = serde_json::to_string(&evidence).unwrap_or_default();
+        let persona = self
+            .store
+            .add_persona_version(guild, member, SOURCE_INFERRED, &text, Some(&json), activate)
+            .await?;
+        tracing::info!(%guild, %member, version = persona.version, activate, verbalizer = %evidence.verbalizer, "persona inferred");
+        Ok(if activate {
+            Refresh::Activated(persona)
+        } else {
+            Refresh::Kept(persona)
+        })
+    }
+
+    /// Infers every server with consenting members (one pass of the schedule).
+    pub async fn infer_all(&self) {
+        let guilds = match self.store.guilds_with_consent().await {
+            Ok(guilds) => guilds,
+            Err(error) => {
+                tracing::error!(%error, "scheduled persona inference: cannot list servers");
+                return;
+            }
+        };
+        for guild in guilds {
+            let started = Instant::now();
+            match self.infer_guild(guild).await {
+                Ok(run) => {
+                    tracing::info!(%guild, ?run, elapsed_ms = started.elapsed().as_millis() as u64, "scheduled persona inference")
+                }
+                Err(error) => tracing::error!(%guild, %error, "scheduled persona inference failed"),
+            }
+        }
+    }
+
+    /// A member just consented: infer them in the background (no cooldown). Without any
+    /// activity yet this stores nothing; the schedule catches up later.
+    pub fn on_consent(self: &Arc<Self>, guild: GuildId, member: MemberId) {
+        let me = Arc::clone(self);
+        tokio::spawn(async move {
+            match me.refresh(guild, member, false).await {
+                Ok(outcome) => tracing::debug!(%guild, %member, ?outcome, "inference after consent"),
+                Err(error) => tracing::error!(%guild, %member, %error, "inference after consent failed"),
+            }
+        });
+    }
+
+    /// Forgets the member's cooldown (after `/persona forget`).
+    pub fn forget(&self, guild: GuildId, member: MemberId) {
+        self.cooldowns.remove(&(guild, member));
+    }
+
+    /// The background loop: reload checks and scheduled inference until `shutdown`.
+    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        self.reload_if_newer().await;
+        let mut reload =
+            tokio::time::interval(Duration::from_secs(self.settings.reload_check_s.max(1)));
+        reload.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let every = Duration::from_secs(self.settings.infer_every_s.max(1));
+        let mut infer = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        infer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.wait_for(|stop| *stop) => break,
+                _ = reload.tick() => {
+                    self.reload_if_newer().await;
+                }
+                _ = infer.tick(), if self.settings.infer_every_s > 0 => {
+                    self.infer_all().await;
+                }
+            }
+        }
+    }
+}
