@@ -1,0 +1,199 @@
+# zipp — Deutsch. Jeder Text der Slash-Befehle und jede Antwort steht hier.
+# Befehlsmetadaten folgen der Konvention von poise: `command = name`, `.description`,
+# `.PARAM = name`, `.PARAM-description`. Namen: Kleinbuchstaben, höchstens 32 Zeichen;
+# Beschreibungen höchstens 100 Zeichen.
+
+## Befehle
+
+imagine = imagine
+    .description = Erzeuge ein Bild aus deinem Prompt
+    .prompt = prompt
+    .prompt-description = Was gezeichnet werden soll
+    .seed = seed
+    .seed-description = Seed für ein reproduzierbares Bild (0 bis 4294967295)
+    .negative = negativ
+    .negative-description = Was nicht im Bild vorkommen soll
+    .persona = persona
+    .persona-description = Deine Persona nutzen (an), weglassen (aus) oder beide Bilder nebeneinander vergleichen
+    .persona-on = an
+    .persona-off = aus
+    .persona-compare = vergleichen
+
+## Antworten von /imagine
+
+imagine-queued = In der Warteschlange — Position { $position }. Ich aktualisiere diese Nachricht, während das Bild entsteht.
+imagine-rendering = Wird gerendert — Schritt { $step }/{ $total }…
+imagine-rendering-started = Wird gerendert…
+imagine-done = Fertig in { $seconds } s.
+imagine-result = Hier ist dein Bild.
+imagine-late-delivery = Das Rendern hat länger gedauert, als Discord mir die ursprüngliche Antwort bearbeiten lässt, deshalb kommt das Bild hier.
+imagine-downscaled = Das Bild wurde auf { $width }×{ $height } verkleinert, damit es in das Upload-Limit dieses Servers passt.
+imagine-too-large = Das Bild ist zu groß für das Upload-Limit dieses Servers und konnte daher nicht angehängt werden.
+imagine-field-prompt = Prompt
+imagine-field-rendered = Gerenderter Prompt
+imagine-field-model = Modell
+imagine-field-seed = Seed
+imagine-field-time = Dauer
+imagine-field-rewrite = Umformulierung
+imagine-field-persona = Persona
+imagine-persona-version = Version { $version } ({ $source })
+imagine-persona-button = Meine Persona öffnen
+imagine-field-left = Links
+imagine-field-right = Rechts
+imagine-compare-result = Gleicher Seed, zwei Prompts: einer für deine Persona geschrieben, einer so, wie du ihn eingegeben hast. Welches Bild gefällt dir besser?
+
+## Vergleichsmodus
+
+compare-left-better = Links ist besser
+compare-right-better = Rechts ist besser
+compare-not-yours = Nur das Mitglied, das dieses Bild angefordert hat, kann wählen.
+compare-already-picked = Du hast bei diesem Bild schon gewählt; deine erste Wahl zählt.
+compare-unknown = Diesen Vergleich gibt es nicht mehr.
+error-compare-needs-persona = Der Vergleichsmodus braucht eine Persona, und du hast auf diesem Server noch keine.
+
+## /stats
+
+stats = statistik
+    .description = Wie oft Mitglieder hier das Bild mit ihrer Persona bevorzugt haben
+stats-none = Noch keine Vergleiche. Probier /imagine mit persona: vergleichen aus und wähle das Bild, das dir besser gefällt.
+stats-win-rate = Persona-Bilder haben { $rate } % von { $n } Vergleichen gewonnen ({ $wins } Siege; 95-%-Intervall { $low }–{ $high } %).
+
+## Eingabefehler (nur für dich sichtbar)
+
+error-prompt-empty = Gib mir bitte etwas zum Zeichnen: Der Prompt ist leer.
+error-prompt-too-long = Dieser Prompt ist { $length } Zeichen lang; das Limit liegt bei { $max }. Bitte kürze ihn.
+error-prompt-control = Der Prompt enthält unsichtbare Steuerzeichen. Bitte gib ihn als reinen Text neu ein.
+error-negative-too-long = Der negative Prompt ist { $length } Zeichen lang; das Limit liegt bei { $max }.
+error-negative-control = Der negative Prompt enthält unsichtbare Steuerzeichen. Bitte gib ihn als reinen Text neu ein.
+error-seed-range = Der Seed muss eine ganze Zahl von 0 bis 4294967295 sein.
+error-model-unavailable = Das Bildmodell dieses Servers ist gerade nicht verfügbar. Ein Moderator kann ein anderes auswählen.
+
+## Fehler beim Rendern (in der Antwort angezeigt)
+
+render-error-internal = Entschuldige, das Rendern ist nach mehreren Versuchen fehlgeschlagen. Bitte versuch es später noch einmal.
+render-error-crashed = Entschuldige, der Renderer ist bei der Arbeit an diesem Bild stehen geblieben. Bitte versuch es noch einmal.
+render-error-model-unavailable = Entschuldige, das Bildmodell dieses Servers konnte nicht geladen werden. Ein Moderator muss die Konfiguration prüfen.
+render-error-invalid-size = Entschuldige, dieses Modell kann in dieser Größe nicht rendern.
+
+## Allgemein
+
+error-internal = Bei mir ist etwas schiefgelaufen. Das Team wurde informiert; bitte versuch es später noch einmal.
+
+## /config (Moderatoren)
+
+config = einstellungen
+    .description = Konfiguriere zipp für diesen Server (Moderatoren)
+config-show = anzeigen
+    .description = Zeige die Einstellungen dieses Servers an
+config-llm = llm
+    .description = Wähle das LLM, das Prompts umformuliert
+    .name = name
+    .name-description = Ein Modell aus dem Katalog des Betreibers
+config-diffusion = diffusion
+    .description = Wähle das Diffusionsmodell, das Bilder rendert
+    .name = name
+    .name-description = Ein Modell aus dem Katalog des Betreibers
+config-persona = persona
+    .description = Schalte die Persona-Ableitung für diesen Server ein oder aus
+    .state = status
+    .state-description = an oder aus
+    .state-on = an
+    .state-off = aus
+config-default = Standard
+config-settings = Einstellungen dieses Servers — Diffusionsmodell: { $diffusion }; LLM: { $llm }; Persona-Ableitung: { $persona }.
+config-changed = { $setting } ist jetzt { $value }. Die Änderung steht im Audit-Log.
+
+## Fehler von /config
+
+error-unknown-llm = Dieses LLM ist nicht im Katalog (oder nicht für Server freigegeben). Wähle eines aus der Liste.
+error-unknown-diffusion = Dieses Diffusionsmodell ist nicht im Katalog (oder nicht für Server freigegeben). Wähle eines aus der Liste.
+error-guild-only = Dieser Befehl funktioniert nur auf einem Server.
+error-missing-permission = Für diesen Befehl brauchst du die Berechtigung „Server verwalten“.
+
+## /persona (jede Antwort ist nur für das Mitglied selbst sichtbar)
+
+persona = persona
+    .description = Deine Persona hier: ansehen, bearbeiten, aktualisieren; Einwilligung und deine Daten
+persona-consent = einwilligung
+    .description = Erlaube oder beende, dass zipp deinen Geschmack aus deiner Aktivität hier lernt
+    .state = status
+    .state-description = an: erlauben; aus: beenden und das Aufgezeichnete löschen
+    .state-on = an
+    .state-off = aus
+persona-forget = vergessen
+    .description = Lösche alles, was zipp auf diesem Server über dich speichert
+persona-consent-prompt = Möchtest du Bilder nach deinem eigenen Geschmack? Wenn du zustimmst, zeichnet zipp auf, *in welchen* Kanälen du postest und reagierst, welche Rollen du hast und wem du antwortest oder wen du erwähnst (nur Mitglieder, die ebenfalls zugestimmt haben) — niemals, was du schreibst. Daraus leitet zipp eine kurze Persona ab, die nur du sehen und bearbeiten kannst, und nutzt sie, um deine Prompts für /imagine umzuformulieren. Du kannst jederzeit mit /persona einwilligung aus aufhören und mit /persona vergessen alles löschen.
+persona-consent-accept = Zustimmen
+persona-consent-later = Jetzt nicht
+persona-consent-on = Danke! zipp lernt deinen Geschmack aus deiner Aktivität auf diesem Server. Du kannst jederzeit mit /persona einwilligung aus aufhören.
+persona-consent-off = Erledigt: zipp zeichnet deine Aktivität hier nicht mehr auf, und was bisher aufgezeichnet wurde, ist gelöscht.
+persona-consent-later-ack = Kein Problem: Von deiner Aktivität wird nichts aufgezeichnet. Du kannst später mit /persona einwilligung an zustimmen.
+persona-forget-confirm = Damit wird alles gelöscht, was zipp auf diesem Server über dich speichert: aufgezeichnete Aktivität, Personas, deine Wahl bei Vergleichen, deine gerenderten Bilder (ausstehende werden abgebrochen) und deine Einwilligung. Das lässt sich nicht rückgängig machen.
+persona-forget-button = Alles löschen
+persona-forgotten = Erledigt: Alles, was zipp auf diesem Server über dich gespeichert hatte, ist gelöscht.
+persona-show = anzeigen
+    .description = Zeige deine Persona hier an: ihren Text, woher sie stammt und warum
+persona-edit = bearbeiten
+    .description = Schreibe oder ändere deine Persona selbst
+persona-setup = einrichten
+    .description = Beantworte vier kurze Fragen, um deine Persona zu erstellen
+persona-reset = zurücksetzen
+    .description = Verwirf deine eigene Version und kehre zur abgeleiteten Persona zurück
+persona-refresh = aktualisieren
+    .description = Lass deine Persona neu aus deiner jüngsten Aktivität ableiten
+persona-history = verlauf
+    .description = Frühere Versionen deiner Persona; stelle eine davon wieder her
+
+## /persona anzeigen, bearbeiten, einrichten, zurücksetzen, aktualisieren, verlauf
+
+persona-none = Du hast auf diesem Server noch keine Persona. Schreib eine mit /persona bearbeiten, beantworte vier kurze Fragen mit /persona einrichten oder lass zipp – falls du es mit /persona einwilligung an erlaubt hast – mit /persona aktualisieren eine ableiten.
+persona-show-header = **Deine Persona** — Version { $version }, { $source }, { $date }
+persona-source-inferred = aus deiner Aktivität abgeleitet
+persona-source-edited = von dir geschrieben
+persona-source-questionnaire = aus deinen Antworten auf /persona einrichten
+persona-show-pinned = Deine eigene Version bleibt in Gebrauch, auch wenn zipp eine neue ableitet, bis du /persona zurücksetzen ausführst.
+persona-show-evidence = Warum: Am stärksten gewichtet wurden die Kanäle { $channels }.
+persona-show-evidence-roles = Berücksichtigte Rollen: { $roles }.
+persona-show-evidence-prompts = Außerdem verwendet: { $count } deiner letzten Prompts für /imagine.
+persona-show-private = Nur du kannst sie sehen. /imagine nutzt sie, um deine Prompts umzuformulieren (überspringe sie mit persona: aus).
+persona-button-edit = Bearbeiten
+persona-button-history = Verlauf
+persona-not-yours = Nur das Mitglied, das dieses Bild erstellt hat, kann die dafür verwendete Persona öffnen.
+persona-gone = Diese Persona-Version gibt es nicht mehr.
+
+persona-edit-title = Deine Persona
+persona-edit-label = Wer du bist und was du gern siehst
+persona-edit-placeholder = Ich bin … und liebe … Meine Lieblingsbilder sind …
+persona-setup-title = Erzähl zipp von dir
+persona-setup-who = Wer bist du?
+persona-setup-who-placeholder = z. B. Pflegekraft im Nachtdienst aus Lyon
+persona-setup-work = Was machst du?
+persona-setup-work-placeholder = z. B. Ich restauriere alte Fahrräder und zeichne Comics
+persona-setup-love = Was liebst du?
+persona-setup-love-placeholder = z. B. Jazz, Städte im Regen, meine zwei Katzen
+persona-setup-visual = Welche Bilder magst du?
+persona-setup-visual-placeholder = z. B. gedeckte Farben, Filmkorn, stille Straßen in der Dämmerung
+persona-questionnaire-who = Ich bin { $answer }.
+persona-questionnaire-work = Was ich mache: { $answer }.
+persona-questionnaire-love = Ich liebe { $answer }.
+persona-questionnaire-visual = Optisch mag ich { $answer }.
+persona-saved = Gespeichert: Deine Persona ist jetzt Version { $version }, und /imagine nutzt sie ab deinem nächsten Prompt. Nur du kannst sie sehen.
+error-persona-empty = Diese Persona ist leer, sobald Leerzeichen, unsichtbare Zeichen und Erwähnungen entfernt sind. Bitte schreib ein paar Worte über dich.
+error-persona-too-long = Diese Persona ist { $length } Zeichen lang; das Limit liegt bei { $max }. Hier ist, was du geschrieben hast, damit du es kürzen kannst:
+
+persona-reset-done = Zurück zur abgeleiteten Persona (Version { $version }); /imagine nutzt ab jetzt diese.
+persona-reset-none = Es gibt noch keine abgeleitete Persona, zu der du zurückkehren könntest, deshalb bleibt deine aktuelle Persona. Mit /persona aktualisieren bittest du zipp, eine abzuleiten.
+persona-reset-already = Du nutzt bereits die abgeleitete Persona.
+persona-refresh-done = Erledigt: zipp hat eine neue Persona für dich abgeleitet (Version { $version }). Sieh sie dir mit /persona anzeigen an.
+persona-refresh-kept = Erledigt: zipp hat eine neue Persona abgeleitet (Version { $version }), aber deine eigene Version bleibt bis /persona zurücksetzen in Gebrauch.
+persona-refresh-cooldown = Du hast deine Persona vor Kurzem aktualisiert. Du kannst sie in { $minutes } Min. wieder aktualisieren.
+persona-refresh-no-consent = zipp kann eine Persona nur dann aus deiner Aktivität ableiten, wenn du es erlaubst: /persona einwilligung an. Du kannst auch selbst eine mit /persona bearbeiten schreiben.
+persona-refresh-disabled = Die Moderatoren haben die Persona-Ableitung für diesen Server ausgeschaltet. Du kannst trotzdem mit /persona bearbeiten oder /persona einrichten deine eigene Persona schreiben.
+persona-refresh-unavailable = Die Persona-Ableitung ist gerade nicht verfügbar (es ist kein trainiertes Modell geladen). Du kannst trotzdem mit /persona bearbeiten oder /persona einrichten deine eigene Persona schreiben.
+persona-refresh-no-activity = zipp hat hier noch nicht genug von deiner Aktivität gesehen, um eine Persona abzuleiten. Poste und reagiere ein bisschen und versuch es dann noch einmal — oder schreib selbst eine mit /persona bearbeiten.
+persona-history-header = Deine Persona-Versionen, neueste zuerst:
+persona-history-line = **v{ $version }** · { $source } · { $date }{ $active } — { $excerpt }
+persona-history-in-use = (aktiv)
+persona-history-pick = Eine Version wiederherstellen…
+persona-history-option = Version { $version } ({ $source })
+persona-restored = Version { $version } wiederhergestellt; /imagine nutzt sie ab jetzt.

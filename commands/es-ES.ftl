@@ -1,0 +1,199 @@
+# zipp — español (España). Aquí están todos los textos de los comandos de barra y todas las respuestas.
+# Los metadatos de los comandos siguen la convención de poise: `command = name`, `.description`,
+# `.PARAM = name`, `.PARAM-description`. Nombres: minúsculas, 32 caracteres como máximo;
+# descripciones: 100 caracteres como máximo.
+
+## Comandos
+
+imagine = imagine
+    .description = Genera una imagen a partir de tu prompt
+    .prompt = prompt
+    .prompt-description = Qué quieres que dibuje
+    .seed = semilla
+    .seed-description = Semilla para obtener una imagen reproducible (de 0 a 4294967295)
+    .negative = negativo
+    .negative-description = Lo que no debe aparecer en la imagen
+    .persona = persona
+    .persona-description = Usa tu persona (activado), omítela (desactivado) o compara ambas versiones lado a lado
+    .persona-on = activado
+    .persona-off = desactivado
+    .persona-compare = comparar
+
+## Respuestas de /imagine
+
+imagine-queued = En cola: posición { $position }. Actualizaré este mensaje mientras se genera la imagen.
+imagine-rendering = Generando: paso { $step }/{ $total }…
+imagine-rendering-started = Generando…
+imagine-done = Listo en { $seconds } s.
+imagine-result = Aquí tienes tu imagen.
+imagine-late-delivery = Esta imagen ha tardado más de lo que Discord me permite para editar la respuesta original, así que aquí la tienes.
+imagine-downscaled = La imagen se ha reducido a { $width }×{ $height } para ajustarse al límite de subida de este servidor.
+imagine-too-large = La imagen es demasiado grande para el límite de subida de este servidor, así que no se ha podido adjuntar.
+imagine-field-prompt = Prompt
+imagine-field-rendered = Prompt generado
+imagine-field-model = Modelo
+imagine-field-seed = Semilla
+imagine-field-time = Tiempo
+imagine-field-rewrite = Reescritura
+imagine-field-persona = Persona
+imagine-persona-version = versión { $version } ({ $source })
+imagine-persona-button = Abrir mi persona
+imagine-field-left = Izquierda
+imagine-field-right = Derecha
+imagine-compare-result = Misma semilla, dos prompts: uno reescrito para tu persona y otro tal como lo has escrito. ¿Cuál prefieres?
+
+## Modo de comparación
+
+compare-left-better = La de la izquierda es mejor
+compare-right-better = La de la derecha es mejor
+compare-not-yours = Solo el miembro que pidió esta imagen puede elegir.
+compare-already-picked = Ya has elegido en esta imagen; cuenta tu primera elección.
+compare-unknown = Esa comparación ya no existe.
+error-compare-needs-persona = El modo de comparación necesita una persona, y todavía no tienes ninguna en este servidor.
+
+## /stats
+
+stats = estadísticas
+    .description = Con qué frecuencia los miembros de aquí han preferido la imagen con su persona
+stats-none = Todavía no hay comparaciones. Prueba /imagine con persona: comparar y elige la imagen que prefieras.
+stats-win-rate = Las imágenes con persona han ganado el { $rate } % de { $n } comparaciones ({ $wins } victorias; intervalo del 95 %: { $low }–{ $high } %).
+
+## Errores de validación (solo los ves tú)
+
+error-prompt-empty = Dame algo que dibujar: el prompt está vacío.
+error-prompt-too-long = Ese prompt tiene { $length } caracteres; el límite es { $max }. Acórtalo, por favor.
+error-prompt-control = El prompt contiene caracteres de control invisibles. Vuelve a escribirlo como texto sin formato.
+error-negative-too-long = El prompt negativo tiene { $length } caracteres; el límite es { $max }.
+error-negative-control = El prompt negativo contiene caracteres de control invisibles. Vuelve a escribirlo como texto sin formato.
+error-seed-range = La semilla debe ser un número entero de 0 a 4294967295.
+error-model-unavailable = El modelo de imagen que usa este servidor no está disponible en este momento. Un moderador puede elegir otro.
+
+## Fallos de generación (se muestran en la respuesta)
+
+render-error-internal = Lo siento, la generación ha fallado tras varios intentos. Vuelve a intentarlo más tarde.
+render-error-crashed = Lo siento, el generador se ha detenido mientras trabajaba en esta imagen. Vuelve a intentarlo.
+render-error-model-unavailable = Lo siento, no se ha podido cargar el modelo de imagen de este servidor. Un moderador tiene que revisar la configuración.
+render-error-invalid-size = Lo siento, este modelo no puede generar imágenes de ese tamaño.
+
+## General
+
+error-internal = Algo ha salido mal por mi parte. Ya se ha avisado al equipo; vuelve a intentarlo más tarde.
+
+## /config (moderadores)
+
+config = config
+    .description = Configura zipp para este servidor (moderadores)
+config-show = ver
+    .description = Muestra los ajustes de este servidor
+config-llm = llm
+    .description = Elige el LLM que reescribe los prompts
+    .name = nombre
+    .name-description = Un modelo del catálogo del operador
+config-diffusion = difusión
+    .description = Elige el modelo de difusión que genera las imágenes
+    .name = nombre
+    .name-description = Un modelo del catálogo del operador
+config-persona = persona
+    .description = Activa o desactiva la inferencia de personas en este servidor
+    .state = estado
+    .state-description = activado o desactivado
+    .state-on = activado
+    .state-off = desactivado
+config-default = predeterminado
+config-settings = Ajustes de este servidor — modelo de difusión: { $diffusion }; LLM: { $llm }; inferencia de personas: { $persona }.
+config-changed = { $setting } ahora es { $value }. El cambio queda en el registro de auditoría.
+
+## Errores de /config
+
+error-unknown-llm = Ese LLM no está en el catálogo (o no está disponible para servidores). Elige uno de la lista.
+error-unknown-diffusion = Ese modelo de difusión no está en el catálogo (o no está disponible para servidores). Elige uno de la lista.
+error-guild-only = Este comando solo funciona dentro de un servidor.
+error-missing-permission = Necesitas el permiso «Gestionar servidor» para usar este comando.
+
+## /persona (cada respuesta solo la ve el propio miembro)
+
+persona = persona
+    .description = Tu persona en este servidor: verla, editarla, actualizarla; consentimiento y tus datos
+persona-consent = consentimiento
+    .description = Permite o impide que zipp aprenda tus gustos a partir de tu actividad aquí
+    .state = estado
+    .state-description = activado: permitir; desactivado: parar y borrar lo registrado
+    .state-on = activado
+    .state-off = desactivado
+persona-forget = olvidar
+    .description = Borra todo lo que zipp guarda sobre ti en este servidor
+persona-consent-prompt = ¿Quieres imágenes a tu gusto? Si aceptas, zipp registra *en qué* canales publicas y reaccionas, qué roles tienes y a quién respondes o mencionas (solo miembros que también hayan aceptado), pero nunca lo que escribes. A partir de eso infiere una persona breve que solo tú puedes ver y editar, y la usa para reescribir tus prompts de /imagine. Puedes parar cuando quieras con /persona consentimiento desactivado y borrarlo todo con /persona olvidar.
+persona-consent-accept = Aceptar
+persona-consent-later = Ahora no
+persona-consent-on = ¡Gracias! zipp aprenderá tus gustos a partir de tu actividad en este servidor. Puedes parar cuando quieras con /persona consentimiento desactivado.
+persona-consent-off = Hecho: zipp ya no registra tu actividad aquí, y lo que había registrado se ha borrado.
+persona-consent-later-ack = No pasa nada: no se registra nada de tu actividad. Puedes aceptar más adelante con /persona consentimiento activado.
+persona-forget-confirm = Esto borra todo lo que zipp guarda sobre ti en este servidor: la actividad registrada, las personas, tus elecciones en las comparaciones, tus imágenes generadas (las pendientes se cancelan) y tu consentimiento. No se puede deshacer.
+persona-forget-button = Borrar todo
+persona-forgotten = Hecho: se ha borrado todo lo que zipp guardaba sobre ti en este servidor.
+persona-show = ver
+    .description = Muestra tu persona aquí: su texto, de dónde ha salido y por qué
+persona-edit = editar
+    .description = Escribe o cambia tu persona por tu cuenta
+persona-setup = configurar
+    .description = Responde a cuatro preguntas breves para crear tu persona
+persona-reset = restablecer
+    .description = Descarta tu propia versión y vuelve a la persona inferida
+persona-refresh = actualizar
+    .description = Vuelve a inferir tu persona a partir de tu actividad reciente
+persona-history = historial
+    .description = Versiones anteriores de tu persona; restaura una
+
+## /persona ver, editar, configurar, restablecer, actualizar, historial
+
+persona-none = Todavía no tienes una persona en este servidor. Escribe una con /persona editar, responde a cuatro preguntas breves con /persona configurar o, si lo has permitido con /persona consentimiento activado, deja que zipp infiera una con /persona actualizar.
+persona-show-header = **Tu persona** — versión { $version }, { $source }, { $date }
+persona-source-inferred = inferida de tu actividad
+persona-source-edited = escrita por ti
+persona-source-questionnaire = a partir de tus respuestas a /persona configurar
+persona-show-pinned = Tu propia versión sigue en uso, aunque zipp infiera una nueva, hasta que ejecutes /persona restablecer.
+persona-show-evidence = Por qué: los canales que más han pesado son { $channels }.
+persona-show-evidence-roles = Roles que han contado: { $roles }.
+persona-show-evidence-prompts = También se han usado { $count } de tus prompts recientes de /imagine.
+persona-show-private = Solo tú puedes ver esto. /imagine la usa para reescribir tus prompts (omítela con persona: desactivado).
+persona-button-edit = Editar
+persona-button-history = Historial
+persona-not-yours = Solo el miembro que creó esta imagen puede abrir la persona que se usó.
+persona-gone = Esa versión de la persona ya no existe.
+
+persona-edit-title = Tu persona
+persona-edit-label = Quién eres y qué te gusta ver
+persona-edit-placeholder = Soy … y me encanta … Mis imágenes favoritas son …
+persona-setup-title = Háblale a zipp de ti
+persona-setup-who = ¿Quién eres?
+persona-setup-who-placeholder = p. ej., enfermera del turno de noche de Lyon
+persona-setup-work = ¿A qué te dedicas?
+persona-setup-work-placeholder = p. ej., restauro bicicletas antiguas y dibujo cómics
+persona-setup-love = ¿Qué te encanta?
+persona-setup-love-placeholder = p. ej., el jazz, las ciudades bajo la lluvia, mis dos gatos
+persona-setup-visual = ¿Qué imágenes te gustan?
+persona-setup-visual-placeholder = p. ej., colores apagados, grano de película, calles tranquilas al atardecer
+persona-questionnaire-who = Soy { $answer }.
+persona-questionnaire-work = A qué me dedico: { $answer }.
+persona-questionnaire-love = Adoro { $answer }.
+persona-questionnaire-visual = En lo visual, prefiero { $answer }.
+persona-saved = Guardado: tu persona es ahora la versión { $version }, y /imagine la usará a partir de tu próximo prompt. Solo tú puedes verla.
+error-persona-empty = Esa persona queda vacía al quitar los espacios, los caracteres invisibles y las menciones. Escribe unas palabras sobre ti.
+error-persona-too-long = Esa persona tiene { $length } caracteres; el límite es { $max }. Esto es lo que has escrito, para que puedas acortarlo:
+
+persona-reset-done = Has vuelto a la persona inferida (versión { $version }); /imagine la usa a partir de ahora.
+persona-reset-none = Todavía no hay ninguna persona inferida a la que volver, así que tu persona actual se mantiene. Con /persona actualizar le pides a zipp que infiera una.
+persona-reset-already = Ya estás usando la persona inferida.
+persona-refresh-done = Hecho: zipp ha inferido una persona nueva para ti (versión { $version }). Mírala con /persona ver.
+persona-refresh-kept = Hecho: zipp ha inferido una persona nueva (versión { $version }), pero tu propia versión sigue en uso hasta que uses /persona restablecer.
+persona-refresh-cooldown = Has actualizado tu persona hace poco. Podrás volver a actualizarla dentro de { $minutes } min.
+persona-refresh-no-consent = zipp solo puede inferir una persona a partir de tu actividad si lo permites: /persona consentimiento activado. También puedes escribirla tú con /persona editar.
+persona-refresh-disabled = Los moderadores han desactivado la inferencia de personas en este servidor. Aun así, puedes escribir tu propia persona con /persona editar o /persona configurar.
+persona-refresh-unavailable = La inferencia de personas no está disponible en este momento (no hay ningún modelo entrenado cargado). Aun así, puedes escribir tu propia persona con /persona editar o /persona configurar.
+persona-refresh-no-activity = zipp aún no ha visto suficiente actividad tuya aquí para inferir una persona. Publica y reacciona un poco y vuelve a intentarlo, o escríbela tú con /persona editar.
+persona-history-header = Tus versiones de persona, de la más reciente a la más antigua:
+persona-history-line = **v{ $version }** · { $source } · { $date }{ $active } — { $excerpt }
+persona-history-in-use = (en uso)
+persona-history-pick = Restaurar una versión…
+persona-history-option = Versión { $version } ({ $source })
+persona-restored = Versión { $version } restaurada; /imagine la usa a partir de ahora.

@@ -1,0 +1,199 @@
+# zipp — français. Tous les textes des commandes slash et toutes les réponses sont ici.
+# Les métadonnées des commandes suivent la convention de poise : `command = name`, `.description`,
+# `.PARAM = name`, `.PARAM-description`. Noms : minuscules, 32 caractères au plus ;
+# descriptions : 100 caractères au plus.
+
+## Commandes
+
+imagine = imagine
+    .description = Générer une image à partir de votre prompt
+    .prompt = prompt
+    .prompt-description = Ce qu’il faut dessiner
+    .seed = graine
+    .seed-description = Graine pour obtenir une image reproductible (de 0 à 4294967295)
+    .negative = négatif
+    .negative-description = Ce qui ne doit pas apparaître dans l’image
+    .persona = persona
+    .persona-description = Utiliser votre persona (activé), l’ignorer (désactivé) ou comparer les deux côte à côte
+    .persona-on = activé
+    .persona-off = désactivé
+    .persona-compare = comparer
+
+## Réponses de /imagine
+
+imagine-queued = En file d’attente — position { $position }. Je mettrai ce message à jour pendant le rendu.
+imagine-rendering = Rendu en cours — étape { $step }/{ $total }…
+imagine-rendering-started = Rendu en cours…
+imagine-done = Terminé en { $seconds } s.
+imagine-result = Voici votre image.
+imagine-late-delivery = Ce rendu a duré plus longtemps que le délai pendant lequel Discord me laisse modifier la réponse d’origine ; la voici donc.
+imagine-downscaled = L’image a été réduite à { $width }×{ $height } pour respecter la limite d’envoi de ce serveur.
+imagine-too-large = L’image est trop volumineuse pour la limite d’envoi de ce serveur ; elle n’a donc pas pu être jointe.
+imagine-field-prompt = Prompt
+imagine-field-rendered = Prompt utilisé pour le rendu
+imagine-field-model = Modèle
+imagine-field-seed = Graine
+imagine-field-time = Durée
+imagine-field-rewrite = Réécriture
+imagine-field-persona = Persona
+imagine-persona-version = version { $version } ({ $source })
+imagine-persona-button = Ouvrir mon persona
+imagine-field-left = Gauche
+imagine-field-right = Droite
+imagine-compare-result = Même graine, deux prompts : l’un réécrit pour votre persona, l’autre tel que vous l’avez saisi. Quelle image préférez-vous ?
+
+## Mode comparaison
+
+compare-left-better = L’image de gauche est meilleure
+compare-right-better = L’image de droite est meilleure
+compare-not-yours = Seul le membre qui a demandé cette image peut choisir.
+compare-already-picked = Vous avez déjà choisi pour cette image ; c’est votre premier choix qui compte.
+compare-unknown = Cette comparaison n’existe plus.
+error-compare-needs-persona = Le mode comparaison nécessite un persona, et vous n’en avez pas encore sur ce serveur.
+
+## /stats
+
+stats = stats
+    .description = Combien de fois les membres d’ici ont préféré l’image faite avec leur persona
+stats-none = Aucune comparaison pour l’instant. Essayez /imagine avec persona: comparer et choisissez l’image que vous préférez.
+stats-win-rate = Les images avec persona ont gagné { $rate } % de { $n } comparaisons ({ $wins } victoires ; intervalle à 95 % : { $low }–{ $high } %).
+
+## Erreurs de saisie (visibles par vous seulement)
+
+error-prompt-empty = Donnez-moi quelque chose à dessiner : le prompt est vide.
+error-prompt-too-long = Ce prompt fait { $length } caractères ; la limite est de { $max }. Merci de le raccourcir.
+error-prompt-control = Le prompt contient des caractères de contrôle invisibles. Merci de le ressaisir en texte brut.
+error-negative-too-long = Le prompt négatif fait { $length } caractères ; la limite est de { $max }.
+error-negative-control = Le prompt négatif contient des caractères de contrôle invisibles. Merci de le ressaisir en texte brut.
+error-seed-range = La graine doit être un nombre entier de 0 à 4294967295.
+error-model-unavailable = Le modèle d’image utilisé par ce serveur n’est pas disponible pour le moment. Un modérateur peut en choisir un autre.
+
+## Échecs du rendu (affichés dans la réponse)
+
+render-error-internal = Désolé, le rendu a échoué après plusieurs tentatives. Veuillez réessayer plus tard.
+render-error-crashed = Désolé, le moteur de rendu s’est arrêté pendant qu’il traitait cette image. Veuillez réessayer.
+render-error-model-unavailable = Désolé, le modèle d’image de ce serveur n’a pas pu être chargé. Un modérateur doit vérifier la configuration.
+render-error-invalid-size = Désolé, ce modèle ne peut pas générer d’image à cette taille.
+
+## Général
+
+error-internal = Un problème est survenu de mon côté. L’équipe a été prévenue ; veuillez réessayer plus tard.
+
+## /config (modérateurs)
+
+config = config
+    .description = Configurer zipp pour ce serveur (modérateurs)
+config-show = afficher
+    .description = Afficher les paramètres de ce serveur
+config-llm = llm
+    .description = Choisir le LLM qui réécrit les prompts
+    .name = nom
+    .name-description = Un modèle du catalogue de l’opérateur
+config-diffusion = diffusion
+    .description = Choisir le modèle de diffusion qui génère les images
+    .name = nom
+    .name-description = Un modèle du catalogue de l’opérateur
+config-persona = persona
+    .description = Activer ou désactiver la déduction des personas sur ce serveur
+    .state = état
+    .state-description = activé ou désactivé
+    .state-on = activé
+    .state-off = désactivé
+config-default = par défaut
+config-settings = Paramètres de ce serveur — modèle de diffusion : { $diffusion } ; LLM : { $llm } ; déduction des personas : { $persona }.
+config-changed = { $setting } vaut désormais { $value }. La modification figure dans le journal d’audit.
+
+## Erreurs de /config
+
+error-unknown-llm = Ce LLM ne figure pas dans le catalogue (ou n’est pas disponible pour les serveurs). Choisissez-en un dans la liste.
+error-unknown-diffusion = Ce modèle de diffusion ne figure pas dans le catalogue (ou n’est pas disponible pour les serveurs). Choisissez-en un dans la liste.
+error-guild-only = Cette commande ne fonctionne que sur un serveur.
+error-missing-permission = Vous avez besoin de l’autorisation « Gérer le serveur » pour utiliser cette commande.
+
+## /persona (chaque réponse n’est visible que par le membre)
+
+persona = persona
+    .description = Votre persona sur ce serveur : le voir, le modifier, l’actualiser ; consentement et données
+persona-consent = consentement
+    .description = Autoriser zipp à apprendre vos goûts à partir de votre activité ici, ou l’arrêter
+    .state = état
+    .state-description = activé : autoriser ; désactivé : arrêter et supprimer ce qui a été enregistré
+    .state-on = activé
+    .state-off = désactivé
+persona-forget = oublier
+    .description = Supprimer tout ce que zipp conserve sur vous dans ce serveur
+persona-consent-prompt = Envie d’images à votre goût ? Si vous acceptez, zipp enregistre *dans quels* salons vous publiez et réagissez, quels rôles vous avez, et à qui vous répondez ou qui vous mentionnez (uniquement des membres qui ont aussi accepté) — jamais ce que vous écrivez. Il en déduit un court persona que personne d’autre que vous ne peut voir ni modifier, et s’en sert pour réécrire vos prompts /imagine. Vous pouvez arrêter à tout moment avec /persona consentement désactivé, et tout effacer avec /persona oublier.
+persona-consent-accept = Accepter
+persona-consent-later = Pas maintenant
+persona-consent-on = Merci ! zipp apprendra vos goûts à partir de votre activité sur ce serveur. Vous pouvez arrêter à tout moment avec /persona consentement désactivé.
+persona-consent-off = C’est fait : zipp n’enregistre plus votre activité ici, et ce qu’il avait enregistré est supprimé.
+persona-consent-later-ack = Pas de problème : rien de votre activité n’est enregistré. Vous pourrez donner votre accord plus tard avec /persona consentement activé.
+persona-forget-confirm = Cela supprime tout ce que zipp conserve sur vous dans ce serveur : l’activité enregistrée, les personas, vos choix lors des comparaisons, vos rendus (ceux en attente sont annulés) et votre consentement. Cette action est irréversible.
+persona-forget-button = Tout supprimer
+persona-forgotten = C’est fait : tout ce que zipp conservait sur vous dans ce serveur est supprimé.
+persona-show = afficher
+    .description = Afficher votre persona ici : son texte, son origine et ce qui l’explique
+persona-edit = modifier
+    .description = Rédiger ou modifier votre persona vous-même
+persona-setup = configurer
+    .description = Répondre à quatre questions courtes pour construire votre persona
+persona-reset = réinitialiser
+    .description = Abandonner votre propre version et revenir au persona déduit
+persona-refresh = actualiser
+    .description = Déduire à nouveau votre persona à partir de votre activité récente
+persona-history = historique
+    .description = Les versions précédentes de votre persona ; en restaurer une
+
+## /persona afficher, modifier, configurer, réinitialiser, actualiser, historique
+
+persona-none = Vous n’avez pas encore de persona sur ce serveur. Rédigez-en un avec /persona modifier, répondez à quatre questions courtes avec /persona configurer ou, si vous l’avez autorisé avec /persona consentement activé, laissez zipp en déduire un avec /persona actualiser.
+persona-show-header = **Votre persona** — version { $version }, { $source }, { $date }
+persona-source-inferred = déduit de votre activité
+persona-source-edited = rédigé par vous
+persona-source-questionnaire = d’après vos réponses à /persona configurer
+persona-show-pinned = Votre propre version reste utilisée, même quand zipp en déduit une nouvelle, jusqu’à ce que vous lanciez /persona réinitialiser.
+persona-show-evidence = Pourquoi : les salons qui ont le plus pesé sont { $channels }.
+persona-show-evidence-roles = Rôles pris en compte : { $roles }.
+persona-show-evidence-prompts = Également utilisés : { $count } de vos prompts /imagine récents.
+persona-show-private = Ceci n’est visible que par vous. /imagine s’en sert pour réécrire vos prompts (ignorez-le avec persona: désactivé).
+persona-button-edit = Modifier
+persona-button-history = Historique
+persona-not-yours = Seul le membre qui a créé cette image peut ouvrir le persona utilisé.
+persona-gone = Cette version du persona n’existe plus.
+
+persona-edit-title = Votre persona
+persona-edit-label = Qui vous êtes et ce que vous aimez voir
+persona-edit-placeholder = Je suis … et j’adore … Mes images préférées sont …
+persona-setup-title = Parlez de vous à zipp
+persona-setup-who = Qui êtes-vous ?
+persona-setup-who-placeholder = p. ex. infirmière de nuit à Lyon
+persona-setup-work = Que faites-vous ?
+persona-setup-work-placeholder = p. ex. je restaure de vieux vélos et je dessine des BD
+persona-setup-love = Qu’aimez-vous ?
+persona-setup-love-placeholder = p. ex. le jazz, les villes sous la pluie, mes deux chats
+persona-setup-visual = Quelles images aimez-vous ?
+persona-setup-visual-placeholder = p. ex. couleurs sourdes, grain argentique, rues calmes au crépuscule
+persona-questionnaire-who = Je suis { $answer }.
+persona-questionnaire-work = Ce que je fais : { $answer }.
+persona-questionnaire-love = J’aime { $answer }.
+persona-questionnaire-visual = Visuellement, j’aime { $answer }.
+persona-saved = Enregistré : votre persona passe à la version { $version }, et /imagine l’utilise dès votre prochain prompt. Il n’est visible que par vous.
+error-persona-empty = Ce persona est vide une fois les espaces, les caractères invisibles et les mentions retirés. Écrivez quelques mots sur vous.
+error-persona-too-long = Ce persona fait { $length } caractères ; la limite est de { $max }. Voici ce que vous avez écrit, pour que vous puissiez le raccourcir :
+
+persona-reset-done = Retour au persona déduit (version { $version }) ; /imagine l’utilise désormais.
+persona-reset-none = Il n’y a pas encore de persona déduit auquel revenir ; votre persona actuel est donc conservé. /persona actualiser demande à zipp d’en déduire un.
+persona-reset-already = Vous utilisez déjà le persona déduit.
+persona-refresh-done = C’est fait : zipp a déduit un nouveau persona pour vous (version { $version }). Consultez-le avec /persona afficher.
+persona-refresh-kept = C’est fait : zipp a déduit un nouveau persona (version { $version }), mais votre propre version reste utilisée jusqu’à /persona réinitialiser.
+persona-refresh-cooldown = Vous avez actualisé votre persona récemment. Vous pourrez recommencer dans { $minutes } min.
+persona-refresh-no-consent = zipp ne peut déduire un persona de votre activité que si vous l’y autorisez : /persona consentement activé. Vous pouvez aussi en rédiger un vous-même avec /persona modifier.
+persona-refresh-disabled = Les modérateurs ont désactivé la déduction des personas sur ce serveur. Vous pouvez toujours rédiger votre propre persona avec /persona modifier ou /persona configurer.
+persona-refresh-unavailable = La déduction des personas n’est pas disponible pour le moment (aucun modèle entraîné n’est chargé). Vous pouvez toujours rédiger votre propre persona avec /persona modifier ou /persona configurer.
+persona-refresh-no-activity = zipp n’a pas encore vu assez de votre activité ici pour déduire un persona. Publiez et réagissez un peu, puis réessayez — ou rédigez-en un vous-même avec /persona modifier.
+persona-history-header = Vos versions de persona, de la plus récente à la plus ancienne :
+persona-history-line = **v{ $version }** · { $source } · { $date }{ $active } — { $excerpt }
+persona-history-in-use = (active)
+persona-history-pick = Restaurer une version…
+persona-history-option = Version { $version } ({ $source })
+persona-restored = Version { $version } restaurée ; /imagine l’utilise désormais.

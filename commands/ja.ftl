@@ -1,0 +1,199 @@
+# zipp — 日本語。スラッシュコマンドのテキストと返信はすべてここにあります。
+# コマンドのメタデータは poise の規約に従います: `command = name`、`.description`、
+# `.PARAM = name`、`.PARAM-description`。名前は小文字で 32 文字以内、説明は 100 文字以内です。
+# 返信の中でコマンドに触れるときは、このファイルのローカライズ名を「」で囲んで書きます。
+
+## コマンド
+
+imagine = 画像生成
+    .description = プロンプトから画像を生成します
+    .prompt = プロンプト
+    .prompt-description = 描いてほしいもの
+    .seed = シード
+    .seed-description = 同じ画像を再現するためのシード値（0〜4294967295）
+    .negative = ネガティブ
+    .negative-description = 画像に入れたくないもの
+    .persona = ペルソナ
+    .persona-description = ペルソナを使う（オン）、使わない（オフ）、または両方を並べて比較します
+    .persona-on = オン
+    .persona-off = オフ
+    .persona-compare = 比較
+
+## 「/画像生成」の返信
+
+imagine-queued = 順番待ち中です — { $position } 番目。生成の進み具合に合わせてこのメッセージを更新します。
+imagine-rendering = 生成中です — ステップ { $step }/{ $total }…
+imagine-rendering-started = 生成中です…
+imagine-done = { $seconds } 秒で完了しました。
+imagine-result = 画像ができました。
+imagine-late-delivery = 生成に時間がかかり、Discord で元の返信を編集できる時間を過ぎてしまったため、こちらでお届けします。
+imagine-downscaled = このサーバーのアップロード上限に収めるため、画像を { $width }×{ $height } に縮小しました。
+imagine-too-large = 画像がこのサーバーのアップロード上限を超えているため、添付できませんでした。
+imagine-field-prompt = プロンプト
+imagine-field-rendered = 生成に使ったプロンプト
+imagine-field-model = モデル
+imagine-field-seed = シード
+imagine-field-time = 時間
+imagine-field-rewrite = 書き換え
+imagine-field-persona = ペルソナ
+imagine-persona-version = バージョン { $version }（{ $source }）
+imagine-persona-button = 自分のペルソナを開く
+imagine-field-left = 左
+imagine-field-right = 右
+imagine-compare-result = 同じシードで 2 つのプロンプトを使いました。1 つはあなたのペルソナに合わせて書き換えたもの、もう 1 つは入力されたままのものです。どちらが好みですか？
+
+## 比較モード
+
+compare-left-better = 左のほうが良い
+compare-right-better = 右のほうが良い
+compare-not-yours = この画像をリクエストしたメンバーだけが選べます。
+compare-already-picked = この画像ではすでに選択済みです。最初の選択が有効です。
+compare-unknown = この比較はもう存在しません。
+error-compare-needs-persona = 比較モードにはペルソナが必要ですが、このサーバーにはまだあなたのペルソナがありません。
+
+## 「/統計」
+
+stats = 統計
+    .description = このサーバーのメンバーがペルソナを使った画像を選んだ割合
+stats-none = まだ比較がありません。「/画像生成」を「ペルソナ: 比較」で実行し、好きなほうの画像を選んでみてください。
+stats-win-rate = ペルソナを使った画像は { $n } 回の比較のうち { $rate }% で選ばれました（{ $wins } 勝、95% 区間 { $low }〜{ $high }%）。
+
+## 入力エラー（あなたにだけ表示されます）
+
+error-prompt-empty = 描くものを入力してください。プロンプトが空です。
+error-prompt-too-long = プロンプトが { $length } 文字あります。上限は { $max } 文字です。短くしてください。
+error-prompt-control = プロンプトに目に見えない制御文字が含まれています。プレーンテキストで入力し直してください。
+error-negative-too-long = ネガティブプロンプトが { $length } 文字あります。上限は { $max } 文字です。
+error-negative-control = ネガティブプロンプトに目に見えない制御文字が含まれています。プレーンテキストで入力し直してください。
+error-seed-range = シードは 0 から 4294967295 までの整数で指定してください。
+error-model-unavailable = このサーバーで使っている画像モデルは現在利用できません。モデレーターが別のモデルを選べます。
+
+## 生成の失敗（返信に表示されます）
+
+render-error-internal = 申し訳ありません。何度か試しましたが、生成に失敗しました。しばらくしてからもう一度お試しください。
+render-error-crashed = 申し訳ありません。この画像の生成中にレンダラーが停止しました。もう一度お試しください。
+render-error-model-unavailable = 申し訳ありません。このサーバーの画像モデルを読み込めませんでした。モデレーターによる設定の確認が必要です。
+render-error-invalid-size = 申し訳ありません。このモデルではそのサイズの画像を生成できません。
+
+## 全般
+
+error-internal = こちら側で問題が発生しました。チームには通知済みです。しばらくしてからもう一度お試しください。
+
+## 「/設定」（モデレーター向け）
+
+config = 設定
+    .description = このサーバーでの zipp の設定を行います（モデレーター向け）
+config-show = 表示
+    .description = このサーバーの設定を表示します
+config-llm = 言語モデル
+    .description = プロンプトを書き換える LLM を選びます
+    .name = 名前
+    .name-description = 運営者のカタログにあるモデル
+config-diffusion = 拡散モデル
+    .description = 画像を生成する拡散モデルを選びます
+    .name = 名前
+    .name-description = 運営者のカタログにあるモデル
+config-persona = ペルソナ
+    .description = このサーバーでのペルソナ推定をオンまたはオフにします
+    .state = 状態
+    .state-description = オンまたはオフ
+    .state-on = オン
+    .state-off = オフ
+config-default = デフォルト
+config-settings = このサーバーの設定 — 拡散モデル: { $diffusion }、LLM: { $llm }、ペルソナ推定: { $persona }。
+config-changed = { $setting } を { $value } に変更しました。この変更は監査ログに記録されています。
+
+## 「/設定」のエラー
+
+error-unknown-llm = その LLM はカタログにありません（またはサーバーでは利用できません）。リストから選んでください。
+error-unknown-diffusion = その拡散モデルはカタログにありません（またはサーバーでは利用できません）。リストから選んでください。
+error-guild-only = このコマンドはサーバー内でのみ使えます。
+error-missing-permission = このコマンドを使うには「サーバー管理」権限が必要です。
+
+## 「/ペルソナ」（返信はすべて本人にだけ表示されます）
+
+persona = ペルソナ
+    .description = このサーバーでのあなたのペルソナ：表示・編集・更新、同意とデータの管理
+persona-consent = 同意
+    .description = このサーバーでの活動から zipp があなたの好みを学習することを許可または停止します
+    .state = 状態
+    .state-description = オン：許可する／オフ：停止して、記録済みの内容を削除する
+    .state-on = オン
+    .state-off = オフ
+persona-forget = データ削除
+    .description = このサーバーで zipp が保持しているあなたの情報をすべて削除します
+persona-consent-prompt = あなた好みの画像を作ってみませんか？ 同意すると、zipp はあなたが*どの*チャンネルで投稿やリアクションをしているか、どのロールを持っているか、誰に返信やメンションをしているか（同じく同意したメンバーに限ります）を記録します。あなたが書いた内容は一切記録しません。その記録から、あなただけが閲覧・編集できる短いペルソナを推定し、「/画像生成」のプロンプトの書き換えに使います。「/ペルソナ 同意 オフ」でいつでも停止でき、「/ペルソナ データ削除」ですべて消去できます。
+persona-consent-accept = 同意する
+persona-consent-later = 今はしない
+persona-consent-on = ありがとうございます！ このサーバーでのあなたの活動から、zipp が好みを学習します。「/ペルソナ 同意 オフ」でいつでも停止できます。
+persona-consent-off = 完了しました。zipp はこのサーバーでのあなたの活動を記録しなくなり、これまでに記録した内容は削除されました。
+persona-consent-later-ack = 承知しました。あなたの活動は何も記録されません。あとから「/ペルソナ 同意 オン」で同意できます。
+persona-forget-confirm = このサーバーで zipp が保持しているあなたの情報をすべて削除します。対象は、記録された活動、ペルソナ、比較での選択、あなたが生成した画像（処理待ちのものはキャンセルされます）、同意の設定です。この操作は取り消せません。
+persona-forget-button = すべて削除
+persona-forgotten = 完了しました。このサーバーで zipp が保持していたあなたの情報はすべて削除されました。
+persona-show = 表示
+    .description = このサーバーでのあなたのペルソナを、本文・出どころ・根拠とともに表示します
+persona-edit = 編集
+    .description = ペルソナを自分で書いたり変更したりします
+persona-setup = セットアップ
+    .description = 4 つの短い質問に答えてペルソナを作ります
+persona-reset = リセット
+    .description = 自分で書いたバージョンをやめて、推定されたペルソナに戻します
+persona-refresh = 更新
+    .description = 最近の活動からペルソナを推定し直します
+persona-history = 履歴
+    .description = ペルソナの以前のバージョンを表示し、復元できます
+
+## 「/ペルソナ」表示・編集・セットアップ・リセット・更新・履歴
+
+persona-none = このサーバーにはまだあなたのペルソナがありません。「/ペルソナ 編集」で自分で書くか、「/ペルソナ セットアップ」で 4 つの短い質問に答えてください。「/ペルソナ 同意 オン」で許可している場合は、「/ペルソナ 更新」で zipp に推定させることもできます。
+persona-show-header = **あなたのペルソナ** — バージョン { $version }、{ $source }、{ $date }
+persona-source-inferred = 活動から推定
+persona-source-edited = 自分で作成
+persona-source-questionnaire = 「/ペルソナ セットアップ」の回答から作成
+persona-show-pinned = zipp が新しいペルソナを推定しても、「/ペルソナ リセット」を実行するまでは自分で書いたバージョンが使われます。
+persona-show-evidence = 根拠：特に重視されたチャンネルは { $channels } です。
+persona-show-evidence-roles = 考慮されたロール：{ $roles }
+persona-show-evidence-prompts = 最近の「/画像生成」のプロンプト { $count } 件も参考にしました。
+persona-show-private = これはあなたにだけ表示されています。「/画像生成」はこのペルソナを使ってプロンプトを書き換えます（使わない場合は「ペルソナ: オフ」を指定してください）。
+persona-button-edit = 編集
+persona-button-history = 履歴
+persona-not-yours = 使われたペルソナを開けるのは、この画像を作成したメンバーだけです。
+persona-gone = そのバージョンのペルソナはもう存在しません。
+
+persona-edit-title = あなたのペルソナ
+persona-edit-label = あなたはどんな人で、どんなものを見たいですか
+persona-edit-placeholder = 私は…で、…が大好きです。好きな画像は…
+persona-setup-title = zipp にあなたのことを教えてください
+persona-setup-who = あなたはどんな人ですか？
+persona-setup-who-placeholder = 例：リヨンで夜勤をしている看護師
+persona-setup-work = 普段は何をしていますか？
+persona-setup-work-placeholder = 例：古い自転車を修理したり、漫画を描いたりしています
+persona-setup-love = 好きなものは何ですか？
+persona-setup-love-placeholder = 例：ジャズ、雨の街、2 匹の飼い猫
+persona-setup-visual = どんな画像が好きですか？
+persona-setup-visual-placeholder = 例：落ち着いた色合い、フィルムの粒子感、夕暮れの静かな通り
+persona-questionnaire-who = 私は{ $answer }です。
+persona-questionnaire-work = 私がしていること：{ $answer }。
+persona-questionnaire-love = 私が好きなのは{ $answer }です。
+persona-questionnaire-visual = ビジュアル面では、{ $answer }が好きです。
+persona-saved = 保存しました。あなたのペルソナはバージョン { $version } になり、次のプロンプトから「/画像生成」で使われます。あなたにだけ表示されます。
+error-persona-empty = 空白、目に見えない文字、メンションを取り除くと、このペルソナは空になります。あなた自身について少し書いてください。
+error-persona-too-long = このペルソナは { $length } 文字あります。上限は { $max } 文字です。短くできるよう、入力した内容を以下に表示します：
+
+persona-reset-done = 推定されたペルソナ（バージョン { $version }）に戻しました。今後は「/画像生成」でこちらが使われます。
+persona-reset-none = 戻れる推定ペルソナがまだないため、現在のペルソナをそのまま使います。「/ペルソナ 更新」で zipp にペルソナを推定させることができます。
+persona-reset-already = すでに推定されたペルソナを使っています。
+persona-refresh-done = 完了しました。zipp があなたの新しいペルソナを推定しました（バージョン { $version }）。「/ペルソナ 表示」で確認できます。
+persona-refresh-kept = 完了しました。zipp が新しいペルソナを推定しました（バージョン { $version }）が、「/ペルソナ リセット」を実行するまでは自分で書いたバージョンが使われます。
+persona-refresh-cooldown = 最近ペルソナを更新したばかりです。{ $minutes } 分後にもう一度更新できます。
+persona-refresh-no-consent = zipp が活動からペルソナを推定するには、あなたの許可が必要です：「/ペルソナ 同意 オン」。「/ペルソナ 編集」で自分で書くこともできます。
+persona-refresh-disabled = モデレーターがこのサーバーでのペルソナ推定をオフにしています。「/ペルソナ 編集」または「/ペルソナ セットアップ」で自分のペルソナを書くことはできます。
+persona-refresh-unavailable = ペルソナ推定は現在利用できません（学習済みモデルが読み込まれていません）。「/ペルソナ 編集」または「/ペルソナ セットアップ」で自分のペルソナを書くことはできます。
+persona-refresh-no-activity = ペルソナを推定できるほど、zipp はこのサーバーでのあなたの活動をまだ把握していません。少し投稿やリアクションをしてからもう一度お試しいただくか、「/ペルソナ 編集」で自分で書いてください。
+persona-history-header = ペルソナのバージョン（新しい順）：
+persona-history-line = **v{ $version }** · { $source } · { $date }{ $active } — { $excerpt }
+persona-history-in-use = （使用中）
+persona-history-pick = 復元するバージョンを選択…
+persona-history-option = バージョン { $version }（{ $source }）
+persona-restored = バージョン { $version } を復元しました。今後は「/画像生成」でこちらが使われます。

@@ -1,0 +1,199 @@
+# zipp — português (Brasil). Todos os textos dos comandos de barra e todas as respostas ficam aqui.
+# Os metadados dos comandos seguem a convenção do poise: `command = name`, `.description`,
+# `.PARAM = name`, `.PARAM-description`. Nomes: minúsculas, no máximo 32 caracteres;
+# descrições: no máximo 100 caracteres.
+
+## Comandos
+
+imagine = imagine
+    .description = Gere uma imagem a partir do seu prompt
+    .prompt = prompt
+    .prompt-description = O que desenhar
+    .seed = semente
+    .seed-description = Semente para uma imagem reproduzível (de 0 a 4294967295)
+    .negative = negativo
+    .negative-description = O que deixar de fora da imagem
+    .persona = persona
+    .persona-description = Use sua persona (ativado), ignore-a (desativado) ou compare as duas versões lado a lado
+    .persona-on = ativado
+    .persona-off = desativado
+    .persona-compare = comparar
+
+## Respostas do /imagine
+
+imagine-queued = Na fila — posição { $position }. Vou atualizar esta mensagem enquanto a imagem é gerada.
+imagine-rendering = Gerando — etapa { $step }/{ $total }…
+imagine-rendering-started = Gerando…
+imagine-done = Pronto em { $seconds } s.
+imagine-result = Aqui está sua imagem.
+imagine-late-delivery = A geração demorou mais do que o prazo que o Discord me dá para editar a resposta original, então aqui está a imagem.
+imagine-downscaled = A imagem foi reduzida para { $width }×{ $height } para caber no limite de upload deste servidor.
+imagine-too-large = A imagem é grande demais para o limite de upload deste servidor, por isso não pôde ser anexada.
+imagine-field-prompt = Prompt
+imagine-field-rendered = Prompt gerado
+imagine-field-model = Modelo
+imagine-field-seed = Semente
+imagine-field-time = Tempo
+imagine-field-rewrite = Reescrita
+imagine-field-persona = Persona
+imagine-persona-version = versão { $version } ({ $source })
+imagine-persona-button = Abrir minha persona
+imagine-field-left = Esquerda
+imagine-field-right = Direita
+imagine-compare-result = Mesma semente, dois prompts: um reescrito para a sua persona e outro exatamente como você digitou. Qual você prefere?
+
+## Modo de comparação
+
+compare-left-better = A da esquerda é melhor
+compare-right-better = A da direita é melhor
+compare-not-yours = Só o membro que pediu esta imagem pode escolher.
+compare-already-picked = Você já escolheu nesta imagem; vale a sua primeira escolha.
+compare-unknown = Essa comparação não existe mais.
+error-compare-needs-persona = O modo de comparação precisa de uma persona, e você ainda não tem uma neste servidor.
+
+## /stats
+
+stats = estatísticas
+    .description = Com que frequência os membros daqui preferiram a imagem feita com a própria persona
+stats-none = Ainda não há comparações. Experimente /imagine com persona: comparar e escolha a imagem de que você mais gosta.
+stats-win-rate = As imagens com persona venceram { $rate }% de { $n } comparações ({ $wins } vitórias; intervalo de 95%: { $low }–{ $high }%).
+
+## Erros de validação (visíveis só para você)
+
+error-prompt-empty = Me dê algo para desenhar: o prompt está vazio.
+error-prompt-too-long = Esse prompt tem { $length } caracteres; o limite é { $max }. Encurte-o, por favor.
+error-prompt-control = O prompt contém caracteres de controle invisíveis. Digite-o novamente como texto simples.
+error-negative-too-long = O prompt negativo tem { $length } caracteres; o limite é { $max }.
+error-negative-control = O prompt negativo contém caracteres de controle invisíveis. Digite-o novamente como texto simples.
+error-seed-range = A semente deve ser um número inteiro de 0 a 4294967295.
+error-model-unavailable = O modelo de imagem que este servidor usa não está disponível agora. Um moderador pode escolher outro.
+
+## Falhas na geração (mostradas na resposta)
+
+render-error-internal = Desculpe, a geração falhou depois de várias tentativas. Tente novamente mais tarde.
+render-error-crashed = Desculpe, o gerador parou enquanto trabalhava nesta imagem. Tente novamente.
+render-error-model-unavailable = Desculpe, não foi possível carregar o modelo de imagem deste servidor. Um moderador precisa verificar a configuração.
+render-error-invalid-size = Desculpe, este modelo não consegue gerar imagens nesse tamanho.
+
+## Geral
+
+error-internal = Algo deu errado do meu lado. A equipe já foi avisada; tente novamente mais tarde.
+
+## /config (moderadores)
+
+config = config
+    .description = Configure o zipp para este servidor (moderadores)
+config-show = ver
+    .description = Veja as configurações deste servidor
+config-llm = llm
+    .description = Escolha o LLM que reescreve os prompts
+    .name = nome
+    .name-description = Um modelo do catálogo do operador
+config-diffusion = difusão
+    .description = Escolha o modelo de difusão que gera as imagens
+    .name = nome
+    .name-description = Um modelo do catálogo do operador
+config-persona = persona
+    .description = Ative ou desative a inferência de personas neste servidor
+    .state = estado
+    .state-description = ativado ou desativado
+    .state-on = ativado
+    .state-off = desativado
+config-default = padrão
+config-settings = Configurações deste servidor — modelo de difusão: { $diffusion }; LLM: { $llm }; inferência de personas: { $persona }.
+config-changed = { $setting } agora é { $value }. A alteração está no registro de auditoria.
+
+## Erros do /config
+
+error-unknown-llm = Esse LLM não está no catálogo (ou não está disponível para servidores). Escolha um da lista.
+error-unknown-diffusion = Esse modelo de difusão não está no catálogo (ou não está disponível para servidores). Escolha um da lista.
+error-guild-only = Este comando só funciona dentro de um servidor.
+error-missing-permission = Você precisa da permissão “Gerenciar servidor” para usar este comando.
+
+## /persona (cada resposta é visível só para o próprio membro)
+
+persona = persona
+    .description = Sua persona neste servidor: veja, edite, atualize; consentimento e seus dados
+persona-consent = consentimento
+    .description = Permita ou impeça que o zipp aprenda seu gosto com a sua atividade aqui
+    .state = estado
+    .state-description = ativado: permitir; desativado: parar e apagar o que foi registrado
+    .state-on = ativado
+    .state-off = desativado
+persona-forget = esquecer
+    .description = Apague tudo o que o zipp guarda sobre você neste servidor
+persona-consent-prompt = Quer imagens do seu gosto? Se você aceitar, o zipp registra *em quais* canais você publica e reage, quais cargos você tem e a quem você responde ou menciona (somente membros que também aceitaram) — nunca o que você escreve. A partir disso, ele infere uma persona curta que só você pode ver e editar, e a usa para reescrever seus prompts do /imagine. Você pode parar quando quiser com /persona consentimento desativado e apagar tudo com /persona esquecer.
+persona-consent-accept = Aceitar
+persona-consent-later = Agora não
+persona-consent-on = Obrigado! O zipp vai aprender seu gosto com a sua atividade neste servidor. Você pode parar quando quiser com /persona consentimento desativado.
+persona-consent-off = Pronto: o zipp não registra mais sua atividade aqui, e o que havia sido registrado foi apagado.
+persona-consent-later-ack = Sem problemas: nada da sua atividade é registrado. Você pode aceitar depois com /persona consentimento ativado.
+persona-forget-confirm = Isso apaga tudo o que o zipp guarda sobre você neste servidor: atividade registrada, personas, suas escolhas nas comparações, suas imagens geradas (as pendentes são canceladas) e seu consentimento. Não é possível desfazer.
+persona-forget-button = Apagar tudo
+persona-forgotten = Pronto: tudo o que o zipp guardava sobre você neste servidor foi apagado.
+persona-show = ver
+    .description = Veja sua persona aqui: o texto, de onde ela veio e por quê
+persona-edit = editar
+    .description = Escreva ou altere sua persona por conta própria
+persona-setup = configurar
+    .description = Responda a quatro perguntas curtas para montar sua persona
+persona-reset = redefinir
+    .description = Descarte sua própria versão e volte para a persona inferida
+persona-refresh = atualizar
+    .description = Faça o zipp inferir sua persona de novo a partir da sua atividade recente
+persona-history = histórico
+    .description = Versões anteriores da sua persona; restaure uma delas
+
+## /persona ver, editar, configurar, redefinir, atualizar, histórico
+
+persona-none = Você ainda não tem uma persona neste servidor. Escreva uma com /persona editar, responda a quatro perguntas curtas com /persona configurar ou — se você permitiu com /persona consentimento ativado — deixe o zipp inferir uma com /persona atualizar.
+persona-show-header = **Sua persona** — versão { $version }, { $source }, { $date }
+persona-source-inferred = inferida da sua atividade
+persona-source-edited = escrita por você
+persona-source-questionnaire = das suas respostas ao /persona configurar
+persona-show-pinned = Sua própria versão continua em uso, mesmo quando o zipp infere uma nova, até você usar /persona redefinir.
+persona-show-evidence = Por quê: os canais que mais pesaram foram { $channels }.
+persona-show-evidence-roles = Cargos que contaram: { $roles }.
+persona-show-evidence-prompts = Também foram usados { $count } dos seus prompts recentes do /imagine.
+persona-show-private = Só você pode ver isto. O /imagine a usa para reescrever seus prompts (ignore-a com persona: desativado).
+persona-button-edit = Editar
+persona-button-history = Histórico
+persona-not-yours = Só o membro que criou esta imagem pode abrir a persona usada nela.
+persona-gone = Essa versão da persona não existe mais.
+
+persona-edit-title = Sua persona
+persona-edit-label = Quem você é e o que gosta de ver
+persona-edit-placeholder = Sou … e adoro … Minhas imagens favoritas são …
+persona-setup-title = Conte ao zipp sobre você
+persona-setup-who = Quem é você?
+persona-setup-who-placeholder = ex.: uma enfermeira do turno da noite de Lyon
+persona-setup-work = O que você faz?
+persona-setup-work-placeholder = ex.: restauro bicicletas antigas e desenho quadrinhos
+persona-setup-love = O que você ama?
+persona-setup-love-placeholder = ex.: jazz, cidades na chuva, meus dois gatos
+persona-setup-visual = De que imagens você gosta?
+persona-setup-visual-placeholder = ex.: cores suaves, granulação de filme, ruas tranquilas ao entardecer
+persona-questionnaire-who = Eu sou { $answer }.
+persona-questionnaire-work = O que eu faço: { $answer }.
+persona-questionnaire-love = Eu amo { $answer }.
+persona-questionnaire-visual = Visualmente, eu gosto de { $answer }.
+persona-saved = Salvo: sua persona agora é a versão { $version }, e o /imagine vai usá-la a partir do seu próximo prompt. Só você pode vê-la.
+error-persona-empty = Essa persona fica vazia depois que os espaços, os caracteres invisíveis e as menções são removidos. Escreva algumas palavras sobre você.
+error-persona-too-long = Essa persona tem { $length } caracteres; o limite é { $max }. Aqui está o que você escreveu, para que possa encurtá-la:
+
+persona-reset-done = De volta à persona inferida (versão { $version }); o /imagine passa a usá-la a partir de agora.
+persona-reset-none = Ainda não há uma persona inferida para a qual voltar, então sua persona atual continua. O /persona atualizar pede ao zipp que infira uma.
+persona-reset-already = Você já está usando a persona inferida.
+persona-refresh-done = Pronto: o zipp inferiu uma nova persona para você (versão { $version }). Veja-a com /persona ver.
+persona-refresh-kept = Pronto: o zipp inferiu uma nova persona (versão { $version }), mas sua própria versão continua em uso até você usar /persona redefinir.
+persona-refresh-cooldown = Você atualizou sua persona há pouco tempo. Poderá atualizar de novo em { $minutes } min.
+persona-refresh-no-consent = O zipp só pode inferir uma persona a partir da sua atividade se você permitir: /persona consentimento ativado. Você também pode escrever uma com /persona editar.
+persona-refresh-disabled = Os moderadores desativaram a inferência de personas neste servidor. Você ainda pode escrever sua própria persona com /persona editar ou /persona configurar.
+persona-refresh-unavailable = A inferência de personas não está disponível agora (nenhum modelo treinado está carregado). Você ainda pode escrever sua própria persona com /persona editar ou /persona configurar.
+persona-refresh-no-activity = O zipp ainda não viu atividade suficiente sua aqui para inferir uma persona. Publique e reaja um pouco e tente de novo — ou escreva uma por conta própria com /persona editar.
+persona-history-header = Suas versões de persona, da mais recente para a mais antiga:
+persona-history-line = **v{ $version }** · { $source } · { $date }{ $active } — { $excerpt }
+persona-history-in-use = (em uso)
+persona-history-pick = Restaurar uma versão…
+persona-history-option = Versão { $version } ({ $source })
+persona-restored = Versão { $version } restaurada; o /imagine passa a usá-la a partir de agora.
