@@ -155,6 +155,7 @@ persona-show-pinned = Deine eigene Version bleibt in Gebrauch, auch wenn zipp ei
 persona-show-evidence = Warum: Am stärksten gewichtet wurden die Kanäle { $channels }.
 persona-show-evidence-roles = Berücksichtigte Rollen: { $roles }.
 persona-show-evidence-prompts = Außerdem verwendet: { $count } deiner letzten Prompts für /imagine.
+persona-show-evidence-liked = Bilder, die du in Vergleichen bevorzugt hast: { $count }.
 persona-show-private = Nur du kannst sie sehen. /imagine nutzt sie, um deine Prompts umzuformulieren (überspringe sie mit persona: aus).
 persona-button-edit = Bearbeiten
 persona-button-history = Verlauf

@@ -155,6 +155,7 @@ persona-show-pinned = Your own version stays in use, even when zipp infers a new
 persona-show-evidence = Why: the channels that weighed most were { $channels }.
 persona-show-evidence-roles = Roles that counted: { $roles }.
 persona-show-evidence-prompts = Also used: { $count } of your recent /imagine prompts.
+persona-show-evidence-liked = Images you preferred in comparisons: { $count }.
 persona-show-private = Only you can see this. /imagine uses it to rewrite your prompts (skip it with persona: off).
 persona-button-edit = Edit
 persona-button-history = History

@@ -155,6 +155,7 @@ persona-show-pinned = Tu propia versión sigue en uso, aunque zipp infiera una n
 persona-show-evidence = Por qué: los canales que más han pesado son { $channels }.
 persona-show-evidence-roles = Roles que han contado: { $roles }.
 persona-show-evidence-prompts = También se han usado { $count } de tus prompts recientes de /imagine.
+persona-show-evidence-liked = Imágenes que preferiste en comparaciones: { $count }.
 persona-show-private = Solo tú puedes ver esto. /imagine la usa para reescribir tus prompts (omítela con persona: desactivado).
 persona-button-edit = Editar
 persona-button-history = Historial

@@ -155,6 +155,7 @@ persona-show-pinned = Votre propre version reste utilisée, même quand zipp en 
 persona-show-evidence = Pourquoi : les salons qui ont le plus pesé sont { $channels }.
 persona-show-evidence-roles = Rôles pris en compte : { $roles }.
 persona-show-evidence-prompts = Également utilisés : { $count } de vos prompts /imagine récents.
+persona-show-evidence-liked = Images que vous avez préférées lors de comparaisons : { $count }.
 persona-show-private = Ceci n’est visible que par vous. /imagine s’en sert pour réécrire vos prompts (ignorez-le avec persona: désactivé).
 persona-button-edit = Modifier
 persona-button-history = Historique

@@ -155,6 +155,7 @@ persona-show-pinned = Sua própria versão continua em uso, mesmo quando o zipp 
 persona-show-evidence = Por quê: os canais que mais pesaram foram { $channels }.
 persona-show-evidence-roles = Cargos que contaram: { $roles }.
 persona-show-evidence-prompts = Também foram usados { $count } dos seus prompts recentes do /imagine.
+persona-show-evidence-liked = Imagens que você preferiu em comparações: { $count }.
 persona-show-private = Só você pode ver isto. O /imagine a usa para reescrever seus prompts (ignore-a com persona: desativado).
 persona-button-edit = Editar
 persona-button-history = Histórico

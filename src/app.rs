@@ -12,8 +12,8 @@ use tokio::task::JoinHandle;
 use crate::config::Config;
 use crate::discord::{self, Bot, BotData};
 use crate::i18n::I18n;
-use crate::lifecycle::PersonaService;
 use crate::ingest::{IngestConfig, Ingestor};
+use crate::lifecycle::PersonaService;
 use crate::models::Catalog;
 use crate::render::clip_tokenizer;
 use crate::render::engine::DiffusionRenderer;
@@ -52,6 +52,8 @@ pub struct App {
     pub store: Store,
     /// The bot, when started.
     pub bot: Option<Bot>,
+    /// Persona inference, when the bot runs.
+    pub personas: Option<Arc<PersonaService>>,
     workers: Vec<JoinHandle<()>>,
     shutdown: watch::Sender<bool>,
 }
@@ -100,6 +102,7 @@ impl App {
             }
         }
 
+        let mut personas_handle = None;
         let bot = if options.run_bot {
             let token = match options.token {
                 Some(token) => token,
@@ -126,6 +129,7 @@ impl App {
                 Arc::clone(&rewriters),
             )
             .context("persona.descriptors")?;
+            personas_handle = Some(Arc::clone(&personas));
             let data = BotData {
                 store: store.clone(),
                 config: Arc::clone(&config),
@@ -150,6 +154,7 @@ impl App {
         Ok(App {
             store,
             bot,
+            personas: personas_handle,
             workers,
             shutdown,
         })

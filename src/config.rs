@@ -224,6 +224,13 @@ pub struct PersonaSettings {
     /// Descriptor vocabulary of the offline verbalizer; empty: the bundled
     /// `config/descriptors.toml`.
     pub descriptors: PathBuf,
+    /// Retrain the encoder on the collected graphs this often (seconds), when enough new data
+    /// arrived; 0 (the default) leaves training to `zipp train --from-db`.
+    pub train_every_s: u64,
+    /// New interaction aggregates needed since the last training before retraining.
+    pub train_min_new_edges: u64,
+    /// Epochs of scheduled training.
+    pub train_epochs: usize,
 }
 
 impl Default for PersonaSettings {
@@ -240,6 +247,9 @@ impl Default for PersonaSettings {
             verbalize_timeout_ms: 60_000,
             recent_prompts: 5,
             descriptors: PathBuf::new(),
+            train_every_s: 0,
+            train_min_new_edges: 10_000,
+            train_epochs: 100,
         }
     }
 }
@@ -347,7 +357,10 @@ impl Config {
             ("persona.reload_check_s", self.persona.reload_check_s),
             ("persona.top_k", self.persona.top_k as u64),
             ("persona.max_chars", self.persona.max_chars as u64),
-            ("persona.evidence_tokens", self.persona.evidence_tokens as u64),
+            (
+                "persona.evidence_tokens",
+                self.persona.evidence_tokens as u64,
+            ),
         ];
         for (key, value) in positive {
             if value == 0 {

@@ -14,7 +14,14 @@ use fluent_bundle::FluentResource;
 pub const FALLBACK_LOCALE: &str = "en-US";
 
 /// `(locale, file contents)` of every shipped locale, fallback first.
-pub const LOCALE_FILES: &[(&str, &str)] = &[("en-US", include_str!("../commands/en-US.ftl"))];
+pub const LOCALE_FILES: &[(&str, &str)] = &[
+    ("en-US", include_str!("../commands/en-US.ftl")),
+    ("de", include_str!("../commands/de.ftl")),
+    ("es-ES", include_str!("../commands/es-ES.ftl")),
+    ("fr", include_str!("../commands/fr.ftl")),
+    ("ja", include_str!("../commands/ja.ftl")),
+    ("pt-BR", include_str!("../commands/pt-BR.ftl")),
+];
 
 /// Every locale's bundle.
 pub struct I18n {

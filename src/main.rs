@@ -40,14 +40,23 @@ enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
-    /// Train the persona encoder (link prediction + ImageAlign) on a saved graph.
+    /// Train the persona encoder (link prediction + ImageAlign) on a saved graph, or on the
+    /// graphs the bot collected (`--from-db`).
     Train {
-        /// Folder with graph.json (e.g. from `zipp graph synth`).
+        /// Folder with graph.json (e.g. from `zipp graph synth` or `zipp graph export`).
+        #[arg(long, required_unless_present = "from_db", conflicts_with = "from_db")]
+        graph: Option<PathBuf>,
+        /// Train on the consenting members' graphs in the configured database (every server,
+        /// or only `--guild`).
         #[arg(long)]
-        graph: PathBuf,
-        /// Output folder for persona.safetensors and persona.json.
+        from_db: bool,
+        /// With --from-db: only this server.
+        #[arg(long, requires = "from_db")]
+        guild: Option<u64>,
+        /// Output folder for persona.safetensors and persona.json (default: persona.checkpoint
+        /// of the configuration, which a running bot reloads on its own).
         #[arg(long)]
-        out: PathBuf,
+        out: Option<PathBuf>,
         #[command(flatten)]
         training: TrainArgs,
     },
@@ -184,6 +193,16 @@ enum GraphCommand {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// Write a server's graph as the persona encoder sees it (consenting members only,
+    /// pseudonymous, no message text) to OUT/graph.json.
+    Export {
+        /// The server (Discord id).
+        #[arg(long)]
+        guild: u64,
+        /// Output folder (created).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 fn init_logging(config: &Config) {
@@ -285,14 +304,45 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Graph {
+            command: GraphCommand::Export { guild, out },
+        } => {
+            let (graph, _) = persona_cli::graph_from_db(&config, Some(guild)).await?;
+            zipp::graph::synth::save_graph(&out, &graph)?;
+            println!(
+                "zipp: wrote server {guild}'s graph ({} consenting members, {} channels, {} roles, {} edges) to {}",
+                graph.members.len(),
+                graph.channels.len(),
+                graph.roles.len(),
+                graph.edges.len(),
+                out.display()
+            );
+            Ok(())
+        }
         // The persona commands are CPU-bound: off the async runtime.
         Command::Train {
             graph,
+            from_db,
+            guild,
             out,
             training,
         } => {
+            let out = match out {
+                Some(out) => out,
+                None if config.persona.checkpoint.as_os_str().is_empty() => anyhow::bail!(
+                    "zipp train: give --out, or set persona.checkpoint in the configuration"
+                ),
+                None => config.persona.checkpoint.clone(),
+            };
+            let (graph, source) = match graph {
+                Some(dir) if !from_db => {
+                    let graph = zipp::graph::synth::load_graph(&dir)?;
+                    (graph, dir.display().to_string())
+                }
+                _ => persona_cli::graph_from_db(&config, guild).await?,
+            };
             tokio::task::spawn_blocking(move || {
-                persona_cli::train(&graph, &out, &training.config(), training.quiet)
+                persona_cli::train(&graph, &source, &out, &training.config(), training.quiet)
             })
             .await?
         }

@@ -25,20 +25,62 @@ fn encoder_for(graph: &zipp::graph::Graph) -> PersonaEncoderConfig {
     }
 }
 
-/// `zipp train`: trains on the graph in `graph_dir` and writes the checkpoint (weights with
-/// PyG-style names, metadata JSON) into `out`.
+/// The graphs the bot collected in the configured database (consenting members only): one
+/// server's, or the disjoint union of every server's. Returns it with a description of its
+/// source for the checkpoint's metadata.
+pub async fn graph_from_db(
+    config: &zipp::config::Config,
+    guild: Option<u64>,
+) -> anyhow::Result<(zipp::graph::Graph, String)> {
+    use zipp::lifecycle::snapshot;
+    let store = zipp::store::Store::connect(&config.database.url, 2)
+        .await
+        .with_context(|| {
+            format!(
+                "database.url {}",
+                zipp::app::redact_url(&config.database.url)
+            )
+        })?;
+    let guilds = match guild {
+        Some(g) => vec![zipp::ids::GuildId(g)],
+        None => store.guilds_with_consent().await?,
+    };
+    let now = zipp::store::now_ms();
+    let mut graphs = Vec::new();
+    for g in &guilds {
+        graphs.push(snapshot::snapshot(&store, *g, now).await?.graph);
+    }
+    store.close().await;
+    let graph = snapshot::union(graphs);
+    if graph.members.is_empty() {
+        anyhow::bail!(
+            "no consenting members with recorded activity in {} (servers: {})",
+            zipp::app::redact_url(&config.database.url),
+            guilds.len()
+        );
+    }
+    let source = format!(
+        "database ({} server{})",
+        guilds.len(),
+        if guilds.len() == 1 { "" } else { "s" }
+    );
+    Ok((graph, source))
+}
+
+/// `zipp train`: trains on `graph` and writes the checkpoint (weights with PyG-style names,
+/// metadata JSON) into `out`; `source` says where the graph came from.
 pub fn train(
-    graph_dir: &Path,
+    graph: &zipp::graph::Graph,
+    source: &str,
     out: &Path,
     train_config: &TrainConfig,
     quiet: bool,
 ) -> anyhow::Result<()> {
-    let graph = zipp::graph::synth::load_graph(graph_dir)?;
     graph.validate()?;
-    let config = encoder_for(&graph);
+    let config = encoder_for(graph);
     let device = Device::Cpu;
     let varmap = candle_nn::VarMap::new();
-    let split = train::split_links(&graph, train_config.val_fraction, train_config.seed)
+    let split = train::split_links(graph, train_config.val_fraction, train_config.seed)
         .context("splitting the graph's links")?;
     let progress = TrainProgress::new(train_config.epochs, "train", quiet);
     let result = train::train_split(&split, &config, train_config, &varmap, &device, &mut |s| {
@@ -50,7 +92,7 @@ pub fn train(
         config,
         train_config.clone(),
         report.clone(),
-        DataStats::of(&graph, &graph_dir.display().to_string()),
+        DataStats::of(graph, source),
     );
     checkpoint::save(out, &varmap, &meta)?;
     println!(

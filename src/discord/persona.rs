@@ -105,7 +105,11 @@ pub async fn edit(ctx: Context<'_>) -> Result<(), BotError> {
     let (guild, member) = ids(ctx)?;
     let data = ctx.data();
     let current = data.store.active_persona(guild, member).await?;
-    let modal = edit_modal(&data.i18n, locale(ctx), current.as_ref().map(|p| p.text.as_str()));
+    let modal = edit_modal(
+        &data.i18n,
+        locale(ctx),
+        current.as_ref().map(|p| p.text.as_str()),
+    );
     respond_with_modal(ctx, modal).await
 }
 
@@ -128,11 +132,21 @@ pub async fn reset(ctx: Context<'_>) -> Result<(), BotError> {
         .latest_persona(guild, member, SOURCE_INFERRED)
         .await?
     else {
-        return reply(ctx, data.i18n.tr(locale, "persona-reset-none", None), Vec::new()).await;
+        return reply(
+            ctx,
+            data.i18n.tr(locale, "persona-reset-none", None),
+            Vec::new(),
+        )
+        .await;
     };
     let active = data.store.active_persona(guild, member).await?;
     if active.is_some_and(|a| a.id == inferred.id) {
-        return reply(ctx, data.i18n.tr(locale, "persona-reset-already", None), Vec::new()).await;
+        return reply(
+            ctx,
+            data.i18n.tr(locale, "persona-reset-already", None),
+            Vec::new(),
+        )
+        .await;
     }
     data.store
         .activate_persona(guild, member, inferred.id)
@@ -207,12 +221,18 @@ pub async fn history(ctx: Context<'_>) -> Result<(), BotError> {
 }
 
 /// Answers the slash command with a modal (Discord allows no defer before a modal).
-async fn respond_with_modal(ctx: Context<'_>, modal: serenity::CreateModal) -> Result<(), BotError> {
+async fn respond_with_modal(
+    ctx: Context<'_>,
+    modal: serenity::CreateModal,
+) -> Result<(), BotError> {
     let poise::Context::Application(app) = ctx else {
         return Ok(());
     };
     app.interaction
-        .create_response(ctx.http(), serenity::CreateInteractionResponse::Modal(modal))
+        .create_response(
+            ctx.http(),
+            serenity::CreateInteractionResponse::Modal(modal),
+        )
         .await?;
     app.has_sent_initial_response.store(true, Ordering::SeqCst);
     Ok(())
@@ -264,8 +284,12 @@ fn describe(i18n: &I18n, locale: &str, persona: &Persona, active: bool) -> Strin
         .and_then(|e| serde_json::from_str(e).ok());
     if let Some(e) = evidence {
         if !e.channels.is_empty() {
-            let channels: Vec<String> =
-                e.channels.iter().take(3).map(|c| format!("#{}", c.name)).collect();
+            let channels: Vec<String> = e
+                .channels
+                .iter()
+                .take(3)
+                .map(|c| format!("#{}", c.name))
+                .collect();
             out.push_str(&i18n.tr(
                 locale,
                 "persona-show-evidence",
@@ -287,6 +311,14 @@ fn describe(i18n: &I18n, locale: &str, persona: &Persona, active: bool) -> Strin
                 locale,
                 "persona-show-evidence-prompts",
                 Some(&fluent_args!["count" => e.prompts.len()]),
+            ));
+            out.push('\n');
+        }
+        if !e.liked.is_empty() {
+            out.push_str(&i18n.tr(
+                locale,
+                "persona-show-evidence-liked",
+                Some(&fluent_args!["count" => e.liked.len()]),
             ));
             out.push('\n');
         }
@@ -375,7 +407,11 @@ async fn history_message(
     if versions.is_empty() {
         return Ok((i18n.tr(locale, "persona-none", None), Vec::new()));
     }
-    let active = data.store.active_persona(guild, member).await?.map(|p| p.id);
+    let active = data
+        .store
+        .active_persona(guild, member)
+        .await?
+        .map(|p| p.id);
     let mut text = i18n.tr(locale, "persona-history-header", None);
     let mut options = Vec::new();
     for p in &versions {
@@ -517,7 +553,11 @@ pub async fn on_component(
         }
         EDIT_BUTTON => match data.store.active_persona(guild, member).await {
             Ok(current) => {
-                let modal = edit_modal(&data.i18n, locale, current.as_ref().map(|p| p.text.as_str()));
+                let modal = edit_modal(
+                    &data.i18n,
+                    locale,
+                    current.as_ref().map(|p| p.text.as_str()),
+                );
                 return component
                     .create_response(&ctx.http, serenity::CreateInteractionResponse::Modal(modal))
                     .await
@@ -691,7 +731,10 @@ pub async fn on_modal(
             .unwrap_or_default();
         (SOURCE_EDITED, text)
     } else {
-        (SOURCE_QUESTIONNAIRE, questionnaire(&data.i18n, locale, &fields))
+        (
+            SOURCE_QUESTIONNAIRE,
+            questionnaire(&data.i18n, locale, &fields),
+        )
     };
     let mut attachment = None;
     let text = match clean_member_text(&typed, MAX_MEMBER_CHARS) {
@@ -714,7 +757,11 @@ pub async fn on_modal(
             }
             text
         }
-        Ok(clean) => match data.store.add_persona(guild, member, source, &clean, None).await {
+        Ok(clean) => match data
+            .store
+            .add_persona(guild, member, source, &clean, None)
+            .await
+        {
             Ok(p) => {
                 tracing::info!(%guild, %member, version = p.version, source, "persona written by the member");
                 data.i18n.tr(
@@ -740,7 +787,10 @@ pub async fn on_modal(
         message = message.add_file(file);
     }
     modal
-        .create_response(&ctx.http, serenity::CreateInteractionResponse::Message(message))
+        .create_response(
+            &ctx.http,
+            serenity::CreateInteractionResponse::Message(message),
+        )
         .await?;
     Ok(true)
 }
@@ -750,7 +800,12 @@ fn questionnaire(i18n: &I18n, locale: &str, fields: &[(String, String)]) -> Stri
     SETUP_FIELDS
         .iter()
         .filter_map(|field| {
-            let answer = fields.iter().find(|(id, _)| id == field)?.1.trim();
+            let raw = &fields.iter().find(|(id, _)| id == field)?.1;
+            // Invisible characters, mentions and links go; an answer of nothing else is skipped.
+            let answer = match clean_member_text(raw, usize::MAX) {
+                Ok(answer) => answer,
+                Err(_) => return None,
+            };
             let answer = answer.trim_end_matches(['.', '!', '。']).trim();
             if answer.is_empty() {
                 return None;

@@ -182,6 +182,16 @@ pub fn save(dir: &Path, graph: &Graph, truth: &GroundTruth) -> Result<(), SynthI
     write_json(&dir.join(TRUTH_FILE), truth)
 }
 
+/// Writes only `graph.json` into `dir` (created if missing): a graph without planted truth,
+/// e.g. a server's snapshot from `zipp graph export`.
+pub fn save_graph(dir: &Path, graph: &Graph) -> Result<(), SynthIoError> {
+    std::fs::create_dir_all(dir).map_err(|source| SynthIoError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    write_json(&dir.join(GRAPH_FILE), graph)
+}
+
 /// Reads `graph.json` and `truth.json` from `dir`.
 pub fn load(dir: &Path) -> Result<(Graph, GroundTruth), SynthIoError> {
     Ok((

@@ -238,18 +238,31 @@ impl PersonaService {
         if cooldown {
             let limit = Duration::from_secs(self.settings.refresh_cooldown_s);
             let now = Instant::now();
-            let mut last = self.cooldowns.entry((guild, member)).or_insert(now - limit);
-            let since = now.duration_since(*last);
-            if since < limit {
-                return Ok(Refresh::Cooldown(limit - since));
+            let mut last = self.cooldowns.entry((guild, member)).or_insert(now);
+            if *last != now {
+                let since = now.duration_since(*last);
+                if since < limit {
+                    return Ok(Refresh::Cooldown(limit - since));
+                }
+                *last = now;
             }
-            *last = now;
         }
         let llm = self.rewriters.get(settings.llm.as_deref());
-        let mut results = self
+        let result = self
             .infer_guild_with(guild, Some(member), &encoder, llm)
-            .await?;
-        Ok(results.pop().map_or(Refresh::NoActivity, |(_, r)| r))
+            .await
+            .map(|mut results| results.pop().map_or(Refresh::NoActivity, |(_, r)| r));
+        // Only a refresh that produced a persona uses up the cooldown: a member without
+        // activity yet, or one who hit an error, may try again at once.
+        if cooldown
+            && !matches!(
+                result,
+                Ok(Refresh::Activated(_) | Refresh::Kept(_) | Refresh::Unchanged(_))
+            )
+        {
+            self.cooldowns.remove(&(guild, member));
+        }
+        result
     }
 
     /// Infers every consenting member of the server (the schedule).
@@ -308,7 +321,8 @@ impl PersonaService {
         let model = Arc::clone(encoder);
         let started = Instant::now();
         let (snap, inference) = tokio::task::spawn_blocking(move || {
-            let result = crate::persona::infer::infer(&model.model, &snap.graph, top_k, &Device::Cpu);
+            let result =
+                crate::persona::infer::infer(&model.model, &snap.graph, top_k, &Device::Cpu);
             (snap, result)
         })
         .await
@@ -337,7 +351,8 @@ impl PersonaService {
         Ok(out)
     }
 
-    /// The member's evidence: heaviest channels and roles (named ones only) and recent prompts.
+    /// The member's evidence: heaviest channels and roles (named ones only), recent prompts, and
+    /// the images they preferred in compare mode.
     async fn evidence_of(
         &self,
         guild: GuildId,
@@ -372,10 +387,19 @@ impl PersonaService {
             .store
             .recent_prompts(guild, member, self.settings.recent_prompts as i64)
             .await?;
+        // Images they liked: the prompt of the picture they picked in compare mode.
+        let liked = self
+            .store
+            .preferred_rewrites(guild, member, self.settings.recent_prompts)
+            .await?
+            .into_iter()
+            .map(|(_, preferred)| preferred)
+            .collect();
         let evidence = PersonaEvidence {
             channels,
             roles,
             prompts,
+            liked,
             checkpoint: Some(checkpoint.to_owned()),
             ..PersonaEvidence::default()
         };
@@ -479,8 +503,12 @@ impl PersonaService {
         let me = Arc::clone(self);
         tokio::spawn(async move {
             match me.refresh(guild, member, false).await {
-                Ok(outcome) => tracing::debug!(%guild, %member, ?outcome, "inference after consent"),
-                Err(error) => tracing::error!(%guild, %member, %error, "inference after consent failed"),
+                Ok(outcome) => {
+                    tracing::debug!(%guild, %member, ?outcome, "inference after consent")
+                }
+                Err(error) => {
+                    tracing::error!(%guild, %member, %error, "inference after consent failed")
+                }
             }
         });
     }
@@ -490,7 +518,93 @@ impl PersonaService {
         self.cooldowns.remove(&(guild, member));
     }
 
-    /// The background loop: reload checks and scheduled inference until `shutdown`.
+    /// Trains a new encoder on every server's snapshot (the disjoint union) and writes it into
+    /// `persona.checkpoint`, where the next reload check picks it up. Returns the validation
+    /// AUC, or `None` when there is nothing to train on.
+    pub async fn train_now(&self) -> Result<Option<f32>, LifecycleError> {
+        let out = self.settings.checkpoint.clone();
+        let fail = |reason: String| LifecycleError::Infer {
+            guild: GuildId(0),
+            reason,
+        };
+        if out.as_os_str().is_empty() {
+            return Err(fail("persona.checkpoint is not set".to_owned()));
+        }
+        let now = crate::store::now_ms();
+        let mut graphs = Vec::new();
+        for guild in self.store.guilds_with_consent().await? {
+            if self.store.guild_settings(guild).await?.inference_on() {
+                graphs.push(snapshot::snapshot(&self.store, guild, now).await?.graph);
+            }
+        }
+        let graph = snapshot::union(graphs);
+        if graph.edges.is_empty() {
+            return Ok(None);
+        }
+        let epochs = self.settings.train_epochs;
+        let result = tokio::task::spawn_blocking(move || -> Result<f32, String> {
+            use crate::persona::checkpoint::DataStats;
+            use crate::persona::encoder::PersonaEncoderConfig;
+            use crate::persona::train::{train, TrainConfig};
+            let config = PersonaEncoderConfig {
+                image_dim: graph
+                    .image_dim()
+                    .unwrap_or(PersonaEncoderConfig::default().image_dim),
+                ..PersonaEncoderConfig::default()
+            };
+            let training = TrainConfig {
+                epochs,
+                ..TrainConfig::default()
+            };
+            let varmap = candle_nn::VarMap::new();
+            let (_, report) = train(&graph, &config, &training, &varmap, &Device::Cpu)
+                .map_err(|e| format!("training: {e}"))?;
+            let auc = report.val_auc;
+            let meta = CheckpointMeta::new(
+                config,
+                training,
+                report,
+                DataStats::of(&graph, "database (scheduled)"),
+            );
+            checkpoint::save(&out, &varmap, &meta).map_err(|e| e.to_string())?;
+            Ok(auc)
+        })
+        .await
+        .map_err(|e| fail(format!("training task failed: {e}")))?
+        .map_err(fail)?;
+        Ok(Some(result))
+    }
+
+    /// Scheduled training: trains when enough new aggregates arrived since the last look.
+    async fn maybe_train(&self, last_edges: &mut i64) {
+        let total = match self.store.edge_total().await {
+            Ok(n) => n,
+            Err(error) => {
+                tracing::error!(%error, "scheduled training: cannot count edges");
+                return;
+            }
+        };
+        if total - *last_edges < self.settings.train_min_new_edges as i64 {
+            return;
+        }
+        let started = Instant::now();
+        match self.train_now().await {
+            Ok(auc) => {
+                *last_edges = total;
+                tracing::info!(
+                    ?auc,
+                    edges = total,
+                    elapsed_s = started.elapsed().as_secs(),
+                    "scheduled encoder training done"
+                );
+                self.reload_if_newer().await;
+            }
+            Err(error) => tracing::error!(%error, "scheduled encoder training failed"),
+        }
+    }
+
+    /// The background loop: reload checks, scheduled inference and (when configured)
+    /// scheduled training, until `shutdown`.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         self.reload_if_newer().await;
         let mut reload =
@@ -499,14 +613,35 @@ impl PersonaService {
         let every = Duration::from_secs(self.settings.infer_every_s.max(1));
         let mut infer = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         infer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let train_every = Duration::from_secs(self.settings.train_every_s.max(1));
+        let mut train =
+            tokio::time::interval_at(tokio::time::Instant::now() + train_every, train_every);
+        train.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Data already there when the bot starts counts as trained on, unless there is no
+        // checkpoint at all.
+        let mut last_edges = if self.encoder_loaded() {
+            self.store.edge_total().await.unwrap_or(0)
+        } else {
+            0
+        };
         loop {
+            if *shutdown.borrow() {
+                break;
+            }
             tokio::select! {
-                _ = shutdown.wait_for(|stop| *stop) => break,
+                changed = shutdown.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                }
                 _ = reload.tick() => {
                     self.reload_if_newer().await;
                 }
                 _ = infer.tick(), if self.settings.infer_every_s > 0 => {
                     self.infer_all().await;
+                }
+                _ = train.tick(), if self.settings.train_every_s > 0 => {
+                    self.maybe_train(&mut last_edges).await;
                 }
             }
         }

@@ -226,7 +226,11 @@ mod tests {
         assert_eq!(s.members, vec![MemberId(10), MemberId(20), MemberId(30)]);
         assert_eq!(s.index_of(MemberId(20)), Some(1));
         assert_eq!(s.index_of(MemberId(99)), None);
-        assert_eq!(s.graph.channels.len(), 2, "the unknown channel 501 is added unnamed");
+        assert_eq!(
+            s.graph.channels.len(),
+            2,
+            "the unknown channel 501 is added unnamed"
+        );
         assert_eq!(s.graph.channels[0].topic, "rain");
         assert_eq!(s.graph.channels[1].name, "");
         let posted = s
@@ -244,11 +248,18 @@ mod tests {
             .filter(|e| e.edge_type == EdgeType::Replied)
             .collect();
         assert_eq!(replied.len(), 1, "{replied:?}");
-        assert_eq!((replied[0].src, replied[0].dst, replied[0].count), (0, 1, 3));
+        assert_eq!(
+            (replied[0].src, replied[0].dst, replied[0].count),
+            (0, 1, 3)
+        );
         assert_eq!(replied[0].last_seen_days, 0.0);
         assert_eq!(s.graph.edges.len(), 4);
         // Every name is a pseudonym: no Discord id in the graph.
-        assert!(s.graph.members.iter().all(|m| m.name.starts_with("member-")));
+        assert!(s
+            .graph
+            .members
+            .iter()
+            .all(|m| m.name.starts_with("member-")));
     }
 
     #[test]
@@ -274,7 +285,10 @@ mod tests {
         );
         let u = union([a.graph, b.graph]);
         u.validate().expect("valid");
-        assert_eq!((u.members.len(), u.channels.len(), u.roles.len()), (3, 2, 1));
+        assert_eq!(
+            (u.members.len(), u.channels.len(), u.roles.len()),
+            (3, 2, 1)
+        );
         assert!(u
             .edges
             .iter()

@@ -203,11 +203,7 @@ fn tokens(text: &str) -> Vec<String> {
         }
         out.push(singular(word));
         if word.contains('-') {
-            out.extend(
-                word.split('-')
-                    .filter(|p| !p.is_empty())
-                    .map(singular),
-            );
+            out.extend(word.split('-').filter(|p| !p.is_empty()).map(singular));
         }
     }
     out
@@ -467,7 +463,10 @@ pub fn check_llm_persona(answer: &str, max_chars: usize) -> Result<String, Strin
         "i won't",
         "language model",
     ];
-    if refusals.iter().any(|r| lower.starts_with(r) || lower.contains(r)) {
+    if refusals
+        .iter()
+        .any(|r| lower.starts_with(r) || lower.contains(r))
+    {
         return Err("the answer is a refusal".to_owned());
     }
     if clean.chars().count() <= max_chars {

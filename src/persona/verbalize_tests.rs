@@ -52,12 +52,21 @@ fn bundled_vocabulary_parses_and_covers_the_synthetic_themes() {
 #[test]
 fn bad_vocabularies_are_named_errors() {
     for (text, want) in [
-        ("", "no [[descriptor]]"),
-        ("[[descriptor]]\nphrase = \"x\"\nkeywords = [\"  \"]", "entry 1"),
-        ("[[descriptor]]\nphrase = \"\"\nkeywords = [\"a\"]", "entry 1"),
+        ("", "descriptor"),
+        ("descriptor = []", "no [[descriptor]]"),
+        (
+            "[[descriptor]]\nphrase = \"x\"\nkeywords = [\"  \"]",
+            "entry 1",
+        ),
+        (
+            "[[descriptor]]\nphrase = \"\"\nkeywords = [\"a\"]",
+            "entry 1",
+        ),
         ("[[descriptor]\nphrase", "mine.toml"),
     ] {
-        let e = Vocabulary::parse(text, "mine.toml").expect_err(text).to_string();
+        let e = Vocabulary::parse(text, "mine.toml")
+            .expect_err(text)
+            .to_string();
         assert!(e.contains(want) && e.contains("mine.toml"), "{e}");
     }
     let missing = Vocabulary::load(Some(Path::new("/nonexistent/v.toml")))
@@ -76,8 +85,12 @@ fn matching_weights_items_by_attention() {
     let swapped = vocab.nearest(&[("neon-nights", 0.05), ("garden-club", 0.4)], 1);
     assert!(swapped[0].0.contains("watercolor"), "{swapped:?}");
     // Multi-word keywords need every word; plurals match.
-    assert!(vocab.nearest(&[("black cats", 1.0)], 1)[0].0.contains("cats"));
-    assert!(vocab.nearest(&[("nothing relevant here", 1.0)], 3).is_empty());
+    assert!(vocab.nearest(&[("black cats", 1.0)], 1)[0]
+        .0
+        .contains("cats"));
+    assert!(vocab
+        .nearest(&[("nothing relevant here", 1.0)], 3)
+        .is_empty());
 }
 
 #[test]
@@ -85,16 +98,29 @@ fn offline_persona_names_channels_roles_descriptors_and_prompts() {
     let vocab = Vocabulary::bundled();
     let mut e = evidence();
     let text = offline(&mut e, &vocab, MAX_VERBALIZED_CHARS).expect("persona");
-    assert!(text.starts_with("I'm drawn to neon-lit cyberpunk"), "{text}");
-    assert!(text.contains("#neon-nights, #general and #garden-club"), "{text}");
+    assert!(
+        text.starts_with("I'm drawn to neon-lit cyberpunk"),
+        "{text}"
+    );
+    assert!(
+        text.contains("#neon-nights, #general and #garden-club"),
+        "{text}"
+    );
     assert!(text.contains("cyberpunk-fan"), "{text}");
     assert!(text.contains("\"a cat on a rooftop\""), "{text}");
     assert!(text.chars().count() <= MAX_VERBALIZED_CHARS);
     assert_eq!(e.verbalizer, "offline");
-    assert!(e.descriptors[0].contains("cyberpunk"), "{:?}", e.descriptors);
+    assert!(
+        e.descriptors[0].contains("cyberpunk"),
+        "{:?}",
+        e.descriptors
+    );
     // Short budgets drop whole sentences from the end, never cut mid-word.
     let short = offline(&mut evidence(), &vocab, 120).expect("persona");
-    assert!(short.chars().count() <= 120 && short.ends_with('.'), "{short}");
+    assert!(
+        short.chars().count() <= 120 && short.ends_with('.'),
+        "{short}"
+    );
     // Nothing to go on: no persona.
     assert_eq!(offline(&mut PersonaEvidence::default(), &vocab, 600), None);
     // A huge channel name still yields a bounded persona.
@@ -117,7 +143,9 @@ fn llm_request_keeps_the_evidence_as_data_within_budget() {
     assert_eq!(user.matches("</evidence>").count(), 1, "{user}");
     assert!(user.contains("- #neon-nights") && user.contains("a cat on a rooftop"));
     // Many prompts: the request stays within the budget and keeps the most important parts.
-    e.prompts = (0..2000).map(|i| format!("prompt number {i} with words")).collect();
+    e.prompts = (0..2000)
+        .map(|i| format!("prompt number {i} with words"))
+        .collect();
     let messages = llm_messages(&e, 512);
     let total: usize = messages.iter().map(|m| estimate_tokens(&m.content)).sum();
     assert!(total <= 512, "{total}");
@@ -130,11 +158,19 @@ fn llm_request_keeps_the_evidence_as_data_within_budget() {
 fn llm_answers_are_checked() {
     let ok = check_llm_persona("\"I am a night owl who loves neon cities.\"", 600).expect("ok");
     assert_eq!(ok, "I am a night owl who loves neon cities.");
-    let cleaned =
-        check_llm_persona("I love @everyone and <@123> see https://x.io\u{200b} rain today.", 600)
-            .expect("ok");
+    let cleaned = check_llm_persona(
+        "I love @everyone and <@123> see https://x.io\u{200b} rain today.",
+        600,
+    )
+    .expect("ok");
     assert!(!cleaned.contains('@') && !cleaned.contains("http") && !cleaned.contains('\u{200b}'));
-    for bad in ["", "   ", "ok", "I'm sorry, but I can't help with that.", "As an AI language model, I"] {
+    for bad in [
+        "",
+        "   ",
+        "ok",
+        "I'm sorry, but I can't help with that.",
+        "As an AI language model, I",
+    ] {
         assert!(check_llm_persona(bad, 600).is_err(), "{bad:?}");
     }
     let long = format!("I love rain. {}", "I like neon. ".repeat(80));
@@ -156,7 +192,13 @@ fn member_text_is_cleaned_or_refused() {
     .expect("ok");
     assert!(!cleaned.contains('@') && !cleaned.contains("http") && !cleaned.contains('<'));
     assert!(cleaned.contains("xy"), "{cleaned}");
-    for empty in ["", "   \n\t ", "\u{200b}\u{200d}\u{feff}", "@everyone", "<@123>"] {
+    for empty in [
+        "",
+        "   \n\t ",
+        "\u{200b}\u{200d}\u{feff}",
+        "@everyone",
+        "<@123>",
+    ] {
         let got = clean_member_text(empty, 100);
         // "@everyone" keeps the word "everyone"; the others are empty.
         if empty == "@everyone" {

@@ -185,6 +185,15 @@ impl Store {
         Ok(())
     }
 
+    /// How many interaction aggregates are stored in all servers (scheduled training watches it).
+    pub async fn edge_total(&self) -> Result<i64, StoreError> {
+        sqlx::query("SELECT COUNT(*) AS n FROM member_edges")
+            .fetch_one(self.pool())
+            .await
+            .and_then(|row| row.try_get::<i64, _>("n"))
+            .map_err(db_err("count edges"))
+    }
+
     /// Every edge of a server (for snapshots), ordered for reproducibility.
     pub async fn guild_edges(&self, guild: GuildId) -> Result<Vec<Edge>, StoreError> {
         let op = "read edges";

@@ -305,3 +305,110 @@ fn eval_prints_the_ablation_table() {
         serde_json::from_str(&std::fs::read_to_string(&json).expect("read")).expect("json");
     assert_eq!(table["rows"].as_array().expect("rows").len(), 4);
 }
+
+/// `zipp graph export` and `zipp train --from-db` read what the bot collected: consenting
+/// members only, pseudonymous.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_and_train_from_the_database() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("zipp.db");
+    let url = format!("sqlite://{}?mode=rwc", db.display());
+    let store = zipp::store::Store::connect(&url, 2).await.expect("db");
+    let (graph, _) = zipp::graph::synth::generate(&zipp::graph::synth::SynthConfig {
+        n_members: 40,
+        n_tastes: 2,
+        n_channels: 4,
+        n_roles: 2,
+        image_dim: 8,
+        ..Default::default()
+    });
+    let guild = zipp::ids::GuildId(77);
+    zipp::lifecycle::seed::seed_from_graph(&store, guild, &graph, zipp::store::now_ms())
+        .await
+        .expect("seeded");
+    store.close().await;
+    let env = [("ZIPP_DATABASE__URL", url.as_str())];
+
+    let export = dir.path().join("export");
+    let out = zipp(
+        &[
+            "graph",
+            "export",
+            "--guild",
+            "77",
+            "--out",
+            export.to_str().unwrap(),
+        ],
+        &env,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let exported = zipp::graph::synth::load_graph(&export).expect("graph.json");
+    exported.validate().expect("valid");
+    assert_eq!(exported.members.len(), 40);
+    assert_eq!(exported.edges.len(), graph.edges.len());
+    assert!(
+        exported.images.is_empty(),
+        "the store keeps no image embeddings"
+    );
+    assert!(
+        exported
+            .members
+            .iter()
+            .enumerate()
+            .all(|(i, m)| m.name == format!("member-{i}")),
+        "members are pseudonyms"
+    );
+
+    let ckpt = dir.path().join("ckpt");
+    let out = zipp(
+        &[
+            "train",
+            "--from-db",
+            "--out",
+            ckpt.to_str().unwrap(),
+            "--epochs",
+            "2",
+            "--quiet",
+        ],
+        &env,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ckpt.join("persona.json")).expect("meta"))
+            .expect("json");
+    assert_eq!(meta["data"]["source"], "database (1 server)");
+    assert!(ckpt.join("persona.safetensors").is_file());
+    assert!(!ckpt.join("persona.safetensors.partial").exists());
+
+    // Nothing to train on: a clear error, not an empty checkpoint.
+    let empty = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("empty.db").display()
+    );
+    let out = zipp(
+        &[
+            "train",
+            "--from-db",
+            "--out",
+            dir.path().join("x").to_str().unwrap(),
+        ],
+        &[("ZIPP_DATABASE__URL", empty.as_str())],
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no consenting members"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // --graph and --from-db exclude each other; one of them is needed.
+    let out = zipp(&["train", "--out", "x"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -12,6 +12,7 @@ mod imagine;
 mod ingest;
 mod llamacpp;
 mod local_llm;
+mod persona;
 mod queue;
 mod rewrite;
 mod surface;

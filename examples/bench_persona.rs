@@ -1,0 +1,295 @@
+//! Persona refresh on a synthetic server (issue 6's figures): a community with planted tastes
+//! is loaded into SQLite as one server whose members all consented, an encoder is trained on
+//! it, then one scheduled pass infers every member — snapshot → encoder → evidence → offline
+//! verbalizer → store — and the personas are checked against the planted truth: the share of
+//! members whose persona names at least one of their tastes' descriptor words. For contrast,
+//! the same verbalizer on evidence ranked by raw interaction counts (no encoder).
+//!
+//! With `--gguf FILE`, a few members are also verbalized by the embedded LLM (`local`
+//! backend) to time the LLM verbalizer per member.
+//!
+//! ```sh
+//! cargo run --release --example bench_persona -- --members 10000 \
+//!     [--gguf ~/.cache/zipp-ci/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf --llm-members 5]
+//! ```
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::Parser;
+use zipp::config::{PersonaSettings, RewriteConfig};
+use zipp::graph::synth::{generate, GroundTruth, SynthConfig};
+use zipp::graph::EdgeType;
+use zipp::ids::{GuildId, MemberId};
+use zipp::lifecycle::seed::seed_from_graph;
+use zipp::lifecycle::{snapshot, PersonaService, Refresh};
+use zipp::models::Catalog;
+use zipp::persona::checkpoint::{self, CheckpointMeta, DataStats};
+use zipp::persona::encoder::PersonaEncoderConfig;
+use zipp::persona::train::{train, TrainConfig};
+use zipp::persona::verbalize::{offline, EvidenceEntry, PersonaEvidence, Vocabulary};
+use zipp::rewrite::registry::Rewriters;
+use zipp::store::{GuildSetting, Store};
+
+#[derive(Parser)]
+struct Args {
+    /// Members of the synthetic server.
+    #[arg(long, default_value_t = 10_000)]
+    members: usize,
+    /// Share of channels with generic names ("general-07") that say nothing of their taste.
+    #[arg(long, default_value_t = 0.0)]
+    generic_channel_share: f32,
+    /// Training epochs of the encoder.
+    #[arg(long, default_value_t = 30)]
+    epochs: usize,
+    /// GGUF file: also time the LLM verbalizer (local backend) on a few members.
+    #[arg(long)]
+    gguf: Option<std::path::PathBuf>,
+    /// Members verbalized by the LLM.
+    #[arg(long, default_value_t = 5)]
+    llm_members: usize,
+}
+
+/// Whether `text` names a descriptor word of one of `member`'s planted tastes.
+fn names_a_taste(text: &str, truth: &GroundTruth, member: usize) -> bool {
+    let lower = text.to_lowercase();
+    truth.member_mixture[member].iter().any(|&(t, _)| {
+        truth.tastes[t]
+            .descriptors
+            .iter()
+            .any(|d| lower.contains(d.as_str()))
+    })
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let dir = tempfile::tempdir()?;
+    let (graph, truth) = generate(&SynthConfig {
+        n_members: args.members,
+        generic_channel_share: args.generic_channel_share,
+        ..SynthConfig::default()
+    });
+    eprintln!(
+        "synthetic server: {} members, {} channels, {} roles, {} edges",
+        graph.members.len(),
+        graph.channels.len(),
+        graph.roles.len(),
+        graph.edges.len()
+    );
+
+    // Train the encoder on the community (images included: they are what ImageAlign needs).
+    let started = Instant::now();
+    let enc = PersonaEncoderConfig {
+        image_dim: graph.image_dim().unwrap_or(64),
+        ..PersonaEncoderConfig::default()
+    };
+    let training = TrainConfig {
+        epochs: args.epochs,
+        patience: 0,
+        ..TrainConfig::default()
+    };
+    let varmap = candle_nn::VarMap::new();
+    let (_, report) = train(&graph, &enc, &training, &varmap, &candle_core::Device::Cpu)?;
+    let ckpt = dir.path().join("encoder");
+    checkpoint::save(
+        &ckpt,
+        &varmap,
+        &CheckpointMeta::new(
+            enc,
+            training,
+            report.clone(),
+            DataStats::of(&graph, "bench"),
+        ),
+    )?;
+    let train_s = started.elapsed().as_secs_f64();
+    eprintln!(
+        "trained in {train_s:.1} s (validation AUC {:.3})",
+        report.val_auc
+    );
+
+    // The server in SQLite.
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("bench.db").display()
+    );
+    let store = Store::connect(&url, 4).await?;
+    let guild = GuildId(1);
+    let now = zipp::store::now_ms();
+    let started = Instant::now();
+    let members = seed_from_graph(&store, guild, &graph, now).await?;
+    eprintln!("seeded in {:.1} s", started.elapsed().as_secs_f64());
+
+    let catalog_file = dir.path().join("models.toml");
+    let mut catalog_text = "[llm.template]\nbackend = \"template\"\n".to_owned();
+    if let Some(gguf) = &args.gguf {
+        catalog_text.push_str(&format!(
+            "\n[llm.local]\nbackend = \"local\"\npath = {:?}\n",
+            gguf.display().to_string()
+        ));
+    }
+    std::fs::write(&catalog_file, catalog_text)?;
+    let catalog = Catalog::load(&catalog_file)?;
+    let clip = zipp::render::clip_tokenizer::bundled()?;
+    let counter = zipp::rewrite::template::counter(move |t| {
+        zipp::render::clip_tokenizer::count_tokens(&clip, t)
+    });
+    let rewrite_config = RewriteConfig {
+        default_llm: "template".to_owned(),
+        temperature: 0.0,
+        ..RewriteConfig::default()
+    };
+    let rewriters = Arc::new(Rewriters::new(&catalog, &rewrite_config, counter));
+    let settings = PersonaSettings {
+        checkpoint: ckpt.clone(),
+        verbalize_timeout_ms: 600_000,
+        ..PersonaSettings::default()
+    };
+    let service = PersonaService::new(store.clone(), settings.clone(), Arc::clone(&rewriters))?;
+    assert!(service.reload_if_newer().await, "checkpoint loads");
+
+    // Stage timings: the snapshot alone, the encoder alone, then the whole refresh.
+    let started = Instant::now();
+    let snap = snapshot::snapshot(&store, guild, now).await?;
+    let snapshot_s = started.elapsed().as_secs_f64();
+    let (model, _) = checkpoint::load(&ckpt, &candle_core::Device::Cpu)?;
+    let started = Instant::now();
+    let inference = zipp::persona::infer::infer(
+        &model,
+        &snap.graph,
+        settings.top_k,
+        &candle_core::Device::Cpu,
+    )?;
+    let encoder_s = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let run = service.infer_guild(guild).await?;
+    let refresh_s = started.elapsed().as_secs_f64();
+    eprintln!("{run:?}");
+
+    // Quality against the planted truth.
+    let mut named = 0usize;
+    let mut with_persona = 0usize;
+    for (i, &m) in members.iter().enumerate() {
+        if let Some(p) = store.active_persona(guild, m).await? {
+            with_persona += 1;
+            named += usize::from(names_a_taste(&p.text, &truth, i));
+        }
+    }
+    // Baseline: the same verbalizer on channels and roles ranked by interaction count.
+    let vocab = Vocabulary::bundled();
+    let mut by_member: HashMap<u32, Vec<(f32, bool, u32)>> = HashMap::new();
+    for e in &snap.graph.edges {
+        let weight = e.count as f32;
+        match e.edge_type {
+            EdgeType::Posted | EdgeType::Reacted => by_member
+                .entry(e.src)
+                .or_default()
+                .push((weight, true, e.dst)),
+            EdgeType::HasRole => by_member
+                .entry(e.src)
+                .or_default()
+                .push((weight, false, e.dst)),
+            EdgeType::Replied => {}
+        }
+    }
+    let mut baseline_named = 0usize;
+    for (i, _) in members.iter().enumerate() {
+        let mut items = by_member.remove(&(i as u32)).unwrap_or_default();
+        items.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let total: f32 = items.iter().map(|x| x.0).sum::<f32>().max(1.0);
+        let mut evidence = PersonaEvidence::default();
+        for (w, is_channel, idx) in items {
+            let entry = |name: &str, topic: Option<String>| EvidenceEntry {
+                name: name.to_owned(),
+                topic,
+                weight: w / total,
+            };
+            if is_channel && evidence.channels.len() < settings.top_k {
+                let c = &snap.graph.channels[idx as usize];
+                evidence
+                    .channels
+                    .push(entry(&c.name, Some(c.topic.clone())));
+            } else if !is_channel && evidence.roles.len() < settings.top_k {
+                evidence
+                    .roles
+                    .push(entry(&snap.graph.roles[idx as usize].name, None));
+            }
+        }
+        if let Some(text) = offline(&mut evidence, &vocab, settings.max_chars) {
+            baseline_named += usize::from(names_a_taste(&text, &truth, i));
+        }
+    }
+    let n = members.len() as f64;
+    println!(
+        "{}",
+        serde_json::json!({
+            "members": members.len(),
+            "generic_channel_share": args.generic_channel_share,
+            "train_s": train_s,
+            "snapshot_s": snapshot_s,
+            "encoder_s": encoder_s,
+            "encoder_members": inference.evidence.len(),
+            "refresh_s": refresh_s,
+            "refresh_per_10k_s": refresh_s * 10_000.0 / n,
+            "with_persona": with_persona,
+            "names_a_planted_taste": named as f64 / n,
+            "baseline_count_ranked_names_a_planted_taste": baseline_named as f64 / n,
+        })
+    );
+
+    if args.gguf.is_some() {
+        store
+            .change_guild_setting(guild, GuildSetting::Llm, Some("local"), MemberId(0))
+            .await?;
+        let llm = rewriters.get(Some("local"));
+        llm.preload();
+        let started = Instant::now();
+        loop {
+            match llm
+                .complete(
+                    vec![zipp::rewrite::prompt::ChatMessage::user("Hi".to_owned())],
+                    1,
+                )
+                .await
+            {
+                Err(reason) if reason.contains("loading") => {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await
+                }
+                _ => break,
+            }
+        }
+        eprintln!("LLM loaded in {:.1} s", started.elapsed().as_secs_f64());
+        let mut times = Vec::new();
+        let mut by_llm = 0;
+        for &m in members.iter().take(args.llm_members) {
+            // A fresh service: no cooldown, and the new text differs from the offline one.
+            let started = Instant::now();
+            let outcome = service.refresh(guild, m, false).await?;
+            times.push(started.elapsed().as_secs_f64());
+            if let Refresh::Activated(p) | Refresh::Kept(p) | Refresh::Unchanged(p) = &outcome {
+                let verbalizer = p
+                    .evidence
+                    .as_deref()
+                    .and_then(|e| serde_json::from_str::<PersonaEvidence>(e).ok())
+                    .map(|e| e.verbalizer)
+                    .unwrap_or_default();
+                by_llm += usize::from(verbalizer.starts_with("local"));
+                eprintln!("[{verbalizer}] {}", p.text);
+            }
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "{}",
+            serde_json::json!({
+                "llm_verbalizer_members": times.len(),
+                "written_by_llm": by_llm,
+                "per_member_s_median": times.get(times.len() / 2),
+                "per_member_s_max": times.last(),
+                "note": "each refresh re-runs snapshot and encoder for the whole server, then one LLM call",
+            })
+        );
+    }
+    store.close().await;
+    Ok(())
+}
