@@ -37,6 +37,8 @@ pub enum Mode {
     Injectable,
     /// A correct rewrite with mention, invite, link and bidi payloads appended.
     Payloads,
+    /// Always this answer (e.g. a persona, for the verbalizer).
+    Fixed(String),
 }
 
 /// A running fake LLM server.
@@ -146,6 +148,7 @@ async fn serve(
             return;
         }
         Mode::Injectable => ok(obey(&system, &data)),
+        Mode::Fixed(text) => ok(text),
         Mode::Payloads => ok(format!(
             "{data}, watercolor @everyone @here <@123> <@&456> <#789> discord.gg/abc \
              https://evil.example \u{202E}\u{200B}"
