@@ -24,6 +24,7 @@ use zipp::persona::train::{train, TrainConfig};
 use crate::harness::*;
 
 const BOB: u64 = 400_000_000_000_000_002;
+const CAROL: u64 = 400_000_000_000_000_003;
 
 /// A small synthetic server and an encoder trained on it, written as a checkpoint in `dir`.
 fn trained_checkpoint(dir: &Path) -> (Graph, GroundTruth) {
@@ -256,6 +257,33 @@ async fn persona_lifecycle(kind: Db) {
         id += 1;
         id
     };
+
+    // A member who consents from the prompt of their first /imagine gets a persona at once,
+    // from what they asked for so far.
+    let (_, token) = dispatch_imagine(
+        fake,
+        next(),
+        vec![opt_str("prompt", "a neon cyberpunk city in the rain")],
+        |b| b.user(CAROL, "carol"),
+    )
+    .await;
+    image_of(fake, &token).await;
+    component(fake, next(), CAROL, "zipp-consent:yes", None).await;
+    let mut carols = None;
+    for _ in 0..200 {
+        carols = app
+            .store
+            .active_persona(guild, MemberId(CAROL))
+            .await
+            .expect("read");
+        if carols.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let carols = carols.expect("carol's persona is inferred after consent");
+    assert_eq!(carols.source, "inferred");
+    assert!(carols.text.contains("cyberpunk"), "{}", carols.text);
 
     // Nothing yet, and nothing is inferred without consent.
     let text = ephemeral(&persona(fake, next(), DEFAULT_USER_ID, "en-US", "show", vec![]).await);
@@ -491,7 +519,7 @@ async fn persona_lifecycle(kind: Db) {
         .expect("scheduled inference");
     assert_eq!(
         run.members,
-        graph.members.len() + 1,
+        graph.members.len() + 2,
         "every consenting member"
     );
     assert!(run.kept >= 1, "{run:?}");
