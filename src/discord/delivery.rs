@@ -262,9 +262,10 @@ impl Delivery {
             if let Some(attachment) = attachment {
                 followup = followup.add_file(attachment);
             }
-            followup
+            let sent = followup
                 .execute(&self.http, (None, &job.interaction_token))
                 .await?;
+            self.remember_message(job, sent.id.get()).await;
             let done = self.i18n.tr(
                 &job.locale,
                 "imagine-done",
@@ -287,11 +288,19 @@ impl Delivery {
             if let Some(attachment) = attachment {
                 message = message.add_file(attachment);
             }
-            serenity::ChannelId::new(job.channel_id.0)
+            let sent = serenity::ChannelId::new(job.channel_id.0)
                 .send_message(&self.http, message)
                 .await?;
+            self.remember_message(job, sent.id.get()).await;
         }
         Ok(())
+    }
+
+    /// Keeps which message carries the image, so the owner's reactions become feedback.
+    async fn remember_message(&self, job: &RenderJob, message_id: u64) {
+        if let Err(error) = self.store.set_job_message(job.id, message_id).await {
+            tracing::warn!(job = %job.id, %error, "recording the delivered message failed");
+        }
     }
 
     async fn deliver_failure(&self, job: &RenderJob) {

@@ -6,7 +6,7 @@ use poise::serenity_prelude as serenity;
 use super::BotData;
 use crate::ids::{GuildId, MemberId};
 use crate::ingest::Event;
-use crate::store::GraphNode;
+use crate::store::{GraphNode, StoreError, FEEDBACK_REACTED};
 
 /// The parent channel of a thread, or the channel itself.
 fn parent_channel(
@@ -52,6 +52,43 @@ fn role_node(role: &serenity::Role) -> GraphNode {
     }
 }
 
+/// A reaction on one of the bot's messages by a consenting member: when the message carries
+/// their own render, it becomes (or stops being) feedback that they like that image.
+async fn render_feedback(
+    ctx: &serenity::Context,
+    r: &serenity::Reaction,
+    data: &BotData,
+    added: bool,
+) -> Result<(), StoreError> {
+    let (Some(guild), Some(user)) = (r.guild_id, r.user_id) else {
+        return Ok(());
+    };
+    // REACTION_ADD names the message's author; REACTION_REMOVE does not, and looking the
+    // message up among the member's own renders is exact anyway.
+    let bot = ctx.cache.current_user().id;
+    if user == bot || (added && r.message_author_id != Some(bot)) {
+        return Ok(());
+    }
+    let (guild, member) = (GuildId(guild.get()), MemberId(user.get()));
+    if added {
+        if !data.ingestor.recording(guild, member).await? {
+            return Ok(());
+        }
+        let job = data
+            .store
+            .record_feedback(guild, r.message_id.get(), member, FEEDBACK_REACTED)
+            .await?;
+        if let Some(job) = job {
+            tracing::debug!(%guild, %member, %job, "reaction on a render recorded as feedback");
+        }
+    } else {
+        data.store
+            .remove_feedback(guild, r.message_id.get(), member, FEEDBACK_REACTED)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Handles one gateway event; errors are logged, never shown.
 pub async fn on_event(ctx: &serenity::Context, event: &serenity::FullEvent, data: &BotData) {
     let result = match event {
@@ -92,10 +129,14 @@ pub async fn on_event(ctx: &serenity::Context, event: &serenity::FullEvent, data
                     channel: parent_channel(ctx, guild, r.channel_id),
                     at: crate::store::now_ms(),
                 };
-                data.ingestor.record(event).await
+                let recorded = data.ingestor.record(event).await;
+                recorded.and(render_feedback(ctx, r, data, true).await)
             }
             _ => Ok(()),
         },
+        serenity::FullEvent::ReactionRemove {
+            removed_reaction: r,
+        } => render_feedback(ctx, r, data, false).await,
         serenity::FullEvent::ChannelCreate { channel }
         | serenity::FullEvent::ChannelUpdate { new: channel, .. } => match channel_node(channel) {
             Some(node) => {

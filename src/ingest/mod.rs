@@ -107,7 +107,9 @@ impl Ingestor {
         self.pending.len()
     }
 
-    async fn recording(&self, guild: GuildId, member: MemberId) -> Result<bool, StoreError> {
+    /// Whether anything about `member` may be recorded in `guild` now: they consented and the
+    /// server's inference is on (cached).
+    pub async fn recording(&self, guild: GuildId, member: MemberId) -> Result<bool, StoreError> {
         let on = match self.inference_on.get(&guild).map(|v| *v) {
             Some(on) => on,
             None => {

@@ -352,7 +352,7 @@ impl PersonaService {
     }
 
     /// The member's evidence: heaviest channels and roles (named ones only), recent prompts, and
-    /// the images they preferred in compare mode.
+    /// the images they liked (reacted to, or preferred in compare mode).
     async fn evidence_of(
         &self,
         guild: GuildId,
@@ -387,14 +387,19 @@ impl PersonaService {
             .store
             .recent_prompts(guild, member, self.settings.recent_prompts as i64)
             .await?;
-        // Images they liked: the prompt of the picture they picked in compare mode.
-        let liked = self
+        // Images they liked: renders of theirs they reacted to, and the picture they picked in
+        // compare mode (each described by the prompt it was rendered from).
+        let n = self.settings.recent_prompts;
+        let mut liked = self
             .store
-            .preferred_rewrites(guild, member, self.settings.recent_prompts)
-            .await?
-            .into_iter()
-            .map(|(_, preferred)| preferred)
-            .collect();
+            .liked_prompts(guild, member, crate::store::FEEDBACK_REACTED, n as i64)
+            .await?;
+        for (_, preferred) in self.store.preferred_rewrites(guild, member, n).await? {
+            if !liked.contains(&preferred) {
+                liked.push(preferred);
+            }
+        }
+        liked.truncate(n);
         let evidence = PersonaEvidence {
             channels,
             roles,

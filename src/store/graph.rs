@@ -299,7 +299,7 @@ impl Store {
     }
 
     /// Erases every row about the member in this server, in one transaction: edges from and to
-    /// them, consent, personas, compare picks, renders and their images (queued renders are
+    /// them, consent, personas, compare picks, feedback, renders and their images (queued renders are
     /// cancelled: a worker's completion then finds no row and is discarded).
     pub async fn forget_member(
         &self,
@@ -310,7 +310,11 @@ impl Store {
         let (g, m) = (guild.to_db(), member.to_db());
         let mut tx = self.pool().begin().await.map_err(db_err(op))?;
         let mut erased = Erased::default();
-        let statements: [(&'static str, &str); 8] = [
+        let statements: [(&'static str, &str); 9] = [
+            (
+                "render_feedback",
+                "DELETE FROM render_feedback WHERE guild_id = $1 AND member_id = $2",
+            ),
             (
                 "member_edges",
                 "DELETE FROM member_edges WHERE guild_id = $1 AND (member_id = $2 \
@@ -383,5 +387,11 @@ async fn delete_edges_of(
     .execute(&mut **tx)
     .await
     .map_err(db_err("delete edges"))?;
+    sqlx::query("DELETE FROM render_feedback WHERE guild_id = $1 AND member_id = $2")
+        .bind(guild.to_db())
+        .bind(member.to_db())
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err("delete feedback"))?;
     Ok(())
 }

@@ -11,6 +11,7 @@
 
 mod compare;
 mod delivery;
+mod feedback;
 mod graph;
 mod guilds;
 mod images;
@@ -18,6 +19,7 @@ mod jobs;
 mod personas;
 
 pub use compare::{wilson_interval, CompareStats, PickOutcome};
+pub use feedback::FEEDBACK_REACTED;
 pub use graph::{Edge, EdgeDelta, EdgeKind, Erased, GraphNode};
 pub use guilds::{AuditEntry, GuildSetting, GuildSettings};
 pub use images::RenderedImage;

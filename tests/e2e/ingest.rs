@@ -283,6 +283,60 @@ async fn consent_ingestion_and_forget(kind: Db) {
         ]
     );
 
+    // Reactions on the message carrying Alice's render: hers become feedback on that image
+    // (and are removed with the reaction); Bob's (not consenting, not his render) leave nothing.
+    let followup = image_of(fake, &token).await;
+    let message_id: u64 = followup.response_json.as_ref().expect("the posted message")["id"]
+        .as_str()
+        .expect("id")
+        .parse()
+        .expect("snowflake");
+    let on_render = |user: u64| {
+        let mut r = reaction_add(fake.config(), user, "someone", message_id, "❤️");
+        r["message_author_id"] = json!(fake.config().app_id.to_string());
+        r
+    };
+    let alice = MemberId(DEFAULT_USER_ID);
+    fake.dispatch("MESSAGE_REACTION_ADD", on_render(BOB)).await;
+    fake.dispatch("MESSAGE_REACTION_ADD", on_render(DEFAULT_USER_ID))
+        .await;
+    let mut liked = Vec::new();
+    for _ in 0..100 {
+        liked = store
+            .liked_prompts(guild, alice, "reacted", 5)
+            .await
+            .expect("liked");
+        if !liked.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(liked, vec!["a cat".to_owned()]);
+    assert!(store
+        .liked_prompts(guild, MemberId(BOB), "reacted", 5)
+        .await
+        .unwrap()
+        .is_empty());
+    let mut removed = on_render(DEFAULT_USER_ID);
+    // As Discord sends it: no member, no message author.
+    for key in ["member", "message_author_id"] {
+        removed.as_object_mut().expect("object").remove(key);
+    }
+    fake.dispatch("MESSAGE_REACTION_REMOVE", removed).await;
+    for _ in 0..100 {
+        liked = store
+            .liked_prompts(guild, alice, "reacted", 5)
+            .await
+            .unwrap();
+        if liked.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(liked.is_empty(), "removed with the reaction");
+    fake.dispatch("MESSAGE_REACTION_ADD", on_render(DEFAULT_USER_ID))
+        .await;
+
     // Bob opts in with /persona consent on; then Alice's reply to Bob counts, both ways.
     let reply = run_command(
         fake,
@@ -414,6 +468,14 @@ async fn consent_ingestion_and_forget(kind: Db) {
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(edges(&store, guild).await.is_empty());
+    assert!(
+        store
+            .liked_prompts(guild, alice, "reacted", 5)
+            .await
+            .unwrap()
+            .is_empty(),
+        "consent off deletes the feedback too"
+    );
 
     assert!(fake.unhandled_requests().is_empty());
     assert_openapi_valid(fake);

@@ -1,0 +1,18 @@
+-- Feedback on delivered renders (PostgreSQL). Keep in step with migrations/sqlite/0005_render_feedback.sql.
+
+-- The message that carried the image (followup or channel message), so reactions to it can be
+-- traced back to the render.
+ALTER TABLE render_jobs ADD COLUMN message_id BIGINT;
+CREATE INDEX render_jobs_message ON render_jobs (message_id);
+
+-- A member's feedback on their own render: `reacted` (any reaction they added). Only consenting
+-- members' feedback is kept; it is evidence of the images they like.
+CREATE TABLE render_feedback (
+    job_id     BIGINT NOT NULL REFERENCES render_jobs (id) ON DELETE CASCADE,
+    guild_id   BIGINT,
+    member_id  BIGINT NOT NULL,
+    kind       TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (job_id, member_id, kind)
+);
+CREATE INDEX render_feedback_member ON render_feedback (guild_id, member_id, created_at);

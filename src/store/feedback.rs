@@ -1,0 +1,122 @@
+//! Feedback on delivered renders (`render_feedback`, `render_jobs.message_id`): which message
+//! carried each image, and the reactions its owner added to it — evidence of the images they
+//! like.
+
+use sqlx::Row;
+
+use super::{db_err, now_ms, Store, StoreError};
+use crate::ids::{GuildId, JobId, MemberId};
+
+/// Feedback kind: the owner reacted to the message carrying their image.
+pub const FEEDBACK_REACTED: &str = "reacted";
+
+impl Store {
+    /// Records which message carried job `id`'s image.
+    pub async fn set_job_message(&self, id: JobId, message_id: u64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE render_jobs SET message_id = $1 WHERE id = $2")
+            .bind(message_id as i64)
+            .bind(id.0)
+            .execute(self.pool())
+            .await
+            .map_err(db_err("record the delivered message"))?;
+        Ok(())
+    }
+
+    /// Records `kind` feedback by `member` on the render carried by `message_id`, when that render
+    /// is theirs, in this server. Returns the job, or `None` when the message carries no render of
+    /// theirs (nothing is stored then).
+    pub async fn record_feedback(
+        &self,
+        guild: GuildId,
+        message_id: u64,
+        member: MemberId,
+        kind: &str,
+    ) -> Result<Option<JobId>, StoreError> {
+        let op = "record feedback";
+        let Some(job) = self.job_of_message(guild, message_id, member).await? else {
+            return Ok(None);
+        };
+        sqlx::query(
+            "INSERT INTO render_feedback (job_id, guild_id, member_id, kind, created_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (job_id, member_id, kind) DO NOTHING",
+        )
+        .bind(job.0)
+        .bind(guild.to_db())
+        .bind(member.to_db())
+        .bind(kind)
+        .bind(now_ms())
+        .execute(self.pool())
+        .await
+        .map_err(db_err(op))?;
+        Ok(Some(job))
+    }
+
+    /// Removes `kind` feedback by `member` on the render carried by `message_id`.
+    pub async fn remove_feedback(
+        &self,
+        guild: GuildId,
+        message_id: u64,
+        member: MemberId,
+        kind: &str,
+    ) -> Result<bool, StoreError> {
+        let Some(job) = self.job_of_message(guild, message_id, member).await? else {
+            return Ok(false);
+        };
+        let done = sqlx::query(
+            "DELETE FROM render_feedback WHERE job_id = $1 AND member_id = $2 AND kind = $3",
+        )
+        .bind(job.0)
+        .bind(member.to_db())
+        .bind(kind)
+        .execute(self.pool())
+        .await
+        .map_err(db_err("remove feedback"))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn job_of_message(
+        &self,
+        guild: GuildId,
+        message_id: u64,
+        member: MemberId,
+    ) -> Result<Option<JobId>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id FROM render_jobs WHERE message_id = $1 AND guild_id = $2 AND member_id = $3",
+        )
+        .bind(message_id as i64)
+        .bind(guild.to_db())
+        .bind(member.to_db())
+        .fetch_optional(self.pool())
+        .await
+        .map_err(db_err("find the render of a message"))?;
+        row.map(|r| r.try_get::<i64, _>("id").map(JobId))
+            .transpose()
+            .map_err(db_err("find the render of a message"))
+    }
+
+    /// The rendered prompts of the member's renders they gave `kind` feedback, newest first.
+    pub async fn liked_prompts(
+        &self,
+        guild: GuildId,
+        member: MemberId,
+        kind: &str,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT j.rendered_prompt FROM render_feedback f JOIN render_jobs j ON j.id = f.job_id \
+             WHERE f.guild_id = $1 AND f.member_id = $2 AND f.kind = $3 \
+             ORDER BY f.created_at DESC, f.job_id DESC LIMIT $4",
+        )
+        .bind(guild.to_db())
+        .bind(member.to_db())
+        .bind(kind)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_err("read liked renders"))?;
+        rows.iter()
+            .map(|r| r.try_get("rendered_prompt"))
+            .collect::<Result<_, _>>()
+            .map_err(db_err("read liked renders"))
+    }
+}
