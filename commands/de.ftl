@@ -99,9 +99,21 @@ config-persona = persona
     .state-description = an oder aus
     .state-on = an
     .state-off = aus
+config-backfill = verlauf
+    .description = Die Einwilligung umfasst auch die Aktivität der letzten Tage hier
+    .state = status
+    .state-description = an oder aus
+    .state-on = an
+    .state-off = aus
 config-default = Standard
-config-settings = Einstellungen dieses Servers — Diffusionsmodell: { $diffusion }; LLM: { $llm }; Persona-Ableitung: { $persona }.
+config-settings = Einstellungen dieses Servers — Diffusionsmodell: { $diffusion }; LLM: { $llm }; Persona-Ableitung: { $persona }; Verlauf nachladen: { $backfill }.
 config-changed = { $setting } ist jetzt { $value }. Die Änderung steht im Audit-Log.
+config-name-diffusion = Das Diffusionsmodell
+config-name-llm = Das LLM
+config-name-persona = Die Persona-Ableitung
+config-name-backfill = Das Nachladen des Verlaufs
+config-value-on = an
+config-value-off = aus
 
 ## Fehler von /config
 
@@ -123,6 +135,7 @@ persona-consent = einwilligung
 persona-forget = vergessen
     .description = Lösche alles, was zipp auf diesem Server über dich speichert
 persona-consent-prompt = Möchtest du Bilder nach deinem eigenen Geschmack? Wenn du zustimmst, zeichnet zipp auf, *in welchen* Kanälen du postest und reagierst, welche Rollen du hast und wem du antwortest oder wen du erwähnst (nur Mitglieder, die ebenfalls zugestimmt haben) — niemals, was du schreibst. Daraus leitet zipp eine kurze Persona ab, die nur du sehen und bearbeiten kannst, und nutzt sie, um deine Prompts für /imagine umzuformulieren. Du kannst jederzeit mit /persona einwilligung aus aufhören und mit /persona vergessen alles löschen.
+persona-consent-prompt-backfill = Auf diesem Server werden mit deiner Zustimmung dieselben Metadaten auch für deine Nachrichten der letzten { $days } Tage erfasst.
 persona-consent-accept = Zustimmen
 persona-consent-later = Jetzt nicht
 persona-consent-on = Danke! zipp lernt deinen Geschmack aus deiner Aktivität auf diesem Server. Du kannst jederzeit mit /persona einwilligung aus aufhören.

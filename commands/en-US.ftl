@@ -99,9 +99,21 @@ config-persona = persona
     .state-description = on or off
     .state-on = on
     .state-off = off
+config-backfill = backfill
+    .description = Let members' consent also cover their last days of activity here
+    .state = state
+    .state-description = on or off
+    .state-on = on
+    .state-off = off
 config-default = default
-config-settings = Settings of this server — diffusion model: { $diffusion }; LLM: { $llm }; persona inference: { $persona }.
+config-settings = Settings of this server — diffusion model: { $diffusion }; LLM: { $llm }; persona inference: { $persona }; history backfill: { $backfill }.
 config-changed = { $setting } is now { $value }. The change is in the audit log.
+config-name-diffusion = The diffusion model
+config-name-llm = The LLM
+config-name-persona = Persona inference
+config-name-backfill = History backfill
+config-value-on = on
+config-value-off = off
 
 ## Errors of /config
 
@@ -123,6 +135,7 @@ persona-consent = consent
 persona-forget = forget
     .description = Delete everything zipp keeps about you in this server
 persona-consent-prompt = Want images in your own taste? If you accept, zipp records *which* channels you post and react in, which roles you have, and whom you reply to or mention (only members who also accepted) — never what you write. From that it infers a short persona that only you can see and edit, and uses it to rewrite your /imagine prompts. You can stop any time with /persona consent off, and erase everything with /persona forget.
+persona-consent-prompt-backfill = In this server, accepting also records the same metadata for your messages of the last { $days } days.
 persona-consent-accept = Accept
 persona-consent-later = Not now
 persona-consent-on = Thanks! zipp will learn your taste from your activity in this server. Stop any time with /persona consent off.

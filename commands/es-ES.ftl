@@ -99,9 +99,21 @@ config-persona = persona
     .state-description = activado o desactivado
     .state-on = activado
     .state-off = desactivado
+config-backfill = historial
+    .description = El consentimiento también cubre la actividad de los últimos días aquí
+    .state = estado
+    .state-description = activado o desactivado
+    .state-on = activado
+    .state-off = desactivado
 config-default = predeterminado
-config-settings = Ajustes de este servidor — modelo de difusión: { $diffusion }; LLM: { $llm }; inferencia de personas: { $persona }.
+config-settings = Ajustes de este servidor — modelo de difusión: { $diffusion }; LLM: { $llm }; inferencia de personas: { $persona }; recuperación del historial: { $backfill }.
 config-changed = { $setting } ahora es { $value }. El cambio queda en el registro de auditoría.
+config-name-diffusion = El modelo de difusión
+config-name-llm = El LLM
+config-name-persona = La inferencia de personas
+config-name-backfill = La recuperación del historial
+config-value-on = activado
+config-value-off = desactivado
 
 ## Errores de /config
 
@@ -123,6 +135,7 @@ persona-consent = consentimiento
 persona-forget = olvidar
     .description = Borra todo lo que zipp guarda sobre ti en este servidor
 persona-consent-prompt = ¿Quieres imágenes a tu gusto? Si aceptas, zipp registra *en qué* canales publicas y reaccionas, qué roles tienes y a quién respondes o mencionas (solo miembros que también hayan aceptado), pero nunca lo que escribes. A partir de eso infiere una persona breve que solo tú puedes ver y editar, y la usa para reescribir tus prompts de /imagine. Puedes parar cuando quieras con /persona consentimiento desactivado y borrarlo todo con /persona olvidar.
+persona-consent-prompt-backfill = En este servidor, aceptar también registra esos mismos metadatos de tus mensajes de los últimos { $days } días.
 persona-consent-accept = Aceptar
 persona-consent-later = Ahora no
 persona-consent-on = ¡Gracias! zipp aprenderá tus gustos a partir de tu actividad en este servidor. Puedes parar cuando quieras con /persona consentimiento desactivado.

@@ -99,9 +99,21 @@ config-persona = persona
     .state-description = activé ou désactivé
     .state-on = activé
     .state-off = désactivé
+config-backfill = historique
+    .description = Le consentement couvre aussi l’activité des derniers jours sur ce serveur
+    .state = état
+    .state-description = activé ou désactivé
+    .state-on = activé
+    .state-off = désactivé
 config-default = par défaut
-config-settings = Paramètres de ce serveur — modèle de diffusion : { $diffusion } ; LLM : { $llm } ; déduction des personas : { $persona }.
+config-settings = Paramètres de ce serveur — modèle de diffusion : { $diffusion } ; LLM : { $llm } ; déduction des personas : { $persona } ; reprise de l’historique : { $backfill }.
 config-changed = { $setting } vaut désormais { $value }. La modification figure dans le journal d’audit.
+config-name-diffusion = Le modèle de diffusion
+config-name-llm = Le LLM
+config-name-persona = La déduction des personas
+config-name-backfill = La reprise de l’historique
+config-value-on = activé
+config-value-off = désactivé
 
 ## Erreurs de /config
 
@@ -123,6 +135,7 @@ persona-consent = consentement
 persona-forget = oublier
     .description = Supprimer tout ce que zipp conserve sur vous dans ce serveur
 persona-consent-prompt = Envie d’images à votre goût ? Si vous acceptez, zipp enregistre *dans quels* salons vous publiez et réagissez, quels rôles vous avez, et à qui vous répondez ou qui vous mentionnez (uniquement des membres qui ont aussi accepté) — jamais ce que vous écrivez. Il en déduit un court persona que personne d’autre que vous ne peut voir ni modifier, et s’en sert pour réécrire vos prompts /imagine. Vous pouvez arrêter à tout moment avec /persona consentement désactivé, et tout effacer avec /persona oublier.
+persona-consent-prompt-backfill = Sur ce serveur, accepter enregistre aussi ces mêmes métadonnées pour vos messages des { $days } derniers jours.
 persona-consent-accept = Accepter
 persona-consent-later = Pas maintenant
 persona-consent-on = Merci ! zipp apprendra vos goûts à partir de votre activité sur ce serveur. Vous pouvez arrêter à tout moment avec /persona consentement désactivé.

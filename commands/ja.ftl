@@ -99,9 +99,21 @@ config-persona = ペルソナ
     .state-description = オンまたはオフ
     .state-on = オン
     .state-off = オフ
+config-backfill = 履歴
+    .description = 同意の対象に、このサーバーでの直近数日間の活動も含めます
+    .state = 状態
+    .state-description = オンまたはオフ
+    .state-on = オン
+    .state-off = オフ
 config-default = デフォルト
-config-settings = このサーバーの設定 — 拡散モデル: { $diffusion }、LLM: { $llm }、ペルソナ推定: { $persona }。
+config-settings = このサーバーの設定 — 拡散モデル: { $diffusion }、LLM: { $llm }、ペルソナ推定: { $persona }、履歴の遡及取得: { $backfill }。
 config-changed = { $setting } を { $value } に変更しました。この変更は監査ログに記録されています。
+config-name-diffusion = 拡散モデル
+config-name-llm = LLM
+config-name-persona = ペルソナ推定
+config-name-backfill = 履歴の遡及取得
+config-value-on = オン
+config-value-off = オフ
 
 ## 「/設定」のエラー
 
@@ -123,6 +135,7 @@ persona-consent = 同意
 persona-forget = データ削除
     .description = このサーバーで zipp が保持しているあなたの情報をすべて削除します
 persona-consent-prompt = あなた好みの画像を作ってみませんか？ 同意すると、zipp はあなたが*どの*チャンネルで投稿やリアクションをしているか、どのロールを持っているか、誰に返信やメンションをしているか（同じく同意したメンバーに限ります）を記録します。あなたが書いた内容は一切記録しません。その記録から、あなただけが閲覧・編集できる短いペルソナを推定し、「/画像生成」のプロンプトの書き換えに使います。「/ペルソナ 同意 オフ」でいつでも停止でき、「/ペルソナ データ削除」ですべて消去できます。
+persona-consent-prompt-backfill = このサーバーでは、同意すると過去 { $days } 日間のあなたのメッセージについても同じメタデータが記録されます。
 persona-consent-accept = 同意する
 persona-consent-later = 今はしない
 persona-consent-on = ありがとうございます！ このサーバーでのあなたの活動から、zipp が好みを学習します。「/ペルソナ 同意 オフ」でいつでも停止できます。

@@ -99,9 +99,21 @@ config-persona = persona
     .state-description = ativado ou desativado
     .state-on = ativado
     .state-off = desativado
+config-backfill = historico
+    .description = O consentimento também cobre a atividade dos últimos dias aqui
+    .state = estado
+    .state-description = ativado ou desativado
+    .state-on = ativado
+    .state-off = desativado
 config-default = padrão
-config-settings = Configurações deste servidor — modelo de difusão: { $diffusion }; LLM: { $llm }; inferência de personas: { $persona }.
+config-settings = Configurações deste servidor — modelo de difusão: { $diffusion }; LLM: { $llm }; inferência de personas: { $persona }; recuperação do histórico: { $backfill }.
 config-changed = { $setting } agora é { $value }. A alteração está no registro de auditoria.
+config-name-diffusion = O modelo de difusão
+config-name-llm = O LLM
+config-name-persona = A inferência de personas
+config-name-backfill = A recuperação do histórico
+config-value-on = ativado
+config-value-off = desativado
 
 ## Erros do /config
 
@@ -123,6 +135,7 @@ persona-consent = consentimento
 persona-forget = esquecer
     .description = Apague tudo o que o zipp guarda sobre você neste servidor
 persona-consent-prompt = Quer imagens do seu gosto? Se você aceitar, o zipp registra *em quais* canais você publica e reage, quais cargos você tem e a quem você responde ou menciona (somente membros que também aceitaram) — nunca o que você escreve. A partir disso, ele infere uma persona curta que só você pode ver e editar, e a usa para reescrever seus prompts do /imagine. Você pode parar quando quiser com /persona consentimento desativado e apagar tudo com /persona esquecer.
+persona-consent-prompt-backfill = Neste servidor, aceitar também registra esses mesmos metadados das suas mensagens dos últimos { $days } dias.
 persona-consent-accept = Aceitar
 persona-consent-later = Agora não
 persona-consent-on = Obrigado! O zipp vai aprender seu gosto com a sua atividade neste servidor. Você pode parar quando quiser com /persona consentimento desativado.

@@ -183,6 +183,13 @@ pub struct IngestSettings {
     pub flush_ms: u64,
     /// Interaction aggregates untouched for this many days are deleted.
     pub retention_days: u64,
+    /// In servers whose moderators turned history backfill on, a member's consent also records
+    /// the metadata of their messages of the last this many days...
+    pub backfill_days: u64,
+    /// ...at most this many messages per member...
+    pub backfill_messages: usize,
+    /// ...reading one page of 100 messages at most this often (milliseconds), per member.
+    pub backfill_page_ms: u64,
 }
 
 impl Default for IngestSettings {
@@ -191,6 +198,9 @@ impl Default for IngestSettings {
             flush_max: 5000,
             flush_ms: 2000,
             retention_days: 180,
+            backfill_days: 30,
+            backfill_messages: 500,
+            backfill_page_ms: 1000,
         }
     }
 }

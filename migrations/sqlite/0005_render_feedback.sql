@@ -16,3 +16,6 @@ CREATE TABLE render_feedback (
     PRIMARY KEY (job_id, member_id, kind)
 );
 CREATE INDEX render_feedback_member ON render_feedback (guild_id, member_id, created_at);
+
+-- Moderators can let a member's consent also cover their recent past activity: 'on', or NULL (off).
+ALTER TABLE guild_settings ADD COLUMN history_backfill TEXT;

@@ -17,7 +17,7 @@ use crate::store::GuildSetting;
 #[poise::command(
     slash_command,
     guild_only,
-    subcommands("show", "llm", "diffusion", "persona"),
+    subcommands("show", "llm", "diffusion", "persona", "backfill"),
     subcommand_required,
     default_member_permissions = "MANAGE_GUILD",
     required_permissions = "MANAGE_GUILD"
@@ -48,7 +48,19 @@ async fn reply(ctx: Context<'_>, text: String) -> Result<(), BotError> {
 pub async fn show(ctx: Context<'_>) -> Result<(), BotError> {
     let data = ctx.data();
     let settings = data.store.guild_settings(guild(ctx)?).await?;
-    let persona = if settings.inference_on() { "on" } else { "off" };
+    let on_off = |on: bool| {
+        data.i18n.tr(
+            locale(ctx),
+            if on {
+                "config-value-on"
+            } else {
+                "config-value-off"
+            },
+            None,
+        )
+    };
+    let persona = on_off(settings.inference_on());
+    let backfill = on_off(settings.backfill_on());
     let default = data.i18n.tr(locale(ctx), "config-default", None);
     let text = data.i18n.tr(
         locale(ctx),
@@ -57,6 +69,7 @@ pub async fn show(ctx: Context<'_>) -> Result<(), BotError> {
             "diffusion" => settings.diffusion_model.unwrap_or_else(|| format!("{} ({default})", data.config.render.default_model)),
             "llm" => settings.llm.unwrap_or_else(|| format!("{} ({default})", data.config.rewrite.default_llm)),
             "persona" => persona,
+            "backfill" => backfill,
         ]),
     );
     reply(ctx, text).await
@@ -133,6 +146,18 @@ pub async fn persona(ctx: Context<'_>, state: super::persona::Switch) -> Result<
     Ok(())
 }
 
+/// Let a member's consent also record their recent past activity (or not).
+#[poise::command(slash_command, guild_only, required_permissions = "MANAGE_GUILD")]
+pub async fn backfill(ctx: Context<'_>, state: super::persona::Switch) -> Result<(), BotError> {
+    let on = state == super::persona::Switch::On;
+    change(
+        ctx,
+        GuildSetting::HistoryBackfill,
+        if on { "on" } else { "off" },
+    )
+    .await
+}
+
 async fn change(ctx: Context<'_>, setting: GuildSetting, name: &str) -> Result<(), BotError> {
     let data = ctx.data();
     let guild = guild(ctx)?;
@@ -141,10 +166,30 @@ async fn change(ctx: Context<'_>, setting: GuildSetting, name: &str) -> Result<(
         .change_guild_setting(guild, setting, Some(name), member)
         .await?;
     tracing::info!(guild = %guild, member = %member, setting = setting.as_str(), value = name, "server setting changed");
+    // Setting names and on/off in the member's language; model names as they are.
+    let label = data.i18n.tr(
+        locale(ctx),
+        match setting {
+            GuildSetting::DiffusionModel => "config-name-diffusion",
+            GuildSetting::Llm => "config-name-llm",
+            GuildSetting::PersonaInference => "config-name-persona",
+            GuildSetting::HistoryBackfill => "config-name-backfill",
+        },
+        None,
+    );
+    let value = match (setting, name) {
+        (GuildSetting::PersonaInference | GuildSetting::HistoryBackfill, "on") => {
+            data.i18n.tr(locale(ctx), "config-value-on", None)
+        }
+        (GuildSetting::PersonaInference | GuildSetting::HistoryBackfill, "off") => {
+            data.i18n.tr(locale(ctx), "config-value-off", None)
+        }
+        _ => name.to_owned(),
+    };
     let text = data.i18n.tr(
         locale(ctx),
         "config-changed",
-        Some(&fluent_args!["setting" => setting.as_str(), "value" => name.to_owned()]),
+        Some(&fluent_args!["setting" => label, "value" => value]),
     );
     reply(ctx, text).await
 }

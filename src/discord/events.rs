@@ -26,7 +26,7 @@ fn parent_channel(
         .get()
 }
 
-fn millis(timestamp: &serenity::Timestamp) -> i64 {
+pub(super) fn millis(timestamp: &serenity::Timestamp) -> i64 {
     timestamp.unix_timestamp() * 1000
 }
 

@@ -76,6 +76,7 @@ pub async fn imagine(
         None => Default::default(),
     };
     let settings_inference_on = settings.inference_on();
+    let settings_backfill = settings.backfill_on() && config.ingest.backfill_days > 0;
     let model = settings
         .diffusion_model
         .unwrap_or_else(|| config.render.default_model.clone());
@@ -148,7 +149,9 @@ pub async fn imagine(
     // First /imagine in this server: ask (once) whether zipp may learn from their activity.
     if let Some(guild) = guild_id {
         if settings_inference_on && data.store.consent(guild, member_id).await?.is_none() {
-            let (text, row) = super::persona::consent_prompt(&data.i18n, locale(ctx));
+            let backfill_days = settings_backfill.then_some(config.ingest.backfill_days);
+            let (text, row) =
+                super::persona::consent_prompt(&data.i18n, locale(ctx), backfill_days);
             serenity::CreateInteractionResponseFollowup::new()
                 .content(text)
                 .components(vec![row])

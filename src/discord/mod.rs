@@ -8,6 +8,7 @@
 //! `proxy` then rewrites every REST URL, its ratelimiter is disabled (it would bypass the proxy),
 //! and reqwest ignores `HTTP(S)_PROXY` so local traffic stays local.
 
+mod backfill;
 mod compare;
 mod config;
 mod delivery;

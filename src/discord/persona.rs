@@ -481,7 +481,7 @@ pub async fn consent(ctx: Context<'_>, state: Switch) -> Result<(), BotError> {
     data.ingestor.set_consent(guild, member, granted).await?;
     tracing::info!(%guild, %member, granted, "consent changed");
     if granted {
-        data.personas.on_consent(guild, member);
+        super::backfill::after_consent(ctx.serenity_context(), data, guild, member).await?;
     }
     let id = if granted {
         "persona-consent-on"
@@ -507,9 +507,22 @@ pub async fn forget(ctx: Context<'_>) -> Result<(), BotError> {
     .await
 }
 
-/// The consent prompt: what is stored and why, with Accept / Not now.
-pub fn consent_prompt(i18n: &I18n, locale: &str) -> (String, serenity::CreateActionRow) {
-    let text = i18n.tr(locale, "persona-consent-prompt", None);
+/// The consent prompt: what is stored and why (and, with history backfill on in the server,
+/// for how many past days), with Accept / Not now.
+pub fn consent_prompt(
+    i18n: &I18n,
+    locale: &str,
+    backfill_days: Option<u64>,
+) -> (String, serenity::CreateActionRow) {
+    let mut text = i18n.tr(locale, "persona-consent-prompt", None);
+    if let Some(days) = backfill_days {
+        text.push(' ');
+        text.push_str(&i18n.tr(
+            locale,
+            "persona-consent-prompt-backfill",
+            Some(&fluent_args!["days" => days]),
+        ));
+    }
     let row = serenity::CreateActionRow::Buttons(vec![
         serenity::CreateButton::new(CONSENT_YES)
             .label(i18n.tr(locale, "persona-consent-accept", None))
@@ -549,7 +562,7 @@ pub async fn on_component(
     let member = MemberId(component.user.id.get());
     let answer = match custom_id {
         CONSENT_YES | CONSENT_NO | FORGET_CONFIRM => {
-            consent_or_forget(data, guild, member, custom_id).await
+            consent_or_forget(ctx, data, guild, member, custom_id).await
         }
         EDIT_BUTTON => match data.store.active_persona(guild, member).await {
             Ok(current) => {
@@ -618,6 +631,7 @@ fn new_ephemeral(
 }
 
 async fn consent_or_forget(
+    ctx: &serenity::Context,
     data: &BotData,
     guild: GuildId,
     member: MemberId,
@@ -634,7 +648,7 @@ async fn consent_or_forget(
     data.ingestor.set_consent(guild, member, granted).await?;
     tracing::info!(%guild, %member, granted, "consent changed");
     if granted {
-        data.personas.on_consent(guild, member);
+        super::backfill::after_consent(ctx, data, guild, member).await?;
         Ok(Answer::Id("persona-consent-on"))
     } else {
         Ok(Answer::Id("persona-consent-later-ack"))

@@ -16,12 +16,19 @@ pub struct GuildSettings {
     pub llm: Option<String>,
     /// `off` turns persona inference off for the whole server (None: on).
     pub persona_inference: Option<String>,
+    /// `on`: a member's consent also records their recent past activity (None: off).
+    pub history_backfill: Option<String>,
 }
 
 impl GuildSettings {
     /// Whether persona inference (and so the recording of interactions) is on in this server.
     pub fn inference_on(&self) -> bool {
         self.persona_inference.as_deref() != Some("off")
+    }
+
+    /// Whether a member's consent also records their recent past activity here.
+    pub fn backfill_on(&self) -> bool {
+        self.inference_on() && self.history_backfill.as_deref() == Some("on")
     }
 }
 
@@ -34,6 +41,8 @@ pub enum GuildSetting {
     Llm,
     /// Persona inference for the whole server (`/config persona`).
     PersonaInference,
+    /// Recording a consenting member's recent past activity (`/config backfill`).
+    HistoryBackfill,
 }
 
 impl GuildSetting {
@@ -43,6 +52,7 @@ impl GuildSetting {
             GuildSetting::DiffusionModel => "diffusion_model",
             GuildSetting::Llm => "llm",
             GuildSetting::PersonaInference => "persona_inference",
+            GuildSetting::HistoryBackfill => "history_backfill",
         }
     }
 }
@@ -66,7 +76,7 @@ impl Store {
     /// The server's settings (defaults when it never changed any).
     pub async fn guild_settings(&self, guild: GuildId) -> Result<GuildSettings, StoreError> {
         let row =
-            sqlx::query("SELECT diffusion_model, llm, persona_inference FROM guild_settings WHERE guild_id = $1")
+            sqlx::query("SELECT diffusion_model, llm, persona_inference, history_backfill FROM guild_settings WHERE guild_id = $1")
                 .bind(guild.to_db())
                 .fetch_optional(self.pool())
                 .await
@@ -81,6 +91,9 @@ impl Store {
             llm: row.try_get("llm").map_err(db_err("read guild settings"))?,
             persona_inference: row
                 .try_get("persona_inference")
+                .map_err(db_err("read guild settings"))?,
+            history_backfill: row
+                .try_get("history_backfill")
                 .map_err(db_err("read guild settings"))?,
         })
     }

@@ -116,6 +116,33 @@ async fn moderators_configure_the_server(kind: Db) {
         fake_discord::fixtures::DEFAULT_USER_ID
     );
 
+    // History backfill, in the member's words.
+    let changed = config_reply(
+        fake,
+        970_000_000_000_000_006,
+        MODERATOR,
+        opt_sub(
+            "backfill",
+            vec![fake_discord::fixtures::opt_int("state", 0)],
+        ),
+    )
+    .await;
+    assert_eq!(
+        changed,
+        "History backfill is now on. The change is in the audit log."
+    );
+    let shown = config_reply(
+        fake,
+        970_000_000_000_000_007,
+        MODERATOR,
+        opt_sub("show", vec![]),
+    )
+    .await;
+    assert!(
+        shown.ends_with("persona inference: on; history backfill: on."),
+        "{shown}"
+    );
+
     // /imagine now renders with the server's model.
     let (_, token) = dispatch_imagine(
         fake,

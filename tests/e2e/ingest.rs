@@ -538,3 +538,129 @@ async fn pending_counts_survive_a_clean_shutdown() {
     store.close().await;
     setup.db.cleanup().await;
 }
+
+/// History backfill: with `/config backfill on`, consenting also records the metadata of the
+/// member's messages of the last `backfill_days` (paged through the channel history), and the
+/// consent prompt says so; other members' messages and older ones are left out.
+async fn history_backfill(kind: Db) {
+    let setup = Setup::new(kind, 1).await;
+    let fake = &setup.fake;
+    let mut config = setup.config();
+    config.ingest.flush_ms = 50;
+    config.ingest.backfill_days = 30;
+    config.ingest.backfill_messages = 500;
+    config.ingest.backfill_page_ms = 0;
+    let app = setup.start(config, true, 1).await;
+    wait_registered(fake).await;
+    let store = app.store.clone();
+    let guild = GuildId(fake.config().guild_id);
+    let channel = fake.config().channel_id;
+    store
+        .change_guild_setting(
+            guild,
+            zipp::store::GuildSetting::HistoryBackfill,
+            Some("on"),
+            MemberId(1),
+        )
+        .await
+        .expect("setting");
+
+    // Before consenting: one message 40 days old, then 120 recent ones by Alice, 5 by Bob
+    // replying to her. Live, none of it is recorded (no consent yet).
+    let now = zipp::store::now_ms() / 1000;
+    let at = |secs_ago: i64| {
+        serenity::model::Timestamp::from_unix_timestamp(now - secs_ago)
+            .expect("timestamp")
+            .to_string()
+    };
+    let mut events = Vec::new();
+    let mut old = msg(fake, 980_000_000_000_000_000, DEFAULT_USER_ID, None, &[]);
+    old["timestamp"] = json!(at(40 * 86_400));
+    events.push(old);
+    for i in 0..120u64 {
+        let mut m = msg(
+            fake,
+            980_000_000_000_000_010 + i,
+            DEFAULT_USER_ID,
+            None,
+            &[],
+        );
+        m["timestamp"] = json!(at(3600 * (120 - i as i64)));
+        events.push(m);
+    }
+    for i in 0..5u64 {
+        let mut m = msg(
+            fake,
+            980_000_000_000_000_200 + i,
+            BOB,
+            Some(DEFAULT_USER_ID),
+            &[],
+        );
+        m["timestamp"] = json!(at(60));
+        events.push(m);
+    }
+    fake.dispatch_many("MESSAGE_CREATE", events).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(edges(&store, guild).await.is_empty());
+
+    // The consent prompt of the first /imagine says how far back it reaches.
+    let (_, token) = dispatch_imagine(
+        fake,
+        981_000_000_000_000_001,
+        vec![opt_str("prompt", "a cat")],
+        |b| b,
+    )
+    .await;
+    let webhook = webhook_path(fake.config().app_id, &token);
+    let prompt = fake
+        .wait_for_request("consent prompt", WAIT, |r| {
+            r.method == "POST"
+                && r.path == webhook
+                && r.json.as_ref().is_some_and(|j| j["flags"] == 64)
+        })
+        .await
+        .expect("a consent prompt");
+    let text = prompt.json.expect("json")["content"]
+        .as_str()
+        .expect("content")
+        .to_owned();
+    assert!(
+        text.ends_with("for your messages of the last 30 days."),
+        "{text}"
+    );
+    press(
+        fake,
+        981_000_000_000_000_002,
+        DEFAULT_USER_ID,
+        "zipp-consent:yes",
+    )
+    .await;
+    // 120 recent messages over two pages of history; the 40-day-old one and Bob's are left out.
+    let mut got = Vec::new();
+    for _ in 0..200 {
+        got = edges(&store, guild).await;
+        if got.iter().any(|e| e.1 == "posted" && e.3 >= 120) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(got, vec![(DEFAULT_USER_ID, "posted", channel, 120)]);
+    let pages = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with(&format!("/channels/{channel}/messages")))
+        .count();
+    assert_eq!(pages, 2, "100 + 26 messages");
+    assert!(fake.unhandled_requests().is_empty());
+    setup.finish(app).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_backfill_sqlite() {
+    history_backfill(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_backfill_postgres() {
+    history_backfill(Db::Postgres).await;
+}

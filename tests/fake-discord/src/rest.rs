@@ -104,6 +104,7 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
                 let req = Req {
                     cfg: &shared.cfg,
                     base_url: shared.base_url(),
+                    query: query.as_deref(),
                     json: body.json.as_ref(),
                     files: &body.files,
                 };
@@ -203,6 +204,7 @@ async fn read_multipart(req: Request, body: &mut DecodedBody) -> Result<(), Stri
 struct Req<'a> {
     cfg: &'a FakeDiscordConfig,
     base_url: String,
+    query: Option<&'a str>,
     json: Option<&'a Value>,
     files: &'a [RecordedFile],
 }
@@ -251,7 +253,7 @@ fn route(
             Err(e) => e,
         },
         ("GET", ["channels", c, "messages"]) => match channel(st, c) {
-            Ok(c) => list_messages(st, c),
+            Ok(c) => list_messages(st, c, req.query),
             Err(e) => e,
         },
         (_, ["channels", c, "messages", m]) => match channel_message(st, c, m) {
@@ -496,18 +498,35 @@ fn create_channel_message(st: &mut FakeState, req: &Req<'_>, channel_id: u64) ->
     }
 }
 
-/// Newest first, at most 50 (Discord's default `limit`).
-fn list_messages(st: &FakeState, channel_id: u64) -> Answer {
+/// Newest first: `limit` (1–100, default 50) messages older than `before` when given, like
+/// Discord (`after`/`around` are not supported and answered 400, never silently ignored).
+fn list_messages(st: &FakeState, channel_id: u64, query: Option<&str>) -> Answer {
+    let mut limit = 50usize;
+    let mut before = u64::MAX;
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match key {
+            "limit" => match value.parse::<usize>() {
+                Ok(n) if (1..=100).contains(&n) => limit = n,
+                _ => return invalid_form_body("limit must be 1-100"),
+            },
+            "before" => match value.parse::<u64>() {
+                Ok(id) => before = id,
+                Err(_) => return invalid_form_body("before must be a snowflake"),
+            },
+            other => return invalid_form_body(&format!("unsupported query parameter {other}")),
+        }
+    }
     let mut ids: Vec<u64> = st
         .messages
         .iter()
-        .filter(|(_, m)| snowflake(&m["channel_id"]) == Some(channel_id))
+        .filter(|(id, m)| snowflake(&m["channel_id"]) == Some(channel_id) && **id < before)
         .map(|(id, _)| *id)
         .collect();
     ids.sort_unstable_by(|a, b| b.cmp(a));
     ok(Value::Array(
         ids.iter()
-            .take(50)
+            .take(limit)
             .map(|id| st.messages[id].clone())
             .collect(),
     ))

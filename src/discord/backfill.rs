@@ -1,0 +1,134 @@
+//! History backfill: in servers whose moderators turned it on (`/config backfill on`), a member's
+//! consent also records the metadata of their recent messages — channel, reply target, mentions,
+//! time; never text — read page by page from the channels the bot can see, bounded by
+//! `ingest.backfill_days` and `ingest.backfill_messages`, at most one page per
+//! `ingest.backfill_page_ms`. Events go through the ingestor like live ones (so non-consenting
+//! members stay out of it), then the member's persona is inferred.
+
+use std::time::Duration;
+
+use poise::serenity_prelude as serenity;
+
+use super::BotData;
+use crate::ids::{GuildId, MemberId};
+use crate::ingest::Event;
+use crate::store::StoreError;
+
+/// After a member consented: backfill (when the server allows it) in the background, then infer
+/// their persona; without backfill, infer at once.
+pub async fn after_consent(
+    ctx: &serenity::Context,
+    data: &BotData,
+    guild: GuildId,
+    member: MemberId,
+) -> Result<(), StoreError> {
+    let settings = data.store.guild_settings(guild).await?;
+    let cfg = data.config.ingest.clone();
+    if !settings.backfill_on() || cfg.backfill_days == 0 || cfg.backfill_messages == 0 {
+        data.personas.on_consent(guild, member);
+        return Ok(());
+    }
+    // Text channels the bot knows (the cache reference is dropped before any await).
+    let channels: Vec<serenity::ChannelId> = ctx
+        .cache
+        .guild(serenity::GuildId::new(guild.0))
+        .map(|g| {
+            let mut ids: Vec<_> = g
+                .channels
+                .values()
+                .filter(|c| {
+                    matches!(
+                        c.kind,
+                        serenity::ChannelType::Text | serenity::ChannelType::News
+                    )
+                })
+                .map(|c| c.id)
+                .collect();
+            ids.sort_unstable();
+            ids
+        })
+        .unwrap_or_default();
+    let http = ctx.http.clone();
+    let ingestor = data.ingestor.clone();
+    let personas = data.personas.clone();
+    tokio::spawn(async move {
+        let cutoff = crate::store::now_ms() - (cfg.backfill_days as i64) * 86_400_000;
+        let pause = Duration::from_millis(cfg.backfill_page_ms);
+        let mut found = 0usize;
+        let mut pages = 0usize;
+        'channels: for channel in channels {
+            let mut before: Option<serenity::MessageId> = None;
+            loop {
+                match ingestor.recording(guild, member).await {
+                    Ok(true) => {}
+                    // Consent withdrawn (or inference turned off) meanwhile: stop.
+                    _ => break 'channels,
+                }
+                if pages > 0 {
+                    tokio::time::sleep(pause).await;
+                }
+                pages += 1;
+                let mut request = serenity::GetMessages::new().limit(100);
+                if let Some(id) = before {
+                    request = request.before(id);
+                }
+                let messages = match channel.messages(&http, request).await {
+                    Ok(messages) => messages,
+                    Err(error) => {
+                        // No access to this channel's history: skip it.
+                        tracing::debug!(%guild, %channel, %error, "backfill: channel skipped");
+                        break;
+                    }
+                };
+                let Some(oldest) = messages.last().map(|m| m.id) else {
+                    break;
+                };
+                for m in &messages {
+                    let at = super::events::millis(&m.timestamp);
+                    if at < cutoff {
+                        continue 'channels;
+                    }
+                    if m.author.id.get() != member.0 || m.author.bot {
+                        continue;
+                    }
+                    let event = Event::Message {
+                        guild,
+                        author: member,
+                        channel: channel.get(),
+                        reply_to: m
+                            .referenced_message
+                            .as_ref()
+                            .filter(|r| !r.author.bot)
+                            .map(|r| MemberId(r.author.id.get())),
+                        mentions: m
+                            .mentions
+                            .iter()
+                            .filter(|u| !u.bot)
+                            .map(|u| MemberId(u.id.get()))
+                            .collect(),
+                        roles: Vec::new(),
+                        at,
+                    };
+                    if let Err(error) = ingestor.record(event).await {
+                        tracing::error!(%guild, %member, %error, "backfill: recording failed");
+                        break 'channels;
+                    }
+                    found += 1;
+                    if found >= cfg.backfill_messages {
+                        break 'channels;
+                    }
+                }
+                if messages.len() < 100 {
+                    break;
+                }
+                before = Some(oldest);
+            }
+        }
+        if let Err(error) = ingestor.flush().await {
+            tracing::error!(%guild, %member, %error, "backfill: flush failed");
+        }
+        tracing::info!(%guild, %member, messages = found, pages, "history backfill done");
+        personas.on_consent(guild, member);
+    });
+    Ok(())
+}
