@@ -73,6 +73,7 @@ async fn run(kind: Db, workers: usize, n_jobs: u64) -> anyhow::Result<f64> {
                 lease: Duration::from_secs(60),
                 poll: Duration::from_millis(5),
                 retry_backoff: Duration::from_secs(1),
+                clip: None,
             },
             Arc::clone(&wake),
             shutdown_rx.clone(),

@@ -68,6 +68,34 @@ pub fn device(config: &Config) -> anyhow::Result<candle_core::Device> {
     crate::render::diffusion::select_device(want_cuda).context("render.device")
 }
 
+/// The CLIP model of `render.clip_model`, loaded off the runtime; on failure the error is
+/// logged and renders are not embedded (rendering itself is unaffected).
+async fn load_clip(config: &Config) -> Option<Arc<crate::clip::ClipEmbedder>> {
+    let model = config.render.clip_model.trim().to_owned();
+    if model.is_empty() {
+        return None;
+    }
+    let loaded = tokio::task::spawn_blocking(move || {
+        let dir = crate::clip::ensure_local(&model)?;
+        crate::clip::ClipEmbedder::load(&dir, &candle_core::Device::Cpu)
+    })
+    .await;
+    match loaded {
+        Ok(Ok(clip)) => {
+            tracing::info!(dim = clip.dim(), "CLIP loaded: renders are embedded");
+            Some(Arc::new(clip))
+        }
+        Ok(Err(error)) => {
+            tracing::error!(%error, "render.clip_model cannot be used; renders are not embedded");
+            None
+        }
+        Err(error) => {
+            tracing::error!(%error, "loading CLIP panicked; renders are not embedded");
+            None
+        }
+    }
+}
+
 impl App {
     /// Connects to the database (applying migrations), then starts workers and the bot.
     pub async fn start(options: AppOptions) -> anyhow::Result<App> {
@@ -85,12 +113,14 @@ impl App {
                 Some(renderer) => renderer,
                 None => Arc::new(DiffusionRenderer::new((*catalog).clone(), device(&config)?)),
             };
+            let clip = load_clip(&config).await;
             for index in 0..options.workers {
                 let worker_config = WorkerConfig {
                     owner: WorkerConfig::unique_owner(index),
                     lease: Duration::from_secs(config.render.lease_secs),
                     poll: Duration::from_millis(config.render.poll_ms),
                     retry_backoff: Duration::from_secs(config.render.retry_backoff_secs),
+                    clip: clip.clone(),
                 };
                 workers.push(tokio::spawn(run_worker(
                     store.clone(),

@@ -116,6 +116,10 @@ pub struct RenderConfig {
     pub poll_ms: u64,
     /// Delay before a failed attempt is retried, in seconds (doubled on every further attempt).
     pub retry_backoff_secs: u64,
+    /// CLIP model that embeds every render for the persona encoder: a folder (`config.json`,
+    /// `model.safetensors`) or a Hugging Face repo id, e.g. `openai/clip-vit-base-patch32`.
+    /// Empty: renders are not embedded.
+    pub clip_model: String,
 }
 
 impl Default for RenderConfig {
@@ -131,6 +135,7 @@ impl Default for RenderConfig {
             lease_secs: 60,
             poll_ms: 500,
             retry_backoff_secs: 5,
+            clip_model: String::new(),
         }
     }
 }

@@ -13,6 +13,7 @@
 //! - [`config`], [`models`], [`i18n`], [`ids`], [`error`], [`imagine`] — shared core.
 
 pub mod app;
+pub mod clip;
 pub mod config;
 pub mod discord;
 pub mod error;

@@ -19,3 +19,14 @@ CREATE INDEX render_feedback_member ON render_feedback (guild_id, member_id, cre
 
 -- Moderators can let a member's consent also cover their recent past activity: 'on', or NULL (off).
 ALTER TABLE guild_settings ADD COLUMN history_backfill TEXT;
+
+-- The CLIP image embedding of each render (little-endian f32), computed by the worker when a CLIP
+-- model is configured: the images members engage with, for the persona encoder's ImageAlign.
+CREATE TABLE image_embeddings (
+    job_id     BIGINT PRIMARY KEY REFERENCES render_jobs (id) ON DELETE CASCADE,
+    guild_id   BIGINT,
+    member_id  BIGINT NOT NULL,
+    embedding  BYTEA NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX image_embeddings_member ON image_embeddings (guild_id, member_id);

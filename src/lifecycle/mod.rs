@@ -317,6 +317,14 @@ impl PersonaService {
         if targets.is_empty() {
             return Ok(Vec::new());
         }
+        // Images embedded by another CLIP than the one the encoder was trained with cannot be
+        // used; the graph alone still gives the evidence.
+        let mut snap = snap;
+        let image_dim = encoder.meta.encoder.image_dim;
+        if snap.graph.image_dim().is_some_and(|d| d != image_dim) {
+            tracing::warn!(%guild, found = ?snap.graph.image_dim(), expected = image_dim, "image embeddings do not fit the encoder; inferring from the graph alone");
+            snap.graph.images.clear();
+        }
         let top_k = self.settings.top_k;
         let model = Arc::clone(encoder);
         let started = Instant::now();

@@ -36,7 +36,37 @@ pub async fn snapshot(store: &Store, guild: GuildId, now_ms: i64) -> Result<Snap
     let members = store.consenting_members(guild).await?;
     let edges = store.guild_edges(guild).await?;
     let nodes = store.guild_nodes(guild).await?;
-    Ok(build(members, &edges, &nodes, now_ms))
+    let mut snap = build(members, &edges, &nodes, now_ms);
+    add_images(&mut snap, store.engaged_images(guild).await?);
+    Ok(snap)
+}
+
+/// Adds the CLIP embeddings of images members engaged with (members outside the snapshot are
+/// left out). Should two CLIP models have been used over time, only the embeddings of the most
+/// common size are kept, so every image of the graph lives in one space.
+pub fn add_images(snap: &mut Snapshot, images: Vec<(MemberId, Vec<f32>)>) {
+    let mut sizes: BTreeMap<usize, usize> = BTreeMap::new();
+    for (_, e) in &images {
+        *sizes.entry(e.len()).or_default() += 1;
+    }
+    let Some((&dim, _)) = sizes
+        .iter()
+        .filter(|(&d, _)| d > 0)
+        .max_by_key(|(&d, &n)| (n, std::cmp::Reverse(d)))
+    else {
+        return;
+    };
+    for (member, embedding) in images {
+        if embedding.len() != dim || embedding.iter().any(|x| !x.is_finite()) {
+            continue;
+        }
+        if let Some(i) = snap.index_of(member) {
+            snap.graph.images.push(crate::graph::ImageEngagement {
+                member: i as u32,
+                embedding,
+            });
+        }
+    }
 }
 
 /// Builds a snapshot from stored rows (pure; see the module docs).
@@ -260,6 +290,29 @@ mod tests {
             .members
             .iter()
             .all(|m| m.name.starts_with("member-")));
+    }
+
+    #[test]
+    fn images_of_members_in_one_space() {
+        let mut s = build(vec![MemberId(1), MemberId(2)], &[], &[], 0);
+        add_images(
+            &mut s,
+            vec![
+                (MemberId(2), vec![1.0, 0.0]),
+                (MemberId(9), vec![0.0, 1.0]),
+                (MemberId(1), vec![0.5, 0.5]),
+                (MemberId(1), vec![1.0, 0.0, 0.0]),
+                (MemberId(1), vec![f32::NAN, 0.0]),
+            ],
+        );
+        s.graph.validate().expect("valid");
+        let got: Vec<(u32, usize)> = s
+            .graph
+            .images
+            .iter()
+            .map(|i| (i.member, i.embedding.len()))
+            .collect();
+        assert_eq!(got, vec![(1, 2), (0, 2)]);
     }
 
     #[test]

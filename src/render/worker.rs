@@ -26,6 +26,8 @@ pub struct WorkerConfig {
     pub poll: Duration,
     /// Base retry delay (doubled per attempt).
     pub retry_backoff: Duration,
+    /// CLIP model embedding every render (for the persona encoder), when configured.
+    pub clip: Option<Arc<crate::clip::ClipEmbedder>>,
 }
 
 impl WorkerConfig {
@@ -37,6 +39,18 @@ impl WorkerConfig {
             std::process::id(),
             rand::random::<u32>()
         )
+    }
+}
+
+/// The CLIP embedding of a render; a failure only costs the embedding (logged).
+fn embed(clip: Option<&crate::clip::ClipEmbedder>, image: &image::RgbImage) -> Option<Vec<f32>> {
+    let clip = clip?;
+    match clip.embed_images(&[image::DynamicImage::ImageRgb8(image.clone())]) {
+        Ok(mut rows) => rows.pop(),
+        Err(error) => {
+            tracing::warn!(%error, "CLIP embedding of a render failed");
+            None
+        }
     }
 }
 
@@ -110,19 +124,27 @@ async fn process_leased(
     let render = {
         let renderer = Arc::clone(renderer);
         let lease_lost = Arc::clone(&lease_lost);
+        let clip = config.clip.clone();
         tokio::task::spawn_blocking(move || {
             let started = Instant::now();
             let mut progress = |done: u32, total: u32| {
                 let _ = progress_tx.send((done, total));
                 !lease_lost.load(Ordering::Relaxed)
             };
+            // The image the member asked for (the persona side of a comparison) is embedded.
+            let embedded;
             let image = match &compare {
-                None => renderer.render(&spec, &mut progress)?,
+                None => {
+                    let image = renderer.render(&spec, &mut progress)?;
+                    embedded = embed(clip.as_deref(), &image);
+                    image
+                }
                 // Compare mode: the persona prompt and the generic prompt, same seed, one image;
                 // progress counts the steps of both renders.
                 Some(compare) => {
                     let persona =
                         renderer.render(&spec, &mut |done, total| progress(done, 2 * total))?;
+                    embedded = embed(clip.as_deref(), &persona);
                     let generic_spec = RenderSpec {
                         prompt: compare.generic_prompt.clone(),
                         ..spec.clone()
@@ -138,7 +160,13 @@ async fn process_leased(
             };
             let bytes = png::encode_png(&image)
                 .map_err(|e| RenderError::transient(format!("PNG encoding: {e}")))?;
-            Ok::<_, RenderError>((bytes, image.width(), image.height(), started.elapsed()))
+            Ok::<_, RenderError>((
+                bytes,
+                image.width(),
+                image.height(),
+                started.elapsed(),
+                embedded,
+            ))
         })
     };
     tokio::pin!(render);
@@ -190,13 +218,23 @@ async fn process_leased(
         )))
     });
     match result {
-        Ok((bytes, width, height, elapsed)) => {
+        Ok((bytes, width, height, elapsed, embedded)) => {
             let render_ms = elapsed.as_millis() as i64;
             match store
                 .complete(job.id, owner, &bytes, width, height, render_ms)
                 .await
             {
-                Ok(true) => tracing::info!(render_ms, bytes = bytes.len(), "job done"),
+                Ok(true) => {
+                    tracing::info!(render_ms, bytes = bytes.len(), "job done");
+                    if let Some(embedding) = embedded {
+                        if let Err(error) = store
+                            .add_image_embedding(job.id, job.guild_id, job.member_id, &embedding)
+                            .await
+                        {
+                            tracing::warn!(%error, "storing the image embedding failed");
+                        }
+                    }
+                }
                 Ok(false) => tracing::warn!(
                     "lease lost before completion; result discarded (another worker owns the job)"
                 ),

@@ -120,3 +120,67 @@ impl Store {
             .map_err(db_err("read liked renders"))
     }
 }
+
+/// Little-endian f32 bytes of an embedding.
+fn to_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn from_bytes(b: &[u8]) -> Vec<f32> {
+    b.chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+impl Store {
+    /// Stores the CLIP embedding of job `id`'s image (once; a retried job keeps the first).
+    pub async fn add_image_embedding(
+        &self,
+        id: JobId,
+        guild: Option<GuildId>,
+        member: MemberId,
+        embedding: &[f32],
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO image_embeddings (job_id, guild_id, member_id, embedding, created_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (job_id) DO NOTHING",
+        )
+        .bind(id.0)
+        .bind(guild.map(GuildId::to_db))
+        .bind(member.to_db())
+        .bind(to_bytes(embedding))
+        .bind(now_ms())
+        .execute(self.pool())
+        .await
+        .map_err(db_err("store an image embedding"))?;
+        Ok(())
+    }
+
+    /// The images members of the server engaged with, as `(member, embedding)`: every render
+    /// they kept, except the persona side of a comparison they decided against.
+    pub async fn engaged_images(
+        &self,
+        guild: GuildId,
+    ) -> Result<Vec<(MemberId, Vec<f32>)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT e.member_id, e.embedding FROM image_embeddings e WHERE e.guild_id = $1 \
+             AND NOT EXISTS (SELECT 1 FROM compare_picks p WHERE p.job_id = e.job_id \
+                             AND p.persona_won = 0) \
+             ORDER BY e.job_id",
+        )
+        .bind(guild.to_db())
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_err("read image embeddings"))?;
+        rows.iter()
+            .map(|r| {
+                let bytes: Vec<u8> = r.try_get("embedding")?;
+                Ok((
+                    MemberId::from_db(r.try_get("member_id")?),
+                    from_bytes(&bytes),
+                ))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(db_err("read image embeddings"))
+    }
+}

@@ -310,7 +310,11 @@ impl Store {
         let (g, m) = (guild.to_db(), member.to_db());
         let mut tx = self.pool().begin().await.map_err(db_err(op))?;
         let mut erased = Erased::default();
-        let statements: [(&'static str, &str); 9] = [
+        let statements: [(&'static str, &str); 10] = [
+            (
+                "image_embeddings",
+                "DELETE FROM image_embeddings WHERE guild_id = $1 AND member_id = $2",
+            ),
             (
                 "render_feedback",
                 "DELETE FROM render_feedback WHERE guild_id = $1 AND member_id = $2",
@@ -387,11 +391,15 @@ async fn delete_edges_of(
     .execute(&mut **tx)
     .await
     .map_err(db_err("delete edges"))?;
-    sqlx::query("DELETE FROM render_feedback WHERE guild_id = $1 AND member_id = $2")
+    for table in ["render_feedback", "image_embeddings"] {
+        sqlx::query(&format!(
+            "DELETE FROM {table} WHERE guild_id = $1 AND member_id = $2"
+        ))
         .bind(guild.to_db())
         .bind(member.to_db())
         .execute(&mut **tx)
         .await
         .map_err(db_err("delete feedback"))?;
+    }
     Ok(())
 }

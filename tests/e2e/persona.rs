@@ -907,3 +907,151 @@ async fn llm_verbalizer_and_its_fallbacks() {
     assert!(started.elapsed() < Duration::from_secs(30));
     setup.finish(app).await;
 }
+
+/// With a CLIP model configured, the worker embeds every render; the snapshot gives the encoder
+/// the images members kept (not the persona side of a comparison they decided against); an
+/// encoder trained on it aligns members with their images; forget removes the embeddings.
+async fn renders_feed_image_align(kind: Db) {
+    let setup = Setup::new(kind, 1).await;
+    let fake = &setup.fake;
+    let clip_dir = setup.dir.path().join("clip");
+    zipp::clip::write_tiny(&clip_dir).expect("tiny CLIP");
+    let mut config = setup.config();
+    config.render.clip_model = clip_dir.display().to_string();
+    config.persona.checkpoint = setup.dir.path().join("encoder");
+    config.persona.train_epochs = 2;
+    config.persona.infer_every_s = 0;
+    config.ingest.flush_ms = 50;
+    let app = setup.start(config, true, 1).await;
+    wait_registered(fake).await;
+    let guild = GuildId(fake.config().guild_id);
+    let alice = MemberId(DEFAULT_USER_ID);
+    ephemeral(
+        &persona(
+            fake,
+            990_000_000_000_000_001,
+            DEFAULT_USER_ID,
+            "en-US",
+            "consent",
+            vec![opt_int("state", 0)],
+        )
+        .await,
+    );
+    app.store
+        .add_persona(guild, alice, "edited", "I love foggy harbours.", None)
+        .await
+        .expect("persona");
+    // Some activity in four channels, so there are links to learn from.
+    for c in 0..4u64 {
+        for i in 0..2u64 {
+            let mut m = message_create(
+                fake.config(),
+                991_000_000_000_000_000 + 10 * c + i,
+                DEFAULT_USER_ID,
+                "alice",
+                "text is never stored",
+            );
+            m["channel_id"] = json!((2_000_000 + c).to_string());
+            fake.dispatch("MESSAGE_CREATE", m).await;
+        }
+    }
+    for _ in 0..200 {
+        if edge_count(&app, guild, alice).await >= 8 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(edge_count(&app, guild, alice).await, 8);
+    let (_, token) = dispatch_imagine(
+        fake,
+        990_000_000_000_000_002,
+        vec![opt_str("prompt", "a red fox")],
+        |b| b,
+    )
+    .await;
+    image_of(fake, &token).await;
+    let (_, token) = dispatch_imagine(
+        fake,
+        990_000_000_000_000_003,
+        vec![opt_str("prompt", "a boat"), opt_int("persona", 2)],
+        |b| b,
+    )
+    .await;
+    image_of(fake, &token).await;
+    let mut images = Vec::new();
+    for _ in 0..200 {
+        images = app.store.engaged_images(guild).await.expect("images");
+        if images.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(images.len(), 2, "both renders are embedded");
+    assert!(images.iter().all(|(m, e)| *m == alice && e.len() == 16));
+    let norm: f32 = images[0].1.iter().map(|x| x * x).sum::<f32>().sqrt();
+    assert!((norm - 1.0).abs() < 1e-4);
+    // Alice prefers the generic side of the comparison: its persona image no longer counts.
+    let job = app
+        .store
+        .job(zipp::ids::JobId(2))
+        .await
+        .expect("read")
+        .expect("job 2");
+    let generic = job.compare.expect("compare").persona_side.other();
+    component(
+        fake,
+        990_000_000_000_000_004,
+        DEFAULT_USER_ID,
+        &format!("zipp-pick:2:{}", generic.as_str()),
+        None,
+    )
+    .await;
+    assert_eq!(
+        app.store.engaged_images(guild).await.expect("images").len(),
+        1
+    );
+    let snap = zipp::lifecycle::snapshot::snapshot(&app.store, guild, zipp::store::now_ms())
+        .await
+        .expect("snapshot");
+    assert_eq!(snap.graph.images.len(), 1);
+    assert_eq!(snap.graph.image_dim(), Some(16));
+
+    // Training on what the bot collected uses them: the encoder's image space is CLIP's.
+    let personas = app.personas.as_ref().expect("persona service");
+    personas.train_now().await.expect("training").expect("data");
+    assert!(personas.reload_if_newer().await);
+    let meta: Value = serde_json::from_str(
+        &std::fs::read_to_string(setup.dir.path().join("encoder/persona.json")).expect("meta"),
+    )
+    .expect("json");
+    assert_eq!(meta["encoder"]["image_dim"], 16);
+    assert_eq!(meta["data"]["images"], 1, "{}", meta["data"]);
+
+    // Forget: the embeddings go with everything else.
+    let answer = component(
+        fake,
+        990_000_000_000_000_005,
+        DEFAULT_USER_ID,
+        "zipp-forget:confirm",
+        None,
+    )
+    .await;
+    assert_eq!(answer["type"], 7, "{answer}");
+    assert!(app
+        .store
+        .engaged_images(guild)
+        .await
+        .expect("images")
+        .is_empty());
+    setup.finish(app).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renders_feed_image_align_sqlite() {
+    renders_feed_image_align(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renders_feed_image_align_postgres() {
+    renders_feed_image_align(Db::Postgres).await;
+}
