@@ -132,6 +132,10 @@ persona-consent = einwilligung
     .state-description = an: erlauben; aus: beenden und das Aufgezeichnete löschen
     .state-on = an
     .state-off = aus
+persona-add-image = bild-hinzufügen
+    .description = Füge ein Bild hinzu, das du liebst: Es zeigt zipp deinen Geschmack
+    .image = bild
+    .image-description = Ein PNG-, JPEG- oder WebP-Bild
 persona-forget = vergessen
     .description = Lösche alles, was zipp auf diesem Server über dich speichert
 persona-consent-prompt = Möchtest du Bilder nach deinem eigenen Geschmack? Wenn du zustimmst, zeichnet zipp auf, *in welchen* Kanälen du postest und reagierst, welche Rollen du hast und wem du antwortest oder wen du erwähnst (nur Mitglieder, die ebenfalls zugestimmt haben) — niemals, was du schreibst. Daraus leitet zipp eine kurze Persona ab, die nur du sehen und bearbeiten kannst, und nutzt sie, um deine Prompts für /imagine umzuformulieren. Du kannst jederzeit mit /persona einwilligung aus aufhören und mit /persona vergessen alles löschen.
@@ -211,3 +215,13 @@ persona-history-in-use = (aktiv)
 persona-history-pick = Eine Version wiederherstellen…
 persona-history-option = Version { $version } ({ $source })
 persona-restored = Version { $version } wiederhergestellt; /imagine nutzt sie ab jetzt.
+
+## /persona add-image
+
+persona-image-added = Hinzugefügt: Dieses Bild zählt jetzt für deinen Geschmack. Gespeichert wird nur seine CLIP-Einbettung, nicht das Bild; /persona vergessen löscht sie.
+error-image-no-consent = Bilder, die du hinzufügst, zählen für deine Persona, daher braucht zipp zuerst deine Einwilligung: /persona einwilligung an.
+error-image-unavailable = Bilder hinzufügen ist bei diesem Bot gerade nicht möglich (kein Bildmodell eingerichtet).
+error-image-type = Diese Datei ist kein PNG-, JPEG- oder WebP-Bild. Bitte hänge eines davon an.
+error-image-too-large = Diese Datei ist zu groß; die Grenze liegt bei { $max } MB.
+error-image-too-many-pixels = Dieses Bild hat zu viele Pixel; die Grenze liegt bei { $max } Megapixeln.
+error-image-unreadable = Ich konnte dieses Bild nicht lesen: Es ist vielleicht abgeschnitten oder beschädigt. Bitte versuche eine andere Datei.

@@ -132,6 +132,10 @@ persona-consent = consent
     .state-description = on: allow; off: stop and delete what was recorded
     .state-on = on
     .state-off = off
+persona-add-image = add-image
+    .description = Add an image you love: it tells zipp about your taste
+    .image = image
+    .image-description = A PNG, JPEG or WebP image
 persona-forget = forget
     .description = Delete everything zipp keeps about you in this server
 persona-consent-prompt = Want images in your own taste? If you accept, zipp records *which* channels you post and react in, which roles you have, and whom you reply to or mention (only members who also accepted) — never what you write. From that it infers a short persona that only you can see and edit, and uses it to rewrite your /imagine prompts. You can stop any time with /persona consent off, and erase everything with /persona forget.
@@ -211,3 +215,13 @@ persona-history-in-use = (in use)
 persona-history-pick = Restore a version…
 persona-history-option = Version { $version } ({ $source })
 persona-restored = Restored version { $version }; /imagine uses it from now on.
+
+## /persona add-image
+
+persona-image-added = Added: this image now counts toward your taste. Only its CLIP embedding is kept, not the image; /persona forget erases it.
+error-image-no-consent = Images you add count toward your persona, so zipp needs your consent first: /persona consent on.
+error-image-unavailable = Adding images is not available on this bot right now (no image model is configured).
+error-image-type = That file is not a PNG, JPEG or WebP image. Please attach one of those.
+error-image-too-large = That file is too large; the limit is { $max } MB.
+error-image-too-many-pixels = That image has too many pixels; the limit is { $max } megapixels.
+error-image-unreadable = I couldn't read that image: it may be truncated or damaged. Please try another file.

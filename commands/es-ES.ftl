@@ -132,6 +132,10 @@ persona-consent = consentimiento
     .state-description = activado: permitir; desactivado: parar y borrar lo registrado
     .state-on = activado
     .state-off = desactivado
+persona-add-image = añadir-imagen
+    .description = Añade una imagen que te encante: le muestra a zipp tu gusto
+    .image = imagen
+    .image-description = Una imagen PNG, JPEG o WebP
 persona-forget = olvidar
     .description = Borra todo lo que zipp guarda sobre ti en este servidor
 persona-consent-prompt = ¿Quieres imágenes a tu gusto? Si aceptas, zipp registra *en qué* canales publicas y reaccionas, qué roles tienes y a quién respondes o mencionas (solo miembros que también hayan aceptado), pero nunca lo que escribes. A partir de eso infiere una persona breve que solo tú puedes ver y editar, y la usa para reescribir tus prompts de /imagine. Puedes parar cuando quieras con /persona consentimiento desactivado y borrarlo todo con /persona olvidar.
@@ -211,3 +215,13 @@ persona-history-in-use = (en uso)
 persona-history-pick = Restaurar una versión…
 persona-history-option = Versión { $version } ({ $source })
 persona-restored = Versión { $version } restaurada; /imagine la usa a partir de ahora.
+
+## /persona add-image
+
+persona-image-added = Añadida: esta imagen ya cuenta para tu gusto. Solo se guarda su embedding de CLIP, no la imagen; /persona olvidar la borra.
+error-image-no-consent = Las imágenes que añades cuentan para tu persona, así que zipp necesita antes tu consentimiento: /persona consentimiento activado.
+error-image-unavailable = Añadir imágenes no está disponible ahora en este bot (no hay ningún modelo de imagen configurado).
+error-image-type = Ese archivo no es una imagen PNG, JPEG o WebP. Adjunta una de esas, por favor.
+error-image-too-large = Ese archivo es demasiado grande; el límite es { $max } MB.
+error-image-too-many-pixels = Esa imagen tiene demasiados píxeles; el límite es { $max } megapíxeles.
+error-image-unreadable = No he podido leer esa imagen: puede estar truncada o dañada. Prueba con otro archivo, por favor.

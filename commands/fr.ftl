@@ -132,6 +132,10 @@ persona-consent = consentement
     .state-description = activé : autoriser ; désactivé : arrêter et supprimer ce qui a été enregistré
     .state-on = activé
     .state-off = désactivé
+persona-add-image = ajouter-image
+    .description = Ajoutez une image que vous aimez : elle renseigne zipp sur vos goûts
+    .image = image
+    .image-description = Une image PNG, JPEG ou WebP
 persona-forget = oublier
     .description = Supprimer tout ce que zipp conserve sur vous dans ce serveur
 persona-consent-prompt = Envie d’images à votre goût ? Si vous acceptez, zipp enregistre *dans quels* salons vous publiez et réagissez, quels rôles vous avez, et à qui vous répondez ou qui vous mentionnez (uniquement des membres qui ont aussi accepté) — jamais ce que vous écrivez. Il en déduit un court persona que personne d’autre que vous ne peut voir ni modifier, et s’en sert pour réécrire vos prompts /imagine. Vous pouvez arrêter à tout moment avec /persona consentement désactivé, et tout effacer avec /persona oublier.
@@ -211,3 +215,13 @@ persona-history-in-use = (active)
 persona-history-pick = Restaurer une version…
 persona-history-option = Version { $version } ({ $source })
 persona-restored = Version { $version } restaurée ; /imagine l’utilise désormais.
+
+## /persona add-image
+
+persona-image-added = Ajoutée : cette image compte désormais pour vos goûts. Seul son plongement CLIP est conservé, pas l’image ; /persona oublier l’efface.
+error-image-no-consent = Les images que vous ajoutez comptent pour votre persona : zipp a donc d’abord besoin de votre consentement : /persona consentement activé.
+error-image-unavailable = L’ajout d’images n’est pas disponible sur ce bot pour le moment (aucun modèle d’image n’est configuré).
+error-image-type = Ce fichier n’est pas une image PNG, JPEG ou WebP. Merci d’en joindre une.
+error-image-too-large = Ce fichier est trop volumineux ; la limite est de { $max } Mo.
+error-image-too-many-pixels = Cette image a trop de pixels ; la limite est de { $max } mégapixels.
+error-image-unreadable = Je n’ai pas pu lire cette image : elle est peut-être tronquée ou endommagée. Merci d’essayer un autre fichier.

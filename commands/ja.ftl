@@ -132,6 +132,10 @@ persona-consent = 同意
     .state-description = オン：許可する／オフ：停止して、記録済みの内容を削除する
     .state-on = オン
     .state-off = オフ
+persona-add-image = 画像を追加
+    .description = 好きな画像を追加すると、あなたの好みが zipp に伝わります
+    .image = 画像
+    .image-description = PNG・JPEG・WebP 画像
 persona-forget = データ削除
     .description = このサーバーで zipp が保持しているあなたの情報をすべて削除します
 persona-consent-prompt = あなた好みの画像を作ってみませんか？ 同意すると、zipp はあなたが*どの*チャンネルで投稿やリアクションをしているか、どのロールを持っているか、誰に返信やメンションをしているか（同じく同意したメンバーに限ります）を記録します。あなたが書いた内容は一切記録しません。その記録から、あなただけが閲覧・編集できる短いペルソナを推定し、「/画像生成」のプロンプトの書き換えに使います。「/ペルソナ 同意 オフ」でいつでも停止でき、「/ペルソナ データ削除」ですべて消去できます。
@@ -211,3 +215,13 @@ persona-history-in-use = （使用中）
 persona-history-pick = 復元するバージョンを選択…
 persona-history-option = バージョン { $version }（{ $source }）
 persona-restored = バージョン { $version } を復元しました。今後は「/画像生成」でこちらが使われます。
+
+## /persona add-image
+
+persona-image-added = 追加しました。この画像はあなたの好みに反映されます。保存されるのは画像そのものではなく CLIP 埋め込みだけで、「/ペルソナ データ削除」で消去できます。
+error-image-no-consent = 追加した画像はペルソナに反映されるため、先に同意が必要です: 「/ペルソナ 同意 オン」。
+error-image-unavailable = このボットでは現在、画像を追加できません（画像モデルが設定されていません）。
+error-image-type = このファイルは PNG・JPEG・WebP 画像ではありません。いずれかの形式の画像を添付してください。
+error-image-too-large = ファイルが大きすぎます。上限は { $max } MB です。
+error-image-too-many-pixels = 画像のピクセル数が多すぎます。上限は { $max } メガピクセルです。
+error-image-unreadable = この画像を読み込めませんでした。途中で切れているか、破損している可能性があります。別のファイルをお試しください。

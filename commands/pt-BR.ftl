@@ -132,6 +132,10 @@ persona-consent = consentimento
     .state-description = ativado: permitir; desativado: parar e apagar o que foi registrado
     .state-on = ativado
     .state-off = desativado
+persona-add-image = adicionar-imagem
+    .description = Adicione uma imagem que você ama: ela mostra ao zipp o seu gosto
+    .image = imagem
+    .image-description = Uma imagem PNG, JPEG ou WebP
 persona-forget = esquecer
     .description = Apague tudo o que o zipp guarda sobre você neste servidor
 persona-consent-prompt = Quer imagens do seu gosto? Se você aceitar, o zipp registra *em quais* canais você publica e reage, quais cargos você tem e a quem você responde ou menciona (somente membros que também aceitaram) — nunca o que você escreve. A partir disso, ele infere uma persona curta que só você pode ver e editar, e a usa para reescrever seus prompts do /imagine. Você pode parar quando quiser com /persona consentimento desativado e apagar tudo com /persona esquecer.
@@ -211,3 +215,13 @@ persona-history-in-use = (em uso)
 persona-history-pick = Restaurar uma versão…
 persona-history-option = Versão { $version } ({ $source })
 persona-restored = Versão { $version } restaurada; o /imagine passa a usá-la a partir de agora.
+
+## /persona add-image
+
+persona-image-added = Adicionada: esta imagem agora conta para o seu gosto. Só o embedding CLIP dela é guardado, não a imagem; /persona esquecer apaga.
+error-image-no-consent = As imagens que você adiciona contam para a sua persona, então o zipp precisa antes do seu consentimento: /persona consentimento ativado.
+error-image-unavailable = Adicionar imagens não está disponível neste bot agora (nenhum modelo de imagem está configurado).
+error-image-type = Esse arquivo não é uma imagem PNG, JPEG ou WebP. Anexe uma delas, por favor.
+error-image-too-large = Esse arquivo é grande demais; o limite é { $max } MB.
+error-image-too-many-pixels = Essa imagem tem pixels demais; o limite é { $max } megapixels.
+error-image-unreadable = Não consegui ler essa imagem: ela pode estar truncada ou danificada. Tente outro arquivo, por favor.

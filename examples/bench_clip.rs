@@ -26,7 +26,11 @@ struct Args {
 
 fn render(i: usize) -> image::DynamicImage {
     image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(512, 512, |x, y| {
-        image::Rgb([(x as usize + i) as u8, (y as usize * 3 + i) as u8, ((x ^ y) as usize) as u8])
+        image::Rgb([
+            (x as usize + i) as u8,
+            (y as usize * 3 + i) as u8,
+            ((x ^ y) as usize) as u8,
+        ])
     }))
 }
 

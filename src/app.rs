@@ -107,13 +107,17 @@ impl App {
         let wake = Arc::new(Notify::new());
         let (shutdown, shutdown_rx) = watch::channel(false);
 
+        let clip = if options.workers > 0 || options.run_bot {
+            load_clip(&config).await
+        } else {
+            None
+        };
         let mut workers = Vec::new();
         if options.workers > 0 {
             let renderer: Arc<dyn Renderer> = match options.renderer {
                 Some(renderer) => renderer,
                 None => Arc::new(DiffusionRenderer::new((*catalog).clone(), device(&config)?)),
             };
-            let clip = load_clip(&config).await;
             for index in 0..options.workers {
                 let worker_config = WorkerConfig {
                     owner: WorkerConfig::unique_owner(index),
@@ -141,8 +145,8 @@ impl App {
             let i18n = Arc::new(I18n::load().map_err(|e| anyhow::anyhow!(e))?);
             // Rewrites are checked against the text encoder's window with its own tokenizer:
             // the CLIP BPE of every Stable Diffusion 1.x/2.x model, shipped in the binary.
-            let clip = clip_tokenizer::bundled().context("building the CLIP tokenizer")?;
-            let counter = counter(move |text| clip_tokenizer::count_tokens(&clip, text));
+            let bpe = clip_tokenizer::bundled().context("building the CLIP tokenizer")?;
+            let counter = counter(move |text| clip_tokenizer::count_tokens(&bpe, text));
             let rewriters = Arc::new(Rewriters::new(&catalog, &config.rewrite, counter));
             rewriters.preload_default();
             let ingestor = Ingestor::new(
@@ -169,6 +173,7 @@ impl App {
                 wake_workers: wake,
                 ingestor,
                 personas,
+                clip,
             };
             let customize = options.customize_client;
             Some(

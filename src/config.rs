@@ -246,6 +246,8 @@ pub struct PersonaSettings {
     pub train_min_new_edges: u64,
     /// Epochs of scheduled training.
     pub train_epochs: usize,
+    /// Largest image a member may add with `/persona add-image` (bytes).
+    pub max_image_bytes: u64,
 }
 
 impl Default for PersonaSettings {
@@ -265,6 +267,7 @@ impl Default for PersonaSettings {
             train_every_s: 0,
             train_min_new_edges: 10_000,
             train_epochs: 100,
+            max_image_bytes: 10 * 1024 * 1024,
         }
     }
 }

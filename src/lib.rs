@@ -28,3 +28,4 @@ pub mod persona;
 pub mod render;
 pub mod rewrite;
 pub mod store;
+pub mod upload;

@@ -30,3 +30,14 @@ CREATE TABLE image_embeddings (
     created_at BIGINT NOT NULL
 );
 CREATE INDEX image_embeddings_member ON image_embeddings (guild_id, member_id);
+
+-- Images a member handed over with /persona add-image, as CLIP embeddings only (the image itself is
+-- not kept).
+CREATE TABLE member_images (
+    id         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    guild_id   BIGINT NOT NULL,
+    member_id  BIGINT NOT NULL,
+    embedding  BYTEA NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX member_images_member ON member_images (guild_id, member_id);

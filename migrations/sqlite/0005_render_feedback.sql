@@ -30,3 +30,14 @@ CREATE TABLE image_embeddings (
     created_at INTEGER NOT NULL
 );
 CREATE INDEX image_embeddings_member ON image_embeddings (guild_id, member_id);
+
+-- Images a member handed over with /persona add-image, as CLIP embeddings only (the image itself is
+-- not kept).
+CREATE TABLE member_images (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    guild_id   INTEGER NOT NULL,
+    member_id  INTEGER NOT NULL,
+    embedding  BLOB NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX member_images_member ON member_images (guild_id, member_id);

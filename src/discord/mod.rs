@@ -54,6 +54,8 @@ pub struct BotData {
     pub ingestor: Arc<Ingestor>,
     /// Persona inference (encoder, verbalizer, schedule).
     pub personas: Arc<PersonaService>,
+    /// CLIP, for images members add (`render.clip_model`); None when not configured.
+    pub clip: Option<Arc<crate::clip::ClipEmbedder>>,
 }
 
 /// A command's failure: shown politely (user errors) or logged and replaced by a generic text.

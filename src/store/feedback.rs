@@ -156,17 +156,43 @@ impl Store {
         Ok(())
     }
 
+    /// Stores the CLIP embedding of an image the member handed over (`/persona add-image`).
+    pub async fn add_member_image(
+        &self,
+        guild: GuildId,
+        member: MemberId,
+        embedding: &[f32],
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO member_images (guild_id, member_id, embedding, created_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(guild.to_db())
+        .bind(member.to_db())
+        .bind(to_bytes(embedding))
+        .bind(now_ms())
+        .execute(self.pool())
+        .await
+        .map_err(db_err("store a member's image"))?;
+        Ok(())
+    }
+
     /// The images members of the server engaged with, as `(member, embedding)`: every render
-    /// they kept, except the persona side of a comparison they decided against.
+    /// they kept, except the persona side of a comparison they decided against, and the images
+    /// they handed over.
     pub async fn engaged_images(
         &self,
         guild: GuildId,
     ) -> Result<Vec<(MemberId, Vec<f32>)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT e.member_id, e.embedding FROM image_embeddings e WHERE e.guild_id = $1 \
-             AND NOT EXISTS (SELECT 1 FROM compare_picks p WHERE p.job_id = e.job_id \
-                             AND p.persona_won = 0) \
-             ORDER BY e.job_id",
+            "SELECT member_id, embedding FROM ( \
+               SELECT e.member_id, e.embedding, e.created_at, 0 AS kind, e.job_id AS n \
+               FROM image_embeddings e WHERE e.guild_id = $1 \
+               AND NOT EXISTS (SELECT 1 FROM compare_picks p WHERE p.job_id = e.job_id \
+                               AND p.persona_won = 0) \
+               UNION ALL SELECT i.member_id, i.embedding, i.created_at, 1 AS kind, i.id AS n \
+               FROM member_images i WHERE i.guild_id = $1 \
+             ) images ORDER BY kind, n",
         )
         .bind(guild.to_db())
         .fetch_all(self.pool())

@@ -310,7 +310,11 @@ impl Store {
         let (g, m) = (guild.to_db(), member.to_db());
         let mut tx = self.pool().begin().await.map_err(db_err(op))?;
         let mut erased = Erased::default();
-        let statements: [(&'static str, &str); 10] = [
+        let statements: [(&'static str, &str); 11] = [
+            (
+                "member_images",
+                "DELETE FROM member_images WHERE guild_id = $1 AND member_id = $2",
+            ),
             (
                 "image_embeddings",
                 "DELETE FROM image_embeddings WHERE guild_id = $1 AND member_id = $2",
@@ -391,7 +395,7 @@ async fn delete_edges_of(
     .execute(&mut **tx)
     .await
     .map_err(db_err("delete edges"))?;
-    for table in ["render_feedback", "image_embeddings"] {
+    for table in ["render_feedback", "image_embeddings", "member_images"] {
         sqlx::query(&format!(
             "DELETE FROM {table} WHERE guild_id = $1 AND member_id = $2"
         ))

@@ -739,6 +739,17 @@ async fn no_checkpoint(kind: Db) {
         text.starts_with("Persona inference is not available right now"),
         "{text}"
     );
+    // No CLIP model configured: images cannot be added.
+    let png = image_bytes(image::ImageFormat::Png, 8, 8);
+    let n = png.len();
+    let text = add_image(
+        fake,
+        next(),
+        DEFAULT_USER_ID,
+        fake.add_attachment("a.png", "image/png", png, n),
+    )
+    .await;
+    assert!(text.starts_with("Adding images is not available"), "{text}");
     let reply = submit(
         fake,
         next(),
@@ -1054,4 +1065,181 @@ async fn renders_feed_image_align_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn renders_feed_image_align_postgres() {
     renders_feed_image_align(Db::Postgres).await;
+}
+
+fn image_bytes(format: image::ImageFormat, w: u32, h: u32) -> Vec<u8> {
+    let img = image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([x as u8, y as u8, 200])
+    }));
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, format).expect("encode");
+    out.into_inner()
+}
+
+/// `/persona add-image` as `user` with an attachment; returns the reply text (the immediate
+/// ephemeral answer, or the deferred one's followup).
+async fn add_image(fake: &FakeDiscord, id: u64, user: u64, attachment: Value) -> String {
+    let token = format!("token-{id}");
+    let attachment_id = attachment["id"].as_str().expect("id").to_owned();
+    let mut event = InteractionBuilder::new(fake.config(), id, &token)
+        .user(user, "someone")
+        .command(
+            "persona",
+            vec![opt_sub(
+                "add-image",
+                vec![json!({"name": "image", "type": 11, "value": attachment_id})],
+            )],
+        );
+    event["data"]["resolved"] = json!({"attachments": {attachment_id: attachment}});
+    assert!(fake.dispatch("INTERACTION_CREATE", event).await > 0);
+    let callback = callback_path(id, &token);
+    let reply = fake
+        .wait_for_request("add-image reply", WAIT, |r| r.path == callback)
+        .await
+        .expect("a reply");
+    assert_mentions_nobody(&reply);
+    let json = reply.json.clone().expect("json");
+    assert_eq!(json["data"]["flags"], 64, "ephemeral: {json}");
+    if json["type"] == 4 {
+        return json["data"]["content"]
+            .as_str()
+            .expect("content")
+            .to_owned();
+    }
+    assert_eq!(json["type"], 5, "{json}");
+    let webhook = webhook_path(fake.config().app_id, &token);
+    let followup = fake
+        .wait_for_request("add-image answer", WAIT, |r| {
+            r.path.starts_with(&webhook) && ["POST", "PATCH"].contains(&r.method.as_str())
+        })
+        .await
+        .expect("answered");
+    assert_mentions_nobody(&followup);
+    followup.json.expect("json")["content"]
+        .as_str()
+        .expect("content")
+        .to_owned()
+}
+
+/// Images members hand over: PNG, JPEG and WebP are embedded and count toward their taste;
+/// a truncated file, a 20000×20000 header, a non-image, a 30 MB file, a body larger than it
+/// claimed — each a clear ephemeral refusal with nothing stored.
+async fn members_add_images(kind: Db) {
+    use image::ImageFormat::{Jpeg, Png, WebP};
+    let setup = Setup::new(kind, 1).await;
+    let fake = &setup.fake;
+    let clip_dir = setup.dir.path().join("clip");
+    zipp::clip::write_tiny(&clip_dir).expect("tiny CLIP");
+    let mut config = setup.config();
+    config.render.clip_model = clip_dir.display().to_string();
+    config.persona.max_image_bytes = 2 * 1024 * 1024;
+    let app = setup.start(config, true, 0).await;
+    wait_registered(fake).await;
+    let guild = GuildId(fake.config().guild_id);
+    let mut id = 995_000_000_000_000_000u64;
+    let mut next = || {
+        id += 1;
+        id
+    };
+    let attach = |name: &str, ct: &str, bytes: Vec<u8>| {
+        let n = bytes.len();
+        fake.add_attachment(name, ct, bytes, n)
+    };
+
+    // Without consent, nothing is taken.
+    let png = image_bytes(Png, 48, 40);
+    let text = add_image(
+        fake,
+        next(),
+        DEFAULT_USER_ID,
+        attach("a.png", "image/png", png.clone()),
+    )
+    .await;
+    assert_eq!(
+        text,
+        "Images you add count toward your persona, so zipp needs your consent first: /persona consent on."
+    );
+    ephemeral(
+        &persona(
+            fake,
+            next(),
+            DEFAULT_USER_ID,
+            "en-US",
+            "consent",
+            vec![opt_int("state", 0)],
+        )
+        .await,
+    );
+
+    for (name, ct, bytes) in [
+        ("a.png", "image/png", png.clone()),
+        ("b.jpg", "image/jpeg", image_bytes(Jpeg, 64, 32)),
+        ("c.webp", "image/webp", image_bytes(WebP, 20, 20)),
+    ] {
+        let text = add_image(fake, next(), DEFAULT_USER_ID, attach(name, ct, bytes)).await;
+        assert!(
+            text.starts_with("Added: this image now counts toward your taste."),
+            "{name}: {text}"
+        );
+    }
+    // A PNG whose header claims 20000×20000 (CRC fixed, so only the size lies).
+    let mut bomb = image_bytes(Png, 1, 1);
+    bomb[16..20].copy_from_slice(&20_000u32.to_be_bytes());
+    bomb[20..24].copy_from_slice(&20_000u32.to_be_bytes());
+    let mut crc = flate2::Crc::new();
+    crc.update(&bomb[12..29]);
+    bomb[29..33].copy_from_slice(&crc.sum().to_be_bytes());
+    let refusals = [
+        (
+            attach("t.png", "image/png", png[..png.len() / 2].to_vec()),
+            "I couldn't read that image",
+        ),
+        (
+            attach("bomb.png", "image/png", bomb),
+            "That image has too many pixels; the limit is 40 megapixels.",
+        ),
+        (
+            attach(
+                "notes.png",
+                "image/png",
+                b"just some text, not an image".to_vec(),
+            ),
+            "That file is not a PNG, JPEG or WebP image.",
+        ),
+        (
+            attach("doc.pdf", "application/pdf", b"%PDF-1.4".to_vec()),
+            "That file is not a PNG, JPEG or WebP image.",
+        ),
+        (
+            fake.add_attachment("huge.png", "image/png", png.clone(), 30 * 1024 * 1024),
+            "That file is too large; the limit is 2 MB.",
+        ),
+        (
+            // Claims to be small, is 3 MB: caught while downloading.
+            fake.add_attachment("liar.png", "image/png", vec![0x89; 3 * 1024 * 1024], 1000),
+            "That file is too large; the limit is 2 MB.",
+        ),
+    ];
+    for (attachment, want) in refusals {
+        let name = attachment["filename"].as_str().unwrap().to_owned();
+        let text = add_image(fake, next(), DEFAULT_USER_ID, attachment).await;
+        assert!(text.starts_with(want), "{name}: {text}");
+    }
+    let images = app.store.engaged_images(guild).await.expect("images");
+    assert_eq!(images.len(), 3, "only the three valid images");
+    assert!(images
+        .iter()
+        .all(|(m, e)| m.0 == DEFAULT_USER_ID && e.len() == 16));
+    assert!(fake.unhandled_requests().is_empty());
+    setup.finish(app).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_add_images_sqlite() {
+    members_add_images(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_add_images_postgres() {
+    members_add_images(Db::Postgres).await;
 }

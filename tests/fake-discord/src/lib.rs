@@ -461,6 +461,36 @@ impl FakeDiscord {
         self.shared.lock().overrides.clear();
     }
 
+    /// Stores a file as if a member had uploaded it (served at its `url`, like Discord's CDN)
+    /// and returns its attachment object, for an interaction's `data.resolved.attachments`.
+    /// `declared_size` is what Discord reports (normally `bytes.len()`).
+    pub fn add_attachment(
+        &self,
+        filename: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+        declared_size: usize,
+    ) -> Value {
+        let mut st = self.shared.lock();
+        let id = st.next_id();
+        let url = format!("{}/attachments/{id}/{filename}", self.base_url());
+        st.files.insert(
+            id,
+            crate::state::StoredFile {
+                content_type: Some(content_type.to_owned()),
+                bytes,
+            },
+        );
+        json!({
+            "id": id.to_string(),
+            "filename": filename,
+            "size": declared_size,
+            "url": url,
+            "proxy_url": url,
+            "content_type": content_type,
+        })
+    }
+
     /// A message the fake stores (sent by the bot or dispatched as MESSAGE_CREATE), as REST
     /// would return it.
     pub fn message(&self, message_id: u64) -> Option<Value> {
