@@ -146,7 +146,12 @@ async fn main() -> anyhow::Result<()> {
         verbalize_timeout_ms: 600_000,
         ..PersonaSettings::default()
     };
-    let service = PersonaService::new(store.clone(), settings.clone(), Arc::clone(&rewriters))?;
+    let service = PersonaService::new(
+        store.clone(),
+        settings.clone(),
+        Arc::clone(&rewriters),
+        None,
+    )?;
     assert!(service.reload_if_newer().await, "checkpoint loads");
 
     // Stage timings: the snapshot alone, the encoder alone, then the whole refresh.

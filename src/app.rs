@@ -161,6 +161,7 @@ impl App {
                 store.clone(),
                 config.persona.clone(),
                 Arc::clone(&rewriters),
+                clip.clone(),
             )
             .context("persona.descriptors")?;
             personas_handle = Some(Arc::clone(&personas));

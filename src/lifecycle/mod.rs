@@ -115,7 +115,10 @@ pub struct PersonaService {
     store: Store,
     settings: PersonaSettings,
     rewriters: Arc<Rewriters>,
-    vocab: Vocabulary,
+    vocab: Arc<Vocabulary>,
+    clip: Option<Arc<crate::clip::ClipEmbedder>>,
+    /// CLIP text embeddings of the vocabulary's phrases (computed on first use).
+    phrase_embeddings: Arc<std::sync::OnceLock<Option<Vec<Vec<f32>>>>>,
     encoder: RwLock<Option<Arc<LoadedEncoder>>>,
     loaded_stamp: Mutex<Option<SystemTime>>,
     cooldowns: DashMap<(GuildId, MemberId), Instant>,
@@ -134,10 +137,13 @@ impl std::fmt::Debug for PersonaService {
 impl PersonaService {
     /// The service; fails only on an unreadable descriptor vocabulary. Call
     /// [`PersonaService::reload_if_newer`] (or [`PersonaService::run`]) to load the encoder.
+    /// With `clip`, the offline verbalizer also matches the evidence to the vocabulary with
+    /// CLIP text embeddings.
     pub fn new(
         store: Store,
         settings: PersonaSettings,
         rewriters: Arc<Rewriters>,
+        clip: Option<Arc<crate::clip::ClipEmbedder>>,
     ) -> Result<Arc<Self>, verbalize::VocabularyError> {
         let path = settings.descriptors.clone();
         let vocab = Vocabulary::load((!path.as_os_str().is_empty()).then_some(path.as_path()))?;
@@ -145,7 +151,9 @@ impl PersonaService {
             store,
             settings,
             rewriters,
-            vocab,
+            vocab: Arc::new(vocab),
+            clip,
+            phrase_embeddings: Arc::new(std::sync::OnceLock::new()),
             encoder: RwLock::new(None),
             loaded_stamp: Mutex::new(None),
             cooldowns: DashMap::new(),
@@ -427,7 +435,7 @@ impl PersonaService {
     ) -> Option<String> {
         let max_chars = self.settings.max_chars;
         // The offline pass also picks the vocabulary descriptors the LLM is given.
-        let offline = verbalize::offline(evidence, &self.vocab, max_chars)?;
+        let offline = self.offline(evidence, max_chars).await?;
         let label = llm.llm_label();
         if self.settings.verbalizer == "offline" || label.is_none() {
             return Some(offline);
@@ -450,6 +458,49 @@ impl PersonaService {
             Err(reason) => {
                 tracing::warn!(llm = ?label, %reason, "LLM verbalization failed; using the offline verbalizer");
                 Some(offline)
+            }
+        }
+    }
+
+    /// The offline verbalizer; with CLIP, on the blocking pool (the text tower runs).
+    async fn offline(&self, evidence: &mut PersonaEvidence, max_chars: usize) -> Option<String> {
+        let Some(clip) = self.clip.clone() else {
+            return verbalize::offline(evidence, &self.vocab, max_chars);
+        };
+        let vocab = Arc::clone(&self.vocab);
+        let cache = Arc::clone(&self.phrase_embeddings);
+        let mut owned = evidence.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            let embed = |texts: &[&str]| -> Option<Vec<Vec<f32>>> {
+                clip.embed_texts(texts)
+                    .inspect_err(|error| tracing::warn!(%error, "CLIP text embedding failed"))
+                    .ok()
+            };
+            let phrases = cache.get_or_init(|| {
+                let phrases: Vec<&str> = vocab.entries.iter().map(|d| d.phrase.as_str()).collect();
+                embed(&phrases)
+            });
+            let text = match phrases {
+                Some(phrases) => {
+                    let semantic = verbalize::Semantic {
+                        phrases,
+                        embed: &embed,
+                    };
+                    verbalize::offline_with(&mut owned, &vocab, max_chars, Some(&semantic))
+                }
+                None => verbalize::offline(&mut owned, &vocab, max_chars),
+            };
+            (owned, text)
+        })
+        .await;
+        match done {
+            Ok((owned, text)) => {
+                *evidence = owned;
+                text
+            }
+            Err(error) => {
+                tracing::error!(%error, "offline verbalizer task failed; using words alone");
+                verbalize::offline(evidence, &self.vocab, max_chars)
             }
         }
     }

@@ -167,6 +167,16 @@ impl Vocabulary {
     /// The `n` entries the weighted texts point at most (phrase, score), best first; entries
     /// with no match are left out.
     pub fn nearest(&self, texts: &[(&str, f32)], n: usize) -> Vec<(String, f32)> {
+        self.nearest_with(texts, n, None)
+    }
+
+    /// [`Vocabulary::nearest`] plus per-entry `semantic` scores (see [`semantic_scores`]).
+    pub fn nearest_with(
+        &self,
+        texts: &[(&str, f32)],
+        n: usize,
+        semantic: Option<&[f32]>,
+    ) -> Vec<(String, f32)> {
         let bags: Vec<(BTreeSet<String>, f32)> = texts
             .iter()
             .map(|(text, w)| (tokens(text).into_iter().collect(), *w))
@@ -176,7 +186,8 @@ impl Vocabulary {
                 let score = bags
                     .iter()
                     .map(|(bag, w)| w * self.matches(i, bag) as f32)
-                    .sum::<f32>();
+                    .sum::<f32>()
+                    + semantic.and_then(|s| s.get(i)).copied().unwrap_or(0.0);
                 (i, score)
             })
             .filter(|&(_, s)| s > 0.0)
@@ -250,6 +261,45 @@ fn join_and(items: &[String]) -> String {
     }
 }
 
+/// Text embeddings for the offline verbalizer (the CLIP text tower): the vocabulary's
+/// phrases, embedded once, and a way to embed the evidence.
+pub struct Semantic<'a> {
+    /// Unit-norm embedding of each vocabulary phrase, in vocabulary order.
+    pub phrases: &'a [Vec<f32>],
+    /// Embeds texts (unit norm); `None` when it fails (then words alone decide).
+    pub embed: &'a dyn Fn(&[&str]) -> Option<Vec<Vec<f32>>>,
+}
+
+/// Per-entry scores from text embeddings: for each evidence text, the entries clearly nearer
+/// than that text's average entry (cosine z-score above 1) score `½ · weight · (z − 1)`. This
+/// finds descriptors the words do not name ("#synthwave-club" → the vaporwave entry), while a
+/// keyword match (1 per keyword and unit of weight) still counts more.
+pub fn semantic_scores(items: &[Vec<f32>], weights: &[f32], phrases: &[Vec<f32>]) -> Vec<f32> {
+    let mut scores = vec![0f32; phrases.len()];
+    if phrases.len() < 2 {
+        return scores;
+    }
+    for (item, &w) in items.iter().zip(weights) {
+        let sims: Vec<f32> = phrases
+            .iter()
+            .map(|p| p.iter().zip(item).map(|(a, b)| a * b).sum())
+            .collect();
+        let n = sims.len() as f32;
+        let mean = sims.iter().sum::<f32>() / n;
+        let std = (sims.iter().map(|s| (s - mean).powi(2)).sum::<f32>() / n).sqrt();
+        if !(std > 1e-6) {
+            continue;
+        }
+        for (score, s) in scores.iter_mut().zip(&sims) {
+            let z = (s - mean) / std;
+            if z > 1.0 {
+                *score += 0.5 * w.max(0.0) * (z - 1.0);
+            }
+        }
+    }
+    scores
+}
+
 /// Composes a persona from the evidence and the vocabulary, without an LLM; `None` when the
 /// evidence is empty. Also records the chosen descriptors in `evidence.descriptors`.
 pub fn offline(
@@ -257,13 +307,29 @@ pub fn offline(
     vocab: &Vocabulary,
     max_chars: usize,
 ) -> Option<String> {
+    offline_with(evidence, vocab, max_chars, None)
+}
+
+/// [`offline`], with text embeddings adding to the word matches when given.
+pub fn offline_with(
+    evidence: &mut PersonaEvidence,
+    vocab: &Vocabulary,
+    max_chars: usize,
+    semantic: Option<&Semantic<'_>>,
+) -> Option<String> {
     if evidence.is_empty() {
         return None;
     }
     let texts = weighted_texts(evidence);
     let borrowed: Vec<(&str, f32)> = texts.iter().map(|(t, w)| (t.as_str(), *w)).collect();
+    let scores = semantic.and_then(|sem| {
+        let items: Vec<&str> = borrowed.iter().map(|(t, _)| *t).collect();
+        let embedded = (sem.embed)(&items)?;
+        let weights: Vec<f32> = borrowed.iter().map(|(_, w)| *w).collect();
+        Some(semantic_scores(&embedded, &weights, sem.phrases))
+    });
     let descriptors: Vec<String> = vocab
-        .nearest(&borrowed, 3)
+        .nearest_with(&borrowed, 3, scores.as_deref())
         .into_iter()
         .map(|(p, _)| p)
         .collect();

@@ -216,3 +216,59 @@ fn member_text_is_cleaned_or_refused() {
     );
     assert!(clean_member_text(&"é".repeat(1000), MAX_MEMBER_CHARS).is_ok());
 }
+
+#[test]
+fn text_embeddings_add_descriptors_words_miss() {
+    let vocab = Vocabulary::bundled();
+    let n = vocab.entries.len();
+    // A fake embedding space: entry k is basis vector k; "synthwave-club" sits on the
+    // vaporwave entry, everything else is spread evenly.
+    let vapor = vocab
+        .entries
+        .iter()
+        .position(|d| d.phrase.contains("vaporwave"))
+        .expect("vaporwave entry");
+    let phrases: Vec<Vec<f32>> = (0..n)
+        .map(|k| (0..n).map(|j| f32::from(u8::from(j == k))).collect())
+        .collect();
+    let embed = |texts: &[&str]| -> Option<Vec<Vec<f32>>> {
+        Some(
+            texts
+                .iter()
+                .map(|t| {
+                    if t.contains("synthclub") {
+                        (0..n).map(|j| f32::from(u8::from(j == vapor))).collect()
+                    } else {
+                        vec![1.0 / (n as f32).sqrt(); n]
+                    }
+                })
+                .collect(),
+        )
+    };
+    let mut e = PersonaEvidence {
+        channels: vec![entry("synthclub", None, 0.5)],
+        ..PersonaEvidence::default()
+    };
+    // Words alone find nothing in "synthclub".
+    offline(&mut e.clone(), &vocab, 600).expect("persona");
+    assert!(vocab.nearest(&[("synthclub", 0.5)], 3).is_empty());
+    let semantic = Semantic {
+        phrases: &phrases,
+        embed: &embed,
+    };
+    let text = offline_with(&mut e, &vocab, 600, Some(&semantic)).expect("persona");
+    assert!(text.starts_with("I'm drawn to vaporwave"), "{text}");
+    assert_eq!(e.descriptors.len(), 1, "{:?}", e.descriptors);
+    // A failing embedder leaves the words to decide.
+    let failing = |_: &[&str]| -> Option<Vec<Vec<f32>>> { None };
+    let semantic = Semantic {
+        phrases: &phrases,
+        embed: &failing,
+    };
+    let mut e2 = PersonaEvidence {
+        channels: vec![entry("synthclub", None, 0.5)],
+        ..PersonaEvidence::default()
+    };
+    let text = offline_with(&mut e2, &vocab, 600, Some(&semantic)).expect("persona");
+    assert!(!text.contains("vaporwave"), "{text}");
+}

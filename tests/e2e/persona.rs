@@ -1038,6 +1038,19 @@ async fn renders_feed_image_align(kind: Db) {
     assert_eq!(meta["encoder"]["image_dim"], 16);
     assert_eq!(meta["data"]["images"], 1, "{}", meta["data"]);
 
+    // Inference with the new encoder and the images; the offline verbalizer also matches with
+    // CLIP's text tower. Alice's own persona stays in use.
+    let outcome = personas
+        .refresh(guild, alice, false)
+        .await
+        .expect("refresh with CLIP");
+    let zipp::lifecycle::Refresh::Kept(p) = outcome else {
+        panic!("{outcome:?}");
+    };
+    // (The tiny CLIP's weights are random: which descriptors it adds means nothing here.)
+    assert!(p.text.starts_with("I'm drawn to"), "{}", p.text);
+    assert!(p.text.contains("\"a boat\""), "{}", p.text);
+
     // Forget: the embeddings go with everything else.
     let answer = component(
         fake,
