@@ -261,13 +261,16 @@ fn join_and(items: &[String]) -> String {
     }
 }
 
+/// Embeds texts (unit norm); `None` when it fails (then words alone decide).
+pub type EmbedTexts<'a> = dyn Fn(&[&str]) -> Option<Vec<Vec<f32>>> + 'a;
+
 /// Text embeddings for the offline verbalizer (the CLIP text tower): the vocabulary's
 /// phrases, embedded once, and a way to embed the evidence.
 pub struct Semantic<'a> {
     /// Unit-norm embedding of each vocabulary phrase, in vocabulary order.
     pub phrases: &'a [Vec<f32>],
-    /// Embeds texts (unit norm); `None` when it fails (then words alone decide).
-    pub embed: &'a dyn Fn(&[&str]) -> Option<Vec<Vec<f32>>>,
+    /// Embeds the evidence.
+    pub embed: &'a EmbedTexts<'a>,
 }
 
 /// Per-entry scores from text embeddings: for each evidence text, the entries clearly nearer
@@ -287,7 +290,7 @@ pub fn semantic_scores(items: &[Vec<f32>], weights: &[f32], phrases: &[Vec<f32>]
         let n = sims.len() as f32;
         let mean = sims.iter().sum::<f32>() / n;
         let std = (sims.iter().map(|s| (s - mean).powi(2)).sum::<f32>() / n).sqrt();
-        if !(std > 1e-6) {
+        if std.is_nan() || std <= 1e-6 {
             continue;
         }
         for (score, s) in scores.iter_mut().zip(&sims) {
