@@ -115,6 +115,18 @@ impl Store {
             .begin()
             .await
             .map_err(db_err("change setting"))?;
+        // A write first: SQLite then takes the write lock at once (waiting for it if needed),
+        // instead of failing when a reading transaction later asks to write.
+        sqlx::query(
+            "INSERT INTO guild_settings (guild_id, updated_at, updated_by) VALUES ($1, $2, $3) \
+             ON CONFLICT (guild_id) DO UPDATE SET updated_at = excluded.updated_at",
+        )
+        .bind(guild.to_db())
+        .bind(now_ms())
+        .bind(by.to_db())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err("change setting"))?;
         let old: Option<String> = sqlx::query(&format!(
             "SELECT {column} AS value FROM guild_settings WHERE guild_id = $1"
         ))

@@ -71,32 +71,26 @@ impl Store {
     ) -> Result<Persona, StoreError> {
         let op = "add persona";
         let mut tx = self.pool().begin().await.map_err(db_err(op))?;
-        let next: i64 = sqlx::query(
-            "SELECT COALESCE(MAX(version), 0) + 1 AS next FROM personas \
-             WHERE guild_id = $1 AND member_id = $2",
-        )
-        .bind(guild.to_db())
-        .bind(member.to_db())
-        .fetch_one(&mut *tx)
-        .await
-        .and_then(|row| row.try_get("next"))
-        .map_err(db_err(op))?;
+        // One statement computes the next version and inserts it: the transaction starts with
+        // a write, so SQLite takes the write lock at once (a read first could not upgrade
+        // under contention), and two writers cannot pick the same version.
         let now = now_ms();
-        let id: i64 = sqlx::query(
+        let row = sqlx::query(
             "INSERT INTO personas (guild_id, member_id, version, source, text, evidence, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+             SELECT $1, $2, COALESCE(MAX(version), 0) + 1, $3, $4, $5, $6 FROM personas \
+             WHERE guild_id = $1 AND member_id = $2 RETURNING id, version",
         )
         .bind(guild.to_db())
         .bind(member.to_db())
-        .bind(next)
         .bind(source)
         .bind(text)
         .bind(evidence)
         .bind(now)
         .fetch_one(&mut *tx)
         .await
-        .and_then(|row| row.try_get("id"))
         .map_err(db_err(op))?;
+        let id: i64 = row.try_get("id").map_err(db_err(op))?;
+        let next: i64 = row.try_get("version").map_err(db_err(op))?;
         if activate {
             sqlx::query(
                 "INSERT INTO persona_active (guild_id, member_id, persona_id) VALUES ($1, $2, $3) \
