@@ -136,7 +136,18 @@ pub async fn on_event(ctx: &serenity::Context, event: &serenity::FullEvent, data
         },
         serenity::FullEvent::ReactionRemove {
             removed_reaction: r,
-        } => render_feedback(ctx, r, data, false).await,
+        } => match (r.guild_id, r.user_id) {
+            (Some(guild), Some(user)) => {
+                let event = Event::ReactionRemoved {
+                    guild: GuildId(guild.get()),
+                    member: MemberId(user.get()),
+                    channel: parent_channel(ctx, guild, r.channel_id),
+                };
+                let recorded = data.ingestor.record(event).await;
+                recorded.and(render_feedback(ctx, r, data, false).await)
+            }
+            _ => Ok(()),
+        },
         serenity::FullEvent::ChannelCreate { channel }
         | serenity::FullEvent::ChannelUpdate { new: channel, .. } => match channel_node(channel) {
             Some(node) => {

@@ -42,6 +42,16 @@ pub enum Event {
         /// When (Unix ms).
         at: i64,
     },
+    /// A reaction removed from a message in a channel: one reaction fewer (an aggregate that
+    /// reaches zero is deleted).
+    ReactionRemoved {
+        /// The server.
+        guild: GuildId,
+        /// Who removed it.
+        member: MemberId,
+        /// Where.
+        channel: u64,
+    },
     /// A reaction added to a message in a channel.
     Reaction {
         /// The server.
@@ -188,6 +198,21 @@ impl Ingestor {
                 }
                 self.add(guild, member, EdgeKind::Reacted, channel, at);
             }
+            Event::ReactionRemoved {
+                guild,
+                member,
+                channel,
+            } => {
+                if !self.recording(guild, member).await? {
+                    return Ok(());
+                }
+                // A removal does not make the edge more recent (time 0 never wins the max).
+                let mut entry = self
+                    .pending
+                    .entry((guild, member, EdgeKind::Reacted, channel))
+                    .or_insert((0, 0));
+                entry.0 -= 1;
+            }
         }
         if self.pending.len() >= self.config.flush_max {
             self.full.notify_one();
@@ -235,6 +260,8 @@ impl Ingestor {
         let batch: Vec<EdgeDelta> = keys
             .iter()
             .filter_map(|key| self.pending.remove(key))
+            // A reaction added and removed within one interval leaves nothing.
+            .filter(|(_, (count, _))| *count != 0)
             .map(
                 |((guild_id, member_id, kind, target_id), (count, last_at))| EdgeDelta {
                     guild_id,

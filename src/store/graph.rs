@@ -154,7 +154,8 @@ impl Store {
         Ok(())
     }
 
-    /// Adds a batch of edge deltas in one transaction (counts add up; `has_role` stays 1).
+    /// Adds a batch of edge deltas in one transaction (counts add up, removed reactions count
+    /// down; `has_role` stays 1).
     pub async fn add_edges(&self, batch: &[EdgeDelta]) -> Result<(), StoreError> {
         if batch.is_empty() {
             return Ok(());
@@ -180,6 +181,13 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(db_err(op))?;
+        }
+        // Removed reactions can bring a count to zero: nothing is left to record then.
+        if batch.iter().any(|d| d.count < 0) {
+            sqlx::query("DELETE FROM member_edges WHERE count <= 0")
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err(op))?;
         }
         tx.commit().await.map_err(db_err(op))?;
         Ok(())

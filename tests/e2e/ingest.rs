@@ -349,6 +349,20 @@ async fn consent_ingestion_and_forget(kind: Db) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(liked.is_empty(), "removed with the reaction");
+    // The removed reaction also counts down Alice's reactions in that channel (2 → 1).
+    let mut reacted = 0;
+    for _ in 0..100 {
+        reacted = edges(&store, guild)
+            .await
+            .iter()
+            .find(|e| e.0 == DEFAULT_USER_ID && e.1 == "reacted")
+            .map_or(0, |e| e.3);
+        if reacted == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(reacted, 1);
     fake.dispatch("MESSAGE_REACTION_ADD", on_render(DEFAULT_USER_ID))
         .await;
 
