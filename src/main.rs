@@ -194,12 +194,13 @@ enum GraphCommand {
         seed: u64,
     },
     /// Write a server's graph as the persona encoder sees it (consenting members only,
-    /// pseudonymous, no message text) to OUT/graph.json.
+    /// pseudonymous, no message text; images and text embeddings when CLIP is configured).
     Export {
         /// The server (Discord id).
         #[arg(long)]
         guild: u64,
-        /// Output folder (created).
+        /// Output: a FILE.json, or a folder (created) that receives graph.json, the layout
+        /// `zipp train --graph` reads.
         #[arg(long)]
         out: PathBuf,
     },
@@ -308,7 +309,14 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             command: GraphCommand::Export { guild, out },
         } => {
             let (graph, _) = persona_cli::graph_from_db(&config, Some(guild)).await?;
-            zipp::graph::synth::save_graph(&out, &graph)?;
+            if out.extension().is_some_and(|e| e == "json") {
+                if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(parent)?;
+                }
+                std::fs::write(&out, serde_json::to_vec(&graph)?)?;
+            } else {
+                zipp::graph::synth::save_graph(&out, &graph)?;
+            }
             println!(
                 "zipp: wrote server {guild}'s graph ({} consenting members, {} channels, {} roles, {} edges) to {}",
                 graph.members.len(),

@@ -15,14 +15,10 @@ use zipp::persona::infer;
 use zipp::persona::progress::TrainProgress;
 use zipp::persona::train::{self, TrainConfig};
 
-/// The encoder configuration for a graph: defaults with the graph's image size.
+/// The encoder configuration for a graph: defaults with the graph's image size (and its CLIP
+/// text embeddings, when it carries them).
 fn encoder_for(graph: &zipp::graph::Graph) -> PersonaEncoderConfig {
-    PersonaEncoderConfig {
-        image_dim: graph
-            .image_dim()
-            .unwrap_or(PersonaEncoderConfig::default().image_dim),
-        ..PersonaEncoderConfig::default()
-    }
+    PersonaEncoderConfig::for_graph(graph)
 }
 
 /// The graphs the bot collected in the configured database (consenting members only): one
@@ -45,10 +41,33 @@ pub async fn graph_from_db(
         Some(g) => vec![zipp::ids::GuildId(g)],
         None => store.guilds_with_consent().await?,
     };
+    // With a CLIP model configured, channels and roles get its text embeddings (as the bot
+    // does), so the checkpoint matches what the bot will feed it.
+    let model = config.render.clip_model.trim().to_owned();
+    let clip = if model.is_empty() {
+        None
+    } else {
+        Some(std::sync::Arc::new(
+            tokio::task::spawn_blocking(move || {
+                let dir = zipp::clip::ensure_local(&model)?;
+                zipp::clip::ClipEmbedder::load(&dir, &Device::Cpu)
+            })
+            .await??,
+        ))
+    };
     let now = zipp::store::now_ms();
     let mut graphs = Vec::new();
     for g in &guilds {
-        graphs.push(snapshot::snapshot(&store, *g, now).await?.graph);
+        let mut graph = snapshot::snapshot(&store, *g, now).await?.graph;
+        if let Some(clip) = &clip {
+            let clip = std::sync::Arc::clone(clip);
+            graph = tokio::task::spawn_blocking(move || {
+                snapshot::add_text_embeddings(&mut graph, &clip, &dashmap::DashMap::new())
+                    .map(|()| graph)
+            })
+            .await??;
+        }
+        graphs.push(graph);
     }
     store.close().await;
     let graph = snapshot::union(graphs);

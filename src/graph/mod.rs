@@ -107,6 +107,10 @@ pub struct ChannelNode {
     pub name: String,
     /// Free-text channel topic.
     pub topic: String,
+    /// CLIP text embedding of name and topic, when the graph carries them (see
+    /// [`Graph::text_dim`]); otherwise the encoder hashes the words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_embedding: Option<Vec<f32>>,
 }
 
 /// A role node; its name becomes a text feature.
@@ -114,6 +118,9 @@ pub struct ChannelNode {
 pub struct RoleNode {
     /// Role name.
     pub name: String,
+    /// CLIP text embedding of the name (see [`ChannelNode::text_embedding`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_embedding: Option<Vec<f32>>,
 }
 
 /// One image a member engaged with positively, as an image embedding.
@@ -147,6 +154,27 @@ impl Graph {
             .iter()
             .filter(|e| e.src == member || (e.edge_type == EdgeType::Replied && e.dst == member))
             .count()
+    }
+
+    /// Size of the channels' and roles' text embeddings when every one of them has one (the
+    /// encoder then uses them instead of hashed words); `None` when none has.
+    /// [`Graph::validate`] refuses a graph where only some have, or sizes differ.
+    pub fn text_dim(&self) -> Option<usize> {
+        self.channels
+            .iter()
+            .map(|c| c.text_embedding.as_ref())
+            .chain(self.roles.iter().map(|r| r.text_embedding.as_ref()))
+            .next()
+            .flatten()
+            .map(Vec::len)
+    }
+
+    /// Drops every text embedding (the encoder then hashes the words).
+    pub fn clear_text_embeddings(&mut self) {
+        self.channels
+            .iter_mut()
+            .for_each(|c| c.text_embedding = None);
+        self.roles.iter_mut().for_each(|r| r.text_embedding = None);
     }
 
     /// Mean embedding of every member's images in one pass over [`Graph::images`]: entry `m` is
@@ -215,6 +243,28 @@ impl Graph {
                 });
             }
         }
+        let text_dim = self.text_dim();
+        let texts = self
+            .channels
+            .iter()
+            .map(|c| (&c.name, c.text_embedding.as_ref()))
+            .chain(
+                self.roles
+                    .iter()
+                    .map(|r| (&r.name, r.text_embedding.as_ref())),
+            );
+        for (name, embedding) in texts {
+            let ok = match (embedding, text_dim) {
+                (None, None) => true,
+                (Some(e), Some(d)) => {
+                    e.len() == d && !e.is_empty() && e.iter().all(|v| v.is_finite())
+                }
+                _ => false,
+            };
+            if !ok {
+                return Err(GraphError::TextEmbedding { node: name.clone() });
+            }
+        }
         Ok(())
     }
 
@@ -274,6 +324,13 @@ pub enum GraphError {
         found: usize,
         /// The first image's size.
         expected: usize,
+    },
+    /// Text embeddings are on some channels and roles but not all, of different sizes, or
+    /// not finite.
+    #[error("graph: the text embedding of node {node:?} is missing, of another size than the others, or not finite")]
+    TextEmbedding {
+        /// The node's name.
+        node: String,
     },
     /// An image embedding holds NaN or an infinity.
     #[error(

@@ -353,7 +353,11 @@ pub fn generate(cfg: &SynthConfig) -> (Graph, GroundTruth) {
                 n += 1;
             }
             let topic = format!("{} {noun}", words[..3.min(words.len())].join(" "));
-            ChannelNode { name, topic }
+            ChannelNode {
+                name,
+                topic,
+                text_embedding: None,
+            }
         })
         .collect();
     let mut channels = channels;
@@ -364,6 +368,7 @@ pub fn generate(cfg: &SynthConfig) -> (Graph, GroundTruth) {
             channels[c as usize] = ChannelNode {
                 name: format!("general-{c:02}"),
                 topic: "hang out and chat".to_string(),
+                text_embedding: None,
             };
         }
     }
@@ -376,6 +381,7 @@ pub fn generate(cfg: &SynthConfig) -> (Graph, GroundTruth) {
             let suffix = ROLE_SUFFIXES[r / k % ROLE_SUFFIXES.len()];
             RoleNode {
                 name: format!("{} {suffix}", d[0]),
+                text_embedding: None,
             }
         })
         .collect();

@@ -119,6 +119,8 @@ pub struct PersonaService {
     clip: Option<Arc<crate::clip::ClipEmbedder>>,
     /// CLIP text embeddings of the vocabulary's phrases (computed on first use).
     phrase_embeddings: Arc<std::sync::OnceLock<Option<Vec<Vec<f32>>>>>,
+    /// CLIP text embeddings of channel and role texts, by text.
+    node_texts: Arc<DashMap<String, Vec<f32>>>,
     encoder: RwLock<Option<Arc<LoadedEncoder>>>,
     loaded_stamp: Mutex<Option<SystemTime>>,
     cooldowns: DashMap<(GuildId, MemberId), Instant>,
@@ -154,6 +156,7 @@ impl PersonaService {
             vocab: Arc::new(vocab),
             clip,
             phrase_embeddings: Arc::new(std::sync::OnceLock::new()),
+            node_texts: Arc::new(DashMap::new()),
             encoder: RwLock::new(None),
             loaded_stamp: Mutex::new(None),
             cooldowns: DashMap::new(),
@@ -299,6 +302,34 @@ impl PersonaService {
         Ok(run)
     }
 
+    /// Adds CLIP text embeddings to the snapshot's channels and roles (on the blocking pool).
+    async fn with_text_embeddings(
+        &self,
+        guild: GuildId,
+        mut snap: Snapshot,
+    ) -> Result<Snapshot, LifecycleError> {
+        let Some(clip) = self.clip.clone() else {
+            return Err(LifecycleError::Infer {
+                guild,
+                reason: "the encoder was trained with CLIP text features; set render.clip_model"
+                    .to_owned(),
+            });
+        };
+        let cache = Arc::clone(&self.node_texts);
+        tokio::task::spawn_blocking(move || {
+            snapshot::add_text_embeddings(&mut snap.graph, &clip, &cache).map(|()| snap)
+        })
+        .await
+        .map_err(|e| LifecycleError::Infer {
+            guild,
+            reason: format!("text embedding task failed: {e}"),
+        })?
+        .map_err(|e| LifecycleError::Infer {
+            guild,
+            reason: e.to_string(),
+        })
+    }
+
     /// Snapshot → encoder → evidence → verbalizer → store, for one member or all.
     async fn infer_guild_with(
         &self,
@@ -332,6 +363,10 @@ impl PersonaService {
         if snap.graph.image_dim().is_some_and(|d| d != image_dim) {
             tracing::warn!(%guild, found = ?snap.graph.image_dim(), expected = image_dim, "image embeddings do not fit the encoder; inferring from the graph alone");
             snap.graph.images.clear();
+        }
+        // The channels' and roles' text features, as the encoder was trained with them.
+        if encoder.meta.encoder.text_features == crate::persona::encoder::TextFeatures::Clip {
+            snap = self.with_text_embeddings(guild, snap).await?;
         }
         let top_k = self.settings.top_k;
         let model = Arc::clone(encoder);
@@ -598,7 +633,12 @@ impl PersonaService {
         let mut graphs = Vec::new();
         for guild in self.store.guilds_with_consent().await? {
             if self.store.guild_settings(guild).await?.inference_on() {
-                graphs.push(snapshot::snapshot(&self.store, guild, now).await?.graph);
+                let mut snap = snapshot::snapshot(&self.store, guild, now).await?;
+                // With CLIP, channels and roles are described by its text embeddings.
+                if self.clip.is_some() {
+                    snap = self.with_text_embeddings(guild, snap).await?;
+                }
+                graphs.push(snap.graph);
             }
         }
         let graph = snapshot::union(graphs);
@@ -610,12 +650,7 @@ impl PersonaService {
             use crate::persona::checkpoint::DataStats;
             use crate::persona::encoder::PersonaEncoderConfig;
             use crate::persona::train::{train, TrainConfig};
-            let config = PersonaEncoderConfig {
-                image_dim: graph
-                    .image_dim()
-                    .unwrap_or(PersonaEncoderConfig::default().image_dim),
-                ..PersonaEncoderConfig::default()
-            };
+            let config = PersonaEncoderConfig::for_graph(&graph);
             let training = TrainConfig {
                 epochs,
                 ..TrainConfig::default()

@@ -100,12 +100,14 @@ pub fn build(
                 graph.channels.push(ChannelNode {
                     name: node.name.clone(),
                     topic: node.topic.clone().unwrap_or_default(),
+                    text_embedding: None,
                 });
             }
             "role" => {
                 role_index.insert(node.node_id, graph.roles.len() as u32);
                 graph.roles.push(RoleNode {
                     name: node.name.clone(),
+                    text_embedding: None,
                 });
             }
             _ => {}
@@ -125,6 +127,7 @@ pub fn build(
                     graph.channels.push(ChannelNode {
                         name: String::new(),
                         topic: String::new(),
+                        text_embedding: None,
                     });
                     graph.channels.len() as u32 - 1
                 });
@@ -144,6 +147,7 @@ pub fn build(
                 let dst = *role_index.entry(e.target_id).or_insert_with(|| {
                     graph.roles.push(RoleNode {
                         name: String::new(),
+                        text_embedding: None,
                     });
                     graph.roles.len() as u32 - 1
                 });
@@ -178,6 +182,43 @@ pub fn build(
         });
     }
     Snapshot { graph, members }
+}
+
+/// Gives every channel and role its CLIP text embedding (channel: name and topic; role: name),
+/// reusing `cache` (texts already embedded). Blocking: the text tower runs.
+pub fn add_text_embeddings(
+    graph: &mut Graph,
+    clip: &crate::clip::ClipEmbedder,
+    cache: &dashmap::DashMap<String, Vec<f32>>,
+) -> Result<(), crate::clip::ClipError> {
+    let channel_text = |c: &ChannelNode| format!("{} {}", c.name, c.topic).trim().to_owned();
+    let texts: Vec<String> = graph
+        .channels
+        .iter()
+        .map(channel_text)
+        .chain(graph.roles.iter().map(|r| r.name.clone()))
+        .collect();
+    let missing: Vec<&str> = {
+        let mut seen = std::collections::BTreeSet::new();
+        texts
+            .iter()
+            .map(String::as_str)
+            .filter(|t| !cache.contains_key(*t) && seen.insert(*t))
+            .collect()
+    };
+    for chunk in missing.chunks(64) {
+        for (text, embedding) in chunk.iter().zip(clip.embed_texts(chunk)?) {
+            cache.insert((*text).to_owned(), embedding);
+        }
+    }
+    let lookup = |t: &str| cache.get(t).map(|e| e.value().clone());
+    for c in &mut graph.channels {
+        c.text_embedding = lookup(&channel_text(c));
+    }
+    for r in &mut graph.roles {
+        r.text_embedding = lookup(&r.name);
+    }
+    Ok(())
 }
 
 /// The disjoint union of several servers' graphs (for training on everything collected).

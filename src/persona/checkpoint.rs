@@ -131,8 +131,14 @@ impl FeatureSchema {
             node_order: strings(&["member", "channel", "role"]),
             member_input: "mean image embedding; zeros without images".into(),
             image_dim: cfg.image_dim,
-            text_input: "hashed bag of words (FNV-1a, signed, L2-normalised) of name and topic"
-                .into(),
+            text_input: match cfg.text_features {
+                super::encoder::TextFeatures::HashedBow => {
+                    "hashed bag of words (FNV-1a, signed, L2-normalised) of name and topic".into()
+                }
+                super::encoder::TextFeatures::Clip => {
+                    "CLIP text embedding (unit norm) of name and topic".into()
+                }
+            },
             text_dim: cfg.text_dim,
             edge_features: strings(&[
                 "posted",

@@ -32,8 +32,40 @@ pub struct PersonaEncoderConfig {
     pub image_dim: usize,
     /// Edge feature size (always [`EDGE_FEATURE_DIM`] for graphs from [`crate::graph`]).
     pub edge_dim: usize,
-    /// Size of the hashed bag-of-words text feature of channels and roles.
+    /// Size of the text feature of channels and roles.
     pub text_dim: usize,
+    /// What that text feature is.
+    #[serde(default)]
+    pub text_features: TextFeatures,
+}
+
+impl PersonaEncoderConfig {
+    /// The defaults, fitted to `graph`: its image size, and its CLIP text embeddings when it
+    /// carries them (hashed words otherwise).
+    pub fn for_graph(graph: &Graph) -> Self {
+        let default = Self::default();
+        let (text_dim, text_features) = match graph.text_dim() {
+            Some(d) => (d, TextFeatures::Clip),
+            None => (default.text_dim, TextFeatures::HashedBow),
+        };
+        Self {
+            image_dim: graph.image_dim().unwrap_or(default.image_dim),
+            text_dim,
+            text_features,
+            ..default
+        }
+    }
+}
+
+/// The text feature of channels and roles.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TextFeatures {
+    /// Hashed bag of words of name and topic (no model needed).
+    #[default]
+    HashedBow,
+    /// The CLIP text embedding the graph carries for each node (`text_dim` = CLIP's size).
+    Clip,
 }
 
 impl Default for PersonaEncoderConfig {
@@ -45,6 +77,7 @@ impl Default for PersonaEncoderConfig {
             image_dim: 64,
             edge_dim: EDGE_FEATURE_DIM,
             text_dim: 256,
+            text_features: TextFeatures::HashedBow,
         }
     }
 }
@@ -107,13 +140,24 @@ impl GraphTensors {
                 member_has_image[m] = true;
             }
         }
+        // Text features: the graph's own embeddings when it carries them, else hashed words.
+        let carried = graph.text_dim();
+        if let Some(found) = carried.filter(|&d| d != text_dim) {
+            bail!("graph: text embeddings have {found} dimensions, the encoder expects {text_dim}");
+        }
         let mut xc = Vec::with_capacity(nc * text_dim);
         for c in &graph.channels {
-            xc.extend(hashed_bag_of_words(&[&c.name, &c.topic], text_dim));
+            match &c.text_embedding {
+                Some(e) if carried.is_some() => xc.extend_from_slice(e),
+                _ => xc.extend(hashed_bag_of_words(&[&c.name, &c.topic], text_dim)),
+            }
         }
         let mut xr = Vec::with_capacity(nr * text_dim);
         for r in &graph.roles {
-            xr.extend(hashed_bag_of_words(&[&r.name], text_dim));
+            match &r.text_embedding {
+                Some(e) if carried.is_some() => xr.extend_from_slice(e),
+                _ => xr.extend(hashed_bag_of_words(&[&r.name], text_dim)),
+            }
         }
         let offset = |t: NodeType| -> u32 {
             match t {

@@ -38,6 +38,7 @@ pub(crate) fn enc_cfg() -> PersonaEncoderConfig {
         image_dim: 16,
         edge_dim: EDGE_FEATURE_DIM,
         text_dim: 32,
+        text_features: crate::persona::encoder::TextFeatures::HashedBow,
     }
 }
 
@@ -48,5 +49,22 @@ pub(crate) fn train_cfg() -> TrainConfig {
         lr: 2e-2,
         patience: 0,
         ..TrainConfig::default()
+    }
+}
+
+/// A training report for checkpoints written without training.
+pub(crate) fn empty_report() -> crate::persona::train::TrainReport {
+    crate::persona::train::TrainReport {
+        epochs: 0,
+        mode: crate::persona::train::BatchMode::Full,
+        best_epoch: 0,
+        stopped_early: false,
+        lp_loss_first: 0.0,
+        lp_loss_last: 0.0,
+        align_loss_first: 0.0,
+        align_loss_last: 0.0,
+        val_auc: 0.5,
+        elapsed_s: 0.0,
+        history: Vec::new(),
     }
 }

@@ -363,6 +363,43 @@ async fn export_and_train_from_the_database() {
         "members are pseudonyms"
     );
 
+    // Or straight into one file.
+    let file = dir.path().join("out/server.json");
+    let out = zipp(
+        &[
+            "graph",
+            "export",
+            "--guild",
+            "77",
+            "--out",
+            file.to_str().unwrap(),
+        ],
+        &env,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let same: zipp::graph::Graph =
+        serde_json::from_str(&std::fs::read_to_string(&file).expect("file")).expect("json");
+    // (Recency moved on between the two exports; everything else is the same.)
+    let shape = |g: &zipp::graph::Graph| {
+        g.edges
+            .iter()
+            .map(|e| (e.src, e.dst, e.edge_type, e.count))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        (&same.members, &same.channels, &same.roles, shape(&same)),
+        (
+            &exported.members,
+            &exported.channels,
+            &exported.roles,
+            shape(&exported)
+        )
+    );
+
     let ckpt = dir.path().join("ckpt");
     let out = zipp(
         &[

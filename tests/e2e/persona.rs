@@ -1036,6 +1036,9 @@ async fn renders_feed_image_align(kind: Db) {
     )
     .expect("json");
     assert_eq!(meta["encoder"]["image_dim"], 16);
+    // Channels and roles are described by CLIP's text embeddings too.
+    assert_eq!(meta["encoder"]["text_features"], "clip");
+    assert_eq!(meta["encoder"]["text_dim"], 16);
     assert_eq!(meta["data"]["images"], 1, "{}", meta["data"]);
 
     // Inference with the new encoder and the images; the offline verbalizer also matches with
