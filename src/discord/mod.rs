@@ -17,6 +17,8 @@ mod events;
 mod imagine;
 mod localize;
 mod persona;
+mod persona_image;
+mod persona_interactions;
 mod stats;
 
 use std::sync::Arc;
@@ -174,14 +176,14 @@ pub async fn start(
                         serenity::FullEvent::InteractionCreate {
                             interaction: serenity::Interaction::Component(component),
                         } => {
-                            if !persona::on_component(ctx, component, data).await? {
+                            if !persona_interactions::on_component(ctx, component, data).await? {
                                 compare::on_component(ctx, component, data).await?;
                             }
                         }
                         serenity::FullEvent::InteractionCreate {
                             interaction: serenity::Interaction::Modal(modal),
                         } => {
-                            persona::on_modal(ctx, modal, data).await?;
+                            persona_interactions::on_modal(ctx, modal, data).await?;
                         }
                         _ => events::on_event(ctx, event, data).await,
                     }

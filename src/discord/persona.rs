@@ -1,7 +1,8 @@
 //! `/persona show|edit|setup|reset|refresh|history|consent|forget`, the consent prompt shown on
-//! a member's first `/imagine` in a server, the persona modals (edit, questionnaire), the
-//! history select and the "open my persona" button of `/imagine` replies. Everything here is
-//! ephemeral: a member only ever sees their own persona, consent and data.
+//! a member's first `/imagine` in a server, and the texts, buttons and modals they share with
+//! the component and modal handlers (`persona_interactions.rs`); `/persona add-image` is in
+//! `persona_image.rs`. Everything here is ephemeral: a member only ever sees their own persona,
+//! consent and data.
 
 use std::sync::atomic::Ordering;
 
@@ -13,25 +14,24 @@ use crate::error::UserError;
 use crate::fluent_args;
 use crate::i18n::I18n;
 use crate::ids::{GuildId, MemberId};
-use crate::lifecycle::{Refresh, SOURCE_EDITED, SOURCE_INFERRED, SOURCE_QUESTIONNAIRE};
-use crate::persona::verbalize::{
-    clean_member_text, MemberTextError, PersonaEvidence, MAX_MEMBER_CHARS,
-};
+use crate::lifecycle::{Refresh, SOURCE_INFERRED, SOURCE_QUESTIONNAIRE};
+use crate::persona::verbalize::{PersonaEvidence, MAX_MEMBER_CHARS};
 use crate::store::Persona;
-use crate::upload::{self, check_declared, UploadError, UploadLimits};
 
-const CONSENT_YES: &str = "zipp-consent:yes";
-const CONSENT_NO: &str = "zipp-consent:no";
-const FORGET_CONFIRM: &str = "zipp-forget:confirm";
-const EDIT_MODAL: &str = "zipp-persona-edit";
-const SETUP_MODAL: &str = "zipp-persona-setup";
-const EDIT_BUTTON: &str = "zipp-persona:edit";
-const HISTORY_BUTTON: &str = "zipp-persona:history";
-const RESTORE_SELECT: &str = "zipp-persona:restore";
+pub use super::persona_image::add_image;
+
+pub(super) const CONSENT_YES: &str = "zipp-consent:yes";
+pub(super) const CONSENT_NO: &str = "zipp-consent:no";
+pub(super) const FORGET_CONFIRM: &str = "zipp-forget:confirm";
+pub(super) const EDIT_MODAL: &str = "zipp-persona-edit";
+pub(super) const SETUP_MODAL: &str = "zipp-persona-setup";
+pub(super) const EDIT_BUTTON: &str = "zipp-persona:edit";
+pub(super) const HISTORY_BUTTON: &str = "zipp-persona:history";
+pub(super) const RESTORE_SELECT: &str = "zipp-persona:restore";
 /// Prefix of the `/imagine` reply button: `zipp-persona-open:<persona id>`.
-const OPEN_PREFIX: &str = "zipp-persona-open:";
+pub(super) const OPEN_PREFIX: &str = "zipp-persona-open:";
 /// The questionnaire's fields, in order, with the Fluent ids of label and sentence.
-const SETUP_FIELDS: [&str; 4] = ["who", "work", "love", "visual"];
+pub(super) const SETUP_FIELDS: [&str; 4] = ["who", "work", "love", "visual"];
 /// Longest answer per questionnaire field (characters).
 const SETUP_FIELD_CHARS: u16 = 200;
 /// Versions listed by `/persona history` (a select menu holds at most 25).
@@ -69,7 +69,7 @@ pub async fn persona(_ctx: Context<'_>) -> Result<(), BotError> {
     Ok(())
 }
 
-fn ids(ctx: Context<'_>) -> Result<(GuildId, MemberId), BotError> {
+pub(super) fn ids(ctx: Context<'_>) -> Result<(GuildId, MemberId), BotError> {
     let guild = ctx
         .guild_id()
         .map(|g| GuildId(g.get()))
@@ -77,7 +77,7 @@ fn ids(ctx: Context<'_>) -> Result<(GuildId, MemberId), BotError> {
     Ok((guild, MemberId(ctx.author().id.get())))
 }
 
-async fn reply(
+pub(super) async fn reply(
     ctx: Context<'_>,
     text: String,
     components: Vec<serenity::CreateActionRow>,
@@ -270,7 +270,7 @@ pub fn version_label(i18n: &I18n, locale: &str, persona: &Persona) -> String {
 }
 
 /// `/persona show`'s text: header, the persona quoted, why (for inferred ones), and notes.
-fn describe(i18n: &I18n, locale: &str, persona: &Persona, active: bool) -> String {
+pub(super) fn describe(i18n: &I18n, locale: &str, persona: &Persona, active: bool) -> String {
     let date = format!("<t:{}:D>", persona.created_at.div_euclid(1000));
     let mut out = i18n.tr(
         locale,
@@ -340,7 +340,7 @@ fn describe(i18n: &I18n, locale: &str, persona: &Persona, active: bool) -> Strin
     out
 }
 
-fn show_buttons(i18n: &I18n, locale: &str) -> serenity::CreateActionRow {
+pub(super) fn show_buttons(i18n: &I18n, locale: &str) -> serenity::CreateActionRow {
     serenity::CreateActionRow::Buttons(vec![
         serenity::CreateButton::new(EDIT_BUTTON)
             .label(i18n.tr(locale, "persona-button-edit", None))
@@ -360,7 +360,11 @@ pub fn open_button(i18n: &I18n, locale: &str, persona_id: i64) -> serenity::Crea
     .style(serenity::ButtonStyle::Secondary)])
 }
 
-fn edit_modal(i18n: &I18n, locale: &str, current: Option<&str>) -> serenity::CreateModal {
+pub(super) fn edit_modal(
+    i18n: &I18n,
+    locale: &str,
+    current: Option<&str>,
+) -> serenity::CreateModal {
     let mut input = serenity::CreateInputText::new(
         serenity::InputTextStyle::Paragraph,
         i18n.tr(locale, "persona-edit-label", None),
@@ -402,7 +406,7 @@ fn setup_modal(i18n: &I18n, locale: &str) -> serenity::CreateModal {
 }
 
 /// `/persona history`'s text and restore menu.
-async fn history_message(
+pub(super) async fn history_message(
     data: &BotData,
     locale: &str,
     guild: GuildId,
@@ -481,97 +485,6 @@ fn excerpt_chars(text: &str, n: usize) -> String {
     }
 }
 
-/// Add an image you love: it tells zipp about your taste.
-#[poise::command(slash_command, guild_only, rename = "add-image")]
-pub async fn add_image(ctx: Context<'_>, image: serenity::Attachment) -> Result<(), BotError> {
-    let (guild, member) = ids(ctx)?;
-    let data = ctx.data();
-    if data.store.consent(guild, member).await? != Some(true) {
-        return Err(UserError::new("error-image-no-consent").into());
-    }
-    let Some(clip) = data.clip.clone() else {
-        return Err(UserError::new("error-image-unavailable").into());
-    };
-    let limits = UploadLimits {
-        max_bytes: data.config.persona.max_image_bytes,
-        ..UploadLimits::default()
-    };
-    // What Discord declares is checked before anything is downloaded.
-    check_declared(
-        image.content_type.as_deref(),
-        u64::from(image.size),
-        &limits,
-    )
-    .map_err(upload_error)?;
-    ctx.defer_ephemeral().await?;
-    let bytes = download(&image.url, limits.max_bytes).await?;
-    let embedded = tokio::task::spawn_blocking(move || -> Result<Vec<f32>, BotError> {
-        let decoded = upload::decode(&bytes, &limits).map_err(upload_error)?;
-        let mut rows = clip
-            .embed_images(&[decoded])
-            .map_err(|e| BotError::Internal(anyhow::Error::new(e).context("CLIP embedding")))?;
-        rows.pop()
-            .ok_or_else(|| BotError::Internal(anyhow::anyhow!("CLIP returned no embedding")))
-    })
-    .await
-    .map_err(|e| BotError::Internal(anyhow::Error::new(e).context("image task")))??;
-    data.store
-        .add_member_image(guild, member, &embedded)
-        .await?;
-    tracing::info!(%guild, %member, bytes = image.size, "member added an image");
-    let text = data.i18n.tr(locale(ctx), "persona-image-added", None);
-    reply(ctx, text, Vec::new()).await
-}
-
-/// The member's message for a refused upload.
-fn upload_error(error: UploadError) -> BotError {
-    let user = match error {
-        UploadError::Type => UserError::new("error-image-type"),
-        UploadError::TooLarge { max_bytes } => UserError::new("error-image-too-large")
-            .with_number("max", (max_bytes / (1024 * 1024)).max(1) as i64),
-        UploadError::TooManyPixels { .. } => UserError::new("error-image-too-many-pixels")
-            .with_number(
-                "max",
-                (UploadLimits::default().max_pixels / 1_000_000) as i64,
-            ),
-        UploadError::Unreadable(reason) => {
-            tracing::info!(%reason, "refused an unreadable image");
-            UserError::new("error-image-unreadable")
-        }
-    };
-    user.into()
-}
-
-/// Downloads an attachment, stopping as soon as it exceeds `max` bytes.
-async fn download(url: &str, max: u64) -> Result<Vec<u8>, BotError> {
-    let internal = |e: reqwest::Error| {
-        BotError::Internal(anyhow::Error::new(e).context("downloading an attachment"))
-    };
-    let mut builder = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30));
-    if crate::rewrite::openai::is_loopback_url(url) {
-        builder = builder.no_proxy();
-    }
-    let client = builder.build().map_err(internal)?;
-    let mut response = client
-        .get(url)
-        .send()
-        .await
-        .and_then(reqwest::Response::error_for_status)
-        .map_err(internal)?;
-    let too_large = || upload_error(UploadError::TooLarge { max_bytes: max });
-    if response.content_length().is_some_and(|n| n > max) {
-        return Err(too_large());
-    }
-    let mut bytes = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(internal)? {
-        bytes.extend_from_slice(&chunk);
-        if bytes.len() as u64 > max {
-            return Err(too_large());
-        }
-    }
-    Ok(bytes)
-}
-
 /// Allow or stop zipp learning your taste from your activity here.
 #[poise::command(slash_command, guild_only)]
 pub async fn consent(ctx: Context<'_>, state: Switch) -> Result<(), BotError> {
@@ -632,304 +545,4 @@ pub fn consent_prompt(
             .style(serenity::ButtonStyle::Secondary),
     ]);
     (text, row)
-}
-
-/// Handles the persona components (consent, forget, edit and history buttons, the restore menu,
-/// the `/imagine` "open my persona" button); returns false for other components.
-pub async fn on_component(
-    ctx: &serenity::Context,
-    component: &serenity::ComponentInteraction,
-    data: &BotData,
-) -> Result<bool, serenity::Error> {
-    let custom_id = component.data.custom_id.as_str();
-    let known = [
-        CONSENT_YES,
-        CONSENT_NO,
-        FORGET_CONFIRM,
-        EDIT_BUTTON,
-        HISTORY_BUTTON,
-        RESTORE_SELECT,
-    ]
-    .contains(&custom_id)
-        || custom_id.starts_with(OPEN_PREFIX);
-    if !known {
-        return Ok(false);
-    }
-    let locale = component.locale.as_str();
-    let Some(guild) = component.guild_id.map(|g| GuildId(g.get())) else {
-        return Ok(true);
-    };
-    let member = MemberId(component.user.id.get());
-    let answer = match custom_id {
-        CONSENT_YES | CONSENT_NO | FORGET_CONFIRM => {
-            consent_or_forget(ctx, data, guild, member, custom_id).await
-        }
-        EDIT_BUTTON => match data.store.active_persona(guild, member).await {
-            Ok(current) => {
-                let modal = edit_modal(
-                    &data.i18n,
-                    locale,
-                    current.as_ref().map(|p| p.text.as_str()),
-                );
-                return component
-                    .create_response(&ctx.http, serenity::CreateInteractionResponse::Modal(modal))
-                    .await
-                    .map(|()| true);
-            }
-            Err(error) => Err(BotError::from(error)),
-        },
-        HISTORY_BUTTON => history_message(data, locale, guild, member)
-            .await
-            .map(|(text, rows)| Answer::New(text, rows)),
-        RESTORE_SELECT => restore(data, locale, guild, member, component).await,
-        _ => open(data, locale, member, custom_id).await,
-    };
-    let response = match answer {
-        Ok(Answer::Id(id)) => update(data.i18n.tr(locale, id, None)),
-        Ok(Answer::Update(text)) => update(text),
-        Ok(Answer::New(text, rows)) => new_ephemeral(text, rows),
-        Err(BotError::User(e)) => new_ephemeral(e.localize(&data.i18n, locale), Vec::new()),
-        Err(BotError::Internal(error)) => {
-            tracing::error!(%guild, %member, error = ?error, custom_id, "persona component failed");
-            new_ephemeral(data.i18n.tr(locale, "error-internal", None), Vec::new())
-        }
-    };
-    component.create_response(&ctx.http, response).await?;
-    Ok(true)
-}
-
-/// How a component is answered.
-enum Answer {
-    /// Replace the (ephemeral) message with this text id, components removed.
-    Id(&'static str),
-    /// Replace the message with this text, components removed.
-    Update(String),
-    /// A new ephemeral message.
-    New(String, Vec<serenity::CreateActionRow>),
-}
-
-fn update(text: String) -> serenity::CreateInteractionResponse {
-    serenity::CreateInteractionResponse::UpdateMessage(
-        serenity::CreateInteractionResponseMessage::new()
-            .content(text)
-            .components(Vec::new())
-            .allowed_mentions(serenity::CreateAllowedMentions::new()),
-    )
-}
-
-fn new_ephemeral(
-    text: String,
-    rows: Vec<serenity::CreateActionRow>,
-) -> serenity::CreateInteractionResponse {
-    serenity::CreateInteractionResponse::Message(
-        serenity::CreateInteractionResponseMessage::new()
-            .content(text)
-            .components(rows)
-            .ephemeral(true)
-            .allowed_mentions(serenity::CreateAllowedMentions::new()),
-    )
-}
-
-async fn consent_or_forget(
-    ctx: &serenity::Context,
-    data: &BotData,
-    guild: GuildId,
-    member: MemberId,
-    custom_id: &str,
-) -> Result<Answer, BotError> {
-    if custom_id == FORGET_CONFIRM {
-        let erased = data.store.forget_member(guild, member).await?;
-        data.ingestor.forget(guild, member);
-        data.personas.forget(guild, member);
-        tracing::info!(%guild, %member, rows = ?erased.rows, "member forgotten");
-        return Ok(Answer::Id("persona-forgotten"));
-    }
-    let granted = custom_id == CONSENT_YES;
-    data.ingestor.set_consent(guild, member, granted).await?;
-    tracing::info!(%guild, %member, granted, "consent changed");
-    if granted {
-        super::backfill::after_consent(ctx, data, guild, member).await?;
-        Ok(Answer::Id("persona-consent-on"))
-    } else {
-        Ok(Answer::Id("persona-consent-later-ack"))
-    }
-}
-
-/// The restore menu of `/persona history`: makes the picked version active (own versions only).
-async fn restore(
-    data: &BotData,
-    locale: &str,
-    guild: GuildId,
-    member: MemberId,
-    component: &serenity::ComponentInteraction,
-) -> Result<Answer, BotError> {
-    let picked = match &component.data.kind {
-        serenity::ComponentInteractionDataKind::StringSelect { values } => {
-            values.first().and_then(|v| v.parse::<i64>().ok())
-        }
-        _ => None,
-    };
-    let restored = match picked {
-        Some(id) => data.store.activate_persona(guild, member, id).await?,
-        None => None,
-    };
-    let Some(persona) = restored else {
-        return Err(UserError::new("persona-gone").into());
-    };
-    tracing::info!(%guild, %member, version = persona.version, "persona version restored");
-    Ok(Answer::Update(data.i18n.tr(
-        locale,
-        "persona-restored",
-        Some(&fluent_args!["version" => persona.version]),
-    )))
-}
-
-/// The `/imagine` reply's button: the persona version that render used, to its owner only.
-async fn open(
-    data: &BotData,
-    locale: &str,
-    member: MemberId,
-    custom_id: &str,
-) -> Result<Answer, BotError> {
-    let id = custom_id[OPEN_PREFIX.len()..].parse::<i64>().ok();
-    let persona = match id {
-        Some(id) => data.store.persona(id).await?,
-        None => None,
-    };
-    match persona {
-        None => Err(UserError::new("persona-gone").into()),
-        Some(p) if p.member_id != member => Err(UserError::new("persona-not-yours").into()),
-        Some(p) => {
-            let active = data.store.active_persona(p.guild_id, member).await?;
-            let is_active = active.is_some_and(|a| a.id == p.id);
-            Ok(Answer::New(
-                describe(&data.i18n, locale, &p, is_active),
-                vec![show_buttons(&data.i18n, locale)],
-            ))
-        }
-    }
-}
-
-/// Handles the persona modals (edit, questionnaire); returns false for other modals.
-pub async fn on_modal(
-    ctx: &serenity::Context,
-    modal: &serenity::ModalInteraction,
-    data: &BotData,
-) -> Result<bool, serenity::Error> {
-    let custom_id = modal.data.custom_id.as_str();
-    if ![EDIT_MODAL, SETUP_MODAL].contains(&custom_id) {
-        return Ok(false);
-    }
-    let locale = modal.locale.as_str();
-    let Some(guild) = modal.guild_id.map(|g| GuildId(g.get())) else {
-        return Ok(true);
-    };
-    let member = MemberId(modal.user.id.get());
-    let fields: Vec<(String, String)> = modal
-        .data
-        .components
-        .iter()
-        .flat_map(|row| &row.components)
-        .filter_map(|c| match c {
-            serenity::ActionRowComponent::InputText(t) => {
-                Some((t.custom_id.clone(), t.value.clone().unwrap_or_default()))
-            }
-            _ => None,
-        })
-        .collect();
-    let (source, typed) = if custom_id == EDIT_MODAL {
-        let text = fields
-            .iter()
-            .find(|(id, _)| id == "persona")
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default();
-        (SOURCE_EDITED, text)
-    } else {
-        (
-            SOURCE_QUESTIONNAIRE,
-            questionnaire(&data.i18n, locale, &fields),
-        )
-    };
-    let mut attachment = None;
-    let text = match clean_member_text(&typed, MAX_MEMBER_CHARS) {
-        Err(MemberTextError::Empty) => data.i18n.tr(locale, "error-persona-empty", None),
-        Err(MemberTextError::TooLong { length, max }) => {
-            // Nothing is lost: what they wrote comes back, in the message or as a file.
-            let mut text = data.i18n.tr(
-                locale,
-                "error-persona-too-long",
-                Some(&fluent_args!["length" => length, "max" => max]),
-            );
-            let quoted = typed.replace("```", "'''");
-            if text.chars().count() + quoted.chars().count() + 10 <= 2000 {
-                text.push_str(&format!("\n```\n{quoted}\n```"));
-            } else {
-                attachment = Some(serenity::CreateAttachment::bytes(
-                    typed.clone().into_bytes(),
-                    "persona.txt",
-                ));
-            }
-            text
-        }
-        Ok(clean) => match data
-            .store
-            .add_persona(guild, member, source, &clean, None)
-            .await
-        {
-            Ok(p) => {
-                tracing::info!(%guild, %member, version = p.version, source, "persona written by the member");
-                data.i18n.tr(
-                    locale,
-                    "persona-saved",
-                    Some(&fluent_args!["version" => p.version]),
-                )
-            }
-            Err(error) => {
-                // Nothing is lost here either: the text comes back with the apology.
-                tracing::error!(%guild, %member, %error, "saving a persona failed");
-                let mut text = data.i18n.tr(locale, "error-internal", None);
-                text.push_str(&format!("\n```\n{}\n```", clean.replace("```", "'''")));
-                text
-            }
-        },
-    };
-    let mut message = serenity::CreateInteractionResponseMessage::new()
-        .content(text)
-        .ephemeral(true)
-        .allowed_mentions(serenity::CreateAllowedMentions::new());
-    if let Some(file) = attachment {
-        message = message.add_file(file);
-    }
-    modal
-        .create_response(
-            &ctx.http,
-            serenity::CreateInteractionResponse::Message(message),
-        )
-        .await?;
-    Ok(true)
-}
-
-/// The questionnaire's answers as first-person sentences (empty answers are skipped).
-fn questionnaire(i18n: &I18n, locale: &str, fields: &[(String, String)]) -> String {
-    SETUP_FIELDS
-        .iter()
-        .filter_map(|field| {
-            let raw = &fields.iter().find(|(id, _)| id == field)?.1;
-            // Invisible characters, mentions and links go; an answer of nothing else is skipped.
-            let answer = match clean_member_text(raw, usize::MAX) {
-                Ok(answer) => answer,
-                Err(_) => return None,
-            };
-            let answer = answer.trim_end_matches(['.', '!', '。']).trim();
-            if answer.is_empty() {
-                return None;
-            }
-            Some(i18n.tr(
-                locale,
-                &format!("persona-questionnaire-{field}"),
-                Some(&fluent_args!["answer" => answer.to_owned()]),
-            ))
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }

@@ -9,15 +9,17 @@
 //! - **Who.** Only members who consented, in servers whose moderators left inference on.
 //! - **Edits win.** A new inferred version becomes the active persona only when the member's
 //!   active persona is itself inferred (or there is none). Otherwise it is stored, unused, and
-//!   `/persona reset` switches to it. An inference identical to the latest inferred text adds
-//!   no version.
+//!   `/persona reset` switches to it. An inference from the same sources (channels, roles,
+//!   prompts, liked images) with the same verbalizer as the latest inferred version, or giving
+//!   the same text, adds no version (and calls no LLM).
 //! - **Verbalizer.** The server's LLM when it has one and `persona.verbalizer = "auto"`, with a
 //!   time limit; the offline verbalizer otherwise, or when the LLM fails or refuses.
 //!
-//! Encoder inference runs on the blocking pool; one inference per server at a time.
+//! Encoder inference runs on the blocking pool; one snapshot + encoder run per server at a time.
 
 pub mod seed;
 pub mod snapshot;
+mod train;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
@@ -249,13 +251,18 @@ impl PersonaService {
         if cooldown {
             let limit = Duration::from_secs(self.settings.refresh_cooldown_s);
             let now = Instant::now();
-            let mut last = self.cooldowns.entry((guild, member)).or_insert(now);
-            if *last != now {
-                let since = now.duration_since(*last);
-                if since < limit {
-                    return Ok(Refresh::Cooldown(limit - since));
+            // Taken before inferring, so two quick refreshes cannot both run.
+            match self.cooldowns.entry((guild, member)) {
+                dashmap::Entry::Occupied(mut last) => {
+                    let since = now.duration_since(*last.get());
+                    if since < limit {
+                        return Ok(Refresh::Cooldown(limit - since));
+                    }
+                    last.insert(now);
                 }
-                *last = now;
+                dashmap::Entry::Vacant(slot) => {
+                    slot.insert(now);
+                }
             }
         }
         let llm = self.rewriters.get(settings.llm.as_deref());
@@ -344,7 +351,10 @@ impl PersonaService {
                 .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(())))
                 .value(),
         );
-        let _serial = lock.lock().await;
+        // One snapshot + encoder run per server at a time; verbalizing (an LLM may take seconds
+        // per member) runs outside the lock, so a member's refresh never waits for a whole
+        // scheduled pass.
+        let serial = lock.lock().await;
         let snap = snapshot::snapshot(&self.store, guild, crate::store::now_ms()).await?;
         let targets: Vec<usize> = match only {
             Some(member) => match snap.index_of(member) {
@@ -385,6 +395,7 @@ impl PersonaService {
             guild,
             reason: e.to_string(),
         })?;
+        drop(serial);
         tracing::debug!(%guild, members = snap.members.len(), elapsed_ms = started.elapsed().as_millis() as u64, "persona encoder ran");
         let label = encoder.path.display().to_string();
         let mut out = Vec::with_capacity(targets.len());
@@ -549,17 +560,30 @@ impl PersonaService {
         mut evidence: PersonaEvidence,
         llm: &dyn Rewriter,
     ) -> Result<Refresh, StoreError> {
+        let latest = self
+            .store
+            .latest_persona(guild, member, SOURCE_INFERRED)
+            .await?;
+        // The same sources for the same verbalizer: the persona would be the same (an LLM
+        // would only reword it), so no call and no new version.
+        let intended = match llm.llm_label() {
+            Some(label) if self.settings.verbalizer != "offline" => label,
+            _ => "offline".to_owned(),
+        };
+        if let Some(latest) = &latest {
+            let previous: Option<PersonaEvidence> = latest
+                .evidence
+                .as_deref()
+                .and_then(|e| serde_json::from_str(e).ok());
+            if previous.is_some_and(|p| p.verbalizer == intended && p.same_sources(&evidence)) {
+                return Ok(Refresh::Unchanged(latest.clone()));
+            }
+        }
         let Some(text) = self.verbalize(&mut evidence, llm).await else {
             return Ok(Refresh::NoActivity);
         };
-        if let Some(latest) = self
-            .store
-            .latest_persona(guild, member, SOURCE_INFERRED)
-            .await?
-        {
-            if latest.text == text {
-                return Ok(Refresh::Unchanged(latest));
-            }
+        if let Some(latest) = latest.filter(|l| l.text == text) {
+            return Ok(Refresh::Unchanged(latest));
         }
         let active = self.store.active_persona(guild, member).await?;
         let activate = active.is_none_or(|a| a.source == SOURCE_INFERRED);
@@ -615,91 +639,6 @@ impl PersonaService {
     /// Forgets the member's cooldown (after `/persona forget`).
     pub fn forget(&self, guild: GuildId, member: MemberId) {
         self.cooldowns.remove(&(guild, member));
-    }
-
-    /// Trains a new encoder on every server's snapshot (the disjoint union) and writes it into
-    /// `persona.checkpoint`, where the next reload check picks it up. Returns the validation
-    /// AUC, or `None` when there is nothing to train on.
-    pub async fn train_now(&self) -> Result<Option<f32>, LifecycleError> {
-        let out = self.settings.checkpoint.clone();
-        let fail = |reason: String| LifecycleError::Infer {
-            guild: GuildId(0),
-            reason,
-        };
-        if out.as_os_str().is_empty() {
-            return Err(fail("persona.checkpoint is not set".to_owned()));
-        }
-        let now = crate::store::now_ms();
-        let mut graphs = Vec::new();
-        for guild in self.store.guilds_with_consent().await? {
-            if self.store.guild_settings(guild).await?.inference_on() {
-                let mut snap = snapshot::snapshot(&self.store, guild, now).await?;
-                // With CLIP, channels and roles are described by its text embeddings.
-                if self.clip.is_some() {
-                    snap = self.with_text_embeddings(guild, snap).await?;
-                }
-                graphs.push(snap.graph);
-            }
-        }
-        let graph = snapshot::union(graphs);
-        if graph.edges.is_empty() {
-            return Ok(None);
-        }
-        let epochs = self.settings.train_epochs;
-        let result = tokio::task::spawn_blocking(move || -> Result<f32, String> {
-            use crate::persona::checkpoint::DataStats;
-            use crate::persona::encoder::PersonaEncoderConfig;
-            use crate::persona::train::{train, TrainConfig};
-            let config = PersonaEncoderConfig::for_graph(&graph);
-            let training = TrainConfig {
-                epochs,
-                ..TrainConfig::default()
-            };
-            let varmap = candle_nn::VarMap::new();
-            let (_, report) = train(&graph, &config, &training, &varmap, &Device::Cpu)
-                .map_err(|e| format!("training: {e}"))?;
-            let auc = report.val_auc;
-            let meta = CheckpointMeta::new(
-                config,
-                training,
-                report,
-                DataStats::of(&graph, "database (scheduled)"),
-            );
-            checkpoint::save(&out, &varmap, &meta).map_err(|e| e.to_string())?;
-            Ok(auc)
-        })
-        .await
-        .map_err(|e| fail(format!("training task failed: {e}")))?
-        .map_err(fail)?;
-        Ok(Some(result))
-    }
-
-    /// Scheduled training: trains when enough new aggregates arrived since the last look.
-    async fn maybe_train(&self, last_edges: &mut i64) {
-        let total = match self.store.edge_total().await {
-            Ok(n) => n,
-            Err(error) => {
-                tracing::error!(%error, "scheduled training: cannot count edges");
-                return;
-            }
-        };
-        if total - *last_edges < self.settings.train_min_new_edges as i64 {
-            return;
-        }
-        let started = Instant::now();
-        match self.train_now().await {
-            Ok(auc) => {
-                *last_edges = total;
-                tracing::info!(
-                    ?auc,
-                    edges = total,
-                    elapsed_s = started.elapsed().as_secs(),
-                    "scheduled encoder training done"
-                );
-                self.reload_if_newer().await;
-            }
-            Err(error) => tracing::error!(%error, "scheduled encoder training failed"),
-        }
     }
 
     /// The background loop: reload checks, scheduled inference and (when configured)

@@ -65,6 +65,17 @@ pub struct PersonaEvidence {
 }
 
 impl PersonaEvidence {
+    /// Whether `other` rests on the same sources: the same channels and roles in the same
+    /// order, the same prompts and liked images (weights, which move with every message, and
+    /// what the verbalizer derived are not compared).
+    pub fn same_sources(&self, other: &PersonaEvidence) -> bool {
+        let names = |v: &[EvidenceEntry]| v.iter().map(|e| e.name.clone()).collect::<Vec<_>>();
+        names(&self.channels) == names(&other.channels)
+            && names(&self.roles) == names(&other.roles)
+            && self.prompts == other.prompts
+            && self.liked == other.liked
+    }
+
     /// Whether there is anything to build a persona from.
     pub fn is_empty(&self) -> bool {
         self.channels.is_empty()
