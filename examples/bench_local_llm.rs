@@ -2,8 +2,11 @@
 //!
 //! ```text
 //! cargo run --release --example bench_local_llm -- --model FILE.gguf --prompt-tokens 40 \
-//!     --gen 80 --threads 2 --runs 5
+//!     --gen 80 --threads 2 --runs 5 [--engine fused|candle]
 //! ```
+//!
+//! `--engine fused` (the default) is what the bot runs on CPU for llama/qwen2/qwen3 files
+//! (`src/rewrite/local_fast.rs`); `--engine candle` runs candle-transformers' model instead.
 //!
 //! The user message is a fixed story request padded word by word until the rendered chat
 //! prompt reaches `--prompt-tokens` (the same recipe as `bench_llamacpp.py`); decoding is
@@ -32,6 +35,7 @@ struct Args {
     gen: usize,
     threads: usize,
     runs: usize,
+    fused: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -41,6 +45,7 @@ fn parse_args() -> Result<Args, String> {
         gen: 80,
         threads: 2,
         runs: 5,
+        fused: true,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -57,6 +62,13 @@ fn parse_args() -> Result<Args, String> {
             "--gen" => args.gen = number()?,
             "--threads" => args.threads = number()?.max(1),
             "--runs" => args.runs = number()?.max(1),
+            "--engine" => {
+                args.fused = match value.as_str() {
+                    "fused" => true,
+                    "candle" => false,
+                    other => return Err(format!("--engine: fused or candle, not {other}")),
+                }
+            }
             other => return Err(format!("unknown flag {other}")),
         }
     }
@@ -101,6 +113,7 @@ fn main() {
     let options = LocalOptions {
         temperature: 0.0,
         repeat_penalty: 1.0,
+        fused_cpu: args.fused,
         ..LocalOptions::default()
     };
     let started = Instant::now();
@@ -148,7 +161,7 @@ fn main() {
         text = g.text;
     }
     let line = serde_json::json!({
-        "engine": "candle",
+        "engine": if args.fused { "candle-fused" } else { "candle" },
         "model": args.model.file_name().map(|n| n.to_string_lossy().into_owned()),
         "threads": args.threads,
         "runs": args.runs,

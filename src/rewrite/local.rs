@@ -30,6 +30,8 @@ use model::{check_hyperparameters, read_header, Model};
 
 #[path = "local_template.rs"]
 mod chat_template;
+#[path = "local_fast.rs"]
+mod fast;
 #[path = "gguf_tokenizer.rs"]
 mod gguf_tokenizer;
 #[path = "local_model.rs"]
@@ -105,6 +107,10 @@ pub struct LocalOptions {
     pub top_p: f64,
     /// Penalty on tokens among the last 64 generated ones; 1 disables it.
     pub repeat_penalty: f32,
+    /// On CPU, run llama/qwen2/qwen3 files with the fused decoder (`local_fast.rs`); false
+    /// uses candle-transformers' models (kept for comparison and as the fallback for files
+    /// the fused decoder does not cover).
+    pub fused_cpu: bool,
 }
 
 impl Default for LocalOptions {
@@ -115,6 +121,7 @@ impl Default for LocalOptions {
             temperature: 0.7,
             top_p: 0.9,
             repeat_penalty: 1.1,
+            fused_cpu: true,
         }
     }
 }
@@ -200,7 +207,8 @@ impl LocalLlm {
             .map_or(MAX_CONTEXT, |c| (c as usize).clamp(1, MAX_CONTEXT));
 
         let instances = options.max_concurrency.max(1);
-        let first = Model::load(&arch, content, &mut reader, device, path)?;
+        let fused = options.fused_cpu;
+        let first = Model::load(&arch, content, &mut reader, device, path, fused)?;
         let mut free = Vec::with_capacity(instances);
         for _ in 1..instances {
             free.push(match first.try_clone() {
@@ -208,7 +216,7 @@ impl LocalLlm {
                 // quantized_qwen2's weights are not `Clone`: load another copy.
                 None => {
                     let (content, mut reader) = read_header(path)?;
-                    Model::load(&arch, content, &mut reader, device, path)?
+                    Model::load(&arch, content, &mut reader, device, path, fused)?
                 }
             });
         }
@@ -279,8 +287,7 @@ impl LocalLlm {
         let mut answer: Vec<u32> = Vec::with_capacity(budget);
 
         let started = Instant::now();
-        let input = Tensor::new(prompt.as_slice(), &self.device)?.unsqueeze(0)?;
-        let logits = model.forward(&input, 0)?;
+        let logits = model.forward(&prompt, 0, &self.device)?;
         let mut next = self.sample(&mut sampler, &logits, &answer)?;
         generation.prefill = started.elapsed();
         let started = Instant::now();
@@ -292,8 +299,7 @@ impl LocalLlm {
             if cancelled() {
                 return Err(LocalError::Cancelled);
             }
-            let input = Tensor::new(&[next], &self.device)?.unsqueeze(0)?;
-            let logits = model.forward(&input, prompt.len() + answer.len() - 1)?;
+            let logits = model.forward(&[next], prompt.len() + answer.len() - 1, &self.device)?;
             next = self.sample(&mut sampler, &logits, &answer)?;
         }
         generation.decode = started.elapsed();

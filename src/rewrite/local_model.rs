@@ -11,6 +11,7 @@ use candle_transformers::models::{
     quantized_gemma3, quantized_llama, quantized_phi3, quantized_qwen2, quantized_qwen3,
 };
 
+use super::fast::{FastModel, FastWeights};
 use super::LocalError;
 
 pub(super) fn read_header(
@@ -97,8 +98,13 @@ pub(super) fn check_hyperparameters(
     Ok(())
 }
 
+/// Architectures the fused CPU decoder (`local_fast.rs`) runs.
+pub(super) const FAST_ARCHITECTURES: [&str; 3] = ["llama", "qwen2", "qwen3"];
+
 /// One model instance of a supported architecture.
 pub(super) enum Model {
+    /// llama/qwen2/qwen3 on CPU, run by `local_fast.rs`.
+    Fast(FastModel),
     Llama(quantized_llama::ModelWeights),
     Qwen2(quantized_qwen2::ModelWeights),
     Qwen3(quantized_qwen3::ModelWeights),
@@ -107,7 +113,9 @@ pub(super) enum Model {
 }
 
 impl Model {
-    /// Loads one instance. On CPU, Q4_1/Q5_0/Q5_1 tensors are re-encoded as Q8_0 first (see
+    /// Loads one instance. On CPU, llama/qwen2/qwen3 files go to the fused decoder
+    /// (`local_fast.rs`) when `fused` is set and it supports the file; otherwise candle's
+    /// model, with Q4_1/Q5_0/Q5_1 tensors re-encoded as Q8_0 first on CPU (see
     /// `local_requant.rs`).
     pub(super) fn load(
         arch: &str,
@@ -115,8 +123,21 @@ impl Model {
         reader: &mut BufReader<File>,
         device: &Device,
         path: &Path,
+        fused: bool,
     ) -> Result<Self, LocalError> {
         let what = format!("cannot load the {arch} weights of {}", path.display());
+        if device.is_cpu() && fused && FAST_ARCHITECTURES.contains(&arch) {
+            match FastWeights::load(arch, &content, reader) {
+                Ok(weights) => {
+                    return Ok(Model::Fast(FastModel::new(std::sync::Arc::new(weights))))
+                }
+                Err(why) => tracing::info!(
+                    path = %path.display(),
+                    reason = %why.0,
+                    "the fused CPU decoder does not run this file; using candle's model"
+                ),
+            }
+        }
         if device.is_cpu() {
             let requantized = super::requant::requantize_for_cpu(&content, &mut *reader)
                 .map_err(|e| LocalError::Format(format!("{what}: {e}")))?;
@@ -166,6 +187,7 @@ impl Model {
     /// Another instance sharing the weights (`None` where the weights type is not `Clone`).
     pub(super) fn try_clone(&self) -> Option<Self> {
         match self {
+            Model::Fast(m) => Some(Model::Fast(m.clone())),
             Model::Llama(m) => Some(Model::Llama(m.clone())),
             Model::Qwen2(_) => None,
             Model::Qwen3(m) => Some(Model::Qwen3(m.clone())),
@@ -178,6 +200,7 @@ impl Model {
     /// restart their cache when called at position 0, as every generation's prefill is.
     pub(super) fn reset(&mut self) {
         match self {
+            Model::Fast(m) => m.reset(),
             Model::Llama(m) => m.clear_kv_cache(),
             Model::Qwen2(m) => m.clear_kv_cache(),
             Model::Qwen3(m) => m.clear_kv_cache(),
@@ -185,12 +208,22 @@ impl Model {
         }
     }
 
+    /// Runs `tokens` at positions `position..` (0 starts a new conversation) and returns the
+    /// logits of the last one.
     pub(super) fn forward(
         &mut self,
-        input: &Tensor,
+        tokens: &[u32],
         position: usize,
+        device: &Device,
     ) -> candle_core::Result<Tensor> {
+        if let Model::Fast(m) = self {
+            let logits = m.forward(tokens, position)?;
+            return Tensor::new(logits, &Device::Cpu);
+        }
+        let input = Tensor::new(tokens, device)?.unsqueeze(0)?;
+        let input = &input;
         match self {
+            Model::Fast(_) => unreachable!("handled above"),
             Model::Llama(m) => m.forward(input, position),
             Model::Qwen2(m) => m.forward(input, position),
             Model::Qwen3(m) => m.forward(input, position),

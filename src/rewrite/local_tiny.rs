@@ -90,6 +90,18 @@ impl Rng {
 /// byte-level BPE vocabulary with merges and the ChatML control tokens, a ChatML
 /// `tokenizer.chat_template`) so tests can load and generate with no download.
 pub fn write_tiny_gguf(path: &Path, seed: u64) -> Result<(), LocalError> {
+    write_tiny_gguf_as(path, seed, "llama", GgmlDType::Q8_0)
+}
+
+/// [`write_tiny_gguf`] for another architecture (`llama`, `qwen2` with Q/K/V biases, `qwen3`
+/// with per-head Q/K norms) and another type for the weight matrices (Q8_0, F32, ...). The
+/// `llama` + Q8_0 file is exactly [`write_tiny_gguf`]'s.
+pub(super) fn write_tiny_gguf_as(
+    path: &Path,
+    seed: u64,
+    arch: &str,
+    matrices: GgmlDType,
+) -> Result<(), LocalError> {
     let mut tokens: Vec<String> = SPECIAL.iter().map(|s| s.to_string()).collect();
     tokens.extend((0..=255u8).map(|b| byte_char(b).to_string()));
     tokens.extend(MERGES.iter().map(|m| m.replace(' ', "")));
@@ -98,22 +110,36 @@ pub fn write_tiny_gguf(path: &Path, seed: u64) -> Result<(), LocalError> {
         .map(|i| Value::I32(if i < SPECIAL.len() { 3 } else { 1 }))
         .collect();
 
-    let tensors = random_tensors(seed, vocab).map_err(|e| LocalError::Candle(e.to_string()))?;
+    let tensors = random_tensors(seed, vocab, arch, matrices)
+        .map_err(|e| LocalError::Candle(e.to_string()))?;
     let string = |s: &str| Value::String(s.to_owned());
     let u32v = |n: usize| Value::U32(n as u32);
-    let metadata: Vec<(&str, Value)> = vec![
-        ("general.architecture", string("llama")),
-        ("general.name", string("zipp tiny random llama")),
-        ("llama.block_count", u32v(LAYERS)),
-        ("llama.context_length", u32v(4096)),
-        ("llama.embedding_length", u32v(WIDTH)),
-        ("llama.feed_forward_length", u32v(FFN)),
-        ("llama.attention.head_count", u32v(HEADS)),
-        ("llama.attention.head_count_kv", u32v(KV_HEADS)),
-        ("llama.rope.dimension_count", u32v(WIDTH / HEADS)),
-        ("llama.rope.freq_base", Value::F32(10_000.0)),
-        ("llama.attention.layer_norm_rms_epsilon", Value::F32(1e-5)),
-        ("llama.vocab_size", u32v(vocab)),
+    let key = |k: &str| format!("{arch}.{k}");
+    let mut hyper: Vec<(String, Value)> = vec![
+        (key("block_count"), u32v(LAYERS)),
+        (key("context_length"), u32v(4096)),
+        (key("embedding_length"), u32v(WIDTH)),
+        (key("feed_forward_length"), u32v(FFN)),
+        (key("attention.head_count"), u32v(HEADS)),
+        (key("attention.head_count_kv"), u32v(KV_HEADS)),
+        (key("rope.dimension_count"), u32v(WIDTH / HEADS)),
+        (key("rope.freq_base"), Value::F32(10_000.0)),
+        (key("attention.layer_norm_rms_epsilon"), Value::F32(1e-5)),
+        (key("vocab_size"), u32v(vocab)),
+    ];
+    if arch == "qwen3" {
+        hyper.push((key("attention.key_length"), u32v(WIDTH / HEADS)));
+        hyper.push((key("attention.value_length"), u32v(WIDTH / HEADS)));
+        // candle's qwen3 computes in F16 unless the file says F32.
+        hyper.push(("general.dtype".to_owned(), u32v(0)));
+    }
+    let name = format!("zipp tiny random {arch}");
+    let mut metadata: Vec<(&str, Value)> = vec![
+        ("general.architecture", string(arch)),
+        ("general.name", string(&name)),
+    ];
+    metadata.extend(hyper.iter().map(|(k, v)| (k.as_str(), v.clone())));
+    metadata.extend(vec![
         ("tokenizer.ggml.model", string("gpt2")),
         ("tokenizer.ggml.pre", string("gpt2")),
         (
@@ -130,7 +156,7 @@ pub fn write_tiny_gguf(path: &Path, seed: u64) -> Result<(), LocalError> {
         ("tokenizer.ggml.padding_token_id", u32v(0)),
         ("tokenizer.ggml.add_bos_token", Value::Bool(false)),
         ("tokenizer.chat_template", string(CHATML)),
-    ];
+    ]);
     let metadata: Vec<(&str, &Value)> = metadata.iter().map(|(k, v)| (*k, v)).collect();
     let tensors: Vec<(&str, &QTensor)> = tensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
 
@@ -147,10 +173,15 @@ pub fn write_tiny_gguf(path: &Path, seed: u64) -> Result<(), LocalError> {
         .map_err(io)
 }
 
-fn random_tensors(seed: u64, vocab: usize) -> candle_core::Result<Vec<(String, QTensor)>> {
+fn random_tensors(
+    seed: u64,
+    vocab: usize,
+    arch: &str,
+    matrices: GgmlDType,
+) -> candle_core::Result<Vec<(String, QTensor)>> {
     let mut rng = Rng(seed);
     let head_dim = WIDTH / HEADS;
-    let q8 = |t: Tensor| QTensor::quantize(&t, GgmlDType::Q8_0);
+    let q8 = |t: Tensor| QTensor::quantize(&t, matrices);
     let f32 = |t: Tensor| QTensor::quantize(&t, GgmlDType::F32);
     let ones = || Tensor::ones(WIDTH, candle_core::DType::F32, &Device::Cpu);
     let scale = |fan_in: usize| 2.0 / (fan_in as f32).sqrt();
@@ -196,6 +227,28 @@ fn random_tensors(seed: u64, vocab: usize) -> candle_core::Result<Vec<(String, Q
         out.push((name("ffn_down"), q8(rng.tensor(WIDTH, FFN, scale(FFN))?)?));
         out.push((name("attn_norm"), f32(ones()?)?));
         out.push((name("ffn_norm"), f32(ones()?)?));
+    }
+    // Drawn after the llama tensors, so the llama file stays the same for a seed.
+    for layer in 0..LAYERS {
+        let vector = |rng: &mut Rng, n: usize, scale: f32| -> candle_core::Result<QTensor> {
+            f32(rng.tensor(1, n, scale)?.flatten_all()?)
+        };
+        if arch == "qwen2" {
+            out.push((
+                format!("blk.{layer}.attn_q.bias"),
+                vector(&mut rng, WIDTH, 0.5)?,
+            ));
+            for kv in ["attn_k", "attn_v"] {
+                let bias = vector(&mut rng, KV_HEADS * head_dim, 0.5)?;
+                out.push((format!("blk.{layer}.{kv}.bias"), bias));
+            }
+        }
+        if arch == "qwen3" {
+            for norm in ["attn_q_norm", "attn_k_norm"] {
+                let weight = (rng.tensor(1, head_dim, 0.5)?.flatten_all()? + 1.0)?;
+                out.push((format!("blk.{layer}.{norm}.weight"), f32(weight)?));
+            }
+        }
     }
     Ok(out)
 }
