@@ -9,6 +9,8 @@
 //!   calls run at once, each on its own model instance (the quantized weights are shared, the
 //!   KV cache is not); further calls wait for a free instance.
 //! - Loading never panics on a malformed file: every problem is a [`LocalError`] naming it.
+//! - On CPU, llama/qwen2/qwen3 files run on the fused decoder of `local_fast.rs` (candle's
+//!   kernels without a tensor per operation); other files on candle-transformers' models.
 //! - On CPU, Q4_1/Q5_0/Q5_1 tensors are re-encoded as Q8_0 while loading (candle has only
 //!   scalar kernels for them; see `local_requant.rs`): SmolLM2-135M Q4_1 prefills ~2.5x and
 //!   decodes ~1.4x faster, for ~1 s more load time and 1.7x the memory of those tensors.
