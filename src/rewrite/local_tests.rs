@@ -897,3 +897,62 @@ fn fused_decoder_checks_positions_and_tokens() {
     let mut fresh = model.clone();
     assert_eq!(fresh.forward(&[5, 6], 0).unwrap(), first.as_slice());
 }
+
+/// Each weight type the fused decoder holds, against `x · Wᵀ` with W dequantized: K-quants go
+/// through candle's `QMatMul` (its repacked kernels); a prompt's rows (16 or more) multiply in
+/// f32 (exact); fewer rows quantize the activations (Q8 precision); rows read back exactly.
+#[test]
+fn fused_decoder_weights_multiply_like_their_dequantized_matrix() {
+    let (n, k) = (96usize, 512usize);
+    let w = Tensor::randn(0f32, 1.0, (n, k), &Device::Cpu).unwrap();
+    for dtype in [
+        GgmlDType::F32,
+        GgmlDType::Q8_0,
+        GgmlDType::Q4_0,
+        GgmlDType::Q4_1,
+        GgmlDType::Q4K,
+        GgmlDType::Q5K,
+        GgmlDType::Q6K,
+    ] {
+        let q = QTensor::quantize(&w, dtype).unwrap();
+        let weight = fast::TestWeight::new(&q);
+        let k_quant = matches!(dtype, GgmlDType::Q4K | GgmlDType::Q5K | GgmlDType::Q6K);
+        assert_eq!(weight.held_by_candle(), k_quant, "{dtype:?}");
+        // Q4_1 is held as Q8_0: its dequantized matrix is the Q8_0 one.
+        let held = if dtype == GgmlDType::Q4_1 {
+            QTensor::quantize(&q.dequantize(&Device::Cpu).unwrap(), GgmlDType::Q8_0).unwrap()
+        } else {
+            q
+        };
+        let deq = held.dequantize(&Device::Cpu).unwrap();
+        let rows = deq.to_vec2::<f32>().unwrap();
+        let mut row = vec![0f32; k];
+        for i in [0, 17, n - 1] {
+            weight.row(i, &mut row);
+            assert_eq!(row, rows[i], "{dtype:?} row {i}");
+        }
+        for m in [1usize, 3, 20] {
+            let x = Tensor::randn(0f32, 1.0, (m, k), &Device::Cpu).unwrap();
+            let expected = x.matmul(&deq.t().unwrap()).unwrap().flatten_all().unwrap();
+            let expected = expected.to_vec1::<f32>().unwrap();
+            let mut got = vec![0f32; m * n];
+            weight.matmul(
+                m,
+                &x.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+                &mut got,
+            );
+            let scale = expected.iter().fold(0f32, |a, v| a.max(v.abs()));
+            let gap = got
+                .iter()
+                .zip(&expected)
+                .fold(0f32, |a, (g, e)| a.max((g - e).abs()));
+            let exact = dtype == GgmlDType::F32 || (m >= 16 && !k_quant);
+            let limit = if exact { 1e-5 } else { 3e-2 };
+            assert!(
+                gap / scale < limit,
+                "{dtype:?} m={m}: relative gap {}",
+                gap / scale
+            );
+        }
+    }
+}
