@@ -12,6 +12,8 @@
 //! - for a prompt (at least `GEMM_MIN_ROWS` = 16 tokens), they are f32 GEMMs (the `gemm` crate
 //!   candle uses for f32) over panels of dequantized weights, about twice as fast as the
 //!   quantized dot products on AVX2, and exact for the dequantized weights;
+//! - K-quant matrices (Q2K..Q6K) stay in candle's `QMatMul`, whose repacked x86 kernels are
+//!   about twice as fast as either of the above for them;
 //! - the Q, K, V projections and the gate/up projections are fused into one product each when
 //!   their types match;
 //! - everything else (RMS norm, rotary embedding, attention over a KV cache that grows in
