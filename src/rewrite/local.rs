@@ -416,3 +416,7 @@ impl Drop for Lease<'_> {
 #[cfg(test)]
 #[path = "local_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "local_fast_tests.rs"]
+mod fast_tests;
