@@ -6,6 +6,14 @@
 //!
 //! `cargo run --release --example bench_ingest -- [--events 100000]`
 
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a benchmark or tool run by hand: its report is its output, and it may stop at the first error"
+)]
+
 #[allow(dead_code)]
 #[path = "../tests/e2e/harness.rs"]
 mod harness;

@@ -13,24 +13,32 @@
 //!     [--gguf ~/.cache/zipp-ci/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf --llm-members 5]
 //! ```
 
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a benchmark or tool run by hand: its report is its output, and it may stop at the first error"
+)]
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
 use clap::Parser;
 use zipp::config::{PersonaSettings, RewriteConfig};
-use zipp::graph::synth::{generate, GroundTruth, SynthConfig};
-use zipp::graph::EdgeType;
 use zipp::ids::{GuildId, MemberId};
 use zipp::lifecycle::seed::seed_from_graph;
 use zipp::lifecycle::{snapshot, PersonaService, Refresh};
 use zipp::models::Catalog;
-use zipp::persona::checkpoint::{self, CheckpointMeta, DataStats};
-use zipp::persona::encoder::PersonaEncoderConfig;
-use zipp::persona::train::{train, TrainConfig};
-use zipp::persona::verbalize::{offline, EvidenceEntry, PersonaEvidence, Vocabulary};
 use zipp::rewrite::registry::Rewriters;
 use zipp::store::{GuildSetting, Store};
+use zipp::verbalize::{offline, EvidenceEntry, PersonaEvidence, Vocabulary};
+use zipp_gat::checkpoint::{self, CheckpointMeta, DataStats};
+use zipp_gat::encoder::PersonaEncoderConfig;
+use zipp_gat::graph::synth::{generate, GroundTruth, SynthConfig};
+use zipp_gat::graph::EdgeType;
+use zipp_gat::train::{train, TrainConfig};
 
 #[derive(Parser)]
 struct Args {
@@ -131,10 +139,9 @@ async fn main() -> anyhow::Result<()> {
     }
     std::fs::write(&catalog_file, catalog_text)?;
     let catalog = Catalog::load(&catalog_file)?;
-    let clip = zipp::render::clip_tokenizer::bundled()?;
-    let counter = zipp::rewrite::template::counter(move |t| {
-        zipp::render::clip_tokenizer::count_tokens(&clip, t)
-    });
+    let clip = zipp_clip::tokenizer::bundled()?;
+    let counter =
+        zipp::rewrite::template::counter(move |t| zipp_clip::tokenizer::count_tokens(&clip, t));
     let rewrite_config = RewriteConfig {
         default_llm: "template".to_owned(),
         temperature: 0.0,
@@ -160,7 +167,7 @@ async fn main() -> anyhow::Result<()> {
     let snapshot_s = started.elapsed().as_secs_f64();
     let (model, _) = checkpoint::load(&ckpt, &candle_core::Device::Cpu)?;
     let started = Instant::now();
-    let inference = zipp::persona::infer::infer(
+    let inference = zipp_gat::infer::infer(
         &model,
         &snap.graph,
         settings.top_k,
@@ -250,15 +257,15 @@ async fn main() -> anyhow::Result<()> {
         let llm = rewriters.get(Some("local"));
         llm.preload();
         let started = Instant::now();
+        let chat = llm
+            .chat_model()
+            .ok_or_else(|| anyhow::anyhow!("the `local` entry has no chat model"))?;
         loop {
-            match llm
-                .complete(
-                    vec![zipp::rewrite::prompt::ChatMessage::user("Hi".to_owned())],
-                    1,
-                )
+            match chat
+                .complete(vec![zipp::llm::ChatMessage::user("Hi".to_owned())], 1)
                 .await
             {
-                Err(reason) if reason.contains("loading") => {
+                Err(zipp::llm::LlmError::Unavailable(reason)) if reason.contains("loading") => {
                     tokio::time::sleep(std::time::Duration::from_millis(100)).await
                 }
                 _ => break,

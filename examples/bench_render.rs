@@ -13,17 +13,22 @@
 //!    (default 512) with batch 2 (classifier-free guidance) and batch 1, and one
 //!    VAE decode. F32 on CPU, F16 with `--cuda` (needs the `cuda` feature).
 
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a benchmark or tool run by hand: its report is its output, and it may stop at the first error"
+)]
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
-use zipp::render::diffusion::{select_device, DiffusionModel, GenerateParams};
-use zipp::render::tiny::{self, RandomPipeline};
+use zipp_diffusion::tiny::{self, RandomPipeline};
+use zipp_diffusion::{select_device, DiffusionModel, GenerateParams};
 
-const BPE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/config/clip/bpe_simple_vocab_16e6.txt.gz"
-);
+const BPE: &str = zipp_clip::tokenizer::BUNDLED_BPE_GZ_PATH;
 
 struct Args {
     runs: usize,

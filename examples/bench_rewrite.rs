@@ -9,18 +9,26 @@
 //! ```
 //! Prints one JSON line per backend: p50/p99/mean latency (ms) and how many rewrites fell back.
 
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a benchmark or tool run by hand: its report is its output, and it may stop at the first error"
+)]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
 use zipp::config::RewriteConfig;
 use zipp::models::LlmEntry;
-use zipp::render::clip_tokenizer;
 use zipp::rewrite::local_backend::LocalRewriter;
 use zipp::rewrite::openai::{OpenAiConfig, OpenAiRewriter};
 use zipp::rewrite::postcheck::TokenCounter;
 use zipp::rewrite::template::TemplateRewriter;
 use zipp::rewrite::{RewriteRequest, Rewriter};
+use zipp_clip::tokenizer as clip_tokenizer;
 
 #[derive(Parser)]
 struct Args {

@@ -11,6 +11,14 @@
 //! /imagine a red cat seed=42
 //! ```
 
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a benchmark or tool run by hand: its report is its output, and it may stop at the first error"
+)]
+
 use std::collections::HashSet;
 use std::io::BufRead;
 use std::path::PathBuf;

@@ -5,17 +5,22 @@
 //! ```
 //!
 //! The model goes to `DIR/tiny-sd` in the diffusers layout; `--clip-bpe` points
-//! at CLIP's `bpe_simple_vocab_16e6.txt.gz` (default: the copy in
-//! `config/clip/`).
+//! at CLIP's `bpe_simple_vocab_16e6.txt.gz` (default: the copy bundled in
+//! `crates/zipp-clip/data/`).
+
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a benchmark or tool run by hand: its report is its output, and it may stop at the first error"
+)]
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _};
 
-const DEFAULT_BPE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/config/clip/bpe_simple_vocab_16e6.txt.gz"
-);
+const DEFAULT_BPE: &str = zipp_clip::tokenizer::BUNDLED_BPE_GZ_PATH;
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -43,7 +48,7 @@ fn main() -> anyhow::Result<()> {
         bail!("usage: make_tiny_models DIR [--clip-bpe PATH]");
     };
     let target = out_dir.join("tiny-sd");
-    zipp::render::tiny::write_tiny_sd(&target, &bpe)
+    zipp_diffusion::tiny::write_tiny_sd(&target, &bpe)
         .with_context(|| format!("writing the tiny SD model to {}", target.display()))?;
     println!("wrote tiny Stable Diffusion model to {}:", target.display());
     list_files(&target, &target)?;

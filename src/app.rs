@@ -15,13 +15,13 @@ use crate::i18n::I18n;
 use crate::ingest::{IngestConfig, Ingestor};
 use crate::lifecycle::PersonaService;
 use crate::models::Catalog;
-use crate::render::clip_tokenizer;
 use crate::render::engine::DiffusionRenderer;
 use crate::render::worker::{run_worker, WorkerConfig};
 use crate::render::Renderer;
 use crate::rewrite::registry::Rewriters;
 use crate::rewrite::template::counter;
 use crate::store::Store;
+use zipp_clip::tokenizer as clip_tokenizer;
 
 /// What to start.
 pub struct AppOptions {
@@ -36,14 +36,7 @@ pub struct AppOptions {
     /// The Discord token (required when `run_bot`).
     pub token: Option<String>,
     /// Adds handlers to the Discord client (tests).
-    pub customize_client: Option<
-        Box<
-            dyn FnOnce(
-                    poise::serenity_prelude::ClientBuilder,
-                ) -> poise::serenity_prelude::ClientBuilder
-                + Send,
-        >,
-    >,
+    pub customize_client: Option<crate::discord::ClientCustomizer>,
 }
 
 /// A running zipp.
@@ -54,6 +47,8 @@ pub struct App {
     pub bot: Option<Bot>,
     /// Persona inference, when the bot runs.
     pub personas: Option<Arc<PersonaService>>,
+    /// Gateway-event ingestion, when the bot runs.
+    pub ingestor: Option<Arc<Ingestor>>,
     workers: Vec<JoinHandle<()>>,
     shutdown: watch::Sender<bool>,
 }
@@ -65,19 +60,19 @@ pub fn device(config: &Config) -> anyhow::Result<candle_core::Device> {
         "cuda" => true,
         _ => cfg!(feature = "cuda"),
     };
-    crate::render::diffusion::select_device(want_cuda).context("render.device")
+    zipp_diffusion::select_device(want_cuda).context("render.device")
 }
 
 /// The CLIP model of `render.clip_model`, loaded off the runtime; on failure the error is
 /// logged and renders are not embedded (rendering itself is unaffected).
-async fn load_clip(config: &Config) -> Option<Arc<crate::clip::ClipEmbedder>> {
+async fn load_clip(config: &Config) -> Option<Arc<zipp_clip::ClipEmbedder>> {
     let model = config.render.clip_model.trim().to_owned();
     if model.is_empty() {
         return None;
     }
     let loaded = tokio::task::spawn_blocking(move || {
-        let dir = crate::clip::ensure_local(&model)?;
-        crate::clip::ClipEmbedder::load(&dir, &candle_core::Device::Cpu)
+        let dir = crate::models::ensure_clip_local(&model)?;
+        zipp_clip::ClipEmbedder::load(&dir, &candle_core::Device::Cpu)
     })
     .await;
     match loaded {
@@ -137,6 +132,7 @@ impl App {
         }
 
         let mut personas_handle = None;
+        let mut ingestor_handle = None;
         let bot = if options.run_bot {
             let token = match options.token {
                 Some(token) => token,
@@ -165,6 +161,7 @@ impl App {
             )
             .context("persona.descriptors")?;
             personas_handle = Some(Arc::clone(&personas));
+            ingestor_handle = Some(Arc::clone(&ingestor));
             let data = BotData {
                 store: store.clone(),
                 config: Arc::clone(&config),
@@ -191,6 +188,7 @@ impl App {
             store,
             bot,
             personas: personas_handle,
+            ingestor: ingestor_handle,
             workers,
             shutdown,
         })

@@ -1,31 +1,35 @@
 //! zipp: a Discord bot that makes `/imagine` personal (the ZIPP method: an LLM rewrites the
 //! prompt from the member's persona; a frozen diffusion model renders it).
 //!
-//! The binary (`src/main.rs`) is thin; everything lives here. See ARCHITECTURE.md for the map.
-//! Module boundaries:
-//! - [`discord`] — the only module that knows serenity/poise.
+//! The binary (`src/main.rs`) is thin; the bot lives here and composes the engine crates
+//! (`zipp-gat`, `zipp-llm`, `zipp-diffusion`, `zipp-clip`). Modules by layer, top first; each
+//! uses only the layers below it (ARCHITECTURE.md; `tests/e2e/architecture.rs` keeps it so):
+//! - [`app`] — wiring and clean shutdown.
+//! - [`discord`] — the only module that knows serenity/poise: commands, events, delivery.
+//! - [`imagine`], [`ingest`], [`render`], [`lifecycle`] — `/imagine`'s core, consent-gated
+//!   ingestion, the render worker, persona inference in the bot.
+//! - [`rewrite`], [`verbalize`] — the ZIPP rewrite and the persona verbalizer.
 //! - [`store`] — the only module with SQL.
-//! - [`render`] — the job queue's workers and the diffusion pipeline (off the async runtime).
-//! - [`rewrite`] — the prompt-rewrite seam and the ZIPP rewrite parts.
-//! - [`ingest`] — consenting members' gateway events aggregated into graph edges, flushed in batches.
-//! - [`graph`] — the interaction graph's types and the synthetic community with planted tastes.
-//! - [`persona`] — the persona encoder: PyG-compatible graph attention layers with fused CPU kernels.
-//! - [`config`], [`models`], [`i18n`], [`ids`], [`error`], [`imagine`] — shared core.
+//! - [`error`], [`models`], [`upload`], [`i18n`], [`config`] — user-facing errors, the model
+//!   catalog, uploaded images, texts, configuration.
+//! - [`ids`], [`text`], [`http_client`], [`llm`] — ids, member text cleaning, HTTP endpoint
+//!   facts, the chat-model seam.
 
 pub mod app;
-pub mod clip;
 pub mod config;
 pub mod discord;
 pub mod error;
-pub mod graph;
+pub mod http_client;
 pub mod i18n;
 pub mod ids;
 pub mod imagine;
 pub mod ingest;
 pub mod lifecycle;
+pub mod llm;
 pub mod models;
-pub mod persona;
 pub mod render;
 pub mod rewrite;
 pub mod store;
+pub mod text;
 pub mod upload;
+pub mod verbalize;

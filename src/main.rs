@@ -112,7 +112,7 @@ struct TrainArgs {
     patience: usize,
     /// auto (full batch for small graphs), full, or mini-batch.
     #[arg(long, default_value = "auto", value_parser = parse_mode)]
-    mode: zipp::persona::train::BatchMode,
+    mode: zipp_gat::train::BatchMode,
     /// Seed members per mini-batch.
     #[arg(long, default_value_t = 1024)]
     batch_size: usize,
@@ -134,9 +134,9 @@ struct TrainArgs {
 }
 
 impl TrainArgs {
-    fn config(&self) -> zipp::persona::train::TrainConfig {
-        let default = zipp::persona::train::TrainConfig::default();
-        zipp::persona::train::TrainConfig {
+    fn config(&self) -> zipp_gat::train::TrainConfig {
+        let default = zipp_gat::train::TrainConfig::default();
+        zipp_gat::train::TrainConfig {
             epochs: self.epochs,
             seed: self.seed,
             patience: self.patience,
@@ -151,8 +151,8 @@ impl TrainArgs {
     }
 }
 
-fn parse_mode(s: &str) -> Result<zipp::persona::train::BatchMode, String> {
-    use zipp::persona::train::BatchMode;
+fn parse_mode(s: &str) -> Result<zipp_gat::train::BatchMode, String> {
+    use zipp_gat::train::BatchMode;
     match s {
         "auto" => Ok(BatchMode::Auto),
         "full" => Ok(BatchMode::Full),
@@ -280,7 +280,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                     seed,
                 },
         } => {
-            use zipp::graph::synth;
+            use zipp_gat::graph::synth;
             let synth_config = synth::SynthConfig {
                 n_members: members,
                 n_tastes: tastes,
@@ -293,7 +293,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 ..synth::SynthConfig::default()
             };
             let (graph, truth) = synth::generate(&synth_config);
-            synth::save(&out, &graph, &truth)?;
+            zipp_gat::graph::io::save(&out, &graph, &truth)?;
             println!(
                 "zipp: wrote {} members, {} channels, {} roles, {} edges, {} images to {}",
                 graph.members.len(),
@@ -315,7 +315,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 }
                 std::fs::write(&out, serde_json::to_vec(&graph)?)?;
             } else {
-                zipp::graph::synth::save_graph(&out, &graph)?;
+                zipp_gat::graph::io::save_graph(&out, &graph)?;
             }
             println!(
                 "zipp: wrote server {guild}'s graph ({} consenting members, {} channels, {} roles, {} edges) to {}",
@@ -344,7 +344,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             };
             let (graph, source) = match graph {
                 Some(dir) if !from_db => {
-                    let graph = zipp::graph::synth::load_graph(&dir)?;
+                    let graph = zipp_gat::graph::io::load_graph(&dir)?;
                     (graph, dir.display().to_string())
                 }
                 _ => persona_cli::graph_from_db(&config, guild).await?,

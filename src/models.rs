@@ -356,6 +356,42 @@ fn download_diffusers(repo: &str, revision: &str) -> Result<PathBuf, ModelError>
         .ok_or_else(|| err("unexpected cache layout".to_owned()))
 }
 
+/// The local folder of `model`: itself when it is a folder, else a Hugging Face repo id
+/// (`openai/clip-vit-base-patch32`) whose `config.json` and `model.safetensors` are downloaded
+/// once into the Hugging Face cache, with a progress bar. Blocking.
+pub fn ensure_clip_local(model: &str) -> Result<PathBuf, zipp_clip::ClipError> {
+    let path = Path::new(model);
+    if path.is_dir() {
+        return Ok(path.to_path_buf());
+    }
+    let looks_like_repo = model.split('/').count() == 2 && !model.starts_with(['.', '/']);
+    if !looks_like_repo {
+        return Err(zipp_clip::ClipError::File {
+            path: path.to_path_buf(),
+            reason: "not a folder, nor a Hugging Face repo id (owner/name)".to_owned(),
+        });
+    }
+    let err = |reason: String| zipp_clip::ClipError::File {
+        path: PathBuf::from(format!("hf://{model}")),
+        reason,
+    };
+    let api = hf_hub::api::sync::ApiBuilder::from_env()
+        .with_progress(true)
+        .build()
+        .map_err(|e| err(e.to_string()))?;
+    tracing::info!(
+        repo = model,
+        "fetching the CLIP model (cached after the first time)"
+    );
+    let repo = api.model(model.to_owned());
+    let mut dir = None;
+    for file in ["config.json", "model.safetensors"] {
+        let local = repo.get(file).map_err(|e| err(format!("{file}: {e}")))?;
+        dir = local.parent().map(Path::to_path_buf);
+    }
+    dir.ok_or_else(|| err("no files".to_owned()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,6 @@
 //! `zipp train`, `zipp infer` and `zipp eval`: the persona encoder's command-line front end.
 //! Each reads a graph folder (`graph.json`, plus `truth.json` for eval), runs the library
-//! (`zipp::persona`), prints one summary and writes its files. They are CPU-bound and
+//! (`zipp-gat`), prints one summary and writes its files. They are CPU-bound and
 //! synchronous; `main` runs them off the async runtime.
 
 use std::path::Path;
@@ -8,16 +8,16 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use candle_core::Device;
-use zipp::persona::checkpoint::{self, CheckpointMeta, DataStats};
-use zipp::persona::encoder::PersonaEncoderConfig;
-use zipp::persona::eval::{self, EvalConfig};
-use zipp::persona::infer;
-use zipp::persona::progress::TrainProgress;
-use zipp::persona::train::{self, TrainConfig};
+use zipp_gat::checkpoint::{self, CheckpointMeta, DataStats};
+use zipp_gat::encoder::PersonaEncoderConfig;
+use zipp_gat::eval::{self, EvalConfig};
+use zipp_gat::infer;
+use zipp_gat::progress::TrainProgress;
+use zipp_gat::train::{self, TrainConfig};
 
 /// The encoder configuration for a graph: defaults with the graph's image size (and its CLIP
 /// text embeddings, when it carries them).
-fn encoder_for(graph: &zipp::graph::Graph) -> PersonaEncoderConfig {
+fn encoder_for(graph: &zipp_gat::graph::Graph) -> PersonaEncoderConfig {
     PersonaEncoderConfig::for_graph(graph)
 }
 
@@ -27,7 +27,7 @@ fn encoder_for(graph: &zipp::graph::Graph) -> PersonaEncoderConfig {
 pub async fn graph_from_db(
     config: &zipp::config::Config,
     guild: Option<u64>,
-) -> anyhow::Result<(zipp::graph::Graph, String)> {
+) -> anyhow::Result<(zipp_gat::graph::Graph, String)> {
     use zipp::lifecycle::snapshot;
     let store = zipp::store::Store::connect(&config.database.url, 2)
         .await
@@ -49,8 +49,8 @@ pub async fn graph_from_db(
     } else {
         Some(std::sync::Arc::new(
             tokio::task::spawn_blocking(move || {
-                let dir = zipp::clip::ensure_local(&model)?;
-                zipp::clip::ClipEmbedder::load(&dir, &Device::Cpu)
+                let dir = zipp::models::ensure_clip_local(&model)?;
+                zipp_clip::ClipEmbedder::load(&dir, &Device::Cpu)
             })
             .await??,
         ))
@@ -89,7 +89,7 @@ pub async fn graph_from_db(
 /// `zipp train`: trains on `graph` and writes the checkpoint (weights with PyG-style names,
 /// metadata JSON) into `out`; `source` says where the graph came from.
 pub fn train(
-    graph: &zipp::graph::Graph,
+    graph: &zipp_gat::graph::Graph,
     source: &str,
     out: &Path,
     train_config: &TrainConfig,
@@ -142,7 +142,7 @@ pub fn infer(
 ) -> anyhow::Result<()> {
     let device = Device::Cpu;
     let (model, meta) = checkpoint::load(checkpoint_dir, &device)?;
-    let graph = zipp::graph::synth::load_graph(graph_dir)?;
+    let graph = zipp_gat::graph::io::load_graph(graph_dir)?;
     let started = Instant::now();
     let result = infer::infer(&model, &graph, top, &device)?;
     let infer_s = started.elapsed().as_secs_f64();
@@ -195,7 +195,7 @@ pub fn eval(
     train_config: &TrainConfig,
     quiet: bool,
 ) -> anyhow::Result<()> {
-    let (graph, truth) = zipp::graph::synth::load(graph_dir)?;
+    let (graph, truth) = zipp_gat::graph::io::load(graph_dir)?;
     let config = EvalConfig {
         encoder: encoder_for(&graph),
         train: train_config.clone(),

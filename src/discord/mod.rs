@@ -57,7 +57,7 @@ pub struct BotData {
     /// Persona inference (encoder, verbalizer, schedule).
     pub personas: Arc<PersonaService>,
     /// CLIP, for images members add (`render.clip_model`); None when not configured.
-    pub clip: Option<Arc<crate::clip::ClipEmbedder>>,
+    pub clip: Option<Arc<zipp_clip::ClipEmbedder>>,
 }
 
 /// A command's failure: shown politely (user errors) or logged and replaced by a generic text.
@@ -74,6 +74,15 @@ pub enum BotError {
 impl From<serenity::Error> for BotError {
     fn from(error: serenity::Error) -> Self {
         BotError::Internal(anyhow::Error::new(error).context("Discord API call"))
+    }
+}
+
+impl From<crate::imagine::ImagineError> for BotError {
+    fn from(error: crate::imagine::ImagineError) -> Self {
+        match error {
+            crate::imagine::ImagineError::User(user) => BotError::User(user),
+            crate::imagine::ImagineError::Store(store) => store.into(),
+        }
     }
 }
 
@@ -148,6 +157,11 @@ fn build_http(config: &Config, token: &str) -> anyhow::Result<serenity::Http> {
     }
     Ok(builder.build())
 }
+
+/// Adds handlers to the Discord client before it connects (tests add a guard that fails on
+/// unparsable events); lets the wiring in `app` customize the client without naming serenity.
+pub type ClientCustomizer =
+    Box<dyn FnOnce(serenity::ClientBuilder) -> serenity::ClientBuilder + Send>;
 
 /// Connects to Discord (or `discord.api_url`), registers the commands once ready, and starts
 /// delivering finished renders. `customize` can add handlers to the client (tests add a guard

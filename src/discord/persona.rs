@@ -15,8 +15,8 @@ use crate::fluent_args;
 use crate::i18n::I18n;
 use crate::ids::{GuildId, MemberId};
 use crate::lifecycle::{Refresh, SOURCE_INFERRED, SOURCE_QUESTIONNAIRE};
-use crate::persona::verbalize::{PersonaEvidence, MAX_MEMBER_CHARS};
 use crate::store::Persona;
+use crate::verbalize::{PersonaEvidence, MAX_MEMBER_CHARS};
 
 pub use super::persona_image::add_image;
 

@@ -74,7 +74,7 @@ async fn download(url: &str, limits: &UploadLimits) -> Result<Vec<u8>, BotError>
         BotError::Internal(anyhow::Error::new(e).context("downloading an attachment"))
     };
     let mut builder = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30));
-    if crate::rewrite::openai::is_loopback_url(url) {
+    if crate::http_client::is_loopback_url(url) {
         builder = builder.no_proxy();
     }
     let client = builder.build().map_err(internal)?;

@@ -15,7 +15,7 @@ use crate::fluent_args;
 use crate::i18n::I18n;
 use crate::ids::{GuildId, MemberId};
 use crate::lifecycle::{SOURCE_EDITED, SOURCE_QUESTIONNAIRE};
-use crate::persona::verbalize::{clean_member_text, MemberTextError, MAX_MEMBER_CHARS};
+use crate::verbalize::{clean_member_text, MemberTextError, MAX_MEMBER_CHARS};
 
 /// Handles the persona components (consent, forget, edit and history buttons, the restore menu,
 /// the `/imagine` "open my persona" button); returns false for other components.

@@ -89,6 +89,8 @@ pub struct Ingestor {
     consent: DashMap<(GuildId, MemberId), bool>,
     inference_on: DashMap<GuildId, bool>,
     full: Notify,
+    /// Events handled so far (recorded or dropped): a fence for tests and a rate for operators.
+    handled: watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for Ingestor {
@@ -109,7 +111,22 @@ impl Ingestor {
             consent: DashMap::new(),
             inference_on: DashMap::new(),
             full: Notify::new(),
+            handled: watch::Sender::new(0),
         })
+    }
+
+    /// How many events [`Ingestor::record`] has handled (recorded or dropped) since start.
+    pub fn handled(&self) -> u64 {
+        *self.handled.borrow()
+    }
+
+    /// Waits until [`Ingestor::handled`] reaches `count`: after it, every one of those events
+    /// is either pending or dropped, so a [`Ingestor::flush`] then stores all that will ever
+    /// be stored of them.
+    pub async fn handled_at_least(&self, count: u64) {
+        let mut handled = self.handled.subscribe();
+        // The sender lives as long as `self`, so this only ends when the count is reached.
+        let _ = handled.wait_for(|n| *n >= count).await;
     }
 
     /// Distinct edges waiting for the next flush.
@@ -154,6 +171,12 @@ impl Ingestor {
 
     /// Records one event (nothing when the member has not consented).
     pub async fn record(&self, event: Event) -> Result<(), StoreError> {
+        let result = self.record_event(event).await;
+        self.handled.send_modify(|n| *n += 1);
+        result
+    }
+
+    async fn record_event(&self, event: Event) -> Result<(), StoreError> {
         match event {
             Event::Message {
                 guild,

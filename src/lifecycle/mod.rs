@@ -31,15 +31,15 @@ use tokio::sync::watch;
 
 use crate::config::PersonaSettings;
 use crate::ids::{GuildId, MemberId};
-use crate::persona::checkpoint::{self, CheckpointMeta, META_FILE};
-use crate::persona::encoder::PersonaEncoder;
-use crate::persona::infer::MemberEvidence;
-use crate::persona::verbalize::{
-    self, check_llm_persona, llm_messages, EvidenceEntry, PersonaEvidence, Vocabulary,
-};
 use crate::rewrite::registry::Rewriters;
 use crate::rewrite::Rewriter;
 use crate::store::{Persona, Store, StoreError};
+use crate::verbalize::{
+    self, check_llm_persona, llm_messages, EvidenceEntry, PersonaEvidence, Vocabulary,
+};
+use zipp_gat::checkpoint::{self, CheckpointMeta, META_FILE};
+use zipp_gat::encoder::PersonaEncoder;
+use zipp_gat::infer::MemberEvidence;
 
 use self::snapshot::Snapshot;
 
@@ -118,7 +118,7 @@ pub struct PersonaService {
     settings: PersonaSettings,
     rewriters: Arc<Rewriters>,
     vocab: Arc<Vocabulary>,
-    clip: Option<Arc<crate::clip::ClipEmbedder>>,
+    clip: Option<Arc<zipp_clip::ClipEmbedder>>,
     /// CLIP text embeddings of the vocabulary's phrases (computed on first use).
     phrase_embeddings: Arc<std::sync::OnceLock<Option<Vec<Vec<f32>>>>>,
     /// CLIP text embeddings of channel and role texts, by text.
@@ -147,7 +147,7 @@ impl PersonaService {
         store: Store,
         settings: PersonaSettings,
         rewriters: Arc<Rewriters>,
-        clip: Option<Arc<crate::clip::ClipEmbedder>>,
+        clip: Option<Arc<zipp_clip::ClipEmbedder>>,
     ) -> Result<Arc<Self>, verbalize::VocabularyError> {
         let path = settings.descriptors.clone();
         let vocab = Vocabulary::load((!path.as_os_str().is_empty()).then_some(path.as_path()))?;
@@ -375,15 +375,14 @@ impl PersonaService {
             snap.graph.images.clear();
         }
         // The channels' and roles' text features, as the encoder was trained with them.
-        if encoder.meta.encoder.text_features == crate::persona::encoder::TextFeatures::Clip {
+        if encoder.meta.encoder.text_features == zipp_gat::encoder::TextFeatures::Clip {
             snap = self.with_text_embeddings(guild, snap).await?;
         }
         let top_k = self.settings.top_k;
         let model = Arc::clone(encoder);
         let started = Instant::now();
         let (snap, inference) = tokio::task::spawn_blocking(move || {
-            let result =
-                crate::persona::infer::infer(&model.model, &snap.graph, top_k, &Device::Cpu);
+            let result = zipp_gat::infer::infer(&model.model, &snap.graph, top_k, &Device::Cpu);
             (snap, result)
         })
         .await
@@ -482,10 +481,11 @@ impl PersonaService {
         let max_chars = self.settings.max_chars;
         // The offline pass also picks the vocabulary descriptors the LLM is given.
         let offline = self.offline(evidence, max_chars).await?;
-        let label = llm.llm_label();
-        if self.settings.verbalizer == "offline" || label.is_none() {
-            return Some(offline);
-        }
+        let llm = match llm.chat_model() {
+            Some(model) if self.settings.verbalizer != "offline" => model,
+            _ => return Some(offline),
+        };
+        let label = llm.label();
         let messages = llm_messages(evidence, self.settings.evidence_tokens);
         let timeout = Duration::from_millis(self.settings.verbalize_timeout_ms);
         // About four characters per token, plus room for the model to finish its sentence.
@@ -493,16 +493,16 @@ impl PersonaService {
         let answer = tokio::time::timeout(timeout, llm.complete(messages, max_tokens)).await;
         let checked = match answer {
             Ok(Ok(text)) => check_llm_persona(&text, max_chars),
-            Ok(Err(reason)) => Err(reason),
+            Ok(Err(reason)) => Err(reason.short()),
             Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
         };
         match checked {
             Ok(text) => {
-                evidence.verbalizer = label.unwrap_or_default();
+                evidence.verbalizer = label;
                 Some(text)
             }
             Err(reason) => {
-                tracing::warn!(llm = ?label, %reason, "LLM verbalization failed; using the offline verbalizer");
+                tracing::warn!(llm = %label, %reason, "LLM verbalization failed; using the offline verbalizer");
                 Some(offline)
             }
         }
@@ -566,8 +566,8 @@ impl PersonaService {
             .await?;
         // The same sources for the same verbalizer: the persona would be the same (an LLM
         // would only reword it), so no call and no new version.
-        let intended = match llm.llm_label() {
-            Some(label) if self.settings.verbalizer != "offline" => label,
+        let intended = match llm.chat_model() {
+            Some(model) if self.settings.verbalizer != "offline" => model.label(),
             _ => "offline".to_owned(),
         };
         if let Some(latest) = &latest {

@@ -3,9 +3,9 @@
 //! Ids are stable: member `i` is [`member_id`]`(i)`, channel `c` is [`channel_id`]`(c)`, role
 //! `r` is [`role_id`]`(r)`.
 
-use crate::graph::{EdgeType, Graph};
 use crate::ids::{GuildId, MemberId};
 use crate::store::{EdgeDelta, EdgeKind, GraphNode, Store, StoreError};
+use zipp_gat::graph::{EdgeType, Graph};
 
 /// The Discord id given to member index `i`.
 pub fn member_id(i: u32) -> MemberId {

@@ -9,9 +9,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::graph::{ChannelNode, Edge, EdgeType, Graph, MemberNode, RoleNode};
 use crate::ids::{GuildId, MemberId};
 use crate::store::{EdgeKind, Store, StoreError};
+use zipp_gat::graph::{ChannelNode, Edge, EdgeType, Graph, MemberNode, RoleNode};
 
 /// A server's graph and which member each member index is.
 #[derive(Debug, Clone, Default)]
@@ -61,7 +61,7 @@ pub fn add_images(snap: &mut Snapshot, images: Vec<(MemberId, Vec<f32>)>) {
             continue;
         }
         if let Some(i) = snap.index_of(member) {
-            snap.graph.images.push(crate::graph::ImageEngagement {
+            snap.graph.images.push(zipp_gat::graph::ImageEngagement {
                 member: i as u32,
                 embedding,
             });
@@ -188,9 +188,9 @@ pub fn build(
 /// reusing `cache` (texts already embedded). Blocking: the text tower runs.
 pub fn add_text_embeddings(
     graph: &mut Graph,
-    clip: &crate::clip::ClipEmbedder,
+    clip: &zipp_clip::ClipEmbedder,
     cache: &dashmap::DashMap<String, Vec<f32>>,
-) -> Result<(), crate::clip::ClipError> {
+) -> Result<(), zipp_clip::ClipError> {
     let channel_text = |c: &ChannelNode| format!("{} {}", c.name, c.topic).trim().to_owned();
     let texts: Vec<String> = graph
         .channels

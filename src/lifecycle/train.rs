@@ -8,9 +8,9 @@ use candle_core::Device;
 
 use super::{snapshot, LifecycleError, PersonaService};
 use crate::ids::GuildId;
-use crate::persona::checkpoint::{self, CheckpointMeta, DataStats};
-use crate::persona::encoder::PersonaEncoderConfig;
-use crate::persona::train::{train, TrainConfig};
+use zipp_gat::checkpoint::{self, CheckpointMeta, DataStats};
+use zipp_gat::encoder::PersonaEncoderConfig;
+use zipp_gat::train::{train, TrainConfig};
 
 impl PersonaService {
     /// Trains a new encoder on every server's snapshot (the disjoint union) and writes it into

@@ -3,9 +3,9 @@
 
 use std::sync::{Arc, Mutex};
 
-use super::diffusion::{DiffusionError, DiffusionModel, GenerateParams};
 use super::{Progress, RenderError, RenderSpec, Renderer};
 use crate::models::{self, Catalog, ModelError};
+use zipp_diffusion::{DiffusionError, DiffusionModel, GenerateParams};
 
 /// Loaded models stay in memory; more than this many are evicted (oldest first) because each
 /// SD-class model takes several GiB.

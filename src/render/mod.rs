@@ -7,11 +7,8 @@
 //! **Invariant:** rendering and image encoding never run on the async runtime; they run on a
 //! blocking thread and talk back through channels.
 
-pub mod clip_tokenizer;
-pub mod diffusion;
 pub mod engine;
 pub mod png;
-pub mod tiny;
 pub mod worker;
 
 use crate::ids::JobId;

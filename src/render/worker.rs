@@ -27,7 +27,7 @@ pub struct WorkerConfig {
     /// Base retry delay (doubled per attempt).
     pub retry_backoff: Duration,
     /// CLIP model embedding every render (for the persona encoder), when configured.
-    pub clip: Option<Arc<crate::clip::ClipEmbedder>>,
+    pub clip: Option<Arc<zipp_clip::ClipEmbedder>>,
 }
 
 impl WorkerConfig {
@@ -43,7 +43,7 @@ impl WorkerConfig {
 }
 
 /// The CLIP embedding of a render; a failure only costs the embedding (logged).
-fn embed(clip: Option<&crate::clip::ClipEmbedder>, image: &image::RgbImage) -> Option<Vec<f32>> {
+fn embed(clip: Option<&zipp_clip::ClipEmbedder>, image: &image::RgbImage) -> Option<Vec<f32>> {
     let clip = clip?;
     match clip.embed_images(&[image::DynamicImage::ImageRgb8(image.clone())]) {
         Ok(mut rows) => rows.pop(),

@@ -1,4 +1,4 @@
-//! The `local` backend: an embedded quantized GGUF model (see [`super::local`]) answering ZIPP
+//! The `local` backend: an embedded quantized GGUF model (see [`zipp_llm`]) answering ZIPP
 //! rewrites inside the bot's process.
 //!
 //! - **Loaded once, in the background.** The first use starts loading on its own thread (a
@@ -19,10 +19,10 @@ use super::fallback::{run_with_fallback, TryRewriter};
 use super::openai::SD_MAX_TOKENS;
 use super::postcheck::{check_rewrite, TokenCounter};
 use super::prompt::{build_messages, ChatMessage};
-use super::registry::{has_persona, unchanged};
 use super::template::TemplateRewriter;
 use super::{BoxFuture, RewriteRequest, Rewriter, Rewritten};
 use crate::config::RewriteConfig;
+use crate::llm::{ChatModel, LlmError};
 use crate::models::{self, LlmEntry};
 
 /// A failed load is tried again after this long (the file may have been fixed).
@@ -39,14 +39,14 @@ pub trait Generate: Send + Sync + 'static {
     ) -> Result<String, String>;
 }
 
-impl Generate for super::local::LocalLlm {
+impl Generate for zipp_llm::LocalLlm {
     fn generate(
         &self,
         messages: &[ChatMessage],
         max_tokens: usize,
         cancel: &AtomicBool,
     ) -> Result<String, String> {
-        super::local::LocalLlm::generate(self, messages, max_tokens, cancel)
+        zipp_llm::LocalLlm::generate(self, messages, max_tokens, cancel)
             .map(|g| g.text)
             .map_err(|e| e.to_string())
     }
@@ -94,18 +94,18 @@ impl Drop for CancelOnDrop {
 impl LocalRewriter {
     /// The rewriter of catalog entry `name` (`backend = "local"`).
     pub fn new(name: &str, entry: LlmEntry, config: &RewriteConfig, counter: TokenCounter) -> Self {
-        let options = super::local::LocalOptions {
+        let options = zipp_llm::LocalOptions {
             max_concurrency: config.local_max_concurrency.max(1),
             seed: 299_792_458,
             temperature: config.temperature,
-            ..super::local::LocalOptions::default()
+            ..zipp_llm::LocalOptions::default()
         };
         let entry_name = name.to_owned();
         let loader = move || -> Result<Arc<dyn Generate>, String> {
             let path = models::ensure_local_gguf(&entry).map_err(|e| e.to_string())?;
             let device = llm_device();
             let started = Instant::now();
-            let llm = super::local::LocalLlm::load(&path, &device, options.clone())
+            let llm = zipp_llm::LocalLlm::load(&path, &device, options.clone())
                 .map_err(|e| format!("loading {}: {e}", path.display()))?;
             tracing::info!(llm = %entry_name, path = %path.display(), arch = llm.architecture(), elapsed_ms = started.elapsed().as_millis() as u64, "local LLM loaded");
             Ok(Arc::new(llm))
@@ -224,8 +224,8 @@ impl TryRewriter for LocalRewriter {
 impl Rewriter for LocalRewriter {
     fn rewrite(&self, request: RewriteRequest) -> BoxFuture<'_, Rewritten> {
         Box::pin(async move {
-            if !has_persona(&request) {
-                return unchanged(request);
+            if !request.has_persona() {
+                return Rewritten::unchanged(request);
             }
             let attempt = self.try_rewrite(request.clone());
             run_with_fallback(self.budget, "llm", attempt, &self.template, request).await
@@ -237,23 +237,30 @@ impl Rewriter for LocalRewriter {
         let _ = self.model();
     }
 
+    fn chat_model(&self) -> Option<&dyn ChatModel> {
+        Some(self)
+    }
+}
+
+impl ChatModel for LocalRewriter {
     fn complete(
         &self,
         messages: Vec<ChatMessage>,
         max_tokens: usize,
-    ) -> BoxFuture<'_, Result<String, String>> {
+    ) -> BoxFuture<'_, Result<String, LlmError>> {
         Box::pin(async move {
-            let model = self.model()?;
+            let model = self.model().map_err(LlmError::Unavailable)?;
             let cancel = Arc::new(AtomicBool::new(false));
             let _guard = CancelOnDrop(Arc::clone(&cancel));
             tokio::task::spawn_blocking(move || model.generate(&messages, max_tokens, &cancel))
                 .await
-                .map_err(|e| format!("generation panicked: {e}"))?
+                .map_err(|e| LlmError::Backend(format!("generation panicked: {e}")))?
+                .map_err(LlmError::Backend)
         })
     }
 
-    fn llm_label(&self) -> Option<String> {
-        Some(self.label.clone())
+    fn label(&self) -> String {
+        self.label.clone()
     }
 }
 

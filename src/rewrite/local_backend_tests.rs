@@ -1,3 +1,5 @@
+//! Tests of the `local` backend over a scripted model: fallbacks, budgets, cancellation.
+
 use std::sync::atomic::AtomicUsize;
 
 use super::*;
@@ -40,6 +42,10 @@ impl Generate for Fixed {
     }
 }
 
+/// Polls of 10 ms in a minute: waits end on their condition, never on a guess that a busy
+/// machine can miss.
+const POLLS: usize = 6000;
+
 /// Spins until cancelled, counting the cancellations it observed.
 struct Spins {
     cancelled: Arc<AtomicUsize>,
@@ -60,7 +66,7 @@ fn loader_of(model: Arc<dyn Generate>) -> Arc<Loader> {
 }
 
 async fn wait_loaded(rewriter: &LocalRewriter) {
-    for _ in 0..200 {
+    for _ in 0..POLLS {
         if rewriter.model().is_ok() {
             return;
         }
@@ -149,13 +155,19 @@ async fn the_budget_cancels_the_generation() {
     let r = LocalRewriter::with_loader("t", loader_of(spins), &config(300), counter(words));
     r.preload();
     wait_loaded(&r).await;
+    // The generation never ends by itself: only the 300 ms budget can end the wait (the
+    // minute-long limit here only turns a bug into a failure instead of a hang).
     let started = Instant::now();
-    let out = r.rewrite(request("I love the sea")).await;
-    let elapsed = started.elapsed();
+    let out = tokio::time::timeout(
+        Duration::from_secs(60),
+        r.rewrite(request("I love the sea")),
+    )
+    .await
+    .expect("the budget ends the wait");
     assert_eq!(out.kind, "template (llm failed: timeout)");
-    assert!(elapsed < Duration::from_millis(400), "{elapsed:?}");
+    assert!(started.elapsed() >= Duration::from_millis(300));
     // The abandoned generation notices the flag and stops.
-    for _ in 0..100 {
+    for _ in 0..POLLS {
         if cancelled.load(Ordering::SeqCst) == 1 {
             return;
         }
@@ -176,7 +188,7 @@ async fn a_failed_load_is_reported_and_not_retried_at_once() {
     };
     let r = LocalRewriter::with_loader("t", loader, &config(2000), counter(words));
     r.preload();
-    for _ in 0..100 {
+    for _ in 0..POLLS {
         if matches!(&*r.state.lock().unwrap(), State::Failed { .. }) {
             break;
         }

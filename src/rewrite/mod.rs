@@ -6,7 +6,6 @@
 //! prompt that was actually rendered and which rewrite produced it.
 
 pub mod fallback;
-pub mod local;
 pub mod local_backend;
 pub mod openai;
 pub mod postcheck;
@@ -17,8 +16,8 @@ pub mod template;
 #[cfg(test)]
 mod redteam_tests;
 
-/// A boxed, sendable future (keeps [`Rewriter`] object-safe without another dependency).
-pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+pub use crate::llm::BoxFuture;
+use crate::llm::ChatModel;
 
 /// What to rewrite.
 #[derive(Debug, Clone)]
@@ -31,6 +30,16 @@ pub struct RewriteRequest {
     pub examples: Vec<prompt::Example>,
 }
 
+impl RewriteRequest {
+    /// Whether the request carries a usable persona (without one, every rewriter returns the
+    /// prompt unchanged).
+    pub fn has_persona(&self) -> bool {
+        self.persona
+            .as_deref()
+            .is_some_and(|p| !p.trim().is_empty())
+    }
+}
+
 /// The result of a rewrite.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rewritten {
@@ -38,6 +47,16 @@ pub struct Rewritten {
     pub prompt: String,
     /// Which rewrite produced it, e.g. `unchanged`; stored with the job and shown to the member.
     pub kind: String,
+}
+
+impl Rewritten {
+    /// The rewrite used without a persona: the prompt as typed.
+    pub fn unchanged(request: RewriteRequest) -> Self {
+        Self {
+            prompt: request.prompt,
+            kind: "unchanged".to_owned(),
+        }
+    }
 }
 
 /// A prompt rewriter. Implementations must never fail the member's request: on trouble they
@@ -49,19 +68,9 @@ pub trait Rewriter: Send + Sync + 'static {
     /// Starts any slow setup (loading an embedded model) in the background; returns at once.
     fn preload(&self) {}
 
-    /// A free-form chat completion of at most `max_tokens` tokens (persona verbalization).
-    /// Backends without an LLM answer `Err` at once; callers then use something offline.
-    fn complete(
-        &self,
-        _messages: Vec<prompt::ChatMessage>,
-        _max_tokens: usize,
-    ) -> BoxFuture<'_, Result<String, String>> {
-        Box::pin(async { Err("this rewrite has no LLM".to_owned()) })
-    }
-
-    /// A label for logs and stored evidence (e.g. `llm (NAME)`), when [`Rewriter::complete`]
-    /// can answer.
-    fn llm_label(&self) -> Option<String> {
+    /// The chat model behind this rewrite, when it has one (the persona verbalizer uses the
+    /// server's LLM through it); `None` for rewrites without an LLM.
+    fn chat_model(&self) -> Option<&dyn ChatModel> {
         None
     }
 }

@@ -9,7 +9,6 @@
 //! The API key is read once from the environment variable *named* in the config; it is never
 //! logged (the [`std::fmt::Debug`] impls redact it).
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use rand::Rng;
@@ -20,6 +19,7 @@ use super::postcheck::{check_rewrite, RejectReason, TokenCounter};
 use super::prompt::{build_messages, ChatMessage, DEFAULT_FEW_SHOT};
 use super::template::TemplateRewriter;
 use super::{BoxFuture, RewriteRequest, Rewriter, Rewritten};
+use crate::llm::ChatModel;
 
 /// CLIP's window for Stable Diffusion, BOS/EOS included.
 pub const SD_MAX_TOKENS: usize = 77;
@@ -155,22 +155,6 @@ impl std::fmt::Debug for OpenAiRewriter {
     }
 }
 
-/// Whether the URL's host is loopback (such requests must bypass any HTTP proxy).
-pub fn is_loopback_url(url: &str) -> bool {
-    let Ok(parsed) = reqwest::Url::parse(url) else {
-        return false;
-    };
-    match parsed.host_str() {
-        Some("localhost") => true,
-        Some(host) => host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback()),
-        None => false,
-    }
-}
-
 #[derive(Deserialize)]
 struct Completion {
     choices: Vec<Choice>,
@@ -201,7 +185,7 @@ impl OpenAiRewriter {
         let mut builder = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(3)));
-        if is_loopback_url(&endpoint) {
+        if crate::http_client::is_loopback_url(&endpoint) {
             builder = builder.no_proxy();
         }
         let client = builder
@@ -374,20 +358,29 @@ impl Rewriter for OpenAiRewriter {
         })
     }
 
+    fn chat_model(&self) -> Option<&dyn ChatModel> {
+        Some(self)
+    }
+}
+
+impl ChatModel for OpenAiRewriter {
     fn complete(
         &self,
         messages: Vec<ChatMessage>,
         max_tokens: usize,
-    ) -> BoxFuture<'_, Result<String, String>> {
+    ) -> BoxFuture<'_, Result<String, crate::llm::LlmError>> {
         Box::pin(async move {
             self.complete_with(&messages, max_tokens)
                 .await
-                .map_err(|e| e.short())
+                .map_err(|e| match e {
+                    LlmError::Timeout => crate::llm::LlmError::Timeout,
+                    other => crate::llm::LlmError::Backend(other.short()),
+                })
         })
     }
 
-    fn llm_label(&self) -> Option<String> {
-        Some(format!("llm ({})", self.config.model))
+    fn label(&self) -> String {
+        format!("llm ({})", self.config.model)
     }
 }
 

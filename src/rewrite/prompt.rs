@@ -12,9 +12,7 @@
 //!
 //! All functions are pure, so the exact request is easy to test and to log (without the key).
 
-use serde::Serialize;
-
-use super::postcheck::sanitize;
+use crate::text::as_data;
 
 /// How many few-shot examples are sent by default.
 pub const DEFAULT_FEW_SHOT: usize = 3;
@@ -26,30 +24,7 @@ pub const MAX_PROMPT_CHARS: usize = 1500;
 /// The longest persona sent (chars).
 pub const MAX_PERSONA_CHARS: usize = 1000;
 
-/// One chat message in the OpenAI chat-completions format.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ChatMessage {
-    /// `system`, `user` or `assistant`.
-    pub role: &'static str,
-    /// The message text.
-    pub content: String,
-}
-
-impl ChatMessage {
-    fn new(role: &'static str, content: String) -> Self {
-        Self { role, content }
-    }
-
-    /// A system message.
-    pub fn system(content: String) -> Self {
-        Self::new("system", content)
-    }
-
-    /// A user message.
-    pub fn user(content: String) -> Self {
-        Self::new("user", content)
-    }
-}
+pub use zipp_llm::ChatMessage;
 
 /// A few-shot example: a prompt and the rewrite this persona preferred.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,16 +42,6 @@ impl Example {
             prompt: prompt.into(),
             rewrite: rewrite.into(),
         }
-    }
-}
-
-/// Makes text safe to place between our tags: sanitized (no invisibles, mentions or links), angle
-/// brackets swapped for look-alikes so no tag can be opened or closed, and bounded in length.
-pub fn as_data(text: &str, max_chars: usize) -> String {
-    let clean = sanitize(text).replace('<', "‹").replace('>', "›");
-    match clean.char_indices().nth(max_chars) {
-        Some((cut, _)) => clean[..cut].trim_end().to_owned(),
-        None => clean,
     }
 }
 
@@ -137,15 +102,15 @@ pub fn build_messages(
     examples: &[Example],
     k: usize,
 ) -> Vec<ChatMessage> {
-    let mut messages = vec![ChatMessage::new("system", system_message(persona))];
+    let mut messages = vec![ChatMessage::system(system_message(persona))];
     for ex in examples.iter().take(k) {
-        messages.push(ChatMessage::new("user", user_message(&ex.prompt)));
-        messages.push(ChatMessage::new(
-            "assistant",
-            as_data(&ex.rewrite, MAX_PROMPT_CHARS),
-        ));
+        messages.push(ChatMessage::user(user_message(&ex.prompt)));
+        messages.push(ChatMessage::assistant(as_data(
+            &ex.rewrite,
+            MAX_PROMPT_CHARS,
+        )));
     }
-    messages.push(ChatMessage::new("user", user_message(prompt)));
+    messages.push(ChatMessage::user(user_message(prompt)));
     messages
 }
 

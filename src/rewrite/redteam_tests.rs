@@ -3,8 +3,9 @@
 //! must satisfy.
 
 use super::openai::SD_MAX_TOKENS;
-use super::postcheck::{check_rewrite, sanitize};
+use super::postcheck::check_rewrite;
 use super::Rewritten;
+use crate::text::sanitize;
 
 fn approx(text: &str) -> usize {
     super::postcheck::tests::approx_tokens(text)

@@ -149,28 +149,12 @@ impl Rewriters {
 #[derive(Debug, Clone)]
 pub struct PersonaOnly<R>(pub R);
 
-/// Whether a request carries a usable persona.
-pub fn has_persona(request: &RewriteRequest) -> bool {
-    request
-        .persona
-        .as_deref()
-        .is_some_and(|p| !p.trim().is_empty())
-}
-
-/// The rewrite used without a persona.
-pub fn unchanged(request: RewriteRequest) -> Rewritten {
-    Rewritten {
-        prompt: request.prompt,
-        kind: "unchanged".to_owned(),
-    }
-}
-
 impl<R: Rewriter> Rewriter for PersonaOnly<R> {
     fn rewrite(&self, request: RewriteRequest) -> BoxFuture<'_, Rewritten> {
-        if has_persona(&request) {
+        if request.has_persona() {
             self.0.rewrite(request)
         } else {
-            Box::pin(async move { unchanged(request) })
+            Box::pin(async move { Rewritten::unchanged(request) })
         }
     }
 }
@@ -184,8 +168,8 @@ struct Unusable {
 impl Rewriter for Unusable {
     fn rewrite(&self, request: RewriteRequest) -> BoxFuture<'_, Rewritten> {
         Box::pin(async move {
-            if !has_persona(&request) {
-                return unchanged(request);
+            if !request.has_persona() {
+                return Rewritten::unchanged(request);
             }
             let mut out = self.template.rewrite_now(&request);
             out.kind = format!("{} (llm unavailable: {})", out.kind, self.reason);

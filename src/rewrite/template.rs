@@ -1,15 +1,16 @@
 //! The template rewrite: a deterministic, LLM-free persona-style rewrite.
 //!
 //! It keeps the member's prompt first and verbatim (only made inert by
-//! [`super::postcheck::sanitize`]) and appends style, lighting, palette, mood and composition
+//! [`crate::text::sanitize`]) and appends style, lighting, palette, mood and composition
 //! descriptors chosen from the words of the persona with a small built-in vocabulary. With no
 //! persona, or none of its words in the vocabulary, it appends neutral quality descriptors. It is
 //! also the fallback whenever an LLM rewrite fails, so it must be cheap and never fail.
 
 use std::sync::Arc;
 
-use super::postcheck::{sanitize, TokenCounter};
+use super::postcheck::TokenCounter;
 use super::{BoxFuture, RewriteRequest, Rewriter, Rewritten};
+use crate::text::sanitize;
 
 /// One vocabulary entry: persona keywords → descriptors.
 struct Entry {

@@ -10,17 +10,19 @@
 //! bookkeeping on the same table), `images.rs`, `personas.rs`, `compare.rs`.
 
 mod compare;
+mod consent;
 mod delivery;
+mod edges;
 mod feedback;
-mod graph;
 mod guilds;
 mod images;
 mod jobs;
 mod personas;
 
 pub use compare::{wilson_interval, CompareStats, PickOutcome};
+pub use consent::Erased;
+pub use edges::{Edge, EdgeDelta, EdgeKind, GraphNode};
 pub use feedback::FEEDBACK_REACTED;
-pub use graph::{Edge, EdgeDelta, EdgeKind, Erased, GraphNode};
 pub use guilds::{AuditEntry, GuildSetting, GuildSettings};
 pub use images::RenderedImage;
 pub use jobs::{Compare, FailOutcome, JobStatus, LeasedJob, NewJob, QueuedJob, RenderJob, Side};

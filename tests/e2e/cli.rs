@@ -107,7 +107,7 @@ fn graph_synth_writes_a_community_with_its_truth() {
         "{}",
         String::from_utf8_lossy(&run.stderr)
     );
-    let (graph, truth) = zipp::graph::synth::load(&out).expect("loads");
+    let (graph, truth) = zipp_gat::graph::io::load(&out).expect("loads");
     assert_eq!(graph.members.len(), 200);
     assert_eq!(truth.member_mixture.len(), 200);
     assert!(!graph.edges.is_empty());
@@ -314,7 +314,7 @@ async fn export_and_train_from_the_database() {
     let db = dir.path().join("zipp.db");
     let url = format!("sqlite://{}?mode=rwc", db.display());
     let store = zipp::store::Store::connect(&url, 2).await.expect("db");
-    let (graph, _) = zipp::graph::synth::generate(&zipp::graph::synth::SynthConfig {
+    let (graph, _) = zipp_gat::graph::synth::generate(&zipp_gat::graph::synth::SynthConfig {
         n_members: 40,
         n_tastes: 2,
         n_channels: 4,
@@ -346,7 +346,7 @@ async fn export_and_train_from_the_database() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let exported = zipp::graph::synth::load_graph(&export).expect("graph.json");
+    let exported = zipp_gat::graph::io::load_graph(&export).expect("graph.json");
     exported.validate().expect("valid");
     assert_eq!(exported.members.len(), 40);
     assert_eq!(exported.edges.len(), graph.edges.len());
@@ -381,10 +381,10 @@ async fn export_and_train_from_the_database() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let same: zipp::graph::Graph =
+    let same: zipp_gat::graph::Graph =
         serde_json::from_str(&std::fs::read_to_string(&file).expect("file")).expect("json");
     // (Recency moved on between the two exports; everything else is the same.)
-    let shape = |g: &zipp::graph::Graph| {
+    let shape = |g: &zipp_gat::graph::Graph| {
         g.edges
             .iter()
             .map(|e| (e.src, e.dst, e.edge_type, e.count))

@@ -216,12 +216,4 @@ async fn persona_rewrite_and_compare(kind: Db) {
     setup.finish(app).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn persona_rewrite_and_compare_sqlite() {
-    persona_rewrite_and_compare(Db::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn persona_rewrite_and_compare_postgres() {
-    persona_rewrite_and_compare(Db::Postgres).await;
-}
+on_both_databases!(persona_rewrite_and_compare);

@@ -171,12 +171,4 @@ async fn moderators_configure_the_server(kind: Db) {
     setup.finish(app).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn moderators_configure_the_server_sqlite() {
-    moderators_configure_the_server(Db::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn moderators_configure_the_server_postgres() {
-    moderators_configure_the_server(Db::Postgres).await;
-}
+on_both_databases!(moderators_configure_the_server);

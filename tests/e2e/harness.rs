@@ -17,6 +17,34 @@ use zipp::render::Renderer;
 /// Generous: the 2-core CI machine may be busy compiling or running other tests.
 pub const WAIT: Duration = Duration::from_secs(60);
 
+/// How many polls every `every_ms` fit in [`WAIT`]: polling loops give up after `WAIT`, never
+/// after a guess that a busy 2-core machine can miss.
+pub fn polls(every_ms: u64) -> u64 {
+    WAIT.as_millis() as u64 / every_ms
+}
+
+/// Runs each named scenario (`async fn NAME(kind: Db)`) as two tests, `NAME::sqlite` and
+/// `NAME::postgres`: every end-to-end behaviour is checked on both databases, with one line.
+#[allow(
+    unused_macros,
+    reason = "the benchmarks that include this harness run no scenarios"
+)]
+macro_rules! on_both_databases {
+    ($($scenario:ident),+ $(,)?) => {$(
+        mod $scenario {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$scenario($crate::harness::Db::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$scenario($crate::harness::Db::Postgres).await;
+            }
+        }
+    )+};
+}
+
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Db {
@@ -90,9 +118,8 @@ pub fn tiny_model_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let root = std::env::temp_dir().join(format!("zipp-tests-{}", std::process::id()));
-        let bpe =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("config/clip/bpe_simple_vocab_16e6.txt.gz");
-        zipp::render::tiny::write_tiny_sd(&root, &bpe).expect("write tiny model");
+        let bpe = Path::new(zipp_clip::tokenizer::BUNDLED_BPE_GZ_PATH);
+        zipp_diffusion::tiny::write_tiny_sd(&root, bpe).expect("write tiny model");
         root
     })
 }

@@ -94,8 +94,14 @@ async fn imagine_end_to_end(kind: Db) {
         Some(&Value::from("attachment://imagine.png"))
     );
 
-    // Exactly one delivery, and nobody is ever pinged.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Exactly one delivery (stopped, the bot can deliver nothing more), and nobody is ever
+    // pinged.
+    assert_eq!(
+        app.store.count_jobs(JobStatus::Done).await.expect("count"),
+        1
+    );
+    setup.guard.assert_none();
+    app.shutdown().await;
     assert_eq!(image_followups(fake, &webhook).len(), 1);
     for request in fake.requests() {
         assert_mentions_nobody(&request);
@@ -109,23 +115,10 @@ async fn imagine_end_to_end(kind: Db) {
             .collect::<Vec<_>>()
     );
     assert_openapi_valid(fake);
-
-    assert_eq!(
-        app.store.count_jobs(JobStatus::Done).await.expect("count"),
-        1
-    );
-    setup.finish(app).await;
+    setup.db.cleanup().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn imagine_end_to_end_sqlite() {
-    imagine_end_to_end(Db::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn imagine_end_to_end_postgres() {
-    imagine_end_to_end(Db::Postgres).await;
-}
+on_both_databases!(imagine_end_to_end);
 
 async fn bad_input_is_refused_politely(kind: Db) {
     let setup = Setup::new(kind, 2).await;
@@ -204,15 +197,7 @@ async fn bad_input_is_refused_politely(kind: Db) {
     setup.finish(app).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_input_is_refused_politely_sqlite() {
-    bad_input_is_refused_politely(Db::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_input_is_refused_politely_postgres() {
-    bad_input_is_refused_politely(Db::Postgres).await;
-}
+on_both_databases!(bad_input_is_refused_politely);
 
 /// A job that finishes after the interaction token's lifetime is posted as a channel message
 /// that mentions nobody.
@@ -249,14 +234,16 @@ async fn late_result_is_delivered_as_a_channel_message() {
     );
     assert!(!content.contains("<@"), "mentions nobody: {content}");
     assert_mentions_nobody(&message);
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Stopped, the bot can send nothing more: no followup ever went to the expired token.
+    setup.guard.assert_none();
+    app.shutdown().await;
     let webhook = webhook_path(fake.config().app_id, &token);
     assert!(
         image_followups(fake, &webhook).is_empty(),
         "no followup with an expired token"
     );
     assert_openapi_valid(fake);
-    setup.finish(app).await;
+    setup.db.cleanup().await;
 }
 
 /// The image is scaled down to fit the interaction's `attachment_size_limit`.

@@ -12,6 +12,7 @@ use fake_discord::fixtures::{
 use fake_discord::FakeDiscord;
 use serde_json::{json, Value};
 use sqlx::{Connection, Row};
+use zipp::app::App;
 use zipp::ids::{GuildId, MemberId};
 use zipp::store::{EdgeKind, Store};
 
@@ -75,7 +76,7 @@ async fn wait_flushed(
     guild: GuildId,
     want: usize,
 ) -> Vec<(u64, &'static str, u64, i64)> {
-    for _ in 0..100 {
+    for _ in 0..polls(50) {
         let got = edges(store, guild).await;
         if got.len() >= want {
             return got;
@@ -83,6 +84,21 @@ async fn wait_flushed(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     edges(store, guild).await
+}
+
+/// The ingestor's count of handled events, read before dispatching what a check is about.
+fn handled(app: &App) -> u64 {
+    app.ingestor.as_ref().expect("the bot runs").handled()
+}
+
+/// Waits until the ingestor has handled `count` events since `before`, then flushes: the
+/// store then holds all it will ever hold of them (a fence, not a sleep).
+async fn settled(app: &App, before: u64, count: u64) {
+    let ingestor = app.ingestor.as_ref().expect("the bot runs");
+    tokio::time::timeout(WAIT, ingestor.handled_at_least(before + count))
+        .await
+        .expect("the events are handled");
+    ingestor.flush().await.expect("flush");
 }
 
 /// Rows of any table whose any column mentions `needle` (every table but sqlx's bookkeeping).
@@ -206,12 +222,13 @@ async fn consent_ingestion_and_forget(kind: Db) {
         .collect();
     assert_eq!(buttons, ["zipp-consent:yes", "zipp-consent:no"]);
     // Nothing is recorded before the answer.
+    let before = handled(&app);
     fake.dispatch(
         "MESSAGE_CREATE",
         msg(fake, 960_000_000_000_000_001, DEFAULT_USER_ID, None, &[]),
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    settled(&app, before, 1).await;
     assert!(edges(&store, guild).await.is_empty());
 
     let answer = press(
@@ -237,6 +254,7 @@ async fn consent_ingestion_and_forget(kind: Db) {
     );
 
     // Alice (consenting) posts, replies to Bob (not asked), mentions Carol (declined), reacts.
+    let before = handled(&app);
     fake.dispatch(
         "MESSAGE_CREATE",
         msg(fake, 960_000_000_000_000_011, DEFAULT_USER_ID, None, &[]),
@@ -270,10 +288,8 @@ async fn consent_ingestion_and_forget(kind: Db) {
         ),
     )
     .await;
-    let got = wait_flushed(&store, guild, 3).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let got_after = edges(&store, guild).await;
-    assert_eq!(got, got_after, "no late edges");
+    settled(&app, before, 4).await;
+    let got = edges(&store, guild).await;
     assert_eq!(
         got,
         vec![
@@ -316,7 +332,7 @@ async fn consent_ingestion_and_forget(kind: Db) {
     fake.dispatch("MESSAGE_REACTION_ADD", on_render(DEFAULT_USER_ID))
         .await;
     let mut liked = Vec::new();
-    for _ in 0..100 {
+    for _ in 0..polls(20) {
         liked = store
             .liked_prompts(guild, alice, "reacted", 5)
             .await
@@ -338,7 +354,7 @@ async fn consent_ingestion_and_forget(kind: Db) {
         removed.as_object_mut().expect("object").remove(key);
     }
     fake.dispatch("MESSAGE_REACTION_REMOVE", removed).await;
-    for _ in 0..100 {
+    for _ in 0..polls(20) {
         liked = store
             .liked_prompts(guild, alice, "reacted", 5)
             .await
@@ -351,7 +367,7 @@ async fn consent_ingestion_and_forget(kind: Db) {
     assert!(liked.is_empty(), "removed with the reaction");
     // The removed reaction also counts down Alice's reactions in that channel (2 → 1).
     let mut reacted = 0;
-    for _ in 0..100 {
+    for _ in 0..polls(20) {
         reacted = edges(&store, guild)
             .await
             .iter()
@@ -422,7 +438,7 @@ async fn consent_ingestion_and_forget(kind: Db) {
     renamed["topic"] = json!("paint together");
     fake.dispatch("CHANNEL_UPDATE", renamed).await;
     let mut node = None;
-    for _ in 0..100 {
+    for _ in 0..polls(20) {
         node = store
             .guild_nodes(guild)
             .await
@@ -490,12 +506,13 @@ async fn consent_ingestion_and_forget(kind: Db) {
         vec![opt_sub("consent", vec![opt_int("state", 1)])],
     )
     .await;
+    let before = handled(&app);
     fake.dispatch(
         "MESSAGE_CREATE",
         msg(fake, 960_000_000_000_000_041, DEFAULT_USER_ID, None, &[]),
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    settled(&app, before, 1).await;
     assert!(edges(&store, guild).await.is_empty());
     assert!(
         store
@@ -512,15 +529,7 @@ async fn consent_ingestion_and_forget(kind: Db) {
     setup.finish(app).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn consent_ingestion_and_forget_sqlite() {
-    consent_ingestion_and_forget(Db::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn consent_ingestion_and_forget_postgres() {
-    consent_ingestion_and_forget(Db::Postgres).await;
-}
+on_both_databases!(consent_ingestion_and_forget);
 
 /// Counts still in memory are written when the bot shuts down cleanly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -536,6 +545,7 @@ async fn pending_counts_survive_a_clean_shutdown() {
         .set_consent(guild, MemberId(DEFAULT_USER_ID), true)
         .await
         .unwrap();
+    let before = handled(&app);
     for i in 0..5 {
         fake.dispatch(
             "MESSAGE_CREATE",
@@ -549,7 +559,10 @@ async fn pending_counts_survive_a_clean_shutdown() {
         )
         .await;
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let ingestor = app.ingestor.as_ref().expect("the bot runs");
+    tokio::time::timeout(WAIT, ingestor.handled_at_least(before + 5))
+        .await
+        .expect("the events are handled");
     assert!(
         edges(&app.store, guild).await.is_empty(),
         "nothing flushed yet"
@@ -628,8 +641,9 @@ async fn history_backfill(kind: Db) {
         m["timestamp"] = json!(at(60));
         events.push(m);
     }
+    let (before, count) = (handled(&app), events.len() as u64);
     fake.dispatch_many("MESSAGE_CREATE", events).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    settled(&app, before, count).await;
     assert!(edges(&store, guild).await.is_empty());
 
     // The consent prompt of the first /imagine says how far back it reaches.
@@ -666,7 +680,7 @@ async fn history_backfill(kind: Db) {
     .await;
     // 120 recent messages over two pages of history; the 40-day-old one and Bob's are left out.
     let mut got = Vec::new();
-    for _ in 0..200 {
+    for _ in 0..polls(25) {
         got = edges(&store, guild).await;
         if got.iter().any(|e| e.1 == "posted" && e.3 >= 120) {
             break;
@@ -684,12 +698,4 @@ async fn history_backfill(kind: Db) {
     setup.finish(app).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn history_backfill_sqlite() {
-    history_backfill(Db::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn history_backfill_postgres() {
-    history_backfill(Db::Postgres).await;
-}
+on_both_databases!(history_backfill);

@@ -8,10 +8,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use zipp::render::clip_tokenizer;
 use zipp::rewrite::openai::{OpenAiConfig, OpenAiRewriter};
 use zipp::rewrite::prompt::build_messages;
 use zipp::rewrite::{RewriteRequest, Rewriter};
+use zipp_clip::tokenizer as clip_tokenizer;
 
 use crate::harness::*;
 

@@ -27,7 +27,7 @@ async fn local_llm_chosen_by_moderators(kind: Db) {
     let setup = Setup::new(kind, 1).await;
     let fake = &setup.fake;
     let tiny = setup.dir.path().join("tiny.gguf");
-    zipp::rewrite::local::write_tiny_gguf(&tiny, 7).expect("tiny GGUF");
+    zipp_llm::write_tiny_gguf(&tiny, 7).expect("tiny GGUF");
     let mut catalog = std::fs::read_to_string(&setup.catalog).expect("read");
     catalog.push_str(&format!(
         "\n[llm.tiny-local]\nbackend = \"local\"\npath = {:?}\n\

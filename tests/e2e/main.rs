@@ -2,7 +2,18 @@
 //! real store on SQLite and PostgreSQL, the real candle pipeline on a tiny generated model.
 //! One test binary with modules builds faster than many.
 
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test binary: its helpers fail loudly and print what they measured"
+)]
+
+#[macro_use]
 mod harness;
+
+mod architecture;
 
 mod cli;
 mod compare;

@@ -238,15 +238,7 @@ async fn queue_contract(kind: Db) {
     db.cleanup().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn queue_contract_sqlite() {
-    queue_contract(Db::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn queue_contract_postgres() {
-    queue_contract(Db::Postgres).await;
-}
+on_both_databases!(queue_contract);
 
 /// Concurrent workers never lease the same job twice.
 async fn concurrent_leases_are_exclusive(kind: Db) {
@@ -287,12 +279,4 @@ async fn concurrent_leases_are_exclusive(kind: Db) {
     db.cleanup().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_leases_are_exclusive_sqlite() {
-    concurrent_leases_are_exclusive(Db::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_leases_are_exclusive_postgres() {
-    concurrent_leases_are_exclusive(Db::Postgres).await;
-}
+on_both_databases!(concurrent_leases_are_exclusive);

@@ -144,12 +144,4 @@ async fn hostile_prompts_never_reach_discord_unchecked(kind: Db) {
     setup.finish(app).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hostile_prompts_never_reach_discord_unchecked_sqlite() {
-    hostile_prompts_never_reach_discord_unchecked(Db::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hostile_prompts_never_reach_discord_unchecked_postgres() {
-    hostile_prompts_never_reach_discord_unchecked(Db::Postgres).await;
-}
+on_both_databases!(hostile_prompts_never_reach_discord_unchecked);

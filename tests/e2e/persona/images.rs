@@ -13,7 +13,7 @@ async fn renders_feed_image_align(kind: Db) {
     let setup = Setup::new(kind, 1).await;
     let fake = &setup.fake;
     let clip_dir = setup.dir.path().join("clip");
-    zipp::clip::write_tiny(&clip_dir).expect("tiny CLIP");
+    zipp_clip::write_tiny(&clip_dir).expect("tiny CLIP");
     let mut config = setup.config();
     config.render.clip_model = clip_dir.display().to_string();
     config.persona.checkpoint = setup.dir.path().join("encoder");
@@ -53,7 +53,7 @@ async fn renders_feed_image_align(kind: Db) {
             fake.dispatch("MESSAGE_CREATE", m).await;
         }
     }
-    for _ in 0..200 {
+    for _ in 0..polls(25) {
         if edge_count(&app, guild, alice).await >= 8 {
             break;
         }
@@ -77,7 +77,7 @@ async fn renders_feed_image_align(kind: Db) {
     .await;
     image_of(fake, &token).await;
     let mut images = Vec::new();
-    for _ in 0..200 {
+    for _ in 0..polls(25) {
         images = app.store.engaged_images(guild).await.expect("images");
         if images.len() == 2 {
             break;
@@ -160,15 +160,7 @@ async fn renders_feed_image_align(kind: Db) {
     setup.finish(app).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn renders_feed_image_align_sqlite() {
-    renders_feed_image_align(Db::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn renders_feed_image_align_postgres() {
-    renders_feed_image_align(Db::Postgres).await;
-}
+on_both_databases!(renders_feed_image_align);
 
 /// Images members hand over: PNG, JPEG and WebP are embedded and count toward their taste;
 /// a truncated file, a 20000×20000 header, a non-image, a 30 MB file, a body larger than it
@@ -178,7 +170,7 @@ async fn members_add_images(kind: Db) {
     let setup = Setup::new(kind, 1).await;
     let fake = &setup.fake;
     let clip_dir = setup.dir.path().join("clip");
-    zipp::clip::write_tiny(&clip_dir).expect("tiny CLIP");
+    zipp_clip::write_tiny(&clip_dir).expect("tiny CLIP");
     let mut config = setup.config();
     config.render.clip_model = clip_dir.display().to_string();
     config.persona.max_image_bytes = 2 * 1024 * 1024;
@@ -283,12 +275,4 @@ async fn members_add_images(kind: Db) {
     setup.finish(app).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn members_add_images_sqlite() {
-    members_add_images(Db::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn members_add_images_postgres() {
-    members_add_images(Db::Postgres).await;
-}
+on_both_databases!(members_add_images);

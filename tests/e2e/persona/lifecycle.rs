@@ -44,7 +44,7 @@ async fn persona_lifecycle(kind: Db) {
     image_of(fake, &token).await;
     component(fake, next(), CAROL, "zipp-consent:yes", None).await;
     let mut carols = None;
-    for _ in 0..200 {
+    for _ in 0..polls(50) {
         carols = app
             .store
             .active_persona(guild, MemberId(CAROL))
@@ -472,15 +472,7 @@ async fn persona_lifecycle(kind: Db) {
     setup.finish(app).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn persona_lifecycle_sqlite() {
-    persona_lifecycle(Db::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn persona_lifecycle_postgres() {
-    persona_lifecycle(Db::Postgres).await;
-}
+on_both_databases!(persona_lifecycle);
 
 /// Without a checkpoint the bot still works: inference is reported unavailable, members can
 /// write personas; moderators turning inference off is reported too.
@@ -562,12 +554,4 @@ async fn no_checkpoint(kind: Db) {
     setup.finish(app).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_checkpoint_sqlite() {
-    no_checkpoint(Db::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_checkpoint_postgres() {
-    no_checkpoint(Db::Postgres).await;
-}
+on_both_databases!(no_checkpoint);

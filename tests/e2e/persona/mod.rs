@@ -19,13 +19,13 @@ use fake_discord::fixtures::{
 };
 use fake_discord::{FakeDiscord, RecordedRequest};
 use serde_json::{json, Value};
-use zipp::graph::synth::{generate, GroundTruth, SynthConfig};
-use zipp::graph::Graph;
 use zipp::ids::{GuildId, MemberId};
 use zipp::lifecycle::seed::channel_id;
-use zipp::persona::checkpoint::{self, CheckpointMeta, DataStats};
-use zipp::persona::encoder::PersonaEncoderConfig;
-use zipp::persona::train::{train, TrainConfig};
+use zipp_gat::checkpoint::{self, CheckpointMeta, DataStats};
+use zipp_gat::encoder::PersonaEncoderConfig;
+use zipp_gat::graph::synth::{generate, GroundTruth, SynthConfig};
+use zipp_gat::graph::Graph;
+use zipp_gat::train::{train, TrainConfig};
 
 use crate::harness::*;
 
@@ -211,7 +211,7 @@ async fn activity(
         m["channel_id"] = json!(channel_id(c).to_string());
         fake.dispatch("MESSAGE_CREATE", m).await;
     }
-    for _ in 0..200 {
+    for _ in 0..polls(25) {
         if edge_count(app, guild, alice).await >= before + n as i64 {
             return;
         }

@@ -85,7 +85,7 @@ async fn llm_verbalizer_and_its_fallbacks() {
         .as_array()
         .expect("messages")
         .iter()
-        .map(|m| zipp::persona::verbalize::estimate_tokens(m["content"].as_str().unwrap()))
+        .map(|m| zipp::verbalize::estimate_tokens(m["content"].as_str().unwrap()))
         .sum();
     assert!(tokens <= 300, "{tokens}");
     // The same sources again: no new version, and the LLM is not asked again.

@@ -1,0 +1,159 @@
+//! Reading a diffusers model directory: locating and memory-mapping the
+//! weights files, naming the file and tensor in loading errors, rejecting
+//! unsupported pipelines from `model_index.json`, and loading the tokenizer.
+
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device};
+use candle_nn::VarBuilder;
+use serde_json::Value;
+use tokenizers::Tokenizer;
+
+use super::json::JsonConfig;
+use super::{DiffusionError, Result};
+use zipp_clip::tokenizer as clip_tokenizer;
+
+// ---------------------------------------------------------------------------
+// Files and weights
+
+/// Picks `<stem>.safetensors` or `<stem>.fp16.safetensors` in `dir`, preferring
+/// the half-precision file when `prefer_fp16`; either is converted to the
+/// requested dtype while loading.
+pub(super) fn weights_file(dir: &Path, stem: &str, prefer_fp16: bool) -> Result<PathBuf> {
+    let full = dir.join(format!("{stem}.safetensors"));
+    let half = dir.join(format!("{stem}.fp16.safetensors"));
+    let found = if prefer_fp16 {
+        [&half, &full]
+    } else {
+        [&full, &half]
+    }
+    .into_iter()
+    .find(|p| p.is_file())
+    .cloned();
+    found.ok_or(DiffusionError::MissingFile { path: full })
+}
+
+/// Memory-maps a safetensors file as a [`VarBuilder`].
+pub(super) fn mmap_var_builder(
+    file: &Path,
+    dtype: DType,
+    device: &Device,
+) -> Result<VarBuilder<'static>> {
+    // SAFETY: the mapping is only read while building the models (tensors are
+    // copied into their own storage); the model files are not expected to be
+    // modified while the bot loads them, which is the mmap contract.
+    unsafe { VarBuilder::from_mmaped_safetensors(&[file], dtype, device) }
+        .map_err(|e| weights_error(file, e))
+}
+
+/// Turns a candle loading error into [`DiffusionError::MissingTensor`] when
+/// candle reports a missing tensor, else [`DiffusionError::Weights`].
+pub(super) fn weights_error(file: &Path, err: candle_core::Error) -> DiffusionError {
+    fn missing(e: &candle_core::Error) -> Option<&str> {
+        match e {
+            candle_core::Error::CannotFindTensor { path } => Some(path.as_str()),
+            candle_core::Error::WithBacktrace { inner, .. }
+            | candle_core::Error::Context { inner, .. }
+            | candle_core::Error::WithPath { inner, .. } => missing(inner),
+            _ => None,
+        }
+    }
+    match missing(&err) {
+        Some(tensor) => DiffusionError::MissingTensor {
+            file: file.to_path_buf(),
+            tensor: tensor.to_string(),
+        },
+        None => DiffusionError::Weights {
+            file: file.to_path_buf(),
+            source: err,
+        },
+    }
+}
+
+/// Rejects pipelines this module cannot run (SDXL's second text encoder).
+pub(super) fn check_model_index(path: &Path) -> Result<()> {
+    let c = JsonConfig::read(path)?;
+    let class = c.opt_str("_class_name")?.unwrap_or_default();
+    if c.has("text_encoder_2") || class.contains("XL") {
+        return Err(DiffusionError::Unsupported {
+            file: path.to_path_buf(),
+            reason: format!(
+                "pipeline `{class}` uses two text encoders (SDXL); only SD 1.x/2.x are supported"
+            ),
+        });
+    }
+    if class.contains("StableDiffusion3") || c.has("transformer") {
+        return Err(DiffusionError::Unsupported {
+            file: path.to_path_buf(),
+            reason: format!(
+                "pipeline `{class}` is transformer-based; only SD 1.x/2.x UNets are supported"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Loads `tokenizer.json` if present, else builds CLIP's tokenizer from
+/// `vocab.json` + `merges.txt`, and resolves the padding token id.
+pub(super) fn load_tokenizer(tok_dir: &Path) -> Result<(Tokenizer, u32)> {
+    let json = tok_dir.join("tokenizer.json");
+    let tokenizer = if json.is_file() {
+        let mut t = Tokenizer::from_file(&json)
+            .map_err(|e| DiffusionError::Tokenizer(format!("{}: {e}", json.display())))?;
+        // encode_padded does its own truncation and padding.
+        t.with_padding(None);
+        t.with_truncation(None)
+            .map_err(|e| DiffusionError::Tokenizer(format!("{}: {e}", json.display())))?;
+        t
+    } else {
+        let vocab = tok_dir.join("vocab.json");
+        let merges = tok_dir.join("merges.txt");
+        for p in [&vocab, &merges] {
+            if !p.is_file() {
+                return Err(DiffusionError::MissingFile { path: p.clone() });
+            }
+        }
+        clip_tokenizer::from_vocab_merges(&vocab, &merges)
+            .map_err(|e| DiffusionError::Tokenizer(e.to_string()))?
+    };
+
+    // SD 1.x pads with <|endoftext|>, SD 2.x with "!"; the files say which.
+    let mut pad_token = None;
+    for name in ["special_tokens_map.json", "tokenizer_config.json"] {
+        let path = tok_dir.join(name);
+        if pad_token.is_none() && path.is_file() {
+            let c = JsonConfig::read(&path)?;
+            if let Some(v) = c.get("pad_token") {
+                let content = match v {
+                    Value::String(s) => Some(s.clone()),
+                    Value::Object(o) => {
+                        o.get("content").and_then(Value::as_str).map(str::to_string)
+                    }
+                    _ => None,
+                };
+                let content = content
+                    .ok_or_else(|| c.bad("pad_token", "expected a string or {\"content\": ...}"))?;
+                let id = tokenizer.token_to_id(&content).ok_or_else(|| {
+                    c.bad(
+                        "pad_token",
+                        &format!("token {content:?} is not in the vocabulary"),
+                    )
+                })?;
+                pad_token = Some(id);
+            }
+        }
+    }
+    let pad_id = match pad_token {
+        Some(id) => id,
+        None => tokenizer
+            .token_to_id(clip_tokenizer::END_OF_TEXT)
+            .ok_or_else(|| {
+                DiffusionError::Tokenizer(format!(
+                    "{}: vocabulary has no {} token",
+                    tok_dir.display(),
+                    clip_tokenizer::END_OF_TEXT
+                ))
+            })?,
+    };
+    Ok((tokenizer, pad_id))
+}

@@ -1,0 +1,455 @@
+//! Tests of the whole pipeline on the tiny model written by
+//! [`crate::tiny`] (loading, generating, every scheduler, errors that
+//! name the file/key/tensor) and of parsing the real SD 1.5/2.1 configs.
+
+use serde_json::Value;
+
+use super::scheduler::Prediction;
+use super::text_encoder::TextActivation;
+use super::*;
+
+const BPE_GZ: &str = zipp_clip::tokenizer::BUNDLED_BPE_GZ_PATH;
+
+fn tiny_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    crate::tiny::write_tiny_sd(dir.path(), Path::new(BPE_GZ)).unwrap();
+    dir
+}
+
+fn params(seed: u64) -> GenerateParams {
+    GenerateParams {
+        prompt: "a photo of a cat".to_string(),
+        negative_prompt: "blurry".to_string(),
+        seed,
+        width: 64,
+        height: 64,
+        steps: 3,
+        guidance_scale: 7.5,
+    }
+}
+
+fn load(dir: &Path) -> Result<DiffusionModel> {
+    DiffusionModel::load(dir, &Device::Cpu)
+}
+
+#[test]
+fn tiny_model_generates_deterministically() {
+    let dir = tiny_dir();
+    let model = load(dir.path()).unwrap();
+    assert_eq!(model.default_size(), (64, 64));
+    assert_eq!(model.scheduler_name(), "DDIM");
+
+    let mut calls = Vec::new();
+    let a = model
+        .generate(&params(1), &mut |d, t| calls.push((d, t)))
+        .unwrap();
+    assert_eq!(calls, [(1, 3), (2, 3), (3, 3)]);
+    assert_eq!(a.dimensions(), (64, 64));
+    let first = a.get_pixel(0, 0);
+    assert!(a.pixels().any(|p| p != first), "image is a single colour");
+
+    let b = model.generate(&params(1), &mut |_, _| {}).unwrap();
+    assert_eq!(
+        a.as_raw(),
+        b.as_raw(),
+        "same seed must give the same pixels"
+    );
+    let c = model.generate(&params(2), &mut |_, _| {}).unwrap();
+    assert_ne!(a.as_raw(), c.as_raw(), "different seeds must differ");
+}
+
+#[test]
+fn generation_can_be_cancelled() {
+    let dir = tiny_dir();
+    let model = load(dir.path()).unwrap();
+    let r = model.generate_cancellable(&params(1), &mut |done, _| done < 2);
+    assert!(
+        matches!(r, Err(DiffusionError::Cancelled { done: 2, total: 3 })),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn tiny_model_handles_sizes_and_no_guidance() {
+    let dir = tiny_dir();
+    let model = load(dir.path()).unwrap();
+    // 72 px is 9 latent pixels: odd, so the UNet must pad its upsampling.
+    let mut p = params(3);
+    p.width = 72;
+    p.height = 40;
+    p.guidance_scale = 1.0;
+    p.steps = 2;
+    let img = model.generate(&p, &mut |_, _| {}).unwrap();
+    assert_eq!(img.dimensions(), (72, 40));
+}
+
+#[test]
+fn rejects_invalid_params() {
+    let dir = tiny_dir();
+    let model = load(dir.path()).unwrap();
+    let cases = [
+        GenerateParams {
+            width: 60,
+            ..params(0)
+        },
+        GenerateParams {
+            height: 0,
+            ..params(0)
+        },
+        GenerateParams {
+            steps: 0,
+            ..params(0)
+        },
+        GenerateParams {
+            steps: 5000,
+            ..params(0)
+        },
+        GenerateParams {
+            width: MAX_SIDE + 8,
+            ..params(0)
+        },
+        GenerateParams {
+            guidance_scale: f64::NAN,
+            ..params(0)
+        },
+    ];
+    for p in cases {
+        match model.generate(&p, &mut |_, _| {}) {
+            Err(DiffusionError::InvalidParams(_)) => {}
+            other => panic!("{p:?}: expected InvalidParams, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn every_scheduler_runs() {
+    let dir = tiny_dir();
+    let sched = dir.path().join("scheduler/scheduler_config.json");
+    let configs = [
+        (
+            r#"{"_class_name":"PNDMScheduler","beta_schedule":"scaled_linear","beta_start":0.00085,"beta_end":0.012,"steps_offset":1,"skip_prk_steps":true}"#,
+            "DDIM (fallback for PNDMScheduler)",
+        ),
+        (
+            r#"{"_class_name":"EulerAncestralDiscreteScheduler","beta_schedule":"scaled_linear","beta_start":0.00085,"beta_end":0.012}"#,
+            "Euler ancestral",
+        ),
+        (
+            r#"{"_class_name":"EulerDiscreteScheduler","prediction_type":"v_prediction","timestep_spacing":"trailing"}"#,
+            "Euler",
+        ),
+        (
+            r#"{"_class_name":"DDPMScheduler","beta_schedule":"squaredcos_cap_v2","clip_sample":false}"#,
+            "DDPM",
+        ),
+        (
+            r#"{"_class_name":"DDIMScheduler","prediction_type":"v_prediction","rescale_betas_zero_snr":true,"timestep_spacing":"trailing"}"#,
+            "DDIM",
+        ),
+    ];
+    for (json, name) in configs {
+        std::fs::write(&sched, json).unwrap();
+        let model = load(dir.path()).unwrap();
+        assert_eq!(model.scheduler_name(), name);
+        let a = model.generate(&params(5), &mut |_, _| {}).unwrap();
+        let b = model.generate(&params(5), &mut |_, _| {}).unwrap();
+        assert_eq!(a.as_raw(), b.as_raw(), "{name} must be deterministic");
+    }
+}
+
+#[test]
+fn ddim_timesteps_match_diffusers() {
+    let dir = tiny_dir();
+    let spec = parse_scheduler_config(&dir.path().join("scheduler/scheduler_config.json")).unwrap();
+    // SD 1.5 settings: leading spacing, steps_offset 1.
+    let plan = spec.plan(4).unwrap();
+    assert_eq!(plan.timesteps, [751.0, 501.0, 251.0, 1.0]);
+    assert_eq!(plan.step_ratio, 250);
+    // scaled_linear 0.00085..0.012: alphas_cumprod[0] = 1 - 0.00085.
+    assert!((spec.alphas_cumprod[0] - 0.99915).abs() < 1e-9);
+    assert!((spec.alphas_cumprod[999] - 0.004_660_098_5).abs() < 1e-9);
+}
+
+#[test]
+fn missing_file_is_named() {
+    for rel in [
+        "model_index.json",
+        "unet/config.json",
+        "unet/diffusion_pytorch_model.safetensors",
+        "vae/diffusion_pytorch_model.safetensors",
+        "text_encoder/model.safetensors",
+        "tokenizer/merges.txt",
+        "scheduler/scheduler_config.json",
+    ] {
+        let dir = tiny_dir();
+        std::fs::remove_file(dir.path().join(rel)).unwrap();
+        match load(dir.path()) {
+            Err(DiffusionError::MissingFile { path }) => {
+                assert_eq!(path, dir.path().join(rel), "{rel}")
+            }
+            other => panic!("{rel}: expected MissingFile, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn corrupt_config_is_named() {
+    let dir = tiny_dir();
+    let cfg = dir.path().join("vae/config.json");
+    std::fs::write(&cfg, "{ not json").unwrap();
+    match load(dir.path()) {
+        Err(DiffusionError::BadConfig { file, reason }) => {
+            assert_eq!(file, cfg);
+            assert!(reason.contains("invalid JSON"), "{reason}");
+        }
+        other => panic!("expected BadConfig, got {other:?}"),
+    }
+
+    let dir = tiny_dir();
+    let cfg = dir.path().join("unet/config.json");
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+    v["layers_per_block"] = Value::from("two");
+    std::fs::write(&cfg, v.to_string()).unwrap();
+    match load(dir.path()) {
+        Err(DiffusionError::BadConfig { file, reason }) => {
+            assert_eq!(file, cfg);
+            assert!(reason.contains("layers_per_block"), "{reason}");
+        }
+        other => panic!("expected BadConfig, got {other:?}"),
+    }
+
+    // Heads that do not divide the channels would make candle panic.
+    v["layers_per_block"] = Value::from(1);
+    v["attention_head_dim"] = serde_json::json!([3, 4]);
+    std::fs::write(&cfg, v.to_string()).unwrap();
+    match load(dir.path()) {
+        Err(DiffusionError::BadConfig { reason, .. }) => {
+            assert!(reason.contains("attention_head_dim"), "{reason}")
+        }
+        other => panic!("expected BadConfig, got {other:?}"),
+    }
+}
+
+#[test]
+fn mismatched_components_are_reported() {
+    let dir = tiny_dir();
+    let cfg = dir.path().join("text_encoder/config.json");
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+    v["hidden_size"] = Value::from(128);
+    std::fs::write(&cfg, v.to_string()).unwrap();
+    match load(dir.path()) {
+        Err(DiffusionError::BadConfig { file, reason }) => {
+            assert_eq!(file, dir.path().join("unet/config.json"));
+            assert!(reason.contains("cross_attention_dim"), "{reason}");
+        }
+        other => panic!("expected BadConfig, got {other:?}"),
+    }
+}
+
+#[test]
+fn missing_tensor_is_named() {
+    let dir = tiny_dir();
+    let file = dir.path().join("unet/diffusion_pytorch_model.safetensors");
+    let mut tensors = candle_core::safetensors::load(&file, &Device::Cpu).unwrap();
+    let victim = "mid_block.attentions.0.transformer_blocks.0.attn2.to_k.weight";
+    assert!(tensors.remove(victim).is_some());
+    candle_core::safetensors::save(&tensors, &file).unwrap();
+    match load(dir.path()) {
+        Err(DiffusionError::MissingTensor { file: f, tensor }) => {
+            assert_eq!(f, file);
+            assert_eq!(tensor, victim);
+        }
+        other => panic!("expected MissingTensor, got {other:?}"),
+    }
+}
+
+#[test]
+fn wrong_shape_and_corrupt_weights_are_named() {
+    let dir = tiny_dir();
+    let file = dir.path().join("vae/diffusion_pytorch_model.safetensors");
+    let mut tensors = candle_core::safetensors::load(&file, &Device::Cpu).unwrap();
+    let name = "decoder.conv_in.weight";
+    tensors.insert(
+        name.to_string(),
+        Tensor::zeros((2, 2), DType::F32, &Device::Cpu).unwrap(),
+    );
+    candle_core::safetensors::save(&tensors, &file).unwrap();
+    match load(dir.path()) {
+        Err(e @ DiffusionError::Weights { .. }) => {
+            let msg = e.to_string();
+            assert!(msg.contains(name) && msg.contains("vae"), "{msg}");
+        }
+        other => panic!("expected Weights, got {other:?}"),
+    }
+
+    let dir = tiny_dir();
+    let file = dir.path().join("text_encoder/model.safetensors");
+    std::fs::write(&file, b"\x08\x00\x00\x00\x00\x00\x00\x00garbage!").unwrap();
+    match load(dir.path()) {
+        Err(DiffusionError::Weights { file: f, .. }) => assert_eq!(f, file),
+        other => panic!("expected Weights, got {other:?}"),
+    }
+}
+
+#[test]
+fn sdxl_is_unsupported() {
+    let dir = tiny_dir();
+    let idx = dir.path().join("model_index.json");
+    std::fs::write(
+        &idx,
+        r#"{"_class_name":"StableDiffusionXLPipeline","text_encoder_2":["transformers","CLIPTextModelWithProjection"]}"#,
+    )
+    .unwrap();
+    match load(dir.path()) {
+        Err(DiffusionError::Unsupported { file, .. }) => assert_eq!(file, idx),
+        other => panic!("expected Unsupported, got {other:?}"),
+    }
+}
+
+#[test]
+fn real_sd_configs_parse() {
+    // Verbatim configs of runwayml/stable-diffusion-v1-5 and
+    // stabilityai/stable-diffusion-2-1 (unet, vae, text encoder, scheduler).
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let u15 = parse_unet_config(&write("u15.json", crate::tiny::SD15_UNET_CONFIG)).unwrap();
+    assert_eq!(u15.config.blocks.len(), 4);
+    assert_eq!(u15.config.blocks[0].attention_head_dim, 8);
+    assert_eq!(u15.config.blocks[0].use_cross_attn, Some(1));
+    assert_eq!(u15.config.blocks[3].use_cross_attn, None);
+    assert_eq!(u15.config.cross_attention_dim, 768);
+    assert!(!u15.config.use_linear_projection);
+    assert_eq!(u15.sample_size, (64, 64));
+
+    let u21 = parse_unet_config(&write("u21.json", SD21_UNET)).unwrap();
+    let heads: Vec<_> = u21
+        .config
+        .blocks
+        .iter()
+        .map(|b| b.attention_head_dim)
+        .collect();
+    assert_eq!(heads, [5, 10, 20, 20]);
+    assert!(u21.config.use_linear_projection);
+    assert_eq!(u21.config.cross_attention_dim, 1024);
+    assert_eq!(u21.sample_size, (96, 96));
+
+    // A config re-saved by a recent diffusers lists every option, mostly null.
+    let modern = parse_unet_config(&write("u21m.json", SD21_UNET_MODERN)).unwrap();
+    assert_eq!(modern.config.blocks[2].attention_head_dim, 20);
+    assert_eq!(modern.config.blocks[2].use_cross_attn, Some(1));
+
+    let v = parse_vae_config(&write("vae.json", crate::tiny::SD15_VAE_CONFIG)).unwrap();
+    assert_eq!(v.config.block_out_channels, [128, 256, 512, 512]);
+    assert_eq!(v.scale_factor(), 8);
+    assert!((v.scaling_factor - 0.18215).abs() < 1e-12);
+
+    let t15 = parse_text_config(&write("t15.json", SD15_TEXT)).unwrap();
+    assert_eq!((t15.hidden_size, t15.num_hidden_layers), (768, 12));
+    assert_eq!(t15.activation, TextActivation::QuickGelu);
+    let t21 = parse_text_config(&write("t21.json", SD21_TEXT)).unwrap();
+    assert_eq!((t21.hidden_size, t21.num_hidden_layers), (1024, 23));
+    assert_eq!(t21.activation, TextActivation::GeluErf);
+
+    let s15 = parse_scheduler_config(&write("s15.json", SD15_SCHEDULER)).unwrap();
+    assert_eq!(s15.name, "DDIM (fallback for PNDMScheduler)");
+    assert_eq!(s15.clip_sample, None);
+    let s21 = parse_scheduler_config(&write("s21.json", SD21_SCHEDULER)).unwrap();
+    assert_eq!(s21.name, "DDIM");
+    assert_eq!(s21.prediction, Prediction::Velocity);
+    assert_eq!(s21.clip_sample, None);
+
+    let sdxl = parse_unet_config(&write("uxl.json", SDXL_UNET));
+    assert!(
+        matches!(sdxl, Err(DiffusionError::Unsupported { .. })),
+        "{sdxl:?}"
+    );
+}
+
+const SD21_UNET: &str = r#"{
+  "_class_name": "UNet2DConditionModel", "_diffusers_version": "0.10.0.dev0",
+  "act_fn": "silu", "attention_head_dim": [5, 10, 20, 20],
+  "block_out_channels": [320, 640, 1280, 1280], "center_input_sample": false,
+  "cross_attention_dim": 1024,
+  "down_block_types": ["CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"],
+  "downsample_padding": 1, "dual_cross_attention": false, "flip_sin_to_cos": true,
+  "freq_shift": 0, "in_channels": 4, "layers_per_block": 2, "mid_block_scale_factor": 1,
+  "norm_eps": 1e-05, "norm_num_groups": 32, "num_class_embeds": null,
+  "only_cross_attention": false, "out_channels": 4, "sample_size": 96,
+  "up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"],
+  "upcast_attention": true, "use_linear_projection": true
+}"#;
+
+const SD21_UNET_MODERN: &str = r#"{
+  "_class_name": "UNet2DConditionModel", "_diffusers_version": "0.30.0",
+  "sample_size": 96, "in_channels": 4, "out_channels": 4, "center_input_sample": false,
+  "flip_sin_to_cos": true, "freq_shift": 0,
+  "down_block_types": ["CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"],
+  "mid_block_type": "UNetMidBlock2DCrossAttn",
+  "up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"],
+  "only_cross_attention": false, "block_out_channels": [320, 640, 1280, 1280],
+  "layers_per_block": 2, "downsample_padding": 1, "mid_block_scale_factor": 1,
+  "dropout": 0.0, "act_fn": "silu", "norm_num_groups": 32, "norm_eps": 1e-05,
+  "cross_attention_dim": 1024, "transformer_layers_per_block": 1,
+  "reverse_transformer_layers_per_block": null, "encoder_hid_dim": null,
+  "encoder_hid_dim_type": null, "attention_head_dim": [5, 10, 20, 20],
+  "num_attention_heads": null, "dual_cross_attention": false,
+  "use_linear_projection": true, "class_embed_type": null, "addition_embed_type": null,
+  "addition_time_embed_dim": null, "num_class_embeds": null, "upcast_attention": true,
+  "resnet_time_scale_shift": "default", "resnet_skip_time_act": false,
+  "resnet_out_scale_factor": 1.0, "time_embedding_type": "positional",
+  "time_embedding_dim": null, "time_embedding_act_fn": null, "timestep_post_act": null,
+  "time_cond_proj_dim": null, "conv_in_kernel": 3, "conv_out_kernel": 3,
+  "projection_class_embeddings_input_dim": null, "attention_type": "default",
+  "class_embeddings_concat": false, "mid_block_only_cross_attention": null,
+  "cross_attention_norm": null, "addition_embed_type_num_heads": 64
+}"#;
+
+const SDXL_UNET: &str = r#"{
+  "_class_name": "UNet2DConditionModel", "addition_embed_type": "text_time",
+  "addition_time_embed_dim": 256, "attention_head_dim": [5, 10, 20],
+  "block_out_channels": [320, 640, 1280], "cross_attention_dim": 2048,
+  "down_block_types": ["DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"],
+  "projection_class_embeddings_input_dim": 2816, "sample_size": 128,
+  "transformer_layers_per_block": [1, 2, 10],
+  "up_block_types": ["CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"],
+  "use_linear_projection": true
+}"#;
+
+const SD15_TEXT: &str = r#"{
+  "_name_or_path": "openai/clip-vit-large-patch14", "architectures": ["CLIPTextModel"],
+  "attention_dropout": 0.0, "bos_token_id": 0, "dropout": 0.0, "eos_token_id": 2,
+  "hidden_act": "quick_gelu", "hidden_size": 768, "initializer_factor": 1.0,
+  "initializer_range": 0.02, "intermediate_size": 3072, "layer_norm_eps": 1e-05,
+  "max_position_embeddings": 77, "model_type": "clip_text_model",
+  "num_attention_heads": 12, "num_hidden_layers": 12, "pad_token_id": 1,
+  "projection_dim": 768, "torch_dtype": "float32", "transformers_version": "4.22.0.dev0",
+  "vocab_size": 49408
+}"#;
+
+const SD21_TEXT: &str = r#"{
+  "architectures": ["CLIPTextModel"], "attention_dropout": 0.0, "bos_token_id": 0,
+  "dropout": 0.0, "eos_token_id": 2, "hidden_act": "gelu", "hidden_size": 1024,
+  "initializer_factor": 1.0, "initializer_range": 0.02, "intermediate_size": 4096,
+  "layer_norm_eps": 1e-05, "max_position_embeddings": 77, "model_type": "clip_text_model",
+  "num_attention_heads": 16, "num_hidden_layers": 23, "pad_token_id": 1,
+  "projection_dim": 512, "torch_dtype": "float32", "vocab_size": 49408
+}"#;
+
+const SD15_SCHEDULER: &str = r#"{
+  "_class_name": "PNDMScheduler", "_diffusers_version": "0.6.0", "beta_end": 0.012,
+  "beta_schedule": "scaled_linear", "beta_start": 0.00085, "num_train_timesteps": 1000,
+  "set_alpha_to_one": false, "skip_prk_steps": true, "steps_offset": 1,
+  "trained_betas": null, "clip_sample": false
+}"#;
+
+const SD21_SCHEDULER: &str = r#"{
+  "_class_name": "DDIMScheduler", "_diffusers_version": "0.8.0", "beta_end": 0.012,
+  "beta_schedule": "scaled_linear", "beta_start": 0.00085, "clip_sample": false,
+  "num_train_timesteps": 1000, "prediction_type": "v_prediction",
+  "set_alpha_to_one": false, "skip_prk_steps": true, "steps_offset": 1,
+  "trained_betas": null
+}"#;

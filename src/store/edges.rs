@@ -1,0 +1,264 @@
+//! The interaction graph's rows (`member_edges`, `graph_nodes`) and their retention. Edges are
+//! aggregates — counts and the latest time per (member, type, target) —
+//! written in batches by the ingestor; never message text.
+
+use sqlx::Row;
+
+use super::{db_err, now_ms, Store, StoreError};
+use crate::ids::{GuildId, MemberId};
+
+/// The kinds of member edges (stored by name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EdgeKind {
+    /// Member → channel: posted messages there (threads count for their parent channel).
+    Posted,
+    /// Member → channel: reacted to messages there.
+    Reacted,
+    /// Member → member: replied to them (both consenting).
+    Replied,
+    /// Member → member: mentioned them (both consenting).
+    Mentioned,
+    /// Member → role: holds the role.
+    HasRole,
+}
+
+impl EdgeKind {
+    /// Every kind.
+    pub const ALL: [EdgeKind; 5] = [
+        EdgeKind::Posted,
+        EdgeKind::Reacted,
+        EdgeKind::Replied,
+        EdgeKind::Mentioned,
+        EdgeKind::HasRole,
+    ];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EdgeKind::Posted => "posted",
+            EdgeKind::Reacted => "reacted",
+            EdgeKind::Replied => "replied",
+            EdgeKind::Mentioned => "mentioned",
+            EdgeKind::HasRole => "has_role",
+        }
+    }
+
+    /// Parses [`EdgeKind::as_str`].
+    pub fn parse(text: &str) -> Option<EdgeKind> {
+        EdgeKind::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+
+    /// Whether the target is another member (so erasure must look at targets too).
+    pub fn targets_member(self) -> bool {
+        matches!(self, EdgeKind::Replied | EdgeKind::Mentioned)
+    }
+}
+
+/// A batch entry: `count` more events of one kind from a member to a target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EdgeDelta {
+    /// The server.
+    pub guild_id: GuildId,
+    /// The consenting member.
+    pub member_id: MemberId,
+    /// What kind of interaction.
+    pub kind: EdgeKind,
+    /// Channel, member or role id.
+    pub target_id: u64,
+    /// How many events (for `has_role`: 1, it is a fact, not a count).
+    pub count: i64,
+    /// The latest event (Unix ms).
+    pub last_at: i64,
+}
+
+/// One stored edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Edge {
+    /// The member.
+    pub member_id: MemberId,
+    /// What kind.
+    pub kind: EdgeKind,
+    /// Channel, member or role id.
+    pub target_id: u64,
+    /// Events so far.
+    pub count: i64,
+    /// The latest event (Unix ms).
+    pub last_at: i64,
+}
+
+/// A channel or role of a server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphNode {
+    /// `channel` or `role`.
+    pub kind: String,
+    /// Discord id.
+    pub node_id: u64,
+    /// Name.
+    pub name: String,
+    /// Channel topic.
+    pub topic: Option<String>,
+}
+
+impl Store {
+    /// Adds a batch of edge deltas in one transaction (counts add up, removed reactions count
+    /// down; `has_role` stays 1).
+    pub async fn add_edges(&self, batch: &[EdgeDelta]) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let op = "add edges";
+        let mut tx = self.pool().begin().await.map_err(db_err(op))?;
+        for delta in batch {
+            sqlx::query(
+                "INSERT INTO member_edges (guild_id, member_id, edge_type, target_id, count, last_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (guild_id, member_id, edge_type, target_id) DO UPDATE SET \
+                 count = CASE WHEN member_edges.edge_type = 'has_role' THEN 1 \
+                              ELSE member_edges.count + excluded.count END, \
+                 last_at = CASE WHEN excluded.last_at > member_edges.last_at \
+                                THEN excluded.last_at ELSE member_edges.last_at END",
+            )
+            .bind(delta.guild_id.to_db())
+            .bind(delta.member_id.to_db())
+            .bind(delta.kind.as_str())
+            .bind(delta.target_id as i64)
+            .bind(delta.count)
+            .bind(delta.last_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err(op))?;
+        }
+        // Removed reactions can bring a count to zero: nothing is left to record then.
+        if batch.iter().any(|d| d.count < 0) {
+            sqlx::query("DELETE FROM member_edges WHERE count <= 0")
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err(op))?;
+        }
+        tx.commit().await.map_err(db_err(op))?;
+        Ok(())
+    }
+
+    /// How many interaction aggregates are stored in all servers (scheduled training watches it).
+    pub async fn edge_total(&self) -> Result<i64, StoreError> {
+        sqlx::query("SELECT COUNT(*) AS n FROM member_edges")
+            .fetch_one(self.pool())
+            .await
+            .and_then(|row| row.try_get::<i64, _>("n"))
+            .map_err(db_err("count edges"))
+    }
+
+    /// Every edge of a server (for snapshots), ordered for reproducibility.
+    pub async fn guild_edges(&self, guild: GuildId) -> Result<Vec<Edge>, StoreError> {
+        let op = "read edges";
+        let rows = sqlx::query(
+            "SELECT member_id, edge_type, target_id, count, last_at FROM member_edges \
+             WHERE guild_id = $1 ORDER BY member_id, edge_type, target_id",
+        )
+        .bind(guild.to_db())
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_err(op))?;
+        rows.iter()
+            .map(|row| {
+                let kind: String = row.try_get("edge_type")?;
+                Ok(Edge {
+                    member_id: MemberId::from_db(row.try_get("member_id")?),
+                    kind: EdgeKind::parse(&kind).ok_or_else(|| {
+                        sqlx::Error::Decode(format!("unknown edge type {kind:?}").into())
+                    })?,
+                    target_id: row.try_get::<i64, _>("target_id")? as u64,
+                    count: row.try_get("count")?,
+                    last_at: row.try_get("last_at")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(db_err(op))
+    }
+
+    /// Creates or renames a channel or role node.
+    pub async fn upsert_node(&self, guild: GuildId, node: &GraphNode) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO graph_nodes (guild_id, kind, node_id, name, topic, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (guild_id, kind, node_id) DO UPDATE SET \
+             name = excluded.name, topic = excluded.topic, updated_at = excluded.updated_at",
+        )
+        .bind(guild.to_db())
+        .bind(&node.kind)
+        .bind(node.node_id as i64)
+        .bind(&node.name)
+        .bind(node.topic.as_deref())
+        .bind(now_ms())
+        .execute(self.pool())
+        .await
+        .map_err(db_err("upsert node"))?;
+        Ok(())
+    }
+
+    /// Removes a deleted channel or role and the edges pointing at it.
+    pub async fn delete_node(
+        &self,
+        guild: GuildId,
+        kind: &str,
+        node_id: u64,
+    ) -> Result<(), StoreError> {
+        let op = "delete node";
+        let mut tx = self.pool().begin().await.map_err(db_err(op))?;
+        sqlx::query("DELETE FROM graph_nodes WHERE guild_id = $1 AND kind = $2 AND node_id = $3")
+            .bind(guild.to_db())
+            .bind(kind)
+            .bind(node_id as i64)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err(op))?;
+        let types = if kind == "role" {
+            "('has_role')"
+        } else {
+            "('posted', 'reacted')"
+        };
+        sqlx::query(&format!(
+            "DELETE FROM member_edges WHERE guild_id = $1 AND target_id = $2 AND edge_type IN {types}"
+        ))
+        .bind(guild.to_db())
+        .bind(node_id as i64)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err(op))?;
+        tx.commit().await.map_err(db_err(op))?;
+        Ok(())
+    }
+
+    /// A server's channels and roles.
+    pub async fn guild_nodes(&self, guild: GuildId) -> Result<Vec<GraphNode>, StoreError> {
+        let op = "read nodes";
+        let rows = sqlx::query(
+            "SELECT kind, node_id, name, topic FROM graph_nodes WHERE guild_id = $1 \
+             ORDER BY kind, node_id",
+        )
+        .bind(guild.to_db())
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_err(op))?;
+        rows.iter()
+            .map(|row| {
+                Ok(GraphNode {
+                    kind: row.try_get("kind")?,
+                    node_id: row.try_get::<i64, _>("node_id")? as u64,
+                    name: row.try_get("name")?,
+                    topic: row.try_get("topic")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(db_err(op))
+    }
+
+    /// Drops edges whose latest event is older than `max_age_ms` (the retention period).
+    pub async fn expire_edges(&self, max_age_ms: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM member_edges WHERE last_at < $1")
+            .bind(now_ms() - max_age_ms)
+            .execute(self.pool())
+            .await
+            .map_err(db_err("expire edges"))?;
+        Ok(done.rows_affected())
+    }
+}
