@@ -1,6 +1,12 @@
 //! The `zipp` binary: parses the command line, loads the configuration, sets up logging and
 //! hands over to [`zipp::app`].
 
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "the command line: its reports are its output, and a failure before logging starts is printed"
+)]
+
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};

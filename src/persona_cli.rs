@@ -3,6 +3,12 @@
 //! (`zipp-gat`), prints one summary and writes its files. They are CPU-bound and
 //! synchronous; `main` runs them off the async runtime.
 
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "`zipp train|infer|eval` print their summaries for the operator"
+)]
+
 use std::path::Path;
 use std::time::Instant;
 

@@ -101,9 +101,6 @@ fn is_link(word: &str) -> bool {
     host.contains('.') && !first.is_empty() && TLDS.contains(&last)
 }
 
-/// Opening words of chatty preambles ("Sure!", "Certainly.").
-#[rustfmt::skip]
-
 /// Makes text safe to place between our tags: sanitized (no invisibles, mentions or links), angle
 /// brackets swapped for look-alikes so no tag can be opened or closed, and bounded in length.
 pub fn as_data(text: &str, max_chars: usize) -> String {

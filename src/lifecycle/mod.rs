@@ -191,7 +191,10 @@ impl PersonaService {
         let stamp = match std::fs::metadata(dir.join(META_FILE)).and_then(|m| m.modified()) {
             Ok(stamp) => stamp,
             Err(error) => {
-                let mut last = self.loaded_stamp.lock().expect("stamp lock");
+                let mut last = self
+                    .loaded_stamp
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 if last.is_some() || !self.encoder_loaded() {
                     tracing::warn!(path = %dir.display(), %error, "no persona encoder checkpoint yet; inference is unavailable");
                 }
@@ -200,7 +203,10 @@ impl PersonaService {
             }
         };
         {
-            let mut last = self.loaded_stamp.lock().expect("stamp lock");
+            let mut last = self
+                .loaded_stamp
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             if *last == Some(stamp) {
                 return false;
             }
@@ -212,11 +218,15 @@ impl PersonaService {
         match loaded {
             Ok(Ok((model, meta))) => {
                 tracing::info!(path = %dir.display(), trained_at_unix_ms = meta.trained_at_unix_ms, val_auc = meta.report.val_auc, "persona encoder loaded");
-                *self.encoder.write().expect("encoder lock") = Some(Arc::new(LoadedEncoder {
-                    model,
-                    meta,
-                    path: dir,
-                }));
+                *self
+                    .encoder
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                    Some(Arc::new(LoadedEncoder {
+                        model,
+                        meta,
+                        path: dir,
+                    }));
                 true
             }
             Ok(Err(error)) => {

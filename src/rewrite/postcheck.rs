@@ -142,6 +142,8 @@ pub fn check_rewrite(
     fit_budget(&text, &subject, count_tokens, max_tokens)
 }
 
+/// Opening words of chatty preambles ("Sure!", "Certainly.").
+#[rustfmt::skip]
 const INTERJECTIONS: &[&str] = &[
     "sure",
     "certainly",

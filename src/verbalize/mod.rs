@@ -114,6 +114,10 @@ pub struct VocabularyError {
 
 impl Vocabulary {
     /// The vocabulary shipped in `config/descriptors.toml`.
+    #[expect(
+        clippy::expect_used,
+        reason = "compiled into the binary and parsed by a unit test"
+    )]
     pub fn bundled() -> Self {
         Self::parse(BUNDLED_VOCABULARY, "config/descriptors.toml")
             .expect("the bundled vocabulary parses (tested)")

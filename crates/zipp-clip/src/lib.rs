@@ -345,11 +345,12 @@ pub fn write_model(dir: &Path, config: &ClipFileConfig) -> Result<(), ClipError>
         reason: e.to_string(),
     })?;
     let config_path = dir.join("config.json");
-    let json = serde_json::to_string_pretty(config).expect("config serializes");
-    std::fs::write(&config_path, json).map_err(|e| ClipError::File {
-        path: config_path,
-        reason: e.to_string(),
-    })
+    let file_error = |reason: String| ClipError::File {
+        path: config_path.clone(),
+        reason,
+    };
+    let json = serde_json::to_string_pretty(config).map_err(|e| file_error(e.to_string()))?;
+    std::fs::write(&config_path, json).map_err(|e| file_error(e.to_string()))
 }
 
 /// [`write_model`] with [`ClipFileConfig::tiny`].

@@ -310,6 +310,10 @@ impl LocalLlm {
             return Ok(generation);
         }
         let mut lease = self.acquire(cancel)?;
+        #[expect(
+            clippy::expect_used,
+            reason = "a lease takes its model out only in Drop, so it holds one here"
+        )]
         let model = lease
             .model
             .as_mut()

@@ -49,6 +49,12 @@
 //! The capture written by [`FakeDiscord::write_capture`] is checked against the spec by
 //! `tests/openapi/validate.py`.
 
+#![allow(
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a test double: a broken fixture should stop the test at once, and its standalone mode prints what Discord would show"
+)]
 #![warn(missing_docs)]
 
 pub mod fixtures;

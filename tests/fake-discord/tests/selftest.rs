@@ -2,6 +2,12 @@
 //! 0.12 REST client send what serenity 0.12.5 sends (shapes from the offline-testing notes),
 //! and the resulting capture must pass `tests/openapi/validate.py`.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test binary: its helpers fail loudly"
+)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
