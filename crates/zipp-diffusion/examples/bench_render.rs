@@ -1,7 +1,7 @@
 //! Measures the diffusion pipeline's speed on this machine.
 //!
 //! ```text
-//! cargo run --release --example bench_render -- [--runs N] [--size PX] [--cuda]
+//! cargo run --release -p zipp-diffusion --example bench_render -- [--runs N] [--size PX] [--cuda]
 //!                                              [--tiny-only] [--no-vae] [--configs DIR]
 //! ```
 //!
