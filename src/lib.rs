@@ -12,12 +12,14 @@
 //! - [`store`] — the only module with SQL.
 //! - [`error`], [`models`], [`upload`], [`i18n`], [`config`] — user-facing errors, the model
 //!   catalog, uploaded images, texts, configuration.
+//! - [`domain`] — jobs, personas and graph records, free of Discord and SQL.
 //! - [`ids`], [`text`], [`http_client`], [`llm`] — ids, member text cleaning, HTTP endpoint
 //!   facts, the chat-model seam.
 
 pub mod app;
 pub mod config;
 pub mod discord;
+pub mod domain;
 pub mod error;
 pub mod http_client;
 pub mod i18n;

@@ -1,8 +1,9 @@
 //! The bot's delivery bookkeeping on `render_jobs`: which jobs have news for their member,
 //! which progress step was shown, and the claim that makes exactly one bot deliver a result.
 
-use super::jobs::{job_from_row, RenderJob, JOB_COLUMNS};
+use super::jobs::{job_from_row, JOB_COLUMNS};
 use super::{db_err, now_ms, Store, StoreError};
+use crate::domain::RenderJob;
 use crate::ids::JobId;
 
 impl Store {

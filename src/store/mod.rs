@@ -19,14 +19,16 @@ mod images;
 mod jobs;
 mod personas;
 
+pub use crate::domain::Persona;
+pub use crate::domain::{
+    Compare, FailOutcome, JobStatus, LeasedJob, NewJob, QueuedJob, RenderJob, Side,
+};
+pub use crate::domain::{Edge, EdgeDelta, EdgeKind, GraphNode};
 pub use compare::{wilson_interval, CompareStats, PickOutcome};
 pub use consent::Erased;
-pub use edges::{Edge, EdgeDelta, EdgeKind, GraphNode};
 pub use feedback::FEEDBACK_REACTED;
 pub use guilds::{AuditEntry, GuildSetting, GuildSettings};
 pub use images::RenderedImage;
-pub use jobs::{Compare, FailOutcome, JobStatus, LeasedJob, NewJob, QueuedJob, RenderJob, Side};
-pub use personas::Persona;
 
 use std::str::FromStr;
 use std::time::Duration;

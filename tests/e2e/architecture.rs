@@ -33,7 +33,7 @@ const NOT_IN_ENGINES: &[&str] = &[
 /// (`main.rs` and `persona_cli.rs` are the binary, above everything.)
 const LAYERS: &[&[&str]] = &[
     &["ids", "text", "http_client", "llm"],
-    &["i18n", "config"],
+    &["i18n", "config", "domain"],
     &["error", "models", "upload"],
     &["store"],
     &["rewrite", "verbalize"],

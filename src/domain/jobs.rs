@@ -1,0 +1,230 @@
+//! Render jobs as the core sees them: their states, the compare layout, a new job, a stored job
+//! and the outcomes of the queue's operations. The store maps them to rows (`store/jobs.rs`).
+
+use crate::ids::{ApplicationId, ChannelId, GuildId, InteractionId, JobId, MemberId};
+
+/// Where a job is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobStatus {
+    /// Waiting for a worker.
+    Queued,
+    /// Leased by a worker.
+    Running,
+    /// Rendered; the image is stored.
+    Done,
+    /// Failed for good.
+    Failed,
+}
+
+impl JobStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "queued",
+            JobStatus::Running => "running",
+            JobStatus::Done => "done",
+            JobStatus::Failed => "failed",
+        }
+    }
+
+    /// The status a stored name stands for.
+    pub fn parse(text: &str) -> Option<JobStatus> {
+        Some(match text {
+            "queued" => JobStatus::Queued,
+            "running" => JobStatus::Running,
+            "done" => JobStatus::Done,
+            "failed" => JobStatus::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// A side of a compare image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// The left half.
+    Left,
+    /// The right half.
+    Right,
+}
+
+impl Side {
+    /// `left` or `right`, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Left => "left",
+            Side::Right => "right",
+        }
+    }
+
+    /// Parses [`Side::as_str`].
+    pub fn parse(text: &str) -> Option<Side> {
+        match text {
+            "left" => Some(Side::Left),
+            "right" => Some(Side::Right),
+            _ => None,
+        }
+    }
+
+    /// The other side.
+    pub fn other(self) -> Side {
+        match self {
+            Side::Left => Side::Right,
+            Side::Right => Side::Left,
+        }
+    }
+}
+
+/// Compare mode: the generic prompt is rendered with the same seed beside the persona prompt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Compare {
+    /// The prompt without persona conditioning.
+    pub generic_prompt: String,
+    /// Where the persona image goes (chosen at random, so position cannot bias the pick).
+    pub persona_side: Side,
+}
+
+/// What the bot enqueues for one `/imagine`.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    /// The server (None in DMs).
+    pub guild_id: Option<GuildId>,
+    /// Where the command was used; late results are posted here.
+    pub channel_id: ChannelId,
+    /// Who asked.
+    pub member_id: MemberId,
+    /// The interaction; unique, so a re-delivered event enqueues nothing twice.
+    pub interaction_id: InteractionId,
+    /// The bot's application id (needed for webhook followups).
+    pub application_id: ApplicationId,
+    /// The interaction token (valid 15 minutes).
+    pub interaction_token: String,
+    /// The member's locale, for every later message about this job.
+    pub locale: String,
+    /// The prompt as typed.
+    pub prompt: String,
+    /// The prompt actually rendered (after the rewrite step).
+    pub rendered_prompt: String,
+    /// Which rewrite produced `rendered_prompt` (e.g. `unchanged`).
+    pub rewrite_kind: String,
+    /// Negative prompt.
+    pub negative_prompt: String,
+    /// Diffusion model (catalog name or local path).
+    pub model: String,
+    /// Compare mode: the generic prompt rendered beside `rendered_prompt`, and the persona's side.
+    pub compare: Option<Compare>,
+    /// The persona version the rewrite used.
+    pub persona_id: Option<i64>,
+    /// Seed.
+    pub seed: u64,
+    /// Width in pixels (0: the model's default).
+    pub width: u32,
+    /// Height in pixels (0: the model's default).
+    pub height: u32,
+    /// Denoising steps (0: the model's default).
+    pub steps: u32,
+    /// Largest attachment the interaction accepts, in bytes.
+    pub attachment_size_limit: u64,
+    /// Tries before failing for good.
+    pub max_attempts: u32,
+}
+
+/// A job as stored.
+#[derive(Debug, Clone)]
+pub struct RenderJob {
+    /// Queue id.
+    pub id: JobId,
+    /// The server (None in DMs).
+    pub guild_id: Option<GuildId>,
+    /// Channel of the invocation.
+    pub channel_id: ChannelId,
+    /// Who asked.
+    pub member_id: MemberId,
+    /// The interaction.
+    pub interaction_id: InteractionId,
+    /// The bot's application.
+    pub application_id: ApplicationId,
+    /// Interaction token.
+    pub interaction_token: String,
+    /// Member locale.
+    pub locale: String,
+    /// Prompt as typed.
+    pub prompt: String,
+    /// Prompt rendered.
+    pub rendered_prompt: String,
+    /// Which rewrite was used.
+    pub rewrite_kind: String,
+    /// Negative prompt.
+    pub negative_prompt: String,
+    /// Model.
+    pub model: String,
+    /// Compare mode, when asked for.
+    pub compare: Option<Compare>,
+    /// The persona version the rewrite used.
+    pub persona_id: Option<i64>,
+    /// Seed.
+    pub seed: u64,
+    /// Width (0: model default).
+    pub width: u32,
+    /// Height (0: model default).
+    pub height: u32,
+    /// Steps (0: model default).
+    pub steps: u32,
+    /// Attachment limit in bytes.
+    pub attachment_size_limit: u64,
+    /// State.
+    pub status: JobStatus,
+    /// Leases taken so far.
+    pub attempts: u32,
+    /// Most leases.
+    pub max_attempts: u32,
+    /// Steps done in the current attempt.
+    pub progress_step: u32,
+    /// Steps in the current attempt.
+    pub progress_total: u32,
+    /// The progress step last shown to the member (-1: none yet).
+    pub notified_step: i64,
+    /// Fluent id of the member-facing error, when failed.
+    pub error_message_id: Option<String>,
+    /// Internal error detail (logs, operators), never shown to members.
+    pub last_error: Option<String>,
+    /// Enqueued at (Unix ms).
+    pub created_at: i64,
+    /// First leased at.
+    pub started_at: Option<i64>,
+    /// Done or failed at.
+    pub finished_at: Option<i64>,
+    /// Delivered at.
+    pub delivered_at: Option<i64>,
+}
+
+/// A job handed to a worker together with its lease.
+#[derive(Debug, Clone)]
+pub struct LeasedJob {
+    /// The job.
+    pub job: RenderJob,
+    /// The lease owner (this worker).
+    pub owner: String,
+}
+
+/// The answer to an enqueue.
+#[derive(Debug, Clone, Copy)]
+pub struct QueuedJob {
+    /// Queue id.
+    pub id: JobId,
+    /// 1-based place in the queue (jobs queued or running ahead of it, plus one).
+    pub position: u64,
+    /// False when the interaction had been enqueued before (a re-delivered event).
+    pub newly_created: bool,
+}
+
+/// What happened to a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailOutcome {
+    /// Back in the queue, after a backoff.
+    WillRetry,
+    /// Failed for good; the member will be told.
+    Failed,
+    /// The lease had been lost: another worker owns the job; nothing was changed.
+    LeaseLost,
+}
