@@ -6,7 +6,7 @@
 //! ```
 //!
 //! `--engine fused` (the default) is what the bot runs on CPU for llama/qwen2/qwen3 files
-//! (`src/rewrite/local_fast.rs`); `--engine candle` runs candle-transformers' model instead.
+//! (`zipp-llm`'s `fast.rs`); `--engine candle` runs candle-transformers' model instead.
 //!
 //! The user message is a fixed story request padded word by word until the rendered chat
 //! prompt reaches `--prompt-tokens` (the same recipe as `bench_llamacpp.py`); decoding is

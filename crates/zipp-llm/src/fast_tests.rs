@@ -1,4 +1,4 @@
-//! Tests of the fused CPU decoder (`local_fast.rs`): logits against candle-transformers'
+//! Tests of the fused CPU decoder (`fast.rs`): logits against candle-transformers'
 //! models on generated files of each architecture and weight type, and on the real SmolLM2;
 //! each held weight type against its dequantized matrix; what it refuses and checks.
 

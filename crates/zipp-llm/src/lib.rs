@@ -139,7 +139,7 @@ pub struct LocalOptions {
     pub top_p: f64,
     /// Penalty on tokens among the last 64 generated ones; 1 disables it.
     pub repeat_penalty: f32,
-    /// On CPU, run llama/qwen2/qwen3 files with the fused decoder (`local_fast.rs`); false
+    /// On CPU, run llama/qwen2/qwen3 files with the fused decoder (`fast.rs`); false
     /// uses candle-transformers' models (kept for comparison and as the fallback for files
     /// the fused decoder does not cover).
     pub fused_cpu: bool,

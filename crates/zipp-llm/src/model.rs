@@ -98,12 +98,12 @@ pub(super) fn check_hyperparameters(
     Ok(())
 }
 
-/// Architectures the fused CPU decoder (`local_fast.rs`) runs.
+/// Architectures the fused CPU decoder (`fast.rs`) runs.
 pub(super) const FAST_ARCHITECTURES: [&str; 3] = ["llama", "qwen2", "qwen3"];
 
 /// One model instance of a supported architecture.
 pub(super) enum Model {
-    /// llama/qwen2/qwen3 on CPU, run by `local_fast.rs`.
+    /// llama/qwen2/qwen3 on CPU, run by `fast.rs`.
     Fast(FastModel),
     Llama(quantized_llama::ModelWeights),
     Qwen2(quantized_qwen2::ModelWeights),
@@ -114,9 +114,9 @@ pub(super) enum Model {
 
 impl Model {
     /// Loads one instance. On CPU, llama/qwen2/qwen3 files go to the fused decoder
-    /// (`local_fast.rs`) when `fused` is set and it supports the file; otherwise candle's
+    /// (`fast.rs`) when `fused` is set and it supports the file; otherwise candle's
     /// model, with Q4_1/Q5_0/Q5_1 tensors re-encoded as Q8_0 first on CPU (see
-    /// `local_requant.rs`).
+    /// `requant.rs`).
     pub(super) fn load(
         arch: &str,
         content: gguf_file::Content,

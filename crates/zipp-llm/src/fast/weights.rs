@@ -1,4 +1,4 @@
-//! The weights of the fused decoder (`local_fast.rs`): each matrix in a type candle has a fast
+//! The weights of the fused decoder (`fast.rs`): each matrix in a type candle has a fast
 //! CPU kernel for, the product that suits the number of rows, and fused projections.
 
 use std::sync::Arc;
