@@ -1,7 +1,8 @@
 //! Interaction acknowledgement latency: the fake Discord dispatches N `/imagine` interactions as
 //! fast as it can; for each, the time from dispatch to the bot's deferral callback arriving.
 //! Discord's deadline is 3 s. Runs the real bot (no workers, so only acknowledging and enqueuing
-//! are measured) on SQLite and on PostgreSQL.
+//! are measured) on SQLite and on PostgreSQL. Every deferral follows the durable write of its job
+//! (`ImagineService::accept`), so the figure includes it; the run checks that all N jobs exist.
 //!
 //! `cargo run --release --example bench_ack -- [--n 500]`
 
@@ -52,6 +53,14 @@ async fn run(kind: Db, n: u64) -> anyhow::Result<()> {
             r.path.ends_with("/callback")
         })
         .await?;
+    let mut stored = 0;
+    for status in [
+        zipp::store::JobStatus::Rewriting,
+        zipp::store::JobStatus::Queued,
+    ] {
+        stored += app.store.jobs_with_status(status).await?.len() as u64;
+    }
+    anyhow::ensure!(stored == n, "{stored} of {n} jobs stored");
     let mut latencies: Vec<f64> = callbacks
         .iter()
         .map(|r| r.at.duration_since(sent[&r.path]).as_secs_f64() * 1000.0)

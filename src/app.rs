@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use crate::config::Config;
 use crate::discord::{self, Bot, BotData};
 use crate::i18n::I18n;
+use crate::imagine::ImagineService;
 use crate::ingest::{IngestConfig, Ingestor};
 use crate::lifecycle::PersonaService;
 use crate::models::Catalog;
@@ -160,6 +161,12 @@ impl App {
                 clip.clone(),
             )
             .context("persona.descriptors")?;
+            let imagine = Arc::new(ImagineService::new(
+                store.clone(),
+                Arc::clone(&rewriters),
+                Arc::clone(&config),
+                format!("bot-{}", WorkerConfig::unique_owner(0)),
+            ));
             personas_handle = Some(Arc::clone(&personas));
             ingestor_handle = Some(Arc::clone(&ingestor));
             let data = BotData {
@@ -172,6 +179,7 @@ impl App {
                 ingestor,
                 personas,
                 clip,
+                imagine,
             };
             let customize = options.customize_client;
             Some(
@@ -254,31 +262,5 @@ fn load_catalog(config: &Config) -> anyhow::Result<Catalog> {
     Catalog::load(path).context("render.models_file")
 }
 
-/// The URL without its password, for logs and errors.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.find('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let credentials = &url[scheme_end + 3..at];
-            match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn passwords_are_redacted() {
-        assert_eq!(
-            super::redact_url("postgres://zipp:hunter2@db/zipp"),
-            "postgres://zipp:***@db/zipp"
-        );
-        assert_eq!(
-            super::redact_url("sqlite://data/zipp.db"),
-            "sqlite://data/zipp.db"
-        );
-    }
-}
+/// The URL without its credentials, for logs and errors (see [`crate::http_client::redact_url`]).
+pub use crate::http_client::redact_url;

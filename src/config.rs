@@ -57,6 +57,9 @@ pub struct DiscordConfig {
     /// The least time between two progress edits of the same reply, in milliseconds (Discord
     /// rate-limits message edits).
     pub progress_edit_interval_ms: u64,
+    /// How long a bot's claim on delivering a finished render lasts, in seconds: a bot killed
+    /// mid-delivery leaves a claim another bot (or its restart) takes over after this long.
+    pub delivery_lease_secs: u64,
 }
 
 impl Default for DiscordConfig {
@@ -68,6 +71,7 @@ impl Default for DiscordConfig {
             interaction_token_lifetime_secs: 840,
             delivery_poll_ms: 250,
             progress_edit_interval_ms: 1500,
+            delivery_lease_secs: 60,
         }
     }
 }
@@ -331,8 +335,10 @@ impl Config {
             || url.starts_with("postgres://")
             || url.starts_with("postgresql://"))
         {
+            // Only the redacted URL: it may carry a password.
             return Err(ConfigError(format!(
-                "database.url must start with sqlite:// or postgres:// (got {url:?})"
+                "database.url must start with sqlite:// or postgres:// (got {:?})",
+                crate::http_client::redact_url(url)
             )));
         }
         let api = &self.discord.api_url;
@@ -372,6 +378,10 @@ impl Config {
                 self.render.max_prompt_chars as u64,
             ),
             ("discord.delivery_poll_ms", self.discord.delivery_poll_ms),
+            (
+                "discord.delivery_lease_secs",
+                self.discord.delivery_lease_secs,
+            ),
             ("persona.reload_check_s", self.persona.reload_check_s),
             ("persona.top_k", self.persona.top_k as u64),
             ("persona.max_chars", self.persona.max_chars as u64),
@@ -411,8 +421,14 @@ impl Config {
                 file.display()
             ))
         })?;
-        let secrets: Secrets = toml_from_str(&text)
-            .map_err(|e| ConfigError(format!("{} (discord.secrets_file): {e}", file.display())))?;
+        // The parser's message quotes the offending line, which may be the token itself: only
+        // the file is named.
+        let secrets: Secrets = toml_from_str(&text).map_err(|_| {
+            ConfigError(format!(
+                "{} (discord.secrets_file) is not valid TOML: it must hold one line, discord_token = \"…\"",
+                file.display()
+            ))
+        })?;
         secrets
             .discord_token
             .filter(|t| !t.trim().is_empty())

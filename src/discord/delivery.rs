@@ -3,9 +3,17 @@
 //! A loop polls the store for jobs with news — progress not yet shown, or finished and not yet
 //! delivered — so it works the same whether the worker runs in this process or on another
 //! machine, and after a restart. Progress edits are throttled per job (Discord rate-limits
-//! edits). A finished job is claimed in the store before it is sent, so exactly one bot process
-//! delivers it. Within the interaction token's lifetime the result is a followup to the
-//! member's command; later it is a normal channel message that mentions nobody.
+//! edits). A finished job is claimed in the store (a lease) before it is sent and recorded as
+//! delivered after, so exactly one bot process delivers it, and a claim left by a bot killed
+//! mid-delivery expires and is taken over.
+//!
+//! Every send is idempotent, so a bot killed after Discord received the result but before it
+//! was recorded delivers nothing twice: within the interaction token's lifetime the result
+//! *replaces* the deferred response (an edit of `@original`; repeating it changes nothing);
+//! later it is a channel message that mentions nobody, sent with a `nonce` and `enforce_nonce`,
+//! so Discord returns the first message instead of creating a second. An interaction Discord
+//! never saw acknowledged (the bot died before its deferral reached Discord, so the member was
+//! told the command failed) is not delivered at all.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,7 +28,9 @@ use crate::fluent_args;
 use crate::i18n::I18n;
 use crate::ids::JobId;
 use crate::render::png::fit_png;
+use crate::render::worker::WorkerConfig;
 use crate::store::{now_ms, JobStatus, RenderJob, Side, Store};
+use crate::text::for_echo;
 
 /// Sending a finished job is tried this often before it is given up (and logged).
 const MAX_DELIVERY_TRIES: u32 = 5;
@@ -28,9 +38,13 @@ const MAX_DELIVERY_TRIES: u32 = 5;
 const BATCH: i64 = 50;
 /// Name of the attached file.
 const FILE_NAME: &str = "imagine.png";
+/// Discord's JSON error code for a webhook (here: an interaction token) it does not know.
+const UNKNOWN_WEBHOOK: isize = 10015;
 
 struct Delivery {
     store: Store,
+    /// This process's name on delivery claims.
+    owner: String,
     http: Arc<serenity::Http>,
     i18n: Arc<I18n>,
     config: Arc<Config>,
@@ -49,6 +63,7 @@ pub(super) async fn run(
     let poll = Duration::from_millis(config.discord.delivery_poll_ms);
     let delivery = Delivery {
         store,
+        owner: format!("delivery-{}", WorkerConfig::unique_owner(0)),
         http,
         i18n,
         config,
@@ -82,7 +97,7 @@ impl Delivery {
             JobStatus::Running => self.show_progress(&job).await,
             JobStatus::Done => self.deliver_image(&job).await,
             JobStatus::Failed => self.deliver_failure(&job).await,
-            JobStatus::Queued => {}
+            JobStatus::Rewriting | JobStatus::Queued => {}
         }
     }
 
@@ -167,21 +182,43 @@ impl Delivery {
         }
     }
 
-    async fn deliver_image(&self, job: &RenderJob) {
-        let via = self.route(job);
-        match self.store.claim_delivery(job.id, via).await {
-            Ok(true) => {}
-            Ok(false) => return,
+    async fn claim(&self, job: &RenderJob) -> bool {
+        match self
+            .store
+            .claim_delivery(
+                job.id,
+                &self.owner,
+                self.config.discord.delivery_lease_secs as i64 * 1000,
+            )
+            .await
+        {
+            Ok(claimed) => claimed,
             Err(error) => {
                 tracing::error!(job = %job.id, %error, "claiming delivery failed");
-                return;
+                false
             }
         }
-        match self.send_image(job, via).await {
-            Ok(()) => {
-                tracing::info!(job = %job.id, via, "render delivered");
-                self.forget(job.id);
+    }
+
+    async fn delivered(&self, job: &RenderJob, via: &str) {
+        match self.store.mark_delivered(job.id, &self.owner, via).await {
+            Ok(true) => tracing::info!(job = %job.id, via, "result delivered"),
+            Ok(false) => {
+                tracing::warn!(job = %job.id, via, "delivery claim expired while sending; the send was idempotent")
             }
+            // The claim expires and the idempotent send is repeated: the member sees one result.
+            Err(error) => tracing::error!(job = %job.id, %error, "recording the delivery failed"),
+        }
+        self.forget(job.id);
+    }
+
+    async fn deliver_image(&self, job: &RenderJob) {
+        if !self.claim(job).await {
+            return;
+        }
+        let via = self.route(job);
+        match self.send_image(job, via).await {
+            Ok(()) => self.delivered(job, via).await,
             Err(error) => self.delivery_failed(job, error).await,
         }
     }
@@ -254,37 +291,33 @@ impl Delivery {
             components.push(super::persona::open_button(&self.i18n, &job.locale, p.id));
         }
         if via == "interaction" {
-            let mut followup = serenity::CreateInteractionResponseFollowup::new()
-                .content(content)
-                .embed(embed)
-                .components(components)
-                .allowed_mentions(serenity::CreateAllowedMentions::new());
-            if let Some(attachment) = attachment {
-                followup = followup.add_file(attachment);
-            }
-            let sent = followup
-                .execute(&self.http, (None, &job.interaction_token))
-                .await?;
-            self.remember_message(job, sent.id.get()).await;
+            // The result replaces the deferred response: an edit, so sending it twice (a bot
+            // killed before recording the delivery) still shows one result.
             let done = self.i18n.tr(
                 &job.locale,
                 "imagine-done",
                 Some(&fluent_args!["seconds" => format!("{:.1}", image.render_ms as f64 / 1000.0)]),
             );
-            let edit = serenity::EditInteractionResponse::new()
-                .content(done)
+            let mut edit = serenity::EditInteractionResponse::new()
+                .content(format!("{done}\n{content}"))
+                .embed(embed)
+                .components(components)
                 .allowed_mentions(serenity::CreateAllowedMentions::new());
-            if let Err(error) = edit.execute(&self.http, &job.interaction_token).await {
-                // The image is delivered; a stale progress line is cosmetic.
-                tracing::warn!(job = %job.id, %error, "final status edit failed");
-            }
+            edit = match attachment {
+                Some(attachment) => edit.new_attachment(attachment),
+                None => edit.clear_attachments(),
+            };
+            let sent = edit.execute(&self.http, &job.interaction_token).await?;
+            self.remember_message(job, sent.id.get()).await;
         } else {
             let late = self.i18n.tr(&job.locale, "imagine-late-delivery", None);
             let mut message = serenity::CreateMessage::new()
                 .content(format!("{late}\n{content}"))
                 .embed(embed)
                 .components(components)
-                .allowed_mentions(serenity::CreateAllowedMentions::new());
+                .allowed_mentions(serenity::CreateAllowedMentions::new())
+                .nonce(nonce(job.id))
+                .enforce_nonce(true);
             if let Some(attachment) = attachment {
                 message = message.add_file(attachment);
             }
@@ -304,15 +337,10 @@ impl Delivery {
     }
 
     async fn deliver_failure(&self, job: &RenderJob) {
-        let via = self.route(job);
-        match self.store.claim_delivery(job.id, via).await {
-            Ok(true) => {}
-            Ok(false) => return,
-            Err(error) => {
-                tracing::error!(job = %job.id, %error, "claiming delivery failed");
-                return;
-            }
+        if !self.claim(job).await {
+            return;
         }
+        let via = self.route(job);
         tracing::warn!(job = %job.id, error = ?job.last_error, "render failed for good; telling the member");
         let id = job
             .error_message_id
@@ -333,18 +361,27 @@ impl Delivery {
                     serenity::CreateMessage::new()
                         .content(text)
                         .embed(self.embed(job, None))
-                        .allowed_mentions(serenity::CreateAllowedMentions::new()),
+                        .allowed_mentions(serenity::CreateAllowedMentions::new())
+                        .nonce(nonce(job.id))
+                        .enforce_nonce(true),
                 )
                 .await
                 .map(|_| ())
         };
         match result {
-            Ok(()) => self.forget(job.id),
+            Ok(()) => self.delivered(job, via).await,
             Err(error) => self.delivery_failed(job, error.into()).await,
         }
     }
 
     async fn delivery_failed(&self, job: &RenderJob, error: anyhow::Error) {
+        if never_acknowledged(&error) {
+            // The bot died after storing the job but before its deferral reached Discord: the
+            // member was told the command failed, so no result follows it anywhere.
+            tracing::warn!(job = %job.id, "the interaction was never acknowledged; not delivering");
+            self.delivered(job, "unacknowledged").await;
+            return;
+        }
         let tries = {
             let mut entry = self.failed_tries.entry(job.id).or_insert(0);
             *entry += 1;
@@ -352,12 +389,13 @@ impl Delivery {
         };
         if tries < MAX_DELIVERY_TRIES {
             tracing::warn!(job = %job.id, tries, error = ?error, "delivery failed; will retry");
-            if let Err(store_error) = self.store.release_delivery(job.id).await {
+            if let Err(store_error) = self.store.release_delivery(job.id, &self.owner).await {
                 tracing::error!(job = %job.id, %store_error, "could not release the delivery claim");
             }
         } else {
             tracing::error!(job = %job.id, tries, error = ?error, "delivery failed for good; giving up");
-            self.forget(job.id);
+            // Recorded as settled, so no bot retries it for ever.
+            self.delivered(job, "abandoned").await;
         }
     }
 
@@ -367,10 +405,28 @@ impl Delivery {
     }
 }
 
-/// Cuts text to at most `max` characters (Discord's embed field limits), marking the cut.
+/// The nonce of a job's channel message (at most 25 characters, as Discord requires).
+fn nonce(job: JobId) -> serenity::Nonce {
+    serenity::Nonce::String(format!("zipp-{}", job.0))
+}
+
+/// Whether Discord refused an interaction edit because it never saw the interaction answered.
+fn never_acknowledged(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<serenity::Error>(),
+            Some(serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(response)))
+                if response.error.code == UNKNOWN_WEBHOOK
+        )
+    })
+}
+
+/// Makes echoed text inert ([`for_echo`]: no mention, invite or link) and cuts it to at most
+/// `max` characters (Discord's embed field limits), marking the cut.
 fn clip(text: &str, max: usize) -> String {
+    let text = for_echo(text);
     if text.chars().count() <= max {
-        text.to_owned()
+        text
     } else {
         let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
         out.push('…');

@@ -1,7 +1,8 @@
 //! `/imagine prompt [seed] [negative] [persona]`, shaped as the product: convert the interaction
-//! → [`ImagineService::prepare`] (validation and persona; refusals are ephemeral) → defer →
-//! [`ImagineService::submit`] (rewrite and the stored job) → reply with the queue position.
-//! The worker renders; [`super::delivery`] edits progress and posts the image.
+//! → [`ImagineService::prepare`] (validation, persona, settings; refusals are ephemeral) →
+//! [`ImagineService::accept`] (the durable job) → defer → reply with the queue position →
+//! [`ImagineService::rewrite`] (the persona rewrite; the job is queued for a worker). The worker
+//! renders; [`super::delivery`] edits progress into the deferred response and then the image.
 //!
 //! `persona:compare` renders the generic prompt and the persona prompt with the same seed, side
 //! by side in one image; the side of the persona image is random and recorded, and the member's
@@ -14,7 +15,7 @@ use super::errors::locale;
 use super::{BotError, Context};
 use crate::fluent_args;
 use crate::ids::{ApplicationId, ChannelId, GuildId, InteractionId, MemberId};
-use crate::imagine::{ImagineRequest, ImagineService};
+use crate::imagine::ImagineRequest;
 
 /// Whether the member's persona conditions the render.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, poise::ChoiceParameter)]
@@ -56,11 +57,7 @@ pub async fn imagine(
     };
     let interaction = app.interaction;
     let data = ctx.data();
-    let service = ImagineService::new(
-        data.store.clone(),
-        std::sync::Arc::clone(&data.rewriters),
-        std::sync::Arc::clone(&data.config),
-    );
+    let service = &data.imagine;
     let request = ImagineRequest {
         guild: interaction.guild_id.map(|g| GuildId(g.get())),
         channel: ChannelId(interaction.channel_id.get()),
@@ -78,25 +75,42 @@ pub async fn imagine(
     // Everything that can refuse comes before deferring: a refusal is an ephemeral reply and
     // nothing is stored.
     let prepared = service.prepare(request).await?;
-    ctx.defer().await?;
-    let submitted = service.submit(prepared).await?;
-    if !submitted.newly_created {
-        tracing::info!(job = %submitted.job, "interaction delivered twice; already queued");
+    // Durable before acknowledged: once Discord has the deferral, the job exists, and a bot
+    // killed at any later instant (or another bot process) finishes it.
+    let accepted = service.accept(prepared).await?;
+    if !accepted.newly_created {
+        tracing::info!(job = %accepted.job, "interaction delivered twice; already accepted");
         return Ok(());
     }
-    let text = data.i18n.tr(
-        locale(ctx),
-        "imagine-queued",
-        Some(&fluent_args!["position" => submitted.position]),
-    );
-    serenity::EditInteractionResponse::new()
-        .content(text)
-        .allowed_mentions(serenity::CreateAllowedMentions::new())
-        .execute(ctx.http(), &interaction.token)
-        .await?;
+    if let Err(error) = ctx.defer().await {
+        // Discord showed the member that the command failed: render nothing for it.
+        if let Err(store_error) = service.discard(&accepted).await {
+            tracing::error!(job = %accepted.job, %store_error, "dropping an unacknowledged job failed");
+        }
+        return Err(error.into());
+    }
+    // The queue position is news, not the job: a failure here must not stop the rewrite.
+    let queued = async {
+        let position = service.position(&accepted).await?;
+        let text = data.i18n.tr(
+            locale(ctx),
+            "imagine-queued",
+            Some(&fluent_args!["position" => position]),
+        );
+        serenity::EditInteractionResponse::new()
+            .content(text)
+            .allowed_mentions(serenity::CreateAllowedMentions::new())
+            .execute(ctx.http(), &interaction.token)
+            .await?;
+        Ok::<_, BotError>(())
+    };
+    if let Err(error) = queued.await {
+        tracing::warn!(job = %accepted.job, %error, "showing the queue position failed");
+    }
+    service.rewrite(&accepted).await?;
     data.wake_workers.notify_one();
 
-    if let Some(backfill_days) = submitted.ask_consent {
+    if let Some(backfill_days) = service.consent_question(&accepted).await? {
         let (text, row) = super::persona::consent_prompt(&data.i18n, locale(ctx), backfill_days);
         serenity::CreateInteractionResponseFollowup::new()
             .content(text)

@@ -58,6 +58,7 @@ pub struct BotData {
     pub personas: Arc<PersonaService>,
     /// CLIP, for images members add (`render.clip_model`); None when not configured.
     pub clip: Option<Arc<zipp_clip::ClipEmbedder>>,
+    pub imagine: Arc<crate::imagine::ImagineService>,
 }
 
 /// A command's failure: shown politely (user errors) or logged and replaced by a generic text.
@@ -103,6 +104,7 @@ pub struct Bot {
     pub shard_manager: Arc<serenity::ShardManager>,
     client_task: JoinHandle<Result<(), serenity::Error>>,
     delivery_task: JoinHandle<()>,
+    rewrite_task: JoinHandle<()>,
     ingest_task: JoinHandle<()>,
     persona_task: JoinHandle<()>,
     shutdown: watch::Sender<bool>,
@@ -115,6 +117,9 @@ impl Bot {
         let _ = self.shutdown.send(true);
         if let Err(error) = self.delivery_task.await {
             tracing::error!(%error, "delivery task ended abnormally");
+        }
+        if let Err(error) = self.rewrite_task.await {
+            tracing::error!(%error, "rewrite stage ended abnormally");
         }
         if let Err(error) = self.persona_task.await {
             tracing::error!(%error, "persona task ended abnormally");
@@ -176,6 +181,8 @@ pub async fn start(
     let store = data.store.clone();
     let ingestor = Arc::clone(&data.ingestor);
     let personas = Arc::clone(&data.personas);
+    let imagine = Arc::clone(&data.imagine);
+    let wake = Arc::clone(&data.wake_workers);
     let http = build_http(&config, token)?;
     let commands = localized_commands(&i18n)?;
     let dev_guild = config.discord.dev_guild;
@@ -230,6 +237,7 @@ pub async fn start(
     let client_task = tokio::spawn(async move { client.start().await });
     let (shutdown, shutdown_rx) = watch::channel(false);
     let persona_task = tokio::spawn(personas.run(shutdown_rx.clone()));
+    let rewrite_task = tokio::spawn(imagine.run_rewrite_stage(wake, shutdown_rx.clone()));
     let delivery_task = tokio::spawn(delivery::run(
         store,
         Arc::clone(&http),
@@ -244,6 +252,7 @@ pub async fn start(
         shard_manager,
         client_task,
         delivery_task,
+        rewrite_task,
         ingest_task,
         persona_task,
         shutdown,

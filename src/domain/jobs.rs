@@ -6,6 +6,9 @@ use crate::ids::{ApplicationId, ChannelId, GuildId, InteractionId, JobId, Member
 /// Where a job is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobStatus {
+    /// Stored before the member's interaction was acknowledged; its prompt is being rewritten
+    /// for the persona by the bot process holding the rewrite lease.
+    Rewriting,
     /// Waiting for a worker.
     Queued,
     /// Leased by a worker.
@@ -20,6 +23,7 @@ impl JobStatus {
     /// The stored name.
     pub fn as_str(self) -> &'static str {
         match self {
+            JobStatus::Rewriting => "rewriting",
             JobStatus::Queued => "queued",
             JobStatus::Running => "running",
             JobStatus::Done => "done",
@@ -30,6 +34,7 @@ impl JobStatus {
     /// The status a stored name stands for.
     pub fn parse(text: &str) -> Option<JobStatus> {
         Some(match text {
+            "rewriting" => JobStatus::Rewriting,
             "queued" => JobStatus::Queued,
             "running" => JobStatus::Running,
             "done" => JobStatus::Done,
@@ -103,9 +108,9 @@ pub struct NewJob {
     pub locale: String,
     /// The prompt as typed.
     pub prompt: String,
-    /// The prompt actually rendered (after the rewrite step).
+    /// The prompt actually rendered (after the rewrite step); the prompt as typed until then.
     pub rendered_prompt: String,
-    /// Which rewrite produced `rendered_prompt` (e.g. `unchanged`).
+    /// Which rewrite produced `rendered_prompt` (e.g. `unchanged`; `pending` until then).
     pub rewrite_kind: String,
     /// Negative prompt.
     pub negative_prompt: String,
@@ -176,6 +181,8 @@ pub struct RenderJob {
     pub status: JobStatus,
     /// Leases taken so far.
     pub attempts: u32,
+    /// Rewrite leases taken so far.
+    pub rewrite_attempts: u32,
     /// Most leases.
     pub max_attempts: u32,
     /// Steps done in the current attempt.

@@ -1,10 +1,13 @@
-//! The render queue (`render_jobs`): enqueue, lease with expiry and heartbeat, progress,
-//! completion, bounded retries, and the bot's delivery bookkeeping.
+//! The render queue (`render_jobs`): a job's life is `rewriting → queued → running → done |
+//! failed`, then delivered. Accepting stores the job before the member's interaction is
+//! acknowledged (`rewriting`, leased by the accepting bot process); the rewrite stage, the render
+//! lease (expiry, heartbeat, progress, bounded retries) and delivery (`store/delivery.rs`) each
+//! hand the job over only through their own lease.
 //!
 //! **Invariant:** a job's state changes only through a conditional `UPDATE` that names the
-//! lease owner, so a worker whose lease expired (crashed, paused, partitioned) can neither
-//! complete nor fail a job another worker has taken over; exactly one completion is stored.
-//! Delivery is claimed the same way (`delivered_at IS NULL`), so exactly one bot posts it.
+//! lease owner, so a process whose lease expired (crashed, paused, partitioned) can neither
+//! finish a rewrite nor complete or fail a job another process has taken over; exactly one
+//! completion is stored. Delivery is claimed the same way, so exactly one bot posts it.
 
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -19,7 +22,7 @@ pub(super) const JOB_COLUMNS: &str = "id, guild_id, channel_id, member_id, inter
     interaction_token, locale, prompt, rendered_prompt, rewrite_kind, negative_prompt, model, seed, \
     width, height, steps, attachment_size_limit, status, attempts, max_attempts, progress_step, \
     progress_total, notified_step, error_message_id, last_error, created_at, started_at, \
-    finished_at, delivered_at, generic_prompt, persona_side, persona_id";
+    finished_at, delivered_at, generic_prompt, persona_side, persona_id, rewrite_attempts";
 
 pub(super) fn job_from_row(row: &AnyRow) -> Result<RenderJob, sqlx::Error> {
     let status: String = row.try_get("status")?;
@@ -56,6 +59,7 @@ pub(super) fn job_from_row(row: &AnyRow) -> Result<RenderJob, sqlx::Error> {
         attachment_size_limit: row.try_get::<i64, _>("attachment_size_limit")? as u64,
         status,
         attempts: row.try_get::<i64, _>("attempts")? as u32,
+        rewrite_attempts: row.try_get::<i64, _>("rewrite_attempts")? as u32,
         max_attempts: row.try_get::<i64, _>("max_attempts")? as u32,
         progress_step: row.try_get::<i64, _>("progress_step")? as u32,
         progress_total: row.try_get::<i64, _>("progress_total")? as u32,
@@ -82,17 +86,59 @@ pub(super) fn job_from_row(row: &AnyRow) -> Result<RenderJob, sqlx::Error> {
 }
 
 impl Store {
-    /// Adds a job to the queue. Enqueuing the same interaction twice returns the first job.
+    /// Adds a job to the queue, its prompt already rewritten. Enqueuing the same interaction
+    /// twice returns the first job.
     #[tracing::instrument(skip_all, fields(interaction = %job.interaction_id))]
     pub async fn enqueue(&self, job: &NewJob) -> Result<QueuedJob, StoreError> {
+        let (id, newly_created) = self.insert_job(job, None).await?;
+        let position = self.queue_position(id).await?;
+        Ok(QueuedJob {
+            id,
+            position,
+            newly_created,
+        })
+    }
+
+    /// Stores a job whose prompt is still to be rewritten (`rewriting`), leased by `owner` for
+    /// `lease_ms`: the durable record of an interaction about to be acknowledged. The owner
+    /// finishes the rewrite with [`Store::finish_rewrite`]; if it dies, the lease expires and
+    /// [`Store::lease_rewrite`] hands the job to another bot process. Accepting the same
+    /// interaction twice returns the first job, with `false`.
+    ///
+    /// One statement when the interaction is new: the acknowledgement waits for it.
+    #[tracing::instrument(skip_all, fields(interaction = %job.interaction_id))]
+    pub async fn accept(
+        &self,
+        job: &NewJob,
+        owner: &str,
+        lease_ms: i64,
+    ) -> Result<(JobId, bool), StoreError> {
+        self.insert_job(job, Some((owner, lease_ms))).await
+    }
+
+    async fn insert_job(
+        &self,
+        job: &NewJob,
+        rewrite_lease: Option<(&str, i64)>,
+    ) -> Result<(JobId, bool), StoreError> {
         let now = now_ms();
+        let (status, owner, expires, rewrite_attempts) = match rewrite_lease {
+            Some((owner, lease_ms)) => (
+                JobStatus::Rewriting,
+                Some(owner.to_owned()),
+                Some(now + lease_ms),
+                1_i64,
+            ),
+            None => (JobStatus::Queued, None, None, 0_i64),
+        };
         let inserted = sqlx::query(
             "INSERT INTO render_jobs (guild_id, channel_id, member_id, interaction_id, \
              application_id, interaction_token, locale, prompt, rendered_prompt, rewrite_kind, \
              negative_prompt, model, seed, width, height, steps, attachment_size_limit, status, \
-             max_attempts, not_before, created_at, generic_prompt, persona_side, persona_id) \
+             max_attempts, not_before, created_at, generic_prompt, persona_side, persona_id, \
+             lease_owner, lease_expires_at, rewrite_attempts) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-             'queued', $18, $19, $20, $21, $22, $23) \
+             $24, $18, $19, $20, $21, $22, $23, $25, $26, $27) \
              ON CONFLICT (interaction_id) DO NOTHING RETURNING id",
         )
         .bind(job.guild_id.map(GuildId::to_db))
@@ -118,6 +164,10 @@ impl Store {
         .bind(job.compare.as_ref().map(|c| c.generic_prompt.clone()))
         .bind(job.compare.as_ref().map(|c| c.persona_side.as_str()))
         .bind(job.persona_id)
+        .bind(status.as_str())
+        .bind(owner)
+        .bind(expires)
+        .bind(rewrite_attempts)
         .fetch_optional(self.pool())
         .await
         .map_err(db_err("enqueue"))?;
@@ -132,20 +182,16 @@ impl Store {
                 (JobId(row.try_get("id").map_err(db_err("enqueue"))?), false)
             }
         };
-        let position = self.queue_position(id).await?;
-        Ok(QueuedJob {
-            id,
-            position,
-            newly_created,
-        })
+        Ok((id, newly_created))
     }
 
     /// 1-based place of a job among unfinished jobs (0 once it is finished).
     pub async fn queue_position(&self, id: JobId) -> Result<u64, StoreError> {
         let row = sqlx::query(
             "SELECT COUNT(*) AS ahead FROM render_jobs \
-             WHERE status IN ('queued', 'running') AND id <= $1 \
-             AND EXISTS (SELECT 1 FROM render_jobs j WHERE j.id = $1 AND j.status IN ('queued', 'running'))",
+             WHERE status IN ('rewriting', 'queued', 'running') AND id <= $1 \
+             AND EXISTS (SELECT 1 FROM render_jobs j WHERE j.id = $1 \
+                 AND j.status IN ('rewriting', 'queued', 'running'))",
         )
         .bind(id.0)
         .fetch_one(self.pool())
@@ -167,6 +213,81 @@ impl Store {
         row.map(|r| job_from_row(&r))
             .transpose()
             .map_err(db_err("read job"))
+    }
+
+    /// Takes over the oldest job whose rewrite lease expired (its bot process died after
+    /// accepting it), for `owner` for `lease_ms`, or nothing.
+    #[tracing::instrument(skip_all, fields(owner))]
+    pub async fn lease_rewrite(
+        &self,
+        owner: &str,
+        lease_ms: i64,
+    ) -> Result<Option<RenderJob>, StoreError> {
+        let now = now_ms();
+        let lock = match self.backend() {
+            Backend::Sqlite => "",
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+        };
+        let sql = format!(
+            "UPDATE render_jobs SET lease_owner = $1, lease_expires_at = $2, \
+             rewrite_attempts = rewrite_attempts + 1 \
+             WHERE id = (SELECT id FROM render_jobs \
+                 WHERE status = 'rewriting' AND lease_expires_at < $3 \
+                 ORDER BY id LIMIT 1 {lock}) \
+             AND status = 'rewriting' AND lease_expires_at < $3 \
+             RETURNING {JOB_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(owner)
+            .bind(now + lease_ms)
+            .bind(now)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db_err("lease rewrite"))?;
+        row.map(|r| job_from_row(&r))
+            .transpose()
+            .map_err(db_err("lease rewrite"))
+    }
+
+    /// Stores the rewritten prompt and queues the job for a worker, if `owner` still holds its
+    /// rewrite lease. False (nothing changed) when the lease was lost.
+    #[tracing::instrument(skip_all, fields(job = %id))]
+    pub async fn finish_rewrite(
+        &self,
+        id: JobId,
+        owner: &str,
+        rendered_prompt: &str,
+        rewrite_kind: &str,
+    ) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let result = sqlx::query(
+            "UPDATE render_jobs SET status = 'queued', rendered_prompt = $1, rewrite_kind = $2, \
+             lease_owner = NULL, lease_expires_at = NULL, not_before = $3 \
+             WHERE id = $4 AND lease_owner = $5 AND status = 'rewriting'",
+        )
+        .bind(rendered_prompt)
+        .bind(rewrite_kind)
+        .bind(now)
+        .bind(id.0)
+        .bind(owner)
+        .execute(self.pool())
+        .await
+        .map_err(db_err("finish rewrite"))?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// Deletes a job still being rewritten by `owner` (its interaction could not be
+    /// acknowledged, so the member was told it failed).
+    pub async fn discard_job(&self, id: JobId, owner: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "DELETE FROM render_jobs WHERE id = $1 AND lease_owner = $2 AND status = 'rewriting'",
+        )
+        .bind(id.0)
+        .bind(owner)
+        .execute(self.pool())
+        .await
+        .map_err(db_err("discard job"))?;
+        Ok(())
     }
 
     /// Takes the oldest ready job for `owner` for `lease_ms`, or nothing.
@@ -380,6 +501,21 @@ impl Store {
         .await
         .map_err(db_err("release lease"))?;
         Ok(result.rows_affected() == 1)
+    }
+
+    /// The jobs in `status`, oldest first (for tests and benchmarks).
+    pub async fn jobs_with_status(&self, status: JobStatus) -> Result<Vec<RenderJob>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {JOB_COLUMNS} FROM render_jobs WHERE status = $1 ORDER BY id"
+        ))
+        .bind(status.as_str())
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_err("jobs with status"))?;
+        rows.iter()
+            .map(job_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(db_err("jobs with status"))
     }
 
     /// Counts jobs by status (for tests, `/stats` and benchmarks).

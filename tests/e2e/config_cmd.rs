@@ -153,9 +153,7 @@ async fn moderators_configure_the_server(kind: Db) {
     .await;
     let webhook = webhook_path(fake.config().app_id, &token);
     let followup = fake
-        .wait_for_request("image", WAIT, |r| {
-            r.method == "POST" && r.path == webhook && !r.files.is_empty()
-        })
+        .wait_for_request("image", WAIT, |r| is_image_delivery(r, &webhook))
         .await
         .expect("delivered");
     let fields = followup.json.as_ref().expect("json")["embeds"][0]["fields"].clone();

@@ -1,10 +1,15 @@
-//! Nothing is lost: a bot restarted with a job queued delivers it once; a worker killed mid-job
-//! (its lease expires) is replaced by another, and the result is delivered exactly once.
+//! Nothing is lost: a bot restarted with a job queued delivers it once; a bot process killed
+//! (SIGKILL) after Discord received the deferral but while the prompt was being rewritten — the
+//! worst instant: acknowledged, nothing rendered — is finished by the next bot, once; a worker
+//! killed mid-job (its lease expires) is replaced by another, and the result is delivered
+//! exactly once.
 
 use std::time::Duration;
 
-use fake_discord::fixtures::opt_str;
-use zipp::store::JobStatus;
+use fake_discord::fixtures::{opt_str, DEFAULT_USER_ID};
+use fake_discord::llm::{start as start_llm, Mode};
+use zipp::ids::{GuildId, MemberId};
+use zipp::store::{JobStatus, Store};
 
 use crate::harness::*;
 
@@ -30,6 +35,19 @@ async fn bot_restart_keeps_queued_job(kind: Db) {
     })
     .await
     .expect("queued");
+    // The rewrite (no persona: the prompt as typed) queues the job for a worker.
+    for _ in 0..polls(10) {
+        if app
+            .store
+            .count_jobs(JobStatus::Queued)
+            .await
+            .expect("count")
+            == 1
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     assert_eq!(
         app.store
             .count_jobs(JobStatus::Queued)
@@ -42,16 +60,14 @@ async fn bot_restart_keeps_queued_job(kind: Db) {
     // Second life: bot and worker; the job is rendered and delivered once.
     let app = setup.start(setup.config(), true, 1).await;
     let webhook = webhook_path(fake.config().app_id, &token);
-    fake.wait_for_request("image followup", WAIT, |r| {
-        r.method == "POST" && r.path == webhook && !r.files.is_empty()
-    })
-    .await
-    .expect("delivered after restart");
+    fake.wait_for_request("image delivery", WAIT, |r| is_image_delivery(r, &webhook))
+        .await
+        .expect("delivered after restart");
     // Stopped, the bot can deliver nothing more: the count is final (no sleep guesses it).
     setup.guard.assert_none();
     app.shutdown().await;
     assert_eq!(
-        image_followups(fake, &webhook).len(),
+        image_deliveries(fake, &webhook).len(),
         1,
         "delivered exactly once"
     );
@@ -60,6 +76,97 @@ async fn bot_restart_keeps_queued_job(kind: Db) {
 }
 
 on_both_databases!(bot_restart_keeps_queued_job);
+
+async fn bot_killed_during_rewrite_delivers_once(kind: Db) {
+    let setup = Setup::new(kind, 2).await;
+    let fake = &setup.fake;
+    // The first bot's LLM never answers: its rewrite is in flight when it is killed.
+    let hang = start_llm(Mode::Hang).await;
+    let normal = start_llm(Mode::Normal).await;
+    add_llm(&setup.catalog, "hang", &hang.url);
+    add_llm(&setup.catalog, "normal", &normal.url);
+    {
+        // The member has a persona, so the rewrite asks the LLM.
+        let store = Store::connect(&setup.db.url, 1).await.expect("store");
+        store
+            .add_persona(
+                GuildId(fake.config().guild_id),
+                MemberId(DEFAULT_USER_ID),
+                "edited",
+                "I love watercolor harbours.",
+                None,
+            )
+            .await
+            .expect("persona");
+        store.close().await;
+    }
+    let mut child = spawn_zipp(
+        std::path::Path::new(env!("CARGO_BIN_EXE_zipp")),
+        &["bot"],
+        &setup.db,
+        fake,
+        setup.dir.path(),
+        &setup.catalog,
+        &[
+            ("ZIPP_REWRITE__DEFAULT_LLM", "hang".to_owned()),
+            // Rewrite lease: budget + 5 s.
+            ("ZIPP_REWRITE__BUDGET_MS", "3000".to_owned()),
+        ],
+    );
+    wait_registered(fake).await;
+    let (id, token) = dispatch_imagine(
+        fake,
+        945_000_000_000_000_001,
+        vec![opt_str("prompt", "a quiet harbour")],
+        |b| b,
+    )
+    .await;
+    // The LLM has the request: the job was stored and deferred, its rewrite is running.
+    for _ in 0..polls(5) {
+        if hang.hits.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    child.kill().expect("kill the bot");
+    child.wait().expect("reap the bot");
+    assert_eq!(
+        hang.hits.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "killed during the rewrite"
+    );
+    let deferral = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.path == callback_path(id, &token))
+        .expect("Discord received the deferral before the kill");
+    assert_eq!(deferral.response_status, 204);
+
+    // The next bot (with a working LLM) takes the expired rewrite lease over; a worker renders.
+    let mut config = setup.config();
+    config.rewrite.default_llm = "normal".to_owned();
+    let app = setup.start(config, true, 1).await;
+    let delivered = image_of(fake, &token).await;
+    assert!(
+        field(&delivered, "Prompt rendered").contains("watercolor"),
+        "rewritten by the second bot's LLM"
+    );
+    let job = app
+        .store
+        .jobs_to_notify(10)
+        .await
+        .expect("read")
+        .into_iter()
+        .find(|j| j.interaction_id.0 == id);
+    assert!(job.is_none(), "nothing left to deliver");
+    setup.guard.assert_none();
+    app.shutdown().await;
+    let webhook = webhook_path(fake.config().app_id, &token);
+    assert_eq!(image_deliveries(fake, &webhook).len(), 1, "delivered once");
+    setup.db.cleanup().await;
+}
+
+on_both_databases!(bot_killed_during_rewrite_delivers_once);
 
 async fn killed_worker_is_replaced(kind: Db) {
     // Enough steps that the worker is surely killed mid-render.
@@ -128,11 +235,9 @@ async fn killed_worker_is_replaced(kind: Db) {
     config2.render.models_file = catalog_fast;
     let worker = setup.start(config2, false, 1).await;
     let webhook = webhook_path(fake.config().app_id, &token);
-    fake.wait_for_request("image followup", WAIT, |r| {
-        r.method == "POST" && r.path == webhook && !r.files.is_empty()
-    })
-    .await
-    .expect("delivered by the second worker");
+    fake.wait_for_request("image delivery", WAIT, |r| is_image_delivery(r, &webhook))
+        .await
+        .expect("delivered by the second worker");
     let job = bot.store.job(job_id).await.expect("read").expect("job");
     assert_eq!(job.status, JobStatus::Done);
     assert_eq!(job.attempts, 2, "the killed attempt counts");
@@ -141,7 +246,7 @@ async fn killed_worker_is_replaced(kind: Db) {
     setup.guard.assert_none();
     bot.shutdown().await;
     assert_eq!(
-        image_followups(fake, &webhook).len(),
+        image_deliveries(fake, &webhook).len(),
         1,
         "delivered exactly once"
     );

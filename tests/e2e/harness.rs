@@ -364,11 +364,62 @@ impl Setup {
     }
 }
 
-/// Followups to `webhook` that carry a file (delivered images).
-pub fn image_followups(fake: &FakeDiscord, webhook: &str) -> Vec<RecordedRequest> {
+/// Adds `[llm.NAME]`, an OpenAI-compatible server at `url`, to the catalog file.
+pub fn add_llm(catalog: &Path, name: &str, url: &str) {
+    let mut text = std::fs::read_to_string(catalog).expect("read the catalog");
+    text.push_str(&format!(
+        "\n[llm.{name}]\nbackend = \"openai\"\nbase_url = \"{url}\"\nmodel = \"{name}\"\n"
+    ));
+    std::fs::write(catalog, text).expect("write the catalog");
+}
+
+/// A real `zipp` process (`binary`, run with `args`) on the fixture's database, fake Discord
+/// and catalog; `env` adds or overrides `ZIPP_*` settings. Killed with SIGKILL by the caller.
+pub fn spawn_zipp(
+    binary: &Path,
+    args: &[&str],
+    db: &TestDb,
+    fake: &FakeDiscord,
+    dir: &Path,
+    catalog: &Path,
+    env: &[(&str, String)],
+) -> std::process::Child {
+    let mut command = std::process::Command::new(binary);
+    command
+        .args(args)
+        .current_dir(dir)
+        .env("DISCORD_TOKEN", "fake-token")
+        .env("ZIPP_DATABASE__URL", &db.url)
+        .env("ZIPP_DISCORD__API_URL", fake.base_url())
+        .env("ZIPP_DISCORD__DELIVERY_POLL_MS", "50")
+        .env("ZIPP_DISCORD__PROGRESS_EDIT_INTERVAL_MS", "0")
+        .env("ZIPP_RENDER__MODELS_FILE", catalog)
+        .env("ZIPP_RENDER__DEFAULT_MODEL", "tiny")
+        .env("ZIPP_RENDER__DEVICE", "cpu")
+        .env("ZIPP_RENDER__POLL_MS", "50")
+        .env("ZIPP_RENDER__LEASE_SECS", "2")
+        .env("ZIPP_RENDER__RETRY_BACKOFF_SECS", "0")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.spawn().expect("spawn zipp")
+}
+
+/// Whether `r` delivers an image through the interaction webhook `webhook`: the result
+/// replaces the deferred response (an edit of `@original` that carries a file).
+pub fn is_image_delivery(r: &RecordedRequest, webhook: &str) -> bool {
+    r.method == "PATCH"
+        && r.path.strip_prefix(webhook) == Some("/messages/@original")
+        && !r.files.is_empty()
+}
+
+/// The image deliveries through the interaction webhook `webhook` (see [`is_image_delivery`]).
+pub fn image_deliveries(fake: &FakeDiscord, webhook: &str) -> Vec<RecordedRequest> {
     fake.requests()
         .into_iter()
-        .filter(|r| r.method == "POST" && r.path == webhook && !r.files.is_empty())
+        .filter(|r| is_image_delivery(r, webhook))
         .collect()
 }
 
@@ -407,14 +458,12 @@ pub fn llama_python() -> PathBuf {
     path
 }
 
-/// Waits for the delivered image (a followup with a file) of the interaction `token`.
+/// Waits for the delivered image of the interaction `token` (see [`is_image_delivery`]).
 pub async fn image_of(fake: &FakeDiscord, token: &str) -> RecordedRequest {
     let webhook = webhook_path(fake.config().app_id, token);
-    fake.wait_for_request("image followup", WAIT, |r| {
-        r.method == "POST" && r.path == webhook && !r.files.is_empty()
-    })
-    .await
-    .expect("the image arrives")
+    fake.wait_for_request("image delivery", WAIT, |r| is_image_delivery(r, &webhook))
+        .await
+        .expect("the image arrives")
 }
 
 /// The value of the embed field `name` of a delivered image.

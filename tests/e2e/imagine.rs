@@ -22,9 +22,7 @@ async fn imagine_end_to_end(kind: Db) {
     let app_id = fake.config().app_id;
     let webhook = webhook_path(app_id, &token);
     let followup = fake
-        .wait_for_request("image followup", WAIT, |r| {
-            r.method == "POST" && r.path == webhook && !r.files.is_empty()
-        })
+        .wait_for_request("image delivery", WAIT, |r| is_image_delivery(r, &webhook))
         .await
         .expect("the image arrives");
 
@@ -102,7 +100,7 @@ async fn imagine_end_to_end(kind: Db) {
     );
     setup.guard.assert_none();
     app.shutdown().await;
-    assert_eq!(image_followups(fake, &webhook).len(), 1);
+    assert_eq!(image_deliveries(fake, &webhook).len(), 1);
     for request in fake.requests() {
         assert_mentions_nobody(&request);
     }
@@ -239,7 +237,7 @@ async fn late_result_is_delivered_as_a_channel_message() {
     app.shutdown().await;
     let webhook = webhook_path(fake.config().app_id, &token);
     assert!(
-        image_followups(fake, &webhook).is_empty(),
+        image_deliveries(fake, &webhook).is_empty(),
         "no followup with an expired token"
     );
     assert_openapi_valid(fake);
@@ -263,9 +261,9 @@ async fn image_respects_the_attachment_size_limit() {
     .await;
     let webhook = webhook_path(fake.config().app_id, &token);
     let followup = fake
-        .wait_for_request("image followup", WAIT, |r| {
-            r.method == "POST"
-                && r.path == webhook
+        .wait_for_request("image delivery", WAIT, |r| {
+            r.method == "PATCH"
+                && r.path == format!("{webhook}/messages/@original")
                 && r.json
                     .as_ref()
                     .and_then(|j| j["embeds"].as_array())

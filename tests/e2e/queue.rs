@@ -1,5 +1,6 @@
-//! The job queue's contract on both databases: idempotent enqueue, exclusive leases, lease
-//! expiry and takeover, bounded retries, exactly-once completion and delivery claims.
+//! The job queue's contract on both databases: idempotent enqueue, the rewrite stage's lease and
+//! its takeover, exclusive leases, lease expiry and takeover, bounded retries, exactly-once
+//! completion and delivery claims (leased, taken over when stale).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -217,28 +218,154 @@ async fn queue_contract(kind: Db) {
 
     // Delivery is claimed exactly once; a released claim can be claimed again.
     assert!(store
-        .claim_delivery(first.id, "interaction")
+        .claim_delivery(first.id, "bot-a", 60_000)
         .await
         .expect("claim"));
     assert!(!store
-        .claim_delivery(first.id, "interaction")
+        .claim_delivery(first.id, "bot-b", 60_000)
         .await
         .expect("claim"));
-    store.release_delivery(first.id).await.expect("release");
+    store
+        .release_delivery(first.id, "bot-a")
+        .await
+        .expect("release");
     assert!(store
-        .claim_delivery(first.id, "interaction")
+        .claim_delivery(first.id, "bot-b", 60_000)
         .await
         .expect("claim again"));
     assert!(!store
-        .claim_delivery(sixth.id, "interaction")
+        .claim_delivery(sixth.id, "bot-b", 60_000)
         .await
         .expect("unfinished jobs are not deliverable"));
+    // A claim whose holder died goes stale and is taken over; the dead holder cannot record the
+    // delivery afterwards, the new one can, and a delivered job is never claimed again.
+    let second_done = store.job(second.id).await.expect("read").expect("job");
+    assert!(matches!(
+        second_done.status,
+        JobStatus::Done | JobStatus::Failed
+    ));
+    assert!(store
+        .claim_delivery(second.id, "dead", -1)
+        .await
+        .expect("claim"));
+    assert!(
+        store
+            .jobs_to_notify(100)
+            .await
+            .expect("read")
+            .iter()
+            .any(|j| j.id == second.id),
+        "a stale claim is news again"
+    );
+    assert!(store
+        .claim_delivery(second.id, "alive", 60_000)
+        .await
+        .expect("take over"));
+    assert!(!store
+        .mark_delivered(second.id, "dead", "interaction")
+        .await
+        .expect("mark"));
+    assert!(store
+        .mark_delivered(second.id, "alive", "interaction")
+        .await
+        .expect("mark"));
+    assert!(!store
+        .claim_delivery(second.id, "late", 60_000)
+        .await
+        .expect("delivered"));
 
     store.close().await;
     db.cleanup().await;
 }
 
 on_both_databases!(queue_contract);
+
+/// The rewrite stage: an accepted job is invisible to workers until its rewrite is finished by
+/// the lease holder; an expired rewrite lease is taken over once, and the old holder can no
+/// longer finish it; a job dropped before acknowledgement is gone.
+async fn rewrite_stage_contract(kind: Db) {
+    let db = TestDb::new(kind).await;
+    let store = store_for(&db).await;
+    let (id, fresh) = store
+        .accept(&new_job(1, 2), "bot-a", 60_000)
+        .await
+        .expect("accept");
+    assert!(fresh);
+    let (again, fresh) = store
+        .accept(&new_job(1, 2), "bot-b", 60_000)
+        .await
+        .expect("accept twice");
+    assert_eq!((again, fresh), (id, false), "one job per interaction");
+    assert_eq!(store.queue_position(id).await.expect("position"), 1);
+    assert!(
+        store.lease("w", 60_000).await.expect("lease").is_none(),
+        "workers never see a job before its rewrite"
+    );
+    assert!(
+        store
+            .lease_rewrite("bot-b", 60_000)
+            .await
+            .expect("lease rewrite")
+            .is_none(),
+        "a live rewrite lease is not taken over"
+    );
+    assert!(store
+        .finish_rewrite(id, "bot-a", "a cat, watercolor", "llm")
+        .await
+        .expect("finish"));
+    let job = store.job(id).await.expect("read").expect("job");
+    assert_eq!(job.status, JobStatus::Queued);
+    assert_eq!(
+        (job.rendered_prompt.as_str(), job.rewrite_kind.as_str()),
+        ("a cat, watercolor", "llm")
+    );
+    assert!(store.lease("w", 60_000).await.expect("lease").is_some());
+
+    // bot-a dies holding a rewrite lease (already expired here): bot-b takes the job over.
+    let (dead, _) = store
+        .accept(&new_job(2, 2), "bot-a", -1)
+        .await
+        .expect("accept");
+    let taken = store
+        .lease_rewrite("bot-b", 60_000)
+        .await
+        .expect("lease rewrite")
+        .expect("the expired rewrite is taken over");
+    assert_eq!((taken.id, taken.rewrite_attempts), (dead, 2));
+    assert!(
+        store
+            .lease_rewrite("bot-c", 60_000)
+            .await
+            .expect("lease rewrite")
+            .is_none(),
+        "taken over once"
+    );
+    assert!(
+        !store
+            .finish_rewrite(dead, "bot-a", "late", "llm")
+            .await
+            .expect("finish"),
+        "the dead holder lost its lease"
+    );
+    assert!(store
+        .finish_rewrite(dead, "bot-b", "a cat", "unchanged")
+        .await
+        .expect("finish"));
+
+    // An interaction that could not be acknowledged: its job is dropped by its holder only.
+    let (unacked, _) = store
+        .accept(&new_job(3, 2), "bot-a", 60_000)
+        .await
+        .expect("accept");
+    store.discard_job(unacked, "bot-b").await.expect("discard");
+    assert!(store.job(unacked).await.expect("read").is_some());
+    store.discard_job(unacked, "bot-a").await.expect("discard");
+    assert!(store.job(unacked).await.expect("read").is_none());
+    store.close().await;
+    db.cleanup().await;
+}
+
+on_both_databases!(rewrite_stage_contract);
 
 /// Concurrent workers never lease the same job twice.
 async fn concurrent_leases_are_exclusive(kind: Db) {

@@ -78,9 +78,7 @@ async fn hostile_prompts_never_reach_discord_unchecked(kind: Db) {
     .await;
     let webhook = webhook_path(fake.config().app_id, &token);
     let followup = fake
-        .wait_for_request("compare image", WAIT, |r| {
-            r.method == "POST" && r.path == webhook && !r.files.is_empty()
-        })
+        .wait_for_request("compare image", WAIT, |r| is_image_delivery(r, &webhook))
         .await
         .expect("the compare image arrives");
     let message = followup.response_json.clone().expect("message");
@@ -105,11 +103,9 @@ async fn hostile_prompts_never_reach_discord_unchecked(kind: Db) {
     )
     .await;
     let webhook = webhook_path(fake.config().app_id, &token);
-    fake.wait_for_request("image", WAIT, |r| {
-        r.method == "POST" && r.path == webhook && !r.files.is_empty()
-    })
-    .await
-    .expect("the image arrives");
+    fake.wait_for_request("image", WAIT, |r| is_image_delivery(r, &webhook))
+        .await
+        .expect("the image arrives");
     let last = llm
         .bodies
         .lock()

@@ -503,6 +503,22 @@ impl FakeDiscord {
         self.shared.lock().messages.get(&message_id).cloned()
     }
 
+    /// Every message the fake stores, oldest first.
+    pub fn messages(&self) -> Vec<Value> {
+        let state = self.shared.lock();
+        let mut ids: Vec<u64> = state.messages.keys().copied().collect();
+        ids.sort_unstable();
+        ids.iter().map(|id| state.messages[id].clone()).collect()
+    }
+
+    /// The original response of the interaction with `token`, once it was acknowledged with a
+    /// message (a deferral or a reply).
+    pub fn original_response(&self, token: &str) -> Option<Value> {
+        let state = self.shared.lock();
+        let id = state.interactions.get(token)?.original?;
+        state.messages.get(&id).cloned()
+    }
+
     /// Writes every exchange so far as a JSON array for `tests/openapi/validate.py`:
     /// `[{"method","path","query","request_json","is_multipart","files","status","response_json"}]`
     /// (`request_json` is the `payload_json` part for multipart bodies; `files` lists the

@@ -33,6 +33,8 @@ pub enum Mode {
     Refusal,
     /// Never answers.
     Hang,
+    /// A correct rewrite, after this delay (a slow model).
+    Slow(Duration),
     /// A model that obeys instructions found in the prompt data and the persona.
     Injectable,
     /// A correct rewrite with mention, invite, link and bidi payloads appended.
@@ -146,6 +148,10 @@ async fn serve(
         Mode::Hang => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
             return;
+        }
+        Mode::Slow(delay) => {
+            tokio::time::sleep(delay).await;
+            ok(format!("{data}, soft watercolor"))
         }
         Mode::Injectable => ok(obey(&system, &data)),
         Mode::Fixed(text) => ok(text),

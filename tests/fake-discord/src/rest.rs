@@ -491,7 +491,39 @@ fn webhook_message(
     }
 }
 
+/// `POST /channels/{id}/messages`. With `enforce_nonce` and a `nonce`, a message the bot created
+/// with that nonce in the last few minutes is returned instead of a new one, as Discord does.
 fn create_channel_message(st: &mut FakeState, req: &Req<'_>, channel_id: u64) -> Answer {
+    let nonce = req.json.map(|b| &b["nonce"]).filter(|n| !n.is_null());
+    if let Some(nonce) = nonce {
+        let valid = match nonce {
+            Value::String(text) => text.chars().count() <= 25,
+            Value::Number(number) => number.is_u64() || number.is_i64(),
+            _ => false,
+        };
+        if !valid {
+            return invalid_form_body(
+                "nonce: must be an integer or a string of at most 25 characters",
+            );
+        }
+        let enforce = req
+            .json
+            .is_some_and(|b| b["enforce_nonce"].as_bool() == Some(true));
+        if enforce {
+            let earlier = st
+                .messages
+                .values()
+                .find(|m| {
+                    snowflake(&m["channel_id"]) == Some(channel_id)
+                        && &m["nonce"] == nonce
+                        && m["author"]["id"] == fixtures::bot_user(req.cfg)["id"]
+                })
+                .cloned();
+            if let Some(message) = earlier {
+                return ok(message);
+            }
+        }
+    }
     match new_message(st, req, channel_id, req.json, false) {
         Ok(id) => ok(st.messages[&id].clone()),
         Err(e) => e,
@@ -654,6 +686,9 @@ fn apply_fields(
     if creating {
         if let Some(tts) = body["tts"].as_bool() {
             m["tts"] = json!(tts);
+        }
+        if !body["nonce"].is_null() {
+            m["nonce"] = body["nonce"].clone();
         }
     }
     let existing = m["attachments"].as_array().cloned().unwrap_or_default();
