@@ -65,6 +65,9 @@ error-prompt-too-long = Dieser Prompt ist { $length } Zeichen lang; das Limit li
 error-prompt-control = Der Prompt enthält unsichtbare Steuerzeichen. Bitte gib ihn als reinen Text neu ein.
 error-negative-too-long = Der negative Prompt ist { $length } Zeichen lang; das Limit liegt bei { $max }.
 error-negative-control = Der negative Prompt enthält unsichtbare Steuerzeichen. Bitte gib ihn als reinen Text neu ein.
+error-prompt-cluster = Der Prompt enthält ein Zeichen mit Dutzenden übereinandergestapelten Zeichen. Bitte gib ihn als reinen Text neu ein.
+error-negative-cluster = Der negative Prompt enthält ein Zeichen mit Dutzenden übereinandergestapelten Zeichen. Bitte gib ihn als reinen Text neu ein.
+error-negative-empty = Der negative Prompt ist leer, sobald Leerzeichen und unsichtbare Zeichen entfernt sind.
 error-seed-range = Der Seed muss eine ganze Zahl von 0 bis 4294967295 sein.
 error-model-unavailable = Das Bildmodell dieses Servers ist gerade nicht verfügbar. Ein Moderator kann ein anderes auswählen.
 
@@ -198,6 +201,12 @@ persona-questionnaire-visual = Optisch mag ich { $answer }.
 persona-saved = Gespeichert: Deine Persona ist jetzt Version { $version }, und /imagine nutzt sie ab deinem nächsten Prompt. Nur du kannst sie sehen.
 error-persona-empty = Diese Persona ist leer, sobald Leerzeichen, unsichtbare Zeichen und Erwähnungen entfernt sind. Bitte schreib ein paar Worte über dich.
 error-persona-too-long = Diese Persona ist { $length } Zeichen lang; das Limit liegt bei { $max }. Hier ist, was du geschrieben hast, damit du es kürzen kannst:
+error-persona-control = Diese Persona enthält unsichtbare Steuerzeichen, deshalb habe ich sie nicht gespeichert. Hier ist dein Text, damit du ihn als reinen Text neu eingeben kannst.
+error-persona-cluster = Diese Persona enthält ein Zeichen mit Dutzenden übereinandergestapelten Zeichen, deshalb habe ich sie nicht gespeichert. Hier ist dein Text, damit du ihn als reinen Text neu eingeben kannst.
+error-answer-control = Eine deiner Antworten enthält unsichtbare Steuerzeichen, deshalb habe ich sie nicht gespeichert. Hier ist dein Text, damit du ihn als reinen Text neu eingeben kannst.
+error-answer-cluster = Eine deiner Antworten enthält ein Zeichen mit Dutzenden übereinandergestapelten Zeichen, deshalb habe ich sie nicht gespeichert. Hier ist dein Text, damit du ihn als reinen Text neu eingeben kannst.
+error-answer-too-long = Eine deiner Antworten ist { $length } Zeichen lang; erlaubt sind { $max }. Hier ist dein Text, damit du ihn kürzen kannst:
+error-answer-empty = Diese Antwort ist leer, sobald Leerzeichen, unsichtbare Zeichen und Erwähnungen entfernt sind.
 
 persona-reset-done = Zurück zur abgeleiteten Persona (Version { $version }); /imagine nutzt ab jetzt diese.
 persona-reset-none = Es gibt noch keine abgeleitete Persona, zu der du zurückkehren könntest, deshalb bleibt deine aktuelle Persona. Mit /persona aktualisieren bittest du zipp, eine abzuleiten.

@@ -65,6 +65,9 @@ error-prompt-too-long = That prompt is { $length } characters long; the limit is
 error-prompt-control = The prompt contains invisible control characters. Please retype it as plain text.
 error-negative-too-long = The negative prompt is { $length } characters long; the limit is { $max }.
 error-negative-control = The negative prompt contains invisible control characters. Please retype it as plain text.
+error-prompt-cluster = The prompt has a character with dozens of marks stacked on it. Please retype it as plain text.
+error-negative-cluster = The negative prompt has a character with dozens of marks stacked on it. Please retype it as plain text.
+error-negative-empty = The negative prompt is empty once spaces and invisible characters are removed.
 error-seed-range = The seed must be a whole number from 0 to 4294967295.
 error-model-unavailable = The image model this server uses is not available right now. A moderator can pick another one.
 
@@ -198,6 +201,12 @@ persona-questionnaire-visual = Visually, I like { $answer }.
 persona-saved = Saved: your persona is now version { $version }, and /imagine uses it from your next prompt. Only you can see it.
 error-persona-empty = That persona is empty once spaces, invisible characters and mentions are removed. Please write a few words about yourself.
 error-persona-too-long = That persona is { $length } characters long; the limit is { $max }. Here is what you wrote, so you can shorten it:
+error-persona-control = That persona contains invisible control characters, so I did not save it. Here is what you wrote, to retype as plain text.
+error-persona-cluster = That persona has a character with dozens of marks stacked on it, so I did not save it. Here is what you wrote, to retype as plain text.
+error-answer-control = One of your answers contains invisible control characters, so I did not save it. Here is what you wrote, to retype as plain text.
+error-answer-cluster = One of your answers has a character with dozens of marks stacked on it, so I did not save it. Here is what you wrote, to retype as plain text.
+error-answer-too-long = One of your answers is { $length } characters long; the limit is { $max }. Here is what you wrote, so you can shorten it:
+error-answer-empty = That answer is empty once spaces, invisible characters and mentions are removed.
 
 persona-reset-done = Back to the inferred persona (version { $version }); /imagine uses it from now on.
 persona-reset-none = There is no inferred persona to go back to yet, so your current persona stays. /persona refresh asks zipp to infer one.

@@ -65,6 +65,9 @@ error-prompt-too-long = Ese prompt tiene { $length } caracteres; el límite es {
 error-prompt-control = El prompt contiene caracteres de control invisibles. Vuelve a escribirlo como texto sin formato.
 error-negative-too-long = El prompt negativo tiene { $length } caracteres; el límite es { $max }.
 error-negative-control = El prompt negativo contiene caracteres de control invisibles. Vuelve a escribirlo como texto sin formato.
+error-prompt-cluster = El prompt tiene un carácter con decenas de marcas apiladas. Vuelve a escribirlo como texto sin formato.
+error-negative-cluster = El prompt negativo tiene un carácter con decenas de marcas apiladas. Vuelve a escribirlo como texto sin formato.
+error-negative-empty = El prompt negativo queda vacío al quitar los espacios y los caracteres invisibles.
 error-seed-range = La semilla debe ser un número entero de 0 a 4294967295.
 error-model-unavailable = El modelo de imagen que usa este servidor no está disponible en este momento. Un moderador puede elegir otro.
 
@@ -198,6 +201,12 @@ persona-questionnaire-visual = En lo visual, prefiero { $answer }.
 persona-saved = Guardado: tu persona es ahora la versión { $version }, y /imagine la usará a partir de tu próximo prompt. Solo tú puedes verla.
 error-persona-empty = Esa persona queda vacía al quitar los espacios, los caracteres invisibles y las menciones. Escribe unas palabras sobre ti.
 error-persona-too-long = Esa persona tiene { $length } caracteres; el límite es { $max }. Esto es lo que has escrito, para que puedas acortarlo:
+error-persona-control = Esa persona contiene caracteres de control invisibles, así que no la he guardado. Aquí tienes lo que escribiste para que lo vuelvas a escribir como texto sin formato.
+error-persona-cluster = Esa persona tiene un carácter con decenas de marcas apiladas, así que no la he guardado. Aquí tienes lo que escribiste para que lo vuelvas a escribir como texto sin formato.
+error-answer-control = Una de tus respuestas contiene caracteres de control invisibles, así que no la he guardado. Aquí tienes lo que escribiste para que lo vuelvas a escribir como texto sin formato.
+error-answer-cluster = Una de tus respuestas tiene un carácter con decenas de marcas apiladas, así que no la he guardado. Aquí tienes lo que escribiste para que lo vuelvas a escribir como texto sin formato.
+error-answer-too-long = Una de tus respuestas tiene { $length } caracteres; el límite es { $max }. Aquí tienes lo que escribiste para que puedas acortarlo:
+error-answer-empty = Esa respuesta queda vacía al quitar los espacios, los caracteres invisibles y las menciones.
 
 persona-reset-done = Has vuelto a la persona inferida (versión { $version }); /imagine la usa a partir de ahora.
 persona-reset-none = Todavía no hay ninguna persona inferida a la que volver, así que tu persona actual se mantiene. Con /persona actualizar le pides a zipp que infiera una.

@@ -65,6 +65,9 @@ error-prompt-too-long = Ce prompt fait { $length } caractères ; la limite est 
 error-prompt-control = Le prompt contient des caractères de contrôle invisibles. Merci de le ressaisir en texte brut.
 error-negative-too-long = Le prompt négatif fait { $length } caractères ; la limite est de { $max }.
 error-negative-control = Le prompt négatif contient des caractères de contrôle invisibles. Merci de le ressaisir en texte brut.
+error-prompt-cluster = Le prompt contient un caractère surchargé de dizaines de signes empilés. Merci de le ressaisir en texte brut.
+error-negative-cluster = Le prompt négatif contient un caractère surchargé de dizaines de signes empilés. Merci de le ressaisir en texte brut.
+error-negative-empty = Le prompt négatif est vide une fois les espaces et les caractères invisibles retirés.
 error-seed-range = La graine doit être un nombre entier de 0 à 4294967295.
 error-model-unavailable = Le modèle d’image utilisé par ce serveur n’est pas disponible pour le moment. Un modérateur peut en choisir un autre.
 
@@ -198,6 +201,12 @@ persona-questionnaire-visual = Visuellement, j’aime { $answer }.
 persona-saved = Enregistré : votre persona passe à la version { $version }, et /imagine l’utilise dès votre prochain prompt. Il n’est visible que par vous.
 error-persona-empty = Ce persona est vide une fois les espaces, les caractères invisibles et les mentions retirés. Écrivez quelques mots sur vous.
 error-persona-too-long = Ce persona fait { $length } caractères ; la limite est de { $max }. Voici ce que vous avez écrit, pour que vous puissiez le raccourcir :
+error-persona-control = Ce persona contient des caractères de contrôle invisibles : je ne l'ai pas enregistré. Voici ce que vous avez écrit, à ressaisir en texte brut.
+error-persona-cluster = Ce persona contient un caractère surchargé de dizaines de signes empilés : je ne l'ai pas enregistré. Voici ce que vous avez écrit, à ressaisir en texte brut.
+error-answer-control = Une de vos réponses contient des caractères de contrôle invisibles : je ne l'ai pas enregistrée. Voici ce que vous avez écrit, à ressaisir en texte brut.
+error-answer-cluster = Une de vos réponses contient un caractère surchargé de dizaines de signes empilés : je ne l'ai pas enregistrée. Voici ce que vous avez écrit, à ressaisir en texte brut.
+error-answer-too-long = Une de vos réponses fait { $length } caractères ; la limite est de { $max }. Voici ce que vous avez écrit, pour la raccourcir :
+error-answer-empty = Cette réponse est vide une fois les espaces, les caractères invisibles et les mentions retirés.
 
 persona-reset-done = Retour au persona déduit (version { $version }) ; /imagine l’utilise désormais.
 persona-reset-none = Il n’y a pas encore de persona déduit auquel revenir ; votre persona actuel est donc conservé. /persona actualiser demande à zipp d’en déduire un.

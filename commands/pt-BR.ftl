@@ -65,6 +65,9 @@ error-prompt-too-long = Esse prompt tem { $length } caracteres; o limite é { $m
 error-prompt-control = O prompt contém caracteres de controle invisíveis. Digite-o novamente como texto simples.
 error-negative-too-long = O prompt negativo tem { $length } caracteres; o limite é { $max }.
 error-negative-control = O prompt negativo contém caracteres de controle invisíveis. Digite-o novamente como texto simples.
+error-prompt-cluster = O prompt tem um caractere com dezenas de marcas empilhadas. Digite-o novamente como texto simples.
+error-negative-cluster = O prompt negativo tem um caractere com dezenas de marcas empilhadas. Digite-o novamente como texto simples.
+error-negative-empty = O prompt negativo fica vazio depois que os espaços e os caracteres invisíveis são removidos.
 error-seed-range = A semente deve ser um número inteiro de 0 a 4294967295.
 error-model-unavailable = O modelo de imagem que este servidor usa não está disponível agora. Um moderador pode escolher outro.
 
@@ -198,6 +201,12 @@ persona-questionnaire-visual = Visualmente, eu gosto de { $answer }.
 persona-saved = Salvo: sua persona agora é a versão { $version }, e o /imagine vai usá-la a partir do seu próximo prompt. Só você pode vê-la.
 error-persona-empty = Essa persona fica vazia depois que os espaços, os caracteres invisíveis e as menções são removidos. Escreva algumas palavras sobre você.
 error-persona-too-long = Essa persona tem { $length } caracteres; o limite é { $max }. Aqui está o que você escreveu, para que possa encurtá-la:
+error-persona-control = Essa persona contém caracteres de controle invisíveis, então não a salvei. Aqui está o que você escreveu, para digitar de novo como texto simples.
+error-persona-cluster = Essa persona tem um caractere com dezenas de marcas empilhadas, então não a salvei. Aqui está o que você escreveu, para digitar de novo como texto simples.
+error-answer-control = Uma das suas respostas contém caracteres de controle invisíveis, então não a salvei. Aqui está o que você escreveu, para digitar de novo como texto simples.
+error-answer-cluster = Uma das suas respostas tem um caractere com dezenas de marcas empilhadas, então não a salvei. Aqui está o que você escreveu, para digitar de novo como texto simples.
+error-answer-too-long = Uma das suas respostas tem { $length } caracteres; o limite é { $max }. Aqui está o que você escreveu, para poder encurtar:
+error-answer-empty = Essa resposta fica vazia depois que os espaços, os caracteres invisíveis e as menções são removidos.
 
 persona-reset-done = De volta à persona inferida (versão { $version }); o /imagine passa a usá-la a partir de agora.
 persona-reset-none = Ainda não há uma persona inferida para a qual voltar, então sua persona atual continua. O /persona atualizar pede ao zipp que infira uma.

@@ -1,7 +1,221 @@
-//! Text a member typed, made safe to reuse: invisible and format characters removed,
-//! mentions, invites and links neutralized, whitespace collapsed ([`sanitize`]), and the
-//! delimited-data form in which such text is handed to an LLM ([`as_data`]). Pure functions,
-//! shared by the rewrite's post-checks and prompts and by the persona verbalizer.
+//! Text a member typed, made safe to reuse. Pure functions:
+//!
+//! - [`clean`]: **the one cleaner for everything a member types** (prompt, negative prompt,
+//!   persona edit, setup answers): refuses control characters, text with nothing visible and
+//!   grapheme clusters built to overflow a line (stacked marks), strips every format character
+//!   (bidi overrides and isolates, zero-width characters, tags…), normalizes whitespace, and
+//!   bounds the length. Persona text, which becomes LLM input, also loses mentions and links.
+//! - [`for_echo`]: text shown back in Discord (embeds, replies) with mentions, invites, links
+//!   and masked links made inert.
+//! - [`sanitize`] and [`as_data`]: what the rewrite's post-checks and the LLM prompts use.
+
+use unicode_properties::{GeneralCategory, GeneralCategoryGroup, UnicodeGeneralCategory};
+use unicode_segmentation::UnicodeSegmentation;
+
+/// The most code points one grapheme cluster may hold: real scripts stay far below (Devanagari
+/// conjuncts, Vietnamese stacked accents, emoji ZWJ sequences after their joiners are removed);
+/// "Zalgo" text stacks dozens of marks on one letter to spill over other lines.
+pub const MAX_CLUSTER_CHARS: usize = 12;
+
+/// A field a member types into; it decides line breaks, whether mentions and links are kept, and
+/// the message ids of refusals (`error-{field}-{reason}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    /// `/imagine`'s prompt (one line).
+    Prompt,
+    /// `/imagine`'s negative prompt (one line; empty means none).
+    Negative,
+    /// A persona the member writes (lines kept; LLM input: mentions and links removed).
+    Persona,
+    /// An answer in the persona setup questionnaire (as a persona; empty means skipped).
+    Answer,
+}
+
+impl Field {
+    /// The name in message ids.
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::Prompt => "prompt",
+            Field::Negative => "negative",
+            Field::Persona => "persona",
+            Field::Answer => "answer",
+        }
+    }
+
+    fn multiline(self) -> bool {
+        matches!(self, Field::Persona | Field::Answer)
+    }
+
+    fn may_be_empty(self) -> bool {
+        matches!(self, Field::Negative | Field::Answer)
+    }
+}
+
+/// Why [`clean`] refused a text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// Nothing visible is left (only spaces, invisible or format characters, marks).
+    Empty,
+    /// A control character (other than tab and line breaks).
+    Control,
+    /// A grapheme cluster longer than [`MAX_CLUSTER_CHARS`].
+    Cluster,
+    /// Longer than the limit once cleaned.
+    TooLong {
+        /// Characters after cleaning.
+        length: usize,
+        /// The limit.
+        max: usize,
+    },
+}
+
+impl Refusal {
+    /// The Fluent id of the member-facing message for this refusal in `field`
+    /// (`error-{field}-{reason}`).
+    pub fn message_id(&self, field: Field) -> &'static str {
+        use Field::*;
+        match (field, self) {
+            (Prompt, Refusal::Empty) => "error-prompt-empty",
+            (Prompt, Refusal::Control) => "error-prompt-control",
+            (Prompt, Refusal::Cluster) => "error-prompt-cluster",
+            (Prompt, Refusal::TooLong { .. }) => "error-prompt-too-long",
+            (Negative, Refusal::Empty) => "error-negative-empty",
+            (Negative, Refusal::Control) => "error-negative-control",
+            (Negative, Refusal::Cluster) => "error-negative-cluster",
+            (Negative, Refusal::TooLong { .. }) => "error-negative-too-long",
+            (Persona, Refusal::Empty) => "error-persona-empty",
+            (Persona, Refusal::Control) => "error-persona-control",
+            (Persona, Refusal::Cluster) => "error-persona-cluster",
+            (Persona, Refusal::TooLong { .. }) => "error-persona-too-long",
+            (Answer, Refusal::Empty) => "error-answer-empty",
+            (Answer, Refusal::Control) => "error-answer-control",
+            (Answer, Refusal::Cluster) => "error-answer-cluster",
+            (Answer, Refusal::TooLong { .. }) => "error-answer-too-long",
+        }
+    }
+}
+
+/// Whether `c` is a format character (Cf: bidi controls, zero-width characters, tags, soft
+/// hyphen…) or one of the other characters that render as nothing ([`is_invisible`]).
+fn is_format(c: char) -> bool {
+    c.general_category() == GeneralCategory::Format || is_invisible(c)
+}
+
+/// Whether `c` is something a reader sees: a letter, number, punctuation or symbol.
+fn is_visible(c: char) -> bool {
+    matches!(
+        c.general_category_group(),
+        GeneralCategoryGroup::Letter
+            | GeneralCategoryGroup::Number
+            | GeneralCategoryGroup::Punctuation
+            | GeneralCategoryGroup::Symbol
+    ) && !is_invisible(c)
+}
+
+/// Cleans what a member typed into `field`: see the module docs. `max_chars` bounds the cleaned
+/// length in characters. Empty results are refused except where the field may be empty
+/// ([`Field::Negative`], [`Field::Answer`]), which then return `""`.
+pub fn clean(text: &str, field: Field, max_chars: usize) -> Result<String, Refusal> {
+    if text
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    {
+        return Err(Refusal::Control);
+    }
+    // Format characters go; every kind of space and line break becomes ' ' or '\n'.
+    let unformatted: String = text
+        .chars()
+        .filter(|c| !is_format(*c))
+        .map(|c| match c {
+            '\n' | '\u{2028}' | '\u{2029}' if field.multiline() => '\n',
+            c if c.is_whitespace() => ' ',
+            c => c,
+        })
+        .collect();
+    if unformatted
+        .graphemes(true)
+        .any(|g| g.chars().count() > MAX_CLUSTER_CHARS)
+    {
+        return Err(Refusal::Cluster);
+    }
+    let unlinked = if matches!(field, Field::Persona | Field::Answer) {
+        sanitize(&unformatted)
+    } else {
+        unformatted
+    };
+    // Runs of spaces collapse; in multi-line fields at most one blank line in a row.
+    let mut out = String::new();
+    let mut blank = 0;
+    for line in unlinked.split('\n') {
+        let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
+        if line.is_empty() {
+            blank += 1;
+            if blank > 1 || out.is_empty() {
+                continue;
+            }
+        } else {
+            blank = 0;
+        }
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&line);
+    }
+    let out = out.trim().to_owned();
+    if !out.chars().any(is_visible) {
+        return if field.may_be_empty() {
+            Ok(String::new())
+        } else {
+            Err(Refusal::Empty)
+        };
+    }
+    let length = out.chars().count();
+    if length > max_chars {
+        return Err(Refusal::TooLong {
+            length,
+            max: max_chars,
+        });
+    }
+    Ok(out)
+}
+
+/// Text shown back in Discord made inert: `@` can start no mention (`@everyone`, `<@id>`), nor
+/// `<` a channel or command mention, and
+/// links, invites and masked links (`[label](url)`) are broken with a zero-width space so
+/// Discord renders them as plain text. Used wherever a member's or an LLM's text is echoed.
+pub fn for_echo(text: &str) -> String {
+    const ZWSP: char = '\u{200B}';
+    const INVITE_HOSTS: [&str; 3] = ["discord.gg", "discord.com/invite", "discordapp.com/invite"];
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        let lower = rest.chars().take(24).collect::<String>().to_lowercase();
+        let host = INVITE_HOSTS.iter().find(|h| lower.starts_with(**h));
+        // `discord` + ZWSP + `.gg…`: no invite embed, no link.
+        let split = host.and_then(|h| h.find('.')).and_then(|dot| {
+            let (name, tail) = (rest.get(..dot)?, rest.get(dot..)?);
+            name.is_ascii().then_some((name, tail))
+        });
+        if let Some((name, tail)) = split {
+            out.push_str(name);
+            out.push(ZWSP);
+            out.push_str(&tail[..1]);
+            rest = &tail[1..];
+            continue;
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+        match c {
+            '@' => out.push(ZWSP),
+            // `<#channel>` and `</command:id>` render as links.
+            '<' if rest.starts_with(['#', '/']) => out.push(ZWSP),
+            ']' if rest.starts_with('(') => out.push(ZWSP),
+            ':' if rest.starts_with("//") => out.push(ZWSP),
+            _ => {}
+        }
+    }
+    out
+}
 
 /// Removes invisible characters, mentions, invites and URLs; collapses whitespace.
 pub fn sanitize(text: &str) -> String {

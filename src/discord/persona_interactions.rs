@@ -15,7 +15,8 @@ use crate::fluent_args;
 use crate::i18n::I18n;
 use crate::ids::{GuildId, MemberId};
 use crate::lifecycle::{SOURCE_EDITED, SOURCE_QUESTIONNAIRE};
-use crate::verbalize::{clean_member_text, MemberTextError, MAX_MEMBER_CHARS};
+use crate::text::{clean, for_echo, Field, Refusal};
+use crate::verbalize::MAX_MEMBER_CHARS;
 
 /// Handles the persona components (consent, forget, edit and history buttons, the restore menu,
 /// the `/imagine` "open my persona" button); returns false for other components.
@@ -220,33 +221,47 @@ pub async fn on_modal(
             _ => None,
         })
         .collect();
-    let (source, typed) = if custom_id == EDIT_MODAL {
+    let (source, typed, cleaned) = if custom_id == EDIT_MODAL {
         let text = fields
             .iter()
             .find(|(id, _)| id == "persona")
             .map(|(_, v)| v.clone())
             .unwrap_or_default();
-        (SOURCE_EDITED, text)
+        let cleaned = clean(&text, Field::Persona, MAX_MEMBER_CHARS)
+            .map_err(|refusal| (Field::Persona, refusal));
+        (SOURCE_EDITED, text, cleaned)
     } else {
-        (
-            SOURCE_QUESTIONNAIRE,
-            questionnaire(&data.i18n, locale, &fields),
-        )
+        let typed = fields
+            .iter()
+            .map(|(_, v)| v.as_str())
+            .collect::<Vec<_>>()
+            .join("\n");
+        let cleaned = questionnaire(&data.i18n, locale, &fields).and_then(|text| {
+            clean(&text, Field::Persona, MAX_MEMBER_CHARS)
+                .map_err(|refusal| (Field::Persona, refusal))
+        });
+        (SOURCE_QUESTIONNAIRE, typed, cleaned)
     };
     let mut attachment = None;
-    let text = match clean_member_text(&typed, MAX_MEMBER_CHARS) {
-        Err(MemberTextError::Empty) => data.i18n.tr(locale, "error-persona-empty", None),
-        Err(MemberTextError::TooLong { length, max }) => {
-            // Nothing is lost: what they wrote comes back, in the message or as a file.
+    let text = match cleaned {
+        Err((field, refusal)) => {
+            // Nothing is lost: what they wrote comes back, quoted when it is short and plain,
+            // else as a file (control or bidi characters never reach a message).
+            let (length, max) = match refusal {
+                Refusal::TooLong { length, max } => (length, max),
+                _ => (0, 0),
+            };
             let mut text = data.i18n.tr(
                 locale,
-                "error-persona-too-long",
+                refusal.message_id(field),
                 Some(&fluent_args!["length" => length, "max" => max]),
             );
-            let quoted = typed.replace("```", "'''");
-            if text.chars().count() + quoted.chars().count() + 10 <= 2000 {
+            let quoted = for_echo(&typed.replace("```", "'''"));
+            let plain = matches!(refusal, Refusal::TooLong { .. })
+                && !typed.chars().any(|c| c.is_control() && c != '\n');
+            if plain && text.chars().count() + quoted.chars().count() + 10 <= 2000 {
                 text.push_str(&format!("\n```\n{quoted}\n```"));
-            } else {
+            } else if !typed.trim().is_empty() {
                 attachment = Some(serenity::CreateAttachment::bytes(
                     typed.clone().into_bytes(),
                     "persona.txt",
@@ -292,27 +307,30 @@ pub async fn on_modal(
     Ok(true)
 }
 
-/// The questionnaire's answers as first-person sentences (empty answers are skipped).
-fn questionnaire(i18n: &I18n, locale: &str, fields: &[(String, String)]) -> String {
-    SETUP_FIELDS
-        .iter()
-        .filter_map(|field| {
-            let raw = &fields.iter().find(|(id, _)| id == field)?.1;
-            // Invisible characters, mentions and links go; an answer of nothing else is skipped.
-            let answer = match clean_member_text(raw, usize::MAX) {
-                Ok(answer) => answer,
-                Err(_) => return None,
-            };
-            let answer = answer.trim_end_matches(['.', '!', '。']).trim();
-            if answer.is_empty() {
-                return None;
-            }
-            Some(i18n.tr(
-                locale,
-                &format!("persona-questionnaire-{field}"),
-                Some(&fluent_args!["answer" => answer.to_owned()]),
-            ))
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+/// The questionnaire's answers as first-person sentences (empty answers are skipped), or the
+/// first answer the cleaner refused.
+fn questionnaire(
+    i18n: &I18n,
+    locale: &str,
+    fields: &[(String, String)],
+) -> Result<String, (Field, Refusal)> {
+    let mut sentences = Vec::new();
+    for field in SETUP_FIELDS {
+        let Some((_, raw)) = fields.iter().find(|(id, _)| id == field) else {
+            continue;
+        };
+        // Invisible characters, mentions and links go; an answer of nothing else is skipped.
+        let answer = clean(raw, Field::Answer, MAX_MEMBER_CHARS)
+            .map_err(|refusal| (Field::Answer, refusal))?;
+        let answer = answer.trim_end_matches(['.', '!', '。']).trim();
+        if answer.is_empty() {
+            continue;
+        }
+        sentences.push(i18n.tr(
+            locale,
+            &format!("persona-questionnaire-{field}"),
+            Some(&fluent_args!["answer" => answer.to_owned()]),
+        ));
+    }
+    Ok(sentences.join(" "))
 }

@@ -4,6 +4,7 @@
 //! that only the member sees, and nothing is enqueued.
 
 use crate::error::UserError;
+use crate::text::{clean, Field, Refusal};
 
 /// Limits from the configuration.
 #[derive(Debug, Clone, Copy)]
@@ -36,12 +37,9 @@ pub fn validate(
     limits: InputLimits,
     random_seed: u64,
 ) -> Result<ImagineInput, UserError> {
-    let prompt = clean_text(prompt, limits.max_prompt_chars, Field::Prompt)?;
-    if prompt.is_empty() {
-        return Err(UserError::new("error-prompt-empty"));
-    }
+    let prompt = clean_field(prompt, Field::Prompt, limits.max_prompt_chars)?;
     let negative_prompt = match negative {
-        Some(text) => clean_text(text, limits.max_negative_chars, Field::Negative)?,
+        Some(text) => clean_field(text, Field::Negative, limits.max_negative_chars)?,
         None => String::new(),
     };
     let seed = match seed {
@@ -56,36 +54,20 @@ pub fn validate(
     })
 }
 
-#[derive(Clone, Copy)]
-enum Field {
-    Prompt,
-    Negative,
+/// [`clean`], its refusal as the member-facing error.
+pub fn clean_field(text: &str, field: Field, max_chars: usize) -> Result<String, UserError> {
+    clean(text, field, max_chars).map_err(|refusal| refusal_error(&refusal, field))
 }
 
-/// Rejects control characters (other than ordinary whitespace) and over-long text; collapses
-/// whitespace. Length is counted in characters after trimming.
-fn clean_text(text: &str, max_chars: usize, field: Field) -> Result<String, UserError> {
-    if text
-        .chars()
-        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-    {
-        return Err(UserError::new(match field {
-            Field::Prompt => "error-prompt-control",
-            Field::Negative => "error-negative-control",
-        }));
+/// The member-facing error of a [`Refusal`] in `field`.
+pub fn refusal_error(refusal: &Refusal, field: Field) -> UserError {
+    let error = UserError::new(refusal.message_id(field));
+    match refusal {
+        Refusal::TooLong { length, max } => error
+            .with_number("length", *length as i64)
+            .with_number("max", *max as i64),
+        _ => error,
     }
-    let cleaned = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    let length = cleaned.chars().count();
-    if length > max_chars {
-        let id = match field {
-            Field::Prompt => "error-prompt-too-long",
-            Field::Negative => "error-negative-too-long",
-        };
-        return Err(UserError::new(id)
-            .with_number("length", length as i64)
-            .with_number("max", max_chars as i64));
-    }
-    Ok(cleaned)
 }
 
 #[cfg(test)]
@@ -116,6 +98,12 @@ mod tests {
         check("bell\u{7}", None, Err("error-prompt-control"));
         check("nul\u{0}", None, Err("error-prompt-control"));
         check("c1\u{85}", None, Err("error-prompt-control"));
+        check(
+            "\u{200B}\u{200C}\u{200D}\u{2060}\u{FEFF}",
+            None,
+            Err("error-prompt-empty"),
+        );
+        check("a\u{202E}cat\u{202C}", None, Ok(("acat", 7)));
         check("cat", Some(-1), Err("error-seed-range"));
         check("cat", Some(MAX_SEED + 1), Err("error-seed-range"));
         check("cat", Some(MAX_SEED), Ok(("cat", MAX_SEED as u64)));

@@ -570,55 +570,5 @@ pub fn check_llm_persona(answer: &str, max_chars: usize) -> Result<String, Strin
 /// Longest persona a member may write (characters).
 pub const MAX_MEMBER_CHARS: usize = 1000;
 
-/// Why a persona a member wrote was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MemberTextError {
-    /// Nothing is left once invisible characters, mentions and links are removed.
-    Empty,
-    /// Longer than the limit (after cleaning).
-    TooLong {
-        /// Characters.
-        length: usize,
-        /// The limit.
-        max: usize,
-    },
-}
-
-/// Cleans a persona a member typed: invisible characters, mentions (`@everyone`, `<@…>`) and
-/// links removed, runs of spaces collapsed, at most one blank line in a row; refused when
-/// nothing is left or it is longer than `max_chars`.
-pub fn clean_member_text(text: &str, max_chars: usize) -> Result<String, MemberTextError> {
-    let clean = sanitize(text);
-    let mut out = String::new();
-    let mut blank = 0;
-    for line in clean.lines() {
-        let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
-        if line.is_empty() {
-            blank += 1;
-            if blank > 1 || out.is_empty() {
-                continue;
-            }
-        } else {
-            blank = 0;
-        }
-        if !out.is_empty() {
-            out.push('\n');
-        }
-        out.push_str(&line);
-    }
-    let out = out.trim().to_owned();
-    if out.is_empty() {
-        return Err(MemberTextError::Empty);
-    }
-    let length = out.chars().count();
-    if length > max_chars {
-        return Err(MemberTextError::TooLong {
-            length,
-            max: max_chars,
-        });
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,11 @@
 //! Tests of the verbalizers: the offline composition, the LLM request and the checks on its answer.
 
 use super::*;
+use crate::text::{clean, Field, Refusal};
+
+fn clean_member_text(text: &str, max: usize) -> Result<String, Refusal> {
+    clean(text, Field::Persona, max)
+}
 
 fn entry(name: &str, topic: Option<&str>, weight: f32) -> EvidenceEntry {
     EvidenceEntry {
@@ -206,12 +211,12 @@ fn member_text_is_cleaned_or_refused() {
         if empty == "@everyone" {
             assert_eq!(got, Ok("everyone".to_owned()));
         } else {
-            assert_eq!(got, Err(MemberTextError::Empty), "{empty:?}");
+            assert_eq!(got, Err(Refusal::Empty), "{empty:?}");
         }
     }
     assert_eq!(
         clean_member_text(&"a".repeat(4000), MAX_MEMBER_CHARS),
-        Err(MemberTextError::TooLong {
+        Err(Refusal::TooLong {
             length: 4000,
             max: MAX_MEMBER_CHARS
         })

@@ -14,6 +14,7 @@
 mod harness;
 
 mod architecture;
+mod bad_input;
 
 mod cli;
 mod compare;
