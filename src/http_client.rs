@@ -1,5 +1,5 @@
-//! Facts about the HTTP endpoints the bot calls (an LLM server, attachment downloads), shared by
-//! the backends that build their own `reqwest` clients.
+//! Facts about the URLs the bot uses (an LLM server, attachment downloads, the database), shared
+//! by the backends that build their own `reqwest` clients, the store and the logs.
 
 use std::net::IpAddr;
 
@@ -16,5 +16,108 @@ pub fn is_loopback_url(url: &str) -> bool {
             .parse::<IpAddr>()
             .is_ok_and(|ip| ip.is_loopback()),
         None => false,
+    }
+}
+
+/// Query parameters whose value is a credential.
+const SECRET_PARAMS: [&str; 6] = [
+    "password",
+    "sslpassword",
+    "passwd",
+    "token",
+    "api_key",
+    "apikey",
+];
+
+/// The URL with every credential replaced by `***`: the password of `user:password@host`, and
+/// the values of `password=`, `sslpassword=`, `token=`… query parameters. For logs and errors.
+pub fn redact_url(url: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    // The authority follows `://` (or `//` in a mistyped URL, or starts the text): a password
+    // is redacted even in a URL too malformed to parse.
+    let authority_start = base
+        .find("://")
+        .map(|i| i + 3)
+        .or_else(|| base.find("//").map(|i| i + 2))
+        .unwrap_or(0);
+    let rest = &base[authority_start..];
+    let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
+    let mut out = match authority.rfind('@') {
+        Some(at) => {
+            let userinfo = &authority[..at];
+            let redacted = match userinfo.split_once(':') {
+                Some((user, _)) => format!("{user}:***"),
+                None => userinfo.to_owned(),
+            };
+            format!(
+                "{}{redacted}{}",
+                &base[..authority_start],
+                &base[authority_start + at..]
+            )
+        }
+        None => base.to_owned(),
+    };
+    if let Some(query) = query {
+        let params: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _))
+                    if SECRET_PARAMS
+                        .iter()
+                        .any(|secret| key.eq_ignore_ascii_case(secret)) =>
+                {
+                    format!("{key}=***")
+                }
+                _ => pair.to_owned(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&params.join("&"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn credentials_are_redacted() {
+        for (url, want) in [
+            (
+                "postgres://zipp:hunter2@db/zipp",
+                "postgres://zipp:***@db/zipp",
+            ),
+            ("postgres://zipp@db/zipp", "postgres://zipp@db/zipp"),
+            ("sqlite://data/zipp.db", "sqlite://data/zipp.db"),
+            (
+                "sqlite://data/zipp.db?mode=rwc",
+                "sqlite://data/zipp.db?mode=rwc",
+            ),
+            (
+                "postgres://db/zipp?user=zipp&password=hunter2&sslmode=require",
+                "postgres://db/zipp?user=zipp&password=***&sslmode=require",
+            ),
+            (
+                "postgres://a:p%40ss@db:5432/zipp?sslpassword=x",
+                "postgres://a:***@db:5432/zipp?sslpassword=***",
+            ),
+            ("mysql://root:hunter2@db/zipp", "mysql://root:***@db/zipp"),
+            (
+                "http://host/v1?api_key=sk-123",
+                "http://host/v1?api_key=***",
+            ),
+            ("hunter2", "hunter2"),
+            (
+                "postgres//zipp:hunter2@db/zipp",
+                "postgres//zipp:***@db/zipp",
+            ),
+            ("zipp:hunter2@db", "zipp:***@db"),
+        ] {
+            assert_eq!(redact_url(url), want, "{url}");
+        }
     }
 }

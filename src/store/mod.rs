@@ -33,6 +33,7 @@ pub use images::RenderedImage;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::http_client::redact_url;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor};
@@ -126,12 +127,14 @@ impl Store {
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             (Backend::Postgres, url.to_owned())
         } else {
+            // The URL may hold a password: only its redacted form is ever shown.
             return Err(StoreError::Url(format!(
-                "unsupported database URL {url:?}: use sqlite:// or postgres://"
+                "unsupported database URL {}: use sqlite:// or postgres://",
+                redact_url(url)
             )));
         };
-        let options =
-            AnyConnectOptions::from_str(&url).map_err(|e| StoreError::Url(e.to_string()))?;
+        let options = AnyConnectOptions::from_str(&url)
+            .map_err(|_| StoreError::Url(format!("invalid database URL {}", redact_url(&url))))?;
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10))

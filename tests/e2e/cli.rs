@@ -70,6 +70,46 @@ fn missing_token_is_explained() {
     assert!(stderr.contains("DISCORD_TOKEN"), "{stderr}");
 }
 
+/// Secrets never reach the output: not from a malformed secrets file (the parser's message would
+/// quote the token's line), not from a database URL with a password.
+#[test]
+fn errors_never_print_secrets() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secrets = dir.path().join("secrets.toml");
+    std::fs::write(&secrets, "discord_token = \"MTIz.sekrit-token-value\n").expect("write");
+    let url = format!("sqlite://{}/z.db", dir.path().display());
+    let secrets_path = secrets.display().to_string();
+    let out = zipp(
+        &["bot"],
+        &[
+            ("ZIPP_DATABASE__URL", &url),
+            ("ZIPP_DISCORD__SECRETS_FILE", &secrets_path),
+        ],
+    );
+    assert!(!out.status.success());
+    let output = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(output.contains("secrets.toml"), "{output}");
+    assert!(!output.contains("sekrit"), "the token leaked: {output}");
+    for url in [
+        "mysql://zipp:hunter2@db/zipp",
+        "postgres//zipp:hunter2@db/zipp?password=hunter2",
+    ] {
+        let out = zipp(&["migrate"], &[("ZIPP_DATABASE__URL", url)]);
+        assert!(!out.status.success());
+        let output = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(output.contains("database.url"), "{output}");
+        assert!(!output.contains("hunter2"), "the password leaked: {output}");
+    }
+}
+
 #[test]
 fn migrate_creates_the_sqlite_file_and_folder() {
     let dir = tempfile::tempdir().expect("tempdir");
