@@ -49,6 +49,7 @@ compare-right-better = Rechts ist besser
 compare-not-yours = Nur das Mitglied, das dieses Bild angefordert hat, kann wählen.
 compare-already-picked = Du hast bei diesem Bild schon gewählt; deine erste Wahl zählt.
 compare-unknown = Diesen Vergleich gibt es nicht mehr.
+compare-pick-not-kept = Danke – deine Auswahl wird angezeigt, aber nicht gespeichert: zipp speichert Auswahlen nur von Mitgliedern, die das Lernen erlauben (/persona einwilligung an).
 error-compare-needs-persona = Der Vergleichsmodus braucht eine Persona, und du hast auf diesem Server noch keine.
 
 ## /stats
@@ -146,7 +147,7 @@ persona-consent-prompt-backfill = Auf diesem Server werden mit deiner Zustimmung
 persona-consent-accept = Zustimmen
 persona-consent-later = Jetzt nicht
 persona-consent-on = Danke! zipp lernt deinen Geschmack aus deiner Aktivität auf diesem Server. Du kannst jederzeit mit /persona einwilligung aus aufhören.
-persona-consent-off = Erledigt: zipp zeichnet deine Aktivität hier nicht mehr auf, und was bisher aufgezeichnet wurde, ist gelöscht.
+persona-consent-off = Erledigt: zipp zeichnet deine Aktivität hier nicht mehr auf. Gelöscht: Interaktionszähler { $interactions } · Reaktionen auf deine Bilder { $feedback } · Bilder { $images } · Vergleichsauswahlen { $picks } · abgeleitete Personas { $personas }. Personas, die du selbst geschrieben hast, bleiben.
 persona-consent-later-ack = Kein Problem: Von deiner Aktivität wird nichts aufgezeichnet. Du kannst später mit /persona einwilligung an zustimmen.
 persona-forget-confirm = Damit wird alles gelöscht, was zipp auf diesem Server über dich speichert: aufgezeichnete Aktivität, Personas, deine Wahl bei Vergleichen, deine gerenderten Bilder (ausstehende werden abgebrochen) und deine Einwilligung. Das lässt sich nicht rückgängig machen.
 persona-forget-button = Alles löschen
@@ -229,6 +230,7 @@ persona-restored = Version { $version } wiederhergestellt; /imagine nutzt sie ab
 
 persona-image-added = Hinzugefügt: Dieses Bild zählt jetzt für deinen Geschmack. Gespeichert wird nur seine CLIP-Einbettung, nicht das Bild; /persona vergessen löscht sie.
 error-image-no-consent = Bilder, die du hinzufügst, zählen für deine Persona, daher braucht zipp zuerst deine Einwilligung: /persona einwilligung an.
+error-image-inference-off = Die Moderation dieses Servers hat das Persona-Lernen ausgeschaltet, daher können hier keine Bilder hinzugefügt werden.
 error-image-unavailable = Bilder hinzufügen ist bei diesem Bot gerade nicht möglich (kein Bildmodell eingerichtet).
 error-image-type = Diese Datei ist kein PNG-, JPEG- oder WebP-Bild. Bitte hänge eines davon an.
 error-image-too-large = Diese Datei ist zu groß; die Grenze liegt bei { $max } MB.

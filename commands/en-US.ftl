@@ -49,6 +49,7 @@ compare-right-better = Right is better
 compare-not-yours = Only the member who asked for this image can pick.
 compare-already-picked = You already picked on this image; your first pick counts.
 compare-unknown = That comparison no longer exists.
+compare-pick-not-kept = Thanks — your pick is shown, but not kept: zipp keeps picks only from members who allow it to learn (/persona consent on).
 error-compare-needs-persona = Compare mode needs a persona, and you don't have one in this server yet.
 
 ## /stats
@@ -146,7 +147,7 @@ persona-consent-prompt-backfill = In this server, accepting also records the sam
 persona-consent-accept = Accept
 persona-consent-later = Not now
 persona-consent-on = Thanks! zipp will learn your taste from your activity in this server. Stop any time with /persona consent off.
-persona-consent-off = Done: zipp no longer records your activity here, and what it had recorded is deleted.
+persona-consent-off = Done: zipp no longer records your activity here. Deleted: interaction counts { $interactions } · reactions on your images { $feedback } · images { $images } · comparison picks { $picks } · inferred personas { $personas }. Personas you wrote stay.
 persona-consent-later-ack = No problem: nothing about your activity is recorded. You can opt in later with /persona consent on.
 persona-forget-confirm = This deletes everything zipp keeps about you in this server: recorded activity, personas, picks, your renders (pending ones are cancelled) and your consent. It cannot be undone.
 persona-forget-button = Delete everything
@@ -229,6 +230,7 @@ persona-restored = Restored version { $version }; /imagine uses it from now on.
 
 persona-image-added = Added: this image now counts toward your taste. Only its CLIP embedding is kept, not the image; /persona forget erases it.
 error-image-no-consent = Images you add count toward your persona, so zipp needs your consent first: /persona consent on.
+error-image-inference-off = This server's moderators turned persona learning off, so images cannot be added here.
 error-image-unavailable = Adding images is not available on this bot right now (no image model is configured).
 error-image-type = That file is not a PNG, JPEG or WebP image. Please attach one of those.
 error-image-too-large = That file is too large; the limit is { $max } MB.

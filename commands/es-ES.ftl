@@ -49,6 +49,7 @@ compare-right-better = La de la derecha es mejor
 compare-not-yours = Solo el miembro que pidió esta imagen puede elegir.
 compare-already-picked = Ya has elegido en esta imagen; cuenta tu primera elección.
 compare-unknown = Esa comparación ya no existe.
+compare-pick-not-kept = Gracias: tu elección se muestra, pero no se guarda; zipp solo guarda las elecciones de quienes le permiten aprender (/persona consentimiento activado).
 error-compare-needs-persona = El modo de comparación necesita una persona, y todavía no tienes ninguna en este servidor.
 
 ## /stats
@@ -146,7 +147,7 @@ persona-consent-prompt-backfill = En este servidor, aceptar también registra es
 persona-consent-accept = Aceptar
 persona-consent-later = Ahora no
 persona-consent-on = ¡Gracias! zipp aprenderá tus gustos a partir de tu actividad en este servidor. Puedes parar cuando quieras con /persona consentimiento desactivado.
-persona-consent-off = Hecho: zipp ya no registra tu actividad aquí, y lo que había registrado se ha borrado.
+persona-consent-off = Hecho: zipp ya no registra tu actividad aquí. Borrado: recuentos de interacción { $interactions } · reacciones a tus imágenes { $feedback } · imágenes { $images } · elecciones en comparaciones { $picks } · personas inferidas { $personas }. Las personas que escribiste tú se quedan.
 persona-consent-later-ack = No pasa nada: no se registra nada de tu actividad. Puedes aceptar más adelante con /persona consentimiento activado.
 persona-forget-confirm = Esto borra todo lo que zipp guarda sobre ti en este servidor: la actividad registrada, las personas, tus elecciones en las comparaciones, tus imágenes generadas (las pendientes se cancelan) y tu consentimiento. No se puede deshacer.
 persona-forget-button = Borrar todo
@@ -229,6 +230,7 @@ persona-restored = Versión { $version } restaurada; /imagine la usa a partir de
 
 persona-image-added = Añadida: esta imagen ya cuenta para tu gusto. Solo se guarda su embedding de CLIP, no la imagen; /persona olvidar la borra.
 error-image-no-consent = Las imágenes que añades cuentan para tu persona, así que zipp necesita antes tu consentimiento: /persona consentimiento activado.
+error-image-inference-off = La moderación de este servidor desactivó el aprendizaje de personas, así que aquí no se pueden añadir imágenes.
 error-image-unavailable = Añadir imágenes no está disponible ahora en este bot (no hay ningún modelo de imagen configurado).
 error-image-type = Ese archivo no es una imagen PNG, JPEG o WebP. Adjunta una de esas, por favor.
 error-image-too-large = Ese archivo es demasiado grande; el límite es { $max } MB.

@@ -49,6 +49,7 @@ compare-right-better = L’image de droite est meilleure
 compare-not-yours = Seul le membre qui a demandé cette image peut choisir.
 compare-already-picked = Vous avez déjà choisi pour cette image ; c’est votre premier choix qui compte.
 compare-unknown = Cette comparaison n’existe plus.
+compare-pick-not-kept = Merci — votre choix est affiché mais pas conservé : zipp ne garde les choix que des membres qui l’autorisent à apprendre (/persona consentement activé).
 error-compare-needs-persona = Le mode comparaison nécessite un persona, et vous n’en avez pas encore sur ce serveur.
 
 ## /stats
@@ -146,7 +147,7 @@ persona-consent-prompt-backfill = Sur ce serveur, accepter enregistre aussi ces 
 persona-consent-accept = Accepter
 persona-consent-later = Pas maintenant
 persona-consent-on = Merci ! zipp apprendra vos goûts à partir de votre activité sur ce serveur. Vous pouvez arrêter à tout moment avec /persona consentement désactivé.
-persona-consent-off = C’est fait : zipp n’enregistre plus votre activité ici, et ce qu’il avait enregistré est supprimé.
+persona-consent-off = C’est fait : zipp n’enregistre plus votre activité ici. Supprimé : compteurs d’interactions { $interactions } · réactions à vos images { $feedback } · images { $images } · choix de comparaison { $picks } · personas déduits { $personas }. Les personas que vous avez écrits restent.
 persona-consent-later-ack = Pas de problème : rien de votre activité n’est enregistré. Vous pourrez donner votre accord plus tard avec /persona consentement activé.
 persona-forget-confirm = Cela supprime tout ce que zipp conserve sur vous dans ce serveur : l’activité enregistrée, les personas, vos choix lors des comparaisons, vos rendus (ceux en attente sont annulés) et votre consentement. Cette action est irréversible.
 persona-forget-button = Tout supprimer
@@ -229,6 +230,7 @@ persona-restored = Version { $version } restaurée ; /imagine l’utilise déso
 
 persona-image-added = Ajoutée : cette image compte désormais pour vos goûts. Seul son plongement CLIP est conservé, pas l’image ; /persona oublier l’efface.
 error-image-no-consent = Les images que vous ajoutez comptent pour votre persona : zipp a donc d’abord besoin de votre consentement : /persona consentement activé.
+error-image-inference-off = La modération de ce serveur a désactivé l’apprentissage des personas : impossible d’ajouter des images ici.
 error-image-unavailable = L’ajout d’images n’est pas disponible sur ce bot pour le moment (aucun modèle d’image n’est configuré).
 error-image-type = Ce fichier n’est pas une image PNG, JPEG ou WebP. Merci d’en joindre une.
 error-image-too-large = Ce fichier est trop volumineux ; la limite est de { $max } Mo.

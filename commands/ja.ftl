@@ -49,6 +49,7 @@ compare-right-better = 右のほうが良い
 compare-not-yours = この画像をリクエストしたメンバーだけが選べます。
 compare-already-picked = この画像ではすでに選択済みです。最初の選択が有効です。
 compare-unknown = この比較はもう存在しません。
+compare-pick-not-kept = ありがとうございます。選択は表示されますが保存はされません。zipp は学習を許可したメンバーの選択だけを保存します（/ペルソナ 同意 オン）。
 error-compare-needs-persona = 比較モードにはペルソナが必要ですが、このサーバーにはまだあなたのペルソナがありません。
 
 ## 「/統計」
@@ -146,7 +147,7 @@ persona-consent-prompt-backfill = このサーバーでは、同意すると過�
 persona-consent-accept = 同意する
 persona-consent-later = 今はしない
 persona-consent-on = ありがとうございます！ このサーバーでのあなたの活動から、zipp が好みを学習します。「/ペルソナ 同意 オフ」でいつでも停止できます。
-persona-consent-off = 完了しました。zipp はこのサーバーでのあなたの活動を記録しなくなり、これまでに記録した内容は削除されました。
+persona-consent-off = 完了しました。zipp はこのサーバーでのあなたの活動を記録しなくなりました。削除した内容：交流の集計 { $interactions } · 画像へのリアクション { $feedback } · 画像 { $images } · 比較の選択 { $picks } · 推定ペルソナ { $personas }。あなたが書いたペルソナは残ります。
 persona-consent-later-ack = 承知しました。あなたの活動は何も記録されません。あとから「/ペルソナ 同意 オン」で同意できます。
 persona-forget-confirm = このサーバーで zipp が保持しているあなたの情報をすべて削除します。対象は、記録された活動、ペルソナ、比較での選択、あなたが生成した画像（処理待ちのものはキャンセルされます）、同意の設定です。この操作は取り消せません。
 persona-forget-button = すべて削除
@@ -229,6 +230,7 @@ persona-restored = バージョン { $version } を復元しました。今後�
 
 persona-image-added = 追加しました。この画像はあなたの好みに反映されます。保存されるのは画像そのものではなく CLIP 埋め込みだけで、「/ペルソナ データ削除」で消去できます。
 error-image-no-consent = 追加した画像はペルソナに反映されるため、先に同意が必要です: 「/ペルソナ 同意 オン」。
+error-image-inference-off = このサーバーのモデレーターがペルソナの学習をオフにしているため、ここでは画像を追加できません。
 error-image-unavailable = このボットでは現在、画像を追加できません（画像モデルが設定されていません）。
 error-image-type = このファイルは PNG・JPEG・WebP 画像ではありません。いずれかの形式の画像を添付してください。
 error-image-too-large = ファイルが大きすぎます。上限は { $max } MB です。

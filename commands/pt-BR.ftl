@@ -49,6 +49,7 @@ compare-right-better = A da direita é melhor
 compare-not-yours = Só o membro que pediu esta imagem pode escolher.
 compare-already-picked = Você já escolheu nesta imagem; vale a sua primeira escolha.
 compare-unknown = Essa comparação não existe mais.
+compare-pick-not-kept = Obrigado — sua escolha aparece, mas não é guardada: o zipp só guarda escolhas de quem permite que ele aprenda (/persona consentimento ativado).
 error-compare-needs-persona = O modo de comparação precisa de uma persona, e você ainda não tem uma neste servidor.
 
 ## /stats
@@ -146,7 +147,7 @@ persona-consent-prompt-backfill = Neste servidor, aceitar também registra esses
 persona-consent-accept = Aceitar
 persona-consent-later = Agora não
 persona-consent-on = Obrigado! O zipp vai aprender seu gosto com a sua atividade neste servidor. Você pode parar quando quiser com /persona consentimento desativado.
-persona-consent-off = Pronto: o zipp não registra mais sua atividade aqui, e o que havia sido registrado foi apagado.
+persona-consent-off = Pronto: o zipp não registra mais sua atividade aqui. Apagado: contagens de interação { $interactions } · reações às suas imagens { $feedback } · imagens { $images } · escolhas em comparações { $picks } · personas inferidas { $personas }. As personas que você escreveu continuam.
 persona-consent-later-ack = Sem problemas: nada da sua atividade é registrado. Você pode aceitar depois com /persona consentimento ativado.
 persona-forget-confirm = Isso apaga tudo o que o zipp guarda sobre você neste servidor: atividade registrada, personas, suas escolhas nas comparações, suas imagens geradas (as pendentes são canceladas) e seu consentimento. Não é possível desfazer.
 persona-forget-button = Apagar tudo
@@ -229,6 +230,7 @@ persona-restored = Versão { $version } restaurada; o /imagine passa a usá-la a
 
 persona-image-added = Adicionada: esta imagem agora conta para o seu gosto. Só o embedding CLIP dela é guardado, não a imagem; /persona esquecer apaga.
 error-image-no-consent = As imagens que você adiciona contam para a sua persona, então o zipp precisa antes do seu consentimento: /persona consentimento ativado.
+error-image-inference-off = A moderação deste servidor desativou o aprendizado de personas, então não é possível adicionar imagens aqui.
 error-image-unavailable = Adicionar imagens não está disponível neste bot agora (nenhum modelo de imagem está configurado).
 error-image-type = Esse arquivo não é uma imagem PNG, JPEG ou WebP. Anexe uma delas, por favor.
 error-image-too-large = Esse arquivo é grande demais; o limite é { $max } MB.

@@ -158,6 +158,7 @@ async fn main() -> anyhow::Result<()> {
         settings.clone(),
         Arc::clone(&rewriters),
         None,
+        0,
     )?;
     assert!(service.reload_if_newer().await, "checkpoint loads");
 

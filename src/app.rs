@@ -10,6 +10,7 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
+use crate::consent::ConsentService;
 use crate::discord::{self, Bot, BotData};
 use crate::i18n::I18n;
 use crate::imagine::ImagineService;
@@ -50,6 +51,8 @@ pub struct App {
     pub personas: Option<Arc<PersonaService>>,
     /// Gateway-event ingestion, when the bot runs.
     pub ingestor: Option<Arc<Ingestor>>,
+    /// Consent and erasure, when the bot runs.
+    pub consent: Option<Arc<ConsentService>>,
     workers: Vec<JoinHandle<()>>,
     shutdown: watch::Sender<bool>,
 }
@@ -134,6 +137,7 @@ impl App {
 
         let mut personas_handle = None;
         let mut ingestor_handle = None;
+        let mut consent_handle = None;
         let bot = if options.run_bot {
             let token = match options.token {
                 Some(token) => token,
@@ -159,6 +163,7 @@ impl App {
                 config.persona.clone(),
                 Arc::clone(&rewriters),
                 clip.clone(),
+                config.ingest.backfill_days,
             )
             .context("persona.descriptors")?;
             let imagine = Arc::new(ImagineService::new(
@@ -167,7 +172,13 @@ impl App {
                 Arc::clone(&config),
                 format!("bot-{}", WorkerConfig::unique_owner(0)),
             ));
+            let consent = Arc::new(ConsentService::new(
+                store.clone(),
+                Arc::clone(&ingestor),
+                Arc::clone(&personas),
+            ));
             personas_handle = Some(Arc::clone(&personas));
+            consent_handle = Some(Arc::clone(&consent));
             ingestor_handle = Some(Arc::clone(&ingestor));
             let data = BotData {
                 store: store.clone(),
@@ -180,6 +191,7 @@ impl App {
                 personas,
                 clip,
                 imagine,
+                consent,
             };
             let customize = options.customize_client;
             Some(
@@ -197,6 +209,7 @@ impl App {
             bot,
             personas: personas_handle,
             ingestor: ingestor_handle,
+            consent: consent_handle,
             workers,
             shutdown,
         })

@@ -18,6 +18,7 @@
 
 pub mod app;
 pub mod config;
+pub mod consent;
 pub mod discord;
 pub mod domain;
 pub mod error;

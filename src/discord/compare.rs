@@ -75,6 +75,25 @@ pub async fn on_component(
             );
             component.create_response(&ctx.http, response).await
         }
+        PickOutcome::NotKept { persona_won } => {
+            tracing::info!(%job, persona_won, "compare pick shown, not kept (no consent)");
+            let response = serenity::CreateInteractionResponse::UpdateMessage(
+                serenity::CreateInteractionResponseMessage::new()
+                    .components(vec![buttons(&data.i18n, locale, job, Some(side))])
+                    .allowed_mentions(serenity::CreateAllowedMentions::new()),
+            );
+            component.create_response(&ctx.http, response).await?;
+            component
+                .create_followup(
+                    &ctx.http,
+                    serenity::CreateInteractionResponseFollowup::new()
+                        .content(data.i18n.tr(locale, "compare-pick-not-kept", None))
+                        .ephemeral(true)
+                        .allowed_mentions(serenity::CreateAllowedMentions::new()),
+                )
+                .await
+                .map(|_| ())
+        }
         PickOutcome::AlreadyPicked => {
             ephemeral(
                 ctx,

@@ -59,6 +59,7 @@ pub struct BotData {
     /// CLIP, for images members add (`render.clip_model`); None when not configured.
     pub clip: Option<Arc<zipp_clip::ClipEmbedder>>,
     pub imagine: Arc<crate::imagine::ImagineService>,
+    pub consent: Arc<crate::consent::ConsentService>,
 }
 
 /// A command's failure: shown politely (user errors) or logged and replaced by a generic text.

@@ -15,7 +15,7 @@ use crate::fluent_args;
 use crate::i18n::I18n;
 use crate::ids::{GuildId, MemberId};
 use crate::lifecycle::{Refresh, SOURCE_INFERRED, SOURCE_QUESTIONNAIRE};
-use crate::store::Persona;
+use crate::store::{Erased, Persona};
 use crate::verbalize::{PersonaEvidence, MAX_MEMBER_CHARS};
 
 pub use super::persona_image::add_image;
@@ -490,18 +490,38 @@ fn excerpt_chars(text: &str, n: usize) -> String {
 pub async fn consent(ctx: Context<'_>, state: Switch) -> Result<(), BotError> {
     let (guild, member) = ids(ctx)?;
     let data = ctx.data();
-    let granted = state == Switch::On;
-    data.ingestor.set_consent(guild, member, granted).await?;
-    tracing::info!(%guild, %member, granted, "consent changed");
-    if granted {
+    let text = if state == Switch::On {
+        data.consent.grant(guild, member).await?;
         super::backfill::after_consent(ctx.serenity_context(), data, guild, member).await?;
-    }
-    let id = if granted {
-        "persona-consent-on"
+        data.i18n.tr(locale(ctx), "persona-consent-on", None)
     } else {
-        "persona-consent-off"
+        let erased = data.consent.withdraw(guild, member).await?;
+        withdrawn_text(&data.i18n, locale(ctx), &erased)
     };
-    reply(ctx, data.i18n.tr(locale(ctx), id, None), Vec::new()).await
+    reply(ctx, text, Vec::new()).await
+}
+
+/// What withdrawing consent deleted, in the member's words.
+pub(super) fn withdrawn_text(i18n: &I18n, locale: &str, erased: &Erased) -> String {
+    let count = |tables: &[&str]| -> u64 {
+        erased
+            .rows
+            .iter()
+            .filter(|(table, _)| tables.contains(table))
+            .map(|(_, n)| n)
+            .sum()
+    };
+    i18n.tr(
+        locale,
+        "persona-consent-off",
+        Some(&fluent_args![
+            "interactions" => count(&["member_edges"]),
+            "feedback" => count(&["render_feedback"]),
+            "images" => count(&["image_embeddings", "member_images"]),
+            "picks" => count(&["compare_picks"]),
+            "personas" => count(&["personas"])
+        ]),
+    )
 }
 
 /// Delete everything zipp keeps about you in this server (asks to confirm).

@@ -14,6 +14,9 @@ use crate::upload::{self, check_declared, UploadError, UploadLimits};
 pub async fn add_image(ctx: Context<'_>, image: serenity::Attachment) -> Result<(), BotError> {
     let (guild, member) = ids(ctx)?;
     let data = ctx.data();
+    if !data.store.guild_settings(guild).await?.inference_on() {
+        return Err(UserError::new("error-image-inference-off").into());
+    }
     if data.store.consent(guild, member).await? != Some(true) {
         return Err(UserError::new("error-image-no-consent").into());
     }
@@ -43,9 +46,15 @@ pub async fn add_image(ctx: Context<'_>, image: serenity::Attachment) -> Result<
     })
     .await
     .map_err(|e| BotError::Internal(anyhow::Error::new(e).context("image task")))??;
-    data.store
+    // The store checks consent and the server's switch again, in the insert: either may have
+    // changed while the image was downloaded and embedded.
+    if !data
+        .store
         .add_member_image(guild, member, &embedded)
-        .await?;
+        .await?
+    {
+        return Err(UserError::new("error-image-no-consent").into());
+    }
     tracing::info!(%guild, %member, bytes = image.size, "member added an image");
     let text = data.i18n.tr(locale(ctx), "persona-image-added", None);
     reply(ctx, text, Vec::new()).await

@@ -122,19 +122,15 @@ async fn consent_or_forget(
     custom_id: &str,
 ) -> Result<Answer, BotError> {
     if custom_id == FORGET_CONFIRM {
-        let erased = data.store.forget_member(guild, member).await?;
-        data.ingestor.forget(guild, member);
-        data.personas.forget(guild, member);
-        tracing::info!(%guild, %member, rows = ?erased.rows, "member forgotten");
+        data.consent.forget(guild, member).await?;
         return Ok(Answer::Id("persona-forgotten"));
     }
-    let granted = custom_id == CONSENT_YES;
-    data.ingestor.set_consent(guild, member, granted).await?;
-    tracing::info!(%guild, %member, granted, "consent changed");
-    if granted {
+    if custom_id == CONSENT_YES {
+        data.consent.grant(guild, member).await?;
         super::backfill::after_consent(ctx, data, guild, member).await?;
         Ok(Answer::Id("persona-consent-on"))
     } else {
+        data.consent.withdraw(guild, member).await?;
         Ok(Answer::Id("persona-consent-later-ack"))
     }
 }

@@ -8,4 +8,11 @@ pub mod personas;
 
 pub use edges::{Edge, EdgeDelta, EdgeKind, GraphNode};
 pub use jobs::{Compare, FailOutcome, JobStatus, LeasedJob, NewJob, QueuedJob, RenderJob, Side};
-pub use personas::Persona;
+pub use personas::{Persona, SOURCE_EDITED, SOURCE_INFERRED, SOURCE_QUESTIONNAIRE};
+
+/// A pause point: a future awaited at one named instant of a service's work, so a test can act
+/// exactly there (withdraw consent after a batch left memory, before it is written). `None` in
+/// production.
+pub type Pause = std::sync::Arc<
+    dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + Sync,
+>;

@@ -2,6 +2,13 @@
 
 use crate::ids::{GuildId, MemberId};
 
+/// A persona inferred from the member's activity (kept only while they consent).
+pub const SOURCE_INFERRED: &str = "inferred";
+/// A persona the member wrote.
+pub const SOURCE_EDITED: &str = "edited";
+/// A persona built from the member's `/persona setup` answers.
+pub const SOURCE_QUESTIONNAIRE: &str = "questionnaire";
+
 /// One stored persona version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Persona {

@@ -7,9 +7,12 @@
 //! (at most `flush_ms` of events, default 2 s). No message text is ever read or stored: the bot
 //! runs without the MESSAGE_CONTENT intent and an [`Event`] has no field for it.
 //!
-//! Consent is checked per event against a cache filled from the store; [`Ingestor::set_consent`]
-//! and [`Ingestor::forget`] update the cache and drop pending counts at once, so turning consent
-//! off stops recording immediately. A reply or mention is recorded only when *both* members
+//! Consent is checked per event against a cache filled from the store;
+//! [`Ingestor::consent_changed`] and [`Ingestor::forget`] (called by `consent::ConsentService`)
+//! update the cache and drop pending counts at once, so turning consent off stops recording
+//! immediately. The cache is an optimization, not the rule: the store writes an edge only if its
+//! member consents at that moment, so a batch taken from memory before a withdrawal and written
+//! after it — or re-queued after a failed write — adds nothing. A reply or mention is recorded only when *both* members
 //! consented; otherwise nothing about the other member is kept, not even their id.
 
 use std::sync::Arc;
@@ -18,6 +21,7 @@ use std::time::Duration;
 use dashmap::DashMap;
 use tokio::sync::{watch, Notify};
 
+use crate::domain::Pause;
 use crate::ids::{GuildId, MemberId};
 use crate::store::{EdgeDelta, EdgeKind, Store, StoreError};
 
@@ -91,6 +95,8 @@ pub struct Ingestor {
     full: Notify,
     /// Events handled so far (recorded or dropped): a fence for tests and a rate for operators.
     handled: watch::Sender<u64>,
+    /// Awaited by [`Ingestor::flush`] after the batch left memory, before it is written (tests).
+    before_write: std::sync::Mutex<Option<Pause>>,
 }
 
 impl std::fmt::Debug for Ingestor {
@@ -112,7 +118,17 @@ impl Ingestor {
             inference_on: DashMap::new(),
             full: Notify::new(),
             handled: watch::Sender::new(0),
+            before_write: std::sync::Mutex::new(None),
         })
+    }
+
+    /// Makes [`Ingestor::flush`] await `pause` after it took its batch out of memory and before
+    /// it writes it: the worst instant for a withdrawal (tests).
+    pub fn pause_before_write(&self, pause: Pause) {
+        *self
+            .before_write
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(pause);
     }
 
     /// How many events [`Ingestor::record`] has handled (recorded or dropped) since start.
@@ -243,21 +259,16 @@ impl Ingestor {
         Ok(())
     }
 
-    /// Stores the member's consent and applies it at once (off also drops pending counts).
-    pub async fn set_consent(
-        &self,
-        guild: GuildId,
-        member: MemberId,
-        granted: bool,
-    ) -> Result<(), StoreError> {
+    /// The member's consent changed (`consent::ConsentService` calls this: after the store on a
+    /// grant, before it on a withdrawal). Off also drops their pending counts.
+    pub fn consent_changed(&self, guild: GuildId, member: MemberId, granted: bool) {
         self.consent.insert((guild, member), granted);
         if !granted {
             self.drop_pending(guild, member);
         }
-        self.store.set_consent(guild, member, granted).await
     }
 
-    /// Forgets cached state about the member (after the store erased them).
+    /// Forgets cached state about the member (before the store erases them).
     pub fn forget(&self, guild: GuildId, member: MemberId) {
         self.consent.insert((guild, member), false);
         self.drop_pending(guild, member);
@@ -296,6 +307,14 @@ impl Ingestor {
                 },
             )
             .collect();
+        let pause = self
+            .before_write
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        if let Some(pause) = pause {
+            pause().await;
+        }
         if let Err(error) = self.store.add_edges(&batch).await {
             for delta in &batch {
                 let key = (delta.guild_id, delta.member_id, delta.kind, delta.target_id);

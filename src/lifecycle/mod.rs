@@ -43,12 +43,8 @@ use zipp_gat::infer::MemberEvidence;
 
 use self::snapshot::Snapshot;
 
-/// Source names stored with persona versions.
-pub const SOURCE_INFERRED: &str = "inferred";
-/// A persona the member wrote.
-pub const SOURCE_EDITED: &str = "edited";
-/// A persona built from the member's `/persona setup` answers.
-pub const SOURCE_QUESTIONNAIRE: &str = "questionnaire";
+use crate::domain::Pause;
+pub use crate::domain::{SOURCE_EDITED, SOURCE_INFERRED, SOURCE_QUESTIONNAIRE};
 
 /// A loaded encoder checkpoint.
 pub struct LoadedEncoder {
@@ -116,6 +112,11 @@ pub struct GuildRun {
 pub struct PersonaService {
     store: Store,
     settings: PersonaSettings,
+    /// `ingest.backfill_days`: how far before a consent the member's prompts count, in servers
+    /// with history backfill on.
+    backfill_days: u64,
+    /// Awaited after the persona was verbalized, before it is stored (tests).
+    before_write: Mutex<Option<Pause>>,
     rewriters: Arc<Rewriters>,
     vocab: Arc<Vocabulary>,
     clip: Option<Arc<zipp_clip::ClipEmbedder>>,
@@ -148,12 +149,15 @@ impl PersonaService {
         settings: PersonaSettings,
         rewriters: Arc<Rewriters>,
         clip: Option<Arc<zipp_clip::ClipEmbedder>>,
+        backfill_days: u64,
     ) -> Result<Arc<Self>, verbalize::VocabularyError> {
         let path = settings.descriptors.clone();
         let vocab = Vocabulary::load((!path.as_os_str().is_empty()).then_some(path.as_path()))?;
         Ok(Arc::new(Self {
             store,
             settings,
+            backfill_days,
+            before_write: Mutex::new(None),
             rewriters,
             vocab: Arc::new(vocab),
             clip,
@@ -164,6 +168,15 @@ impl PersonaService {
             cooldowns: DashMap::new(),
             guild_locks: DashMap::new(),
         }))
+    }
+
+    /// Makes inference await `pause` after the persona was verbalized (an LLM call of up to a
+    /// minute) and before it is stored: the worst instant for a withdrawal (tests).
+    pub fn pause_before_write(&self, pause: Pause) {
+        *self
+            .before_write
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(pause);
     }
 
     /// The settings in use.
@@ -456,7 +469,12 @@ impl PersonaService {
             .collect();
         let prompts = self
             .store
-            .recent_prompts(guild, member, self.settings.recent_prompts as i64)
+            .recent_prompts(
+                guild,
+                member,
+                self.settings.recent_prompts as i64,
+                self.backfill_days as i64 * 86_400_000,
+            )
             .await?;
         // Images they liked: renders of theirs they reacted to, and the picture they picked in
         // compare mode (each described by the prompt it was rendered from).
@@ -595,13 +613,27 @@ impl PersonaService {
         if let Some(latest) = latest.filter(|l| l.text == text) {
             return Ok(Refresh::Unchanged(latest));
         }
+        let pause = self
+            .before_write
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        if let Some(pause) = pause {
+            pause().await;
+        }
         let active = self.store.active_persona(guild, member).await?;
         let activate = active.is_none_or(|a| a.source == SOURCE_INFERRED);
         let json = serde_json::to_string(&evidence).unwrap_or_default();
-        let persona = self
+        // The store writes it only if the member still consents: they may have withdrawn (or
+        // been forgotten) while the verbalizer ran.
+        let Some(persona) = self
             .store
-            .add_persona_version(guild, member, SOURCE_INFERRED, &text, Some(&json), activate)
-            .await?;
+            .add_inferred_persona(guild, member, &text, Some(&json), activate)
+            .await?
+        else {
+            tracing::info!(%guild, %member, "consent withdrawn during inference; nothing stored");
+            return Ok(Refresh::NoConsent);
+        };
         tracing::info!(%guild, %member, version = persona.version, activate, verbalizer = %evidence.verbalizer, "persona inferred");
         Ok(if activate {
             Refresh::Activated(persona)

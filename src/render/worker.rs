@@ -226,12 +226,17 @@ async fn process_leased(
             {
                 Ok(true) => {
                     tracing::info!(render_ms, bytes = bytes.len(), "job done");
+                    // Kept only for a consenting member in a server with inference on: the
+                    // store checks, at the moment of the insert.
                     if let Some(embedding) = embedded {
-                        if let Err(error) = store
+                        match store
                             .add_image_embedding(job.id, job.guild_id, job.member_id, &embedding)
                             .await
                         {
-                            tracing::warn!(%error, "storing the image embedding failed");
+                            Ok(kept) => tracing::debug!(kept, "image embedding"),
+                            Err(error) => {
+                                tracing::warn!(%error, "storing the image embedding failed")
+                            }
                         }
                     }
                 }

@@ -4,6 +4,7 @@
 
 use sqlx::Row;
 
+use super::consent::{consented_sql, lock_consent};
 use super::{db_err, now_ms, Side, Store, StoreError};
 use crate::ids::{GuildId, JobId, MemberId};
 
@@ -19,6 +20,12 @@ pub enum PickOutcome {
     AlreadyPicked,
     /// Someone other than the requester pressed the button.
     NotRequester,
+    /// The requester's pick, not kept: they have not consented (or the server's inference is
+    /// off, or it was a DM); picks are evidence of their taste.
+    NotKept {
+        /// Whether the pick went to the persona side.
+        persona_won: bool,
+    },
     /// No such compare render (deleted, or not a compare job).
     Unknown,
 }
@@ -50,13 +57,21 @@ impl Store {
             return Ok(PickOutcome::NotRequester);
         }
         let persona_won = compare.persona_side == picked;
-        let inserted = sqlx::query(
+        let Some(guild) = render.guild_id else {
+            return Ok(PickOutcome::NotKept { persona_won });
+        };
+        let op = "record pick";
+        let mut tx = self.pool().begin().await.map_err(db_err(op))?;
+        lock_consent(&mut tx, self.backend(), guild, member).await?;
+        let inserted = sqlx::query(&format!(
             "INSERT INTO compare_picks (job_id, guild_id, member_id, prompt, persona_prompt, \
              generic_prompt, persona_side, picked_side, persona_won, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (job_id) DO NOTHING",
-        )
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 WHERE {} \
+             ON CONFLICT (job_id) DO NOTHING",
+            consented_sql("$2", "$3")
+        ))
         .bind(job.0)
-        .bind(render.guild_id.map(GuildId::to_db))
+        .bind(guild.to_db())
         .bind(member.to_db())
         .bind(&render.prompt)
         .bind(&render.rendered_prompt)
@@ -65,14 +80,26 @@ impl Store {
         .bind(picked.as_str())
         .bind(i64::from(persona_won))
         .bind(now_ms())
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await
-        .map_err(db_err("record pick"))?;
-        Ok(if inserted.rows_affected() == 1 {
+        .map_err(db_err(op))?;
+        let outcome = if inserted.rows_affected() == 1 {
             PickOutcome::Recorded { persona_won }
         } else {
-            PickOutcome::AlreadyPicked
-        })
+            let picked_before = sqlx::query("SELECT 1 AS one FROM compare_picks WHERE job_id = $1")
+                .bind(job.0)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err(op))?
+                .is_some();
+            if picked_before {
+                PickOutcome::AlreadyPicked
+            } else {
+                PickOutcome::NotKept { persona_won }
+            }
+        };
+        tx.commit().await.map_err(db_err(op))?;
+        Ok(outcome)
     }
 
     /// The member's most recent (prompt → preferred rewrite) pairs in this server, newest first:

@@ -1,10 +1,52 @@
 //! Consent (`consents`) and erasure: the member's answer, what consent off deletes, and
 //! `forget`, which erases every row about a member in a server in one transaction.
+//!
+//! **Consent is the store's rule, not each caller's.** Every insert of member data — interaction
+//! edges, render embeddings, compare picks, feedback, added images, inferred persona versions —
+//! carries [`consented_sql`] in its own statement: it lands only if the member consents *now*
+//! and the server's persona inference is on. On PostgreSQL the inserting transaction first
+//! takes the member's consent row `FOR SHARE` ([`lock_consent`]); withdrawal and `forget` change
+//! that row first, so the two serialize: an insert either commits before the withdrawal, whose
+//! deletes then see and remove it, or runs after it and inserts nothing. SQLite serializes
+//! writers, which gives the same guarantee. So no batch in flight can land after a withdrawal.
 
 use sqlx::Row;
 
-use super::{db_err, now_ms, Store, StoreError};
+use super::{db_err, now_ms, Backend, Store, StoreError};
+use crate::domain::SOURCE_INFERRED;
 use crate::ids::{GuildId, MemberId};
+
+/// SQL condition: member `m` of server `g` (SQL expressions, e.g. `$1`, `$2`) has consent now
+/// and the server's persona inference is on.
+pub(super) fn consented_sql(g: &str, m: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM consents c WHERE c.guild_id = {g} AND c.member_id = {m} \
+         AND c.granted = 1) \
+         AND NOT EXISTS (SELECT 1 FROM guild_settings s WHERE s.guild_id = {g} \
+         AND s.persona_inference = 'off')"
+    )
+}
+
+/// On PostgreSQL, locks the member's consent row for the rest of `tx` (see the module docs);
+/// SQLite needs nothing (one writer at a time).
+pub(super) async fn lock_consent(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: Backend,
+    guild: GuildId,
+    member: MemberId,
+) -> Result<(), StoreError> {
+    if backend == Backend::Postgres {
+        sqlx::query(
+            "SELECT granted FROM consents WHERE guild_id = $1 AND member_id = $2 FOR SHARE",
+        )
+        .bind(guild.to_db())
+        .bind(member.to_db())
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db_err("lock consent"))?;
+    }
+    Ok(())
+}
 
 /// What `forget` removed, per table (for the log and the tests).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -32,16 +74,19 @@ impl Store {
             .map_err(db_err("read consent"))
     }
 
-    /// Records the member's answer. Turning consent off also deletes the interactions recorded
-    /// so far (personas and picks stay until `forget`).
+    /// Records the member's answer. Turning consent off deletes, in the same transaction,
+    /// everything recorded under it: interactions (from and to them), feedback, render
+    /// embeddings, added images, compare picks and inferred persona versions (an inferred active
+    /// persona is deactivated; personas they wrote stay). Returns what was deleted.
     pub async fn set_consent(
         &self,
         guild: GuildId,
         member: MemberId,
         granted: bool,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Erased, StoreError> {
         let op = "set consent";
         let mut tx = self.pool().begin().await.map_err(db_err(op))?;
+        // First: this write locks the consent row, so inserts in flight serialize with it.
         sqlx::query(
             "INSERT INTO consents (guild_id, member_id, granted, changed_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (guild_id, member_id) DO UPDATE SET granted = excluded.granted, \
@@ -54,16 +99,18 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(db_err(op))?;
+        let mut erased = Erased::default();
         if !granted {
-            delete_edges_of(&mut tx, guild, member).await?;
+            erased = delete_recorded(&mut tx, guild, member).await?;
         }
         tx.commit().await.map_err(db_err(op))?;
-        Ok(())
+        Ok(erased)
     }
 
-    /// Erases every row about the member in this server, in one transaction: edges from and to
-    /// them, consent, personas, compare picks, feedback, renders and their images (queued renders are
-    /// cancelled: a worker's completion then finds no row and is discarded).
+    /// Erases every row about the member in this server, and their DM renders, in one
+    /// transaction: consent, edges from and to them, personas, compare picks, feedback, renders and
+    /// their images and embeddings (queued renders are cancelled: a worker's completion then finds
+    /// no row and is discarded); their id is removed from the audit log and the settings.
     pub async fn forget_member(
         &self,
         guild: GuildId,
@@ -73,27 +120,31 @@ impl Store {
         let (g, m) = (guild.to_db(), member.to_db());
         let mut tx = self.pool().begin().await.map_err(db_err(op))?;
         let mut erased = Erased::default();
-        let statements: [(&'static str, &str); 11] = [
+        // The consent row goes first: deleting it locks it, so inserts in flight serialize
+        // with the erasure (see the module docs). DM renders (no server) are the member's too.
+        let statements: [(&'static str, &str); 12] = [
+            (
+                "consents",
+                "DELETE FROM consents WHERE guild_id = $1 AND member_id = $2",
+            ),
             (
                 "member_images",
                 "DELETE FROM member_images WHERE guild_id = $1 AND member_id = $2",
             ),
             (
                 "image_embeddings",
-                "DELETE FROM image_embeddings WHERE guild_id = $1 AND member_id = $2",
+                "DELETE FROM image_embeddings WHERE (guild_id = $1 OR guild_id IS NULL) \
+                 AND member_id = $2",
             ),
             (
                 "render_feedback",
-                "DELETE FROM render_feedback WHERE guild_id = $1 AND member_id = $2",
+                "DELETE FROM render_feedback WHERE (guild_id = $1 OR guild_id IS NULL) \
+                 AND member_id = $2",
             ),
             (
                 "member_edges",
                 "DELETE FROM member_edges WHERE guild_id = $1 AND (member_id = $2 \
               OR (target_id = $2 AND edge_type IN ('replied', 'mentioned')))",
-            ),
-            (
-                "consents",
-                "DELETE FROM consents WHERE guild_id = $1 AND member_id = $2",
             ),
             (
                 "persona_active",
@@ -105,19 +156,26 @@ impl Store {
             ),
             (
                 "compare_picks",
-                "DELETE FROM compare_picks WHERE guild_id = $1 AND member_id = $2",
+                "DELETE FROM compare_picks WHERE (guild_id = $1 OR guild_id IS NULL) \
+                 AND member_id = $2",
             ),
             (
                 "rendered_images",
-                "DELETE FROM rendered_images WHERE guild_id = $1 AND member_id = $2",
+                "DELETE FROM rendered_images WHERE (guild_id = $1 OR guild_id IS NULL) \
+                 AND member_id = $2",
             ),
             (
                 "render_jobs",
-                "DELETE FROM render_jobs WHERE guild_id = $1 AND member_id = $2",
+                "DELETE FROM render_jobs WHERE (guild_id = $1 OR guild_id IS NULL) \
+                 AND member_id = $2",
             ),
             (
                 "config_audit",
                 "UPDATE config_audit SET member_id = 0 WHERE guild_id = $1 AND member_id = $2",
+            ),
+            (
+                "guild_settings",
+                "UPDATE guild_settings SET updated_by = NULL WHERE guild_id = $1 AND updated_by = $2",
             ),
         ];
         for (table, sql) in statements {
@@ -134,29 +192,53 @@ impl Store {
     }
 }
 
-async fn delete_edges_of(
+/// Deletes what was recorded under the member's consent (see [`Store::set_consent`]).
+async fn delete_recorded(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     guild: GuildId,
     member: MemberId,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "DELETE FROM member_edges WHERE guild_id = $1 AND (member_id = $2 \
-         OR (target_id = $2 AND edge_type IN ('replied', 'mentioned')))",
-    )
-    .bind(guild.to_db())
-    .bind(member.to_db())
-    .execute(&mut **tx)
-    .await
-    .map_err(db_err("delete edges"))?;
-    for table in ["render_feedback", "image_embeddings", "member_images"] {
-        sqlx::query(&format!(
-            "DELETE FROM {table} WHERE guild_id = $1 AND member_id = $2"
-        ))
-        .bind(guild.to_db())
-        .bind(member.to_db())
-        .execute(&mut **tx)
-        .await
-        .map_err(db_err("delete feedback"))?;
+) -> Result<Erased, StoreError> {
+    let inferred = format!(
+        "DELETE FROM persona_active WHERE guild_id = $1 AND member_id = $2 AND persona_id IN \
+         (SELECT id FROM personas WHERE guild_id = $1 AND member_id = $2 AND source = '{SOURCE_INFERRED}')"
+    );
+    let inferred_versions = format!(
+        "DELETE FROM personas WHERE guild_id = $1 AND member_id = $2 AND source = '{SOURCE_INFERRED}'"
+    );
+    let statements: [(&'static str, &str); 7] = [
+        (
+            "member_edges",
+            "DELETE FROM member_edges WHERE guild_id = $1 AND (member_id = $2 \
+             OR (target_id = $2 AND edge_type IN ('replied', 'mentioned')))",
+        ),
+        (
+            "render_feedback",
+            "DELETE FROM render_feedback WHERE guild_id = $1 AND member_id = $2",
+        ),
+        (
+            "image_embeddings",
+            "DELETE FROM image_embeddings WHERE guild_id = $1 AND member_id = $2",
+        ),
+        (
+            "member_images",
+            "DELETE FROM member_images WHERE guild_id = $1 AND member_id = $2",
+        ),
+        (
+            "compare_picks",
+            "DELETE FROM compare_picks WHERE guild_id = $1 AND member_id = $2",
+        ),
+        ("persona_active", &inferred),
+        ("personas", &inferred_versions),
+    ];
+    let mut erased = Erased::default();
+    for (table, sql) in statements {
+        let done = sqlx::query(sql)
+            .bind(guild.to_db())
+            .bind(member.to_db())
+            .execute(&mut **tx)
+            .await
+            .map_err(db_err("delete what consent recorded"))?;
+        erased.rows.push((table, done.rows_affected()));
     }
-    Ok(())
+    Ok(erased)
 }

@@ -4,29 +4,57 @@
 
 use sqlx::Row;
 
+use super::consent::{consented_sql, lock_consent};
 use super::{db_err, now_ms, Store, StoreError};
 use crate::domain::{Edge, EdgeDelta, EdgeKind, GraphNode};
 use crate::ids::{GuildId, MemberId};
 
 impl Store {
     /// Adds a batch of edge deltas in one transaction (counts add up, removed reactions count
-    /// down; `has_role` stays 1).
-    pub async fn add_edges(&self, batch: &[EdgeDelta]) -> Result<(), StoreError> {
+    /// down; `has_role` stays 1). Each lands only if its member — and, for a reply or mention,
+    /// the other member too — consents at that moment in a server with inference on (see
+    /// `store/consent.rs`): a batch taken before a withdrawal and written after it adds nothing.
+    /// Returns how many deltas were stored.
+    pub async fn add_edges(&self, batch: &[EdgeDelta]) -> Result<u64, StoreError> {
         if batch.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
         let op = "add edges";
         let mut tx = self.pool().begin().await.map_err(db_err(op))?;
+        let mut members: Vec<(GuildId, MemberId)> = batch
+            .iter()
+            .flat_map(|d| {
+                let target = d
+                    .kind
+                    .targets_member()
+                    .then(|| (d.guild_id, MemberId(d.target_id)));
+                std::iter::once((d.guild_id, d.member_id)).chain(target)
+            })
+            .collect();
+        // A fixed order, so two batches lock the same rows in the same order.
+        members.sort_by_key(|(g, m)| (g.0, m.0));
+        members.dedup();
+        for (guild, member) in members {
+            lock_consent(&mut tx, self.backend(), guild, member).await?;
+        }
+        let author = consented_sql("$1", "$2");
+        let target = consented_sql("$1", "$4");
+        let mut stored = 0;
         for delta in batch {
-            sqlx::query(
+            let condition = if delta.kind.targets_member() {
+                format!("{author} AND {target}")
+            } else {
+                author.clone()
+            };
+            let done = sqlx::query(&format!(
                 "INSERT INTO member_edges (guild_id, member_id, edge_type, target_id, count, last_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6) \
+                 SELECT $1, $2, $3, $4, $5, $6 WHERE {condition} \
                  ON CONFLICT (guild_id, member_id, edge_type, target_id) DO UPDATE SET \
                  count = CASE WHEN member_edges.edge_type = 'has_role' THEN 1 \
                               ELSE member_edges.count + excluded.count END, \
                  last_at = CASE WHEN excluded.last_at > member_edges.last_at \
-                                THEN excluded.last_at ELSE member_edges.last_at END",
-            )
+                                THEN excluded.last_at ELSE member_edges.last_at END"
+            ))
             .bind(delta.guild_id.to_db())
             .bind(delta.member_id.to_db())
             .bind(delta.kind.as_str())
@@ -36,6 +64,7 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(db_err(op))?;
+            stored += done.rows_affected();
         }
         // Removed reactions can bring a count to zero: nothing is left to record then.
         if batch.iter().any(|d| d.count < 0) {
@@ -45,7 +74,7 @@ impl Store {
                 .map_err(db_err(op))?;
         }
         tx.commit().await.map_err(db_err(op))?;
-        Ok(())
+        Ok(stored)
     }
 
     /// How many interaction aggregates are stored in all servers (scheduled training watches it).

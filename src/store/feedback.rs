@@ -4,6 +4,7 @@
 
 use sqlx::Row;
 
+use super::consent::{consented_sql, lock_consent};
 use super::{db_err, now_ms, Store, StoreError};
 use crate::ids::{GuildId, JobId, MemberId};
 
@@ -23,8 +24,8 @@ impl Store {
     }
 
     /// Records `kind` feedback by `member` on the render carried by `message_id`, when that render
-    /// is theirs, in this server. Returns the job, or `None` when the message carries no render of
-    /// theirs (nothing is stored then).
+    /// is theirs, in this server, and they consent now (see `store/consent.rs`). Returns the job,
+    /// or `None` when nothing was stored (no render of theirs, or no consent).
     pub async fn record_feedback(
         &self,
         guild: GuildId,
@@ -36,19 +37,24 @@ impl Store {
         let Some(job) = self.job_of_message(guild, message_id, member).await? else {
             return Ok(None);
         };
-        sqlx::query(
+        let mut tx = self.pool().begin().await.map_err(db_err(op))?;
+        lock_consent(&mut tx, self.backend(), guild, member).await?;
+        let done = sqlx::query(&format!(
             "INSERT INTO render_feedback (job_id, guild_id, member_id, kind, created_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (job_id, member_id, kind) DO NOTHING",
-        )
+             SELECT $1, $2, $3, $4, $5 WHERE {} \
+             ON CONFLICT (job_id, member_id, kind) DO NOTHING",
+            consented_sql("$2", "$3")
+        ))
         .bind(job.0)
         .bind(guild.to_db())
         .bind(member.to_db())
         .bind(kind)
         .bind(now_ms())
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await
         .map_err(db_err(op))?;
-        Ok(Some(job))
+        tx.commit().await.map_err(db_err(op))?;
+        Ok((done.rows_affected() == 1).then_some(job))
     }
 
     /// Removes `kind` feedback by `member` on the render carried by `message_id`.
@@ -133,48 +139,66 @@ fn from_bytes(b: &[u8]) -> Vec<f32> {
 }
 
 impl Store {
-    /// Stores the CLIP embedding of job `id`'s image (once; a retried job keeps the first).
+    /// Stores the CLIP embedding of job `id`'s image (once; a retried job keeps the first), only
+    /// for a member who consents now, in a server with inference on, and while the job exists
+    /// (never for DMs: they belong to no server). True when stored.
     pub async fn add_image_embedding(
         &self,
         id: JobId,
         guild: Option<GuildId>,
         member: MemberId,
         embedding: &[f32],
-    ) -> Result<(), StoreError> {
-        sqlx::query(
+    ) -> Result<bool, StoreError> {
+        let Some(guild) = guild else {
+            return Ok(false);
+        };
+        let op = "store an image embedding";
+        let mut tx = self.pool().begin().await.map_err(db_err(op))?;
+        lock_consent(&mut tx, self.backend(), guild, member).await?;
+        let done = sqlx::query(&format!(
             "INSERT INTO image_embeddings (job_id, guild_id, member_id, embedding, created_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (job_id) DO NOTHING",
-        )
+             SELECT $1, $2, $3, $4, $5 WHERE {} \
+             AND EXISTS (SELECT 1 FROM render_jobs j WHERE j.id = $1 AND j.member_id = $3) \
+             ON CONFLICT (job_id) DO NOTHING",
+            consented_sql("$2", "$3")
+        ))
         .bind(id.0)
-        .bind(guild.map(GuildId::to_db))
+        .bind(guild.to_db())
         .bind(member.to_db())
         .bind(to_bytes(embedding))
         .bind(now_ms())
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await
-        .map_err(db_err("store an image embedding"))?;
-        Ok(())
+        .map_err(db_err(op))?;
+        tx.commit().await.map_err(db_err(op))?;
+        Ok(done.rows_affected() == 1)
     }
 
-    /// Stores the CLIP embedding of an image the member handed over (`/persona add-image`).
+    /// Stores the CLIP embedding of an image the member handed over (`/persona add-image`), only
+    /// while they consent and the server's inference is on. True when stored.
     pub async fn add_member_image(
         &self,
         guild: GuildId,
         member: MemberId,
         embedding: &[f32],
-    ) -> Result<(), StoreError> {
-        sqlx::query(
+    ) -> Result<bool, StoreError> {
+        let op = "store a member's image";
+        let mut tx = self.pool().begin().await.map_err(db_err(op))?;
+        lock_consent(&mut tx, self.backend(), guild, member).await?;
+        let done = sqlx::query(&format!(
             "INSERT INTO member_images (guild_id, member_id, embedding, created_at) \
-             VALUES ($1, $2, $3, $4)",
-        )
+             SELECT $1, $2, $3, $4 WHERE {}",
+            consented_sql("$1", "$2")
+        ))
         .bind(guild.to_db())
         .bind(member.to_db())
         .bind(to_bytes(embedding))
         .bind(now_ms())
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await
-        .map_err(db_err("store a member's image"))?;
-        Ok(())
+        .map_err(db_err(op))?;
+        tx.commit().await.map_err(db_err(op))?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// The images members of the server engaged with, as `(member, embedding)`: every render

@@ -4,8 +4,9 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use super::consent::{consented_sql, lock_consent};
 use super::{db_err, now_ms, Store, StoreError};
-use crate::domain::Persona;
+use crate::domain::{Persona, SOURCE_INFERRED};
 use crate::ids::{GuildId, MemberId};
 
 const PERSONA_COLUMNS: &str =
@@ -25,7 +26,8 @@ fn persona_from_row(row: &AnyRow) -> Result<Persona, sqlx::Error> {
 }
 
 impl Store {
-    /// Stores a new persona version and makes it the active one, in one transaction.
+    /// Stores a persona the member wrote as a new version and makes it the active one, in one
+    /// transaction (their own text: no consent needed).
     pub async fn add_persona(
         &self,
         guild: GuildId,
@@ -34,13 +36,43 @@ impl Store {
         text: &str,
         evidence: Option<&str>,
     ) -> Result<Persona, StoreError> {
-        self.add_persona_version(guild, member, source, text, evidence, true)
-            .await
+        let stored = self
+            .add_persona_version(guild, member, source, text, evidence, true, false)
+            .await?;
+        stored.ok_or_else(|| StoreError::Corrupt {
+            table: "personas",
+            reason: "an unconditional insert stored nothing".to_owned(),
+        })
     }
 
-    /// Stores a new persona version; makes it the active one when `activate` (in the same
-    /// transaction).
-    pub async fn add_persona_version(
+    /// Stores a persona inferred from the member's activity as a new version, made active when
+    /// `activate` — only if they consent *now* and the server's inference is on (see
+    /// `store/consent.rs`): an inference that ran while they withdrew stores nothing (`None`).
+    pub async fn add_inferred_persona(
+        &self,
+        guild: GuildId,
+        member: MemberId,
+        text: &str,
+        evidence: Option<&str>,
+        activate: bool,
+    ) -> Result<Option<Persona>, StoreError> {
+        self.add_persona_version(
+            guild,
+            member,
+            SOURCE_INFERRED,
+            text,
+            evidence,
+            activate,
+            true,
+        )
+        .await
+    }
+
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the two public entry points above name the cases"
+    )]
+    async fn add_persona_version(
         &self,
         guild: GuildId,
         member: MemberId,
@@ -48,27 +80,42 @@ impl Store {
         text: &str,
         evidence: Option<&str>,
         activate: bool,
-    ) -> Result<Persona, StoreError> {
+        needs_consent: bool,
+    ) -> Result<Option<Persona>, StoreError> {
         let op = "add persona";
         let mut tx = self.pool().begin().await.map_err(db_err(op))?;
+        if needs_consent {
+            lock_consent(&mut tx, self.backend(), guild, member).await?;
+        }
+        let condition = if needs_consent {
+            consented_sql("$1", "$2")
+        } else {
+            "1 = 1".to_owned()
+        };
         // One statement computes the next version and inserts it: the transaction starts with
-        // a write, so SQLite takes the write lock at once (a read first could not upgrade
-        // under contention), and two writers cannot pick the same version.
+        // a write (SQLite; PostgreSQL locks the consent row first), so two writers cannot pick
+        // the same version.
         let now = now_ms();
-        let row = sqlx::query(
+        let row = sqlx::query(&format!(
             "INSERT INTO personas (guild_id, member_id, version, source, text, evidence, created_at) \
-             SELECT $1, $2, COALESCE(MAX(version), 0) + 1, $3, $4, $5, $6 FROM personas \
-             WHERE guild_id = $1 AND member_id = $2 RETURNING id, version",
-        )
+             SELECT $1, $2, next.version, $3, $4, $5, $6 FROM \
+             (SELECT COALESCE(MAX(version), 0) + 1 AS version FROM personas \
+              WHERE guild_id = $1 AND member_id = $2) next \
+             WHERE {condition} RETURNING id, version"
+        ))
         .bind(guild.to_db())
         .bind(member.to_db())
         .bind(source)
         .bind(text)
         .bind(evidence)
         .bind(now)
-        .fetch_one(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(db_err(op))?;
+        let Some(row) = row else {
+            tx.rollback().await.map_err(db_err(op))?;
+            return Ok(None);
+        };
         let id: i64 = row.try_get("id").map_err(db_err(op))?;
         let next: i64 = row.try_get("version").map_err(db_err(op))?;
         if activate {
@@ -84,7 +131,7 @@ impl Store {
             .map_err(db_err(op))?;
         }
         tx.commit().await.map_err(db_err(op))?;
-        Ok(Persona {
+        Ok(Some(Persona {
             id,
             guild_id: guild,
             member_id: member,
@@ -93,7 +140,7 @@ impl Store {
             text: text.to_owned(),
             evidence: evidence.map(str::to_owned),
             created_at: now,
-        })
+        }))
     }
 
     /// The member's persona in use in this server, if any.
@@ -237,20 +284,29 @@ impl Store {
             .map_err(db_err("read servers with consent"))
     }
 
-    /// The member's most recent `/imagine` prompts in this server, newest first.
+    /// The member's most recent `/imagine` prompts in this server, newest first — only those
+    /// typed while they consent: since their consent, or, when the server's moderators turned
+    /// history backfill on (the consent prompt then says so), up to `backfill_ms` before it.
+    /// Prompts from before a withdrawal never count.
     pub async fn recent_prompts(
         &self,
         guild: GuildId,
         member: MemberId,
         limit: i64,
+        backfill_ms: i64,
     ) -> Result<Vec<String>, StoreError> {
         let rows = sqlx::query(
-            "SELECT prompt FROM render_jobs WHERE guild_id = $1 AND member_id = $2 \
-             ORDER BY id DESC LIMIT $3",
+            "SELECT j.prompt FROM render_jobs j JOIN consents c \
+             ON c.guild_id = j.guild_id AND c.member_id = j.member_id AND c.granted = 1 \
+             WHERE j.guild_id = $1 AND j.member_id = $2 \
+             AND j.created_at >= c.changed_at - CASE WHEN EXISTS (SELECT 1 FROM guild_settings s \
+                 WHERE s.guild_id = $1 AND s.history_backfill = 'on') THEN $4 ELSE 0 END \
+             ORDER BY j.id DESC LIMIT $3",
         )
         .bind(guild.to_db())
         .bind(member.to_db())
         .bind(limit)
+        .bind(backfill_ms)
         .fetch_all(self.pool())
         .await
         .map_err(db_err("read recent prompts"))?;

@@ -38,6 +38,7 @@ const LAYERS: &[&[&str]] = &[
     &["store"],
     &["rewrite", "verbalize"],
     &["imagine", "ingest", "render", "lifecycle"],
+    &["consent"],
     &["discord"],
     &["app"],
 ];

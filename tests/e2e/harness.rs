@@ -364,6 +364,29 @@ impl Setup {
     }
 }
 
+/// A one-shot pause: the first caller signals `reached` and waits for `resume`; later calls (the
+/// final flush at shutdown, say) pass straight through.
+pub fn one_shot_pause() -> (
+    zipp::domain::Pause,
+    Arc<tokio::sync::Barrier>,
+    Arc<tokio::sync::Barrier>,
+) {
+    let reached = Arc::new(tokio::sync::Barrier::new(2));
+    let resume = Arc::new(tokio::sync::Barrier::new(2));
+    let armed = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let (r, s) = (Arc::clone(&reached), Arc::clone(&resume));
+    let pause: zipp::domain::Pause = Arc::new(move || {
+        let (r, s, armed) = (Arc::clone(&r), Arc::clone(&s), Arc::clone(&armed));
+        Box::pin(async move {
+            if armed.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                r.wait().await;
+                s.wait().await;
+            }
+        })
+    });
+    (pause, reached, resume)
+}
+
 /// Adds `[llm.NAME]`, an OpenAI-compatible server at `url`, to the catalog file.
 pub fn add_llm(catalog: &Path, name: &str, url: &str) {
     let mut text = std::fs::read_to_string(catalog).expect("read the catalog");

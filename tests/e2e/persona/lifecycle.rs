@@ -32,8 +32,17 @@ async fn persona_lifecycle(kind: Db) {
         id
     };
 
-    // A member who consents from the prompt of their first /imagine gets a persona at once,
-    // from what they asked for so far.
+    // A member who consents from the prompt of their first /imagine: what they typed before
+    // consenting is not evidence (the server has no history backfill); what they type after is.
+    let (_, token) = dispatch_imagine(
+        fake,
+        next(),
+        vec![opt_str("prompt", "a quiet meadow at dawn")],
+        |b| b.user(CAROL, "carol"),
+    )
+    .await;
+    image_of(fake, &token).await;
+    component(fake, next(), CAROL, "zipp-consent:yes", None).await;
     let (_, token) = dispatch_imagine(
         fake,
         next(),
@@ -42,22 +51,23 @@ async fn persona_lifecycle(kind: Db) {
     )
     .await;
     image_of(fake, &token).await;
-    component(fake, next(), CAROL, "zipp-consent:yes", None).await;
-    let mut carols = None;
-    for _ in 0..polls(50) {
-        carols = app
-            .store
-            .active_persona(guild, MemberId(CAROL))
-            .await
-            .expect("read");
-        if carols.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let carols = carols.expect("carol's persona is inferred after consent");
+    let personas = app.personas.clone().expect("persona service");
+    let refreshed = personas
+        .refresh(guild, MemberId(CAROL), false)
+        .await
+        .expect("refresh");
+    let carols = match refreshed {
+        // The inference started by the consent itself may have stored it first.
+        zipp::lifecycle::Refresh::Activated(p) | zipp::lifecycle::Refresh::Unchanged(p) => p,
+        other => panic!("carol's persona is inferred after consent: {other:?}"),
+    };
     assert_eq!(carols.source, "inferred");
     assert!(carols.text.contains("cyberpunk"), "{}", carols.text);
+    assert!(
+        !carols.text.contains("meadow"),
+        "a prompt typed before consent is not evidence: {}",
+        carols.text
+    );
 
     // Nothing yet, and nothing is inferred without consent.
     let text = ephemeral(&persona(fake, next(), DEFAULT_USER_ID, "en-US", "show", vec![]).await);

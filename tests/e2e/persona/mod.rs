@@ -9,6 +9,7 @@
 
 mod images;
 mod lifecycle;
+mod races;
 mod verbalizer;
 
 use std::path::Path;

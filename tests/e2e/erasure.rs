@@ -1,0 +1,265 @@
+//! `forget` erases a member completely. The scan is generated from the schema: every column of
+//! every table whose name says it holds a member id (`*member_id`, `target_id`, `user_id`,
+//! `author_id`, `*_by`) is checked for the member, so a table added later is covered without
+//! editing this test. The member's data is written through the real store paths first — in the
+//! server and in DMs — and the scan must find it before, and nothing after.
+
+use sqlx::{Connection, Row};
+use zipp::ids::{ApplicationId, ChannelId, GuildId, InteractionId, MemberId};
+use zipp::store::{Compare, EdgeDelta, EdgeKind, GuildSetting, NewJob, PickOutcome, Side, Store};
+
+use crate::harness::*;
+
+const ALICE: u64 = 400_000_000_000_000_001;
+const BOB: u64 = 400_000_000_000_000_002;
+
+fn is_member_column(name: &str) -> bool {
+    name.ends_with("member_id")
+        || name.ends_with("_by")
+        || ["target_id", "user_id", "author_id"].contains(&name)
+}
+
+/// `(table, column)` for every member-id column in the database's schema.
+async fn member_columns(db: &TestDb, kind: Db) -> Vec<(String, String)> {
+    let mut columns = Vec::new();
+    match kind {
+        Db::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(&db.url)
+                .await
+                .expect("connect");
+            let tables: Vec<String> = sqlx::query(
+                "SELECT name FROM sqlite_master WHERE type = 'table' \
+                 AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx%'",
+            )
+            .fetch_all(&mut conn)
+            .await
+            .expect("tables")
+            .iter()
+            .map(|r| r.get("name"))
+            .collect();
+            for table in tables {
+                let rows = sqlx::query(&format!("SELECT name FROM pragma_table_info('{table}')"))
+                    .fetch_all(&mut conn)
+                    .await
+                    .expect("columns");
+                for row in rows {
+                    let column: String = row.get("name");
+                    columns.push((table.clone(), column));
+                }
+            }
+        }
+        Db::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(&db.url).await.expect("connect");
+            let rows = sqlx::query(
+                "SELECT table_name::text AS t, column_name::text AS c FROM information_schema.columns \
+                 WHERE table_schema = 'public' AND table_name NOT LIKE '_sqlx%'",
+            )
+            .fetch_all(&mut conn)
+            .await
+            .expect("columns");
+            for row in rows {
+                columns.push((row.get("t"), row.get("c")));
+            }
+        }
+    }
+    columns.retain(|(_, c)| is_member_column(c));
+    columns.sort();
+    columns
+}
+
+/// Rows per `table.column` holding `member`.
+async fn rows_of(db: &TestDb, kind: Db, member: u64) -> Vec<(String, i64)> {
+    let mut out = Vec::new();
+    for (table, column) in member_columns(db, kind).await {
+        let sql = format!(
+            "SELECT COUNT(*) AS n FROM {table} WHERE {column} = {}",
+            member as i64
+        );
+        let n: i64 = match kind {
+            Db::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&db.url)
+                    .await
+                    .expect("connect");
+                sqlx::query(&sql)
+                    .fetch_one(&mut conn)
+                    .await
+                    .expect("count")
+                    .get("n")
+            }
+            Db::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&db.url).await.expect("connect");
+                sqlx::query(&sql)
+                    .fetch_one(&mut conn)
+                    .await
+                    .expect("count")
+                    .get("n")
+            }
+        };
+        out.push((format!("{table}.{column}"), n));
+    }
+    out
+}
+
+fn job(interaction: u64, guild: Option<GuildId>, compare: bool) -> NewJob {
+    NewJob {
+        guild_id: guild,
+        channel_id: ChannelId(2),
+        member_id: MemberId(ALICE),
+        interaction_id: InteractionId(interaction),
+        application_id: ApplicationId(4),
+        interaction_token: format!("tok-{interaction}"),
+        locale: "en-US".to_owned(),
+        prompt: "a cat".to_owned(),
+        rendered_prompt: "a cat, watercolor".to_owned(),
+        rewrite_kind: "template".to_owned(),
+        negative_prompt: String::new(),
+        model: "tiny".to_owned(),
+        seed: 7,
+        width: 0,
+        height: 0,
+        steps: 0,
+        attachment_size_limit: 1 << 20,
+        max_attempts: 2,
+        compare: compare.then(|| Compare {
+            generic_prompt: "a cat".to_owned(),
+            persona_side: Side::Left,
+        }),
+        persona_id: None,
+    }
+}
+
+/// Renders `new` through the queue (lease, complete) and returns its id.
+async fn rendered(store: &Store, new: &NewJob) -> zipp::ids::JobId {
+    let queued = store.enqueue(new).await.expect("enqueue");
+    let leased = store.lease("w", 60_000).await.expect("lease").expect("job");
+    assert_eq!(leased.job.id, queued.id);
+    assert!(store
+        .complete(queued.id, "w", b"png", 1, 1, 1)
+        .await
+        .expect("complete"));
+    queued.id
+}
+
+async fn forget_leaves_nothing(kind: Db) {
+    let db = TestDb::new(kind).await;
+    let store = Store::connect(&db.url, 4).await.expect("store");
+    let guild = GuildId(77);
+    let (alice, bob) = (MemberId(ALICE), MemberId(BOB));
+    store
+        .set_consent(guild, alice, true)
+        .await
+        .expect("consent");
+    store.set_consent(guild, bob, true).await.expect("consent");
+    let at = zipp::store::now_ms();
+    let stored = store
+        .add_edges(&[
+            EdgeDelta {
+                guild_id: guild,
+                member_id: alice,
+                kind: EdgeKind::Posted,
+                target_id: 5,
+                count: 3,
+                last_at: at,
+            },
+            EdgeDelta {
+                guild_id: guild,
+                member_id: bob,
+                kind: EdgeKind::Replied,
+                target_id: ALICE,
+                count: 1,
+                last_at: at,
+            },
+        ])
+        .await
+        .expect("edges");
+    assert_eq!(stored, 2);
+    store
+        .add_persona(guild, alice, "edited", "I love cats.", None)
+        .await
+        .expect("persona");
+    assert!(store
+        .add_inferred_persona(guild, alice, "I like watercolor.", None, false)
+        .await
+        .expect("inferred")
+        .is_some());
+    let in_guild = rendered(&store, &job(1, Some(guild), false)).await;
+    let in_dm = rendered(&store, &job(2, None, false)).await;
+    let compared = rendered(&store, &job(3, Some(guild), true)).await;
+    assert!(store
+        .add_image_embedding(in_guild, Some(guild), alice, &[0.5; 4])
+        .await
+        .expect("embedding"));
+    store.set_job_message(in_guild, 900).await.expect("message");
+    assert!(store
+        .record_feedback(guild, 900, alice, "reacted")
+        .await
+        .expect("feedback")
+        .is_some());
+    assert!(matches!(
+        store
+            .record_pick(compared, alice, Side::Left)
+            .await
+            .expect("pick"),
+        PickOutcome::Recorded { .. }
+    ));
+    assert!(store
+        .add_member_image(guild, alice, &[0.25; 4])
+        .await
+        .expect("image"));
+    store
+        .change_guild_setting(guild, GuildSetting::Llm, Some("template"), alice)
+        .await
+        .expect("setting");
+    assert!(store.job(in_dm).await.expect("read").is_some());
+
+    let before = rows_of(&db, kind, ALICE).await;
+    let tables: std::collections::BTreeSet<&str> = before
+        .iter()
+        .map(|(c, _)| c.split('.').next().unwrap_or(c))
+        .collect();
+    let holding = before.iter().filter(|(_, n)| *n > 0).count();
+    println!(
+        "forget scan ({kind:?}): {} member columns in {} tables; {holding} hold the member before",
+        before.len(),
+        tables.len()
+    );
+    assert!(tables.len() >= 12, "the scan sees the schema: {tables:?}");
+    for column in [
+        "consents.member_id",
+        "member_edges.member_id",
+        "member_edges.target_id",
+        "personas.member_id",
+        "persona_active.member_id",
+        "render_jobs.member_id",
+        "rendered_images.member_id",
+        "image_embeddings.member_id",
+        "render_feedback.member_id",
+        "compare_picks.member_id",
+        "member_images.member_id",
+        "config_audit.member_id",
+        "guild_settings.updated_by",
+    ] {
+        assert!(
+            before.iter().any(|(c, n)| c == column && *n > 0),
+            "{column} holds the member before forget: {before:?}"
+        );
+    }
+
+    let erased = store.forget_member(guild, alice).await.expect("forget");
+    let after = rows_of(&db, kind, ALICE).await;
+    let left: Vec<_> = after.iter().filter(|(_, n)| *n > 0).collect();
+    assert!(
+        left.is_empty(),
+        "left after forget: {left:?} (erased {erased:?})"
+    );
+    println!(
+        "forget scan ({kind:?}): 0 rows left in {} columns",
+        after.len()
+    );
+    // Bob's own data stays (his reply to alice is about her, and went).
+    assert!(store.consent(guild, bob).await.expect("read") == Some(true));
+    store.close().await;
+    db.cleanup().await;
+}
+
+on_both_databases!(forget_leaves_nothing);
