@@ -19,6 +19,36 @@ pub fn is_loopback_url(url: &str) -> bool {
     }
 }
 
+/// Why [`read_capped`] stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum CappedError {
+    /// The connection failed.
+    #[error(transparent)]
+    Transport(#[from] reqwest::Error),
+    /// The body is longer than allowed.
+    #[error("the response body is larger than allowed")]
+    TooLarge,
+}
+
+/// Reads a response body of at most `max` bytes: refused from its declared length when it has
+/// one, else stopped as soon as it grows past `max` (never buffered whole).
+pub async fn read_capped(
+    mut response: reqwest::Response,
+    max: usize,
+) -> Result<Vec<u8>, CappedError> {
+    if response.content_length().is_some_and(|n| n > max as u64) {
+        return Err(CappedError::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > max {
+            return Err(CappedError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 /// Query parameters whose value is a credential.
 const SECRET_PARAMS: [&str; 6] = [
     "password",

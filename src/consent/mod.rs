@@ -51,6 +51,9 @@ impl ConsentService {
     pub async fn withdraw(&self, guild: GuildId, member: MemberId) -> Result<Erased, StoreError> {
         self.ingestor.consent_changed(guild, member, false);
         let erased = self.store.set_consent(guild, member, false).await?;
+        if erased.rows.iter().any(|(_, n)| *n > 0) {
+            self.personas.consent_withdrawn(guild, member);
+        }
         tracing::info!(%guild, %member, rows = ?erased.rows, "consent withdrawn");
         Ok(erased)
     }

@@ -81,7 +81,7 @@ impl Side {
 }
 
 /// Compare mode: the generic prompt is rendered with the same seed beside the persona prompt.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Compare {
     /// The prompt without persona conditioning.
     pub generic_prompt: String,
@@ -90,7 +90,7 @@ pub struct Compare {
 }
 
 /// What the bot enqueues for one `/imagine`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct NewJob {
     /// The server (None in DMs).
     pub guild_id: Option<GuildId>,
@@ -135,7 +135,7 @@ pub struct NewJob {
 }
 
 /// A job as stored.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RenderJob {
     /// Queue id.
     pub id: JobId,
@@ -234,4 +234,133 @@ pub enum FailOutcome {
     Failed,
     /// The lease had been lost: another worker owns the job; nothing was changed.
     LeaseLost,
+}
+
+// Debug output reaches logs: the interaction token is a credential, and prompts and personas are
+// the member's words. None of them is printed.
+
+impl std::fmt::Debug for Compare {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Compare")
+            .field("persona_side", &self.persona_side)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for NewJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewJob")
+            .field("guild_id", &self.guild_id)
+            .field("member_id", &self.member_id)
+            .field("interaction_id", &self.interaction_id)
+            .field("model", &self.model)
+            .field("seed", &self.seed)
+            .field("compare", &self.compare.is_some())
+            .field("persona_id", &self.persona_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for RenderJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RenderJob")
+            .field("id", &self.id)
+            .field("guild_id", &self.guild_id)
+            .field("member_id", &self.member_id)
+            .field("interaction_id", &self.interaction_id)
+            .field("status", &self.status)
+            .field("model", &self.model)
+            .field("rewrite_kind", &self.rewrite_kind)
+            .field("attempts", &self.attempts)
+            .field("rewrite_attempts", &self.rewrite_attempts)
+            .field("progress", &(self.progress_step, self.progress_total))
+            .field("error_message_id", &self.error_message_id)
+            .field("created_at", &self.created_at)
+            .field("delivered_at", &self.delivered_at)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_tokens_and_member_text() {
+        let job = RenderJob {
+            id: JobId(1),
+            guild_id: Some(GuildId(2)),
+            channel_id: ChannelId(3),
+            member_id: MemberId(4),
+            interaction_id: InteractionId(5),
+            application_id: ApplicationId(6),
+            interaction_token: "SECRET-TOKEN".to_owned(),
+            locale: "en-US".to_owned(),
+            prompt: "PRIVATE-PROMPT".to_owned(),
+            rendered_prompt: "PRIVATE-REWRITE".to_owned(),
+            rewrite_kind: "llm".to_owned(),
+            negative_prompt: "PRIVATE-NEGATIVE".to_owned(),
+            model: "tiny".to_owned(),
+            compare: Some(Compare {
+                generic_prompt: "PRIVATE-GENERIC".to_owned(),
+                persona_side: Side::Left,
+            }),
+            persona_id: Some(9),
+            seed: 7,
+            width: 0,
+            height: 0,
+            steps: 0,
+            attachment_size_limit: 1,
+            status: JobStatus::Queued,
+            attempts: 0,
+            rewrite_attempts: 0,
+            max_attempts: 1,
+            progress_step: 0,
+            progress_total: 0,
+            notified_step: -1,
+            error_message_id: None,
+            last_error: None,
+            created_at: 0,
+            started_at: None,
+            finished_at: None,
+            delivered_at: None,
+        };
+        let new = NewJob {
+            guild_id: job.guild_id,
+            channel_id: job.channel_id,
+            member_id: job.member_id,
+            interaction_id: job.interaction_id,
+            application_id: job.application_id,
+            interaction_token: job.interaction_token.clone(),
+            locale: job.locale.clone(),
+            prompt: job.prompt.clone(),
+            rendered_prompt: job.rendered_prompt.clone(),
+            rewrite_kind: job.rewrite_kind.clone(),
+            negative_prompt: job.negative_prompt.clone(),
+            model: job.model.clone(),
+            compare: job.compare.clone(),
+            persona_id: job.persona_id,
+            seed: 7,
+            width: 0,
+            height: 0,
+            steps: 0,
+            attachment_size_limit: 1,
+            max_attempts: 1,
+        };
+        let leased = LeasedJob {
+            job: job.clone(),
+            owner: "w".to_owned(),
+        };
+        for shown in [
+            format!("{job:?}"),
+            format!("{new:?}"),
+            format!("{leased:?}"),
+            format!("{job:#?}"),
+        ] {
+            assert!(shown.contains("tiny"), "{shown}");
+            for secret in ["SECRET", "PRIVATE"] {
+                assert!(!shown.contains(secret), "{secret} in {shown}");
+            }
+        }
+    }
 }

@@ -10,7 +10,7 @@ pub const SOURCE_EDITED: &str = "edited";
 pub const SOURCE_QUESTIONNAIRE: &str = "questionnaire";
 
 /// One stored persona version.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Persona {
     /// Row id (stable; render jobs refer to it).
     pub id: i64,
@@ -28,4 +28,19 @@ pub struct Persona {
     pub evidence: Option<String>,
     /// When it was written (Unix ms).
     pub created_at: i64,
+}
+
+impl std::fmt::Debug for Persona {
+    // Logs never carry the persona's text or evidence: only its owner may read them.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Persona")
+            .field("id", &self.id)
+            .field("guild_id", &self.guild_id)
+            .field("member_id", &self.member_id)
+            .field("version", &self.version)
+            .field("source", &self.source)
+            .field("chars", &self.text.chars().count())
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
 }

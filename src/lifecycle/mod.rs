@@ -117,6 +117,9 @@ pub struct PersonaService {
     backfill_days: u64,
     /// Awaited after the persona was verbalized, before it is stored (tests).
     before_write: Mutex<Option<Pause>>,
+    /// Members erased (forgotten or withdrawn) since the last scheduled training: the next
+    /// scheduled training runs even without new data, so the encoder stops reflecting them.
+    erasures: std::sync::atomic::AtomicU64,
     rewriters: Arc<Rewriters>,
     vocab: Arc<Vocabulary>,
     clip: Option<Arc<zipp_clip::ClipEmbedder>>,
@@ -158,6 +161,7 @@ impl PersonaService {
             settings,
             backfill_days,
             before_write: Mutex::new(None),
+            erasures: std::sync::atomic::AtomicU64::new(0),
             rewriters,
             vocab: Arc::new(vocab),
             clip,
@@ -681,6 +685,18 @@ impl PersonaService {
     /// Forgets the member's cooldown (after `/persona forget`).
     pub fn forget(&self, guild: GuildId, member: MemberId) {
         self.cooldowns.remove(&(guild, member));
+        self.erased();
+    }
+
+    /// A member withdrew consent: their data is gone from the store, and the next scheduled
+    /// training drops them from the encoder.
+    pub fn consent_withdrawn(&self, _guild: GuildId, _member: MemberId) {
+        self.erased();
+    }
+
+    fn erased(&self) {
+        self.erasures
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// The background loop: reload checks, scheduled inference and (when configured)

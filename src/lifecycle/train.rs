@@ -67,7 +67,8 @@ impl PersonaService {
         Ok(Some(result))
     }
 
-    /// Scheduled training: trains when enough new aggregates arrived since the last look.
+    /// Scheduled training: trains when enough new aggregates arrived since the last look, or when
+    /// a member was erased since the last training.
     pub(super) async fn maybe_train(&self, last_edges: &mut i64) {
         let total = match self.store.edge_total().await {
             Ok(n) => n,
@@ -76,13 +77,18 @@ impl PersonaService {
                 return;
             }
         };
-        if total - *last_edges < self.settings.train_min_new_edges as i64 {
+        // Erasures count too: a forgotten member's edges are gone from the store, and retraining
+        // is what removes their influence from the encoder's weights.
+        let erased = self.erasures.load(std::sync::atomic::Ordering::SeqCst);
+        if total - *last_edges < self.settings.train_min_new_edges as i64 && erased == 0 {
             return;
         }
         let started = Instant::now();
         match self.train_now().await {
             Ok(auc) => {
                 *last_edges = total;
+                self.erasures
+                    .fetch_sub(erased, std::sync::atomic::Ordering::SeqCst);
                 tracing::info!(
                     ?auc,
                     edges = total,

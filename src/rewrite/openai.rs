@@ -170,6 +170,10 @@ struct Message {
     content: Option<String>,
 }
 
+/// The largest chat-completion answer read (a rewrite is a few hundred bytes; a misbehaving or
+/// hostile server cannot make the bot buffer more).
+pub const MAX_RESPONSE_BYTES: usize = 1 << 20;
+
 impl OpenAiRewriter {
     /// Builds the client; `counter` counts tokens with the diffusion model's tokenizer.
     pub fn new(config: OpenAiConfig, counter: TokenCounter) -> Result<Self, LlmError> {
@@ -181,7 +185,19 @@ impl OpenAiRewriter {
             },
         };
         let endpoint = format!("{}/chat/completions", config.base_url.trim_end_matches('/'));
-        reqwest::Url::parse(&endpoint).map_err(|e| LlmError::Config(format!("base_url: {e}")))?;
+        let url = reqwest::Url::parse(&endpoint)
+            .map_err(|e| LlmError::Config(format!("base_url: {e}")))?;
+        // A key is a credential: over plain HTTP only to this machine.
+        if api_key.is_some()
+            && url.scheme() != "https"
+            && !crate::http_client::is_loopback_url(&endpoint)
+        {
+            return Err(LlmError::Config(format!(
+                "base_url {} is not https://: the API key would travel in clear text (only \
+                 loopback hosts may use http:// with a key)",
+                crate::http_client::redact_url(&config.base_url)
+            )));
+        }
         let mut builder = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(3)));
@@ -267,7 +283,15 @@ impl OpenAiRewriter {
                 .map(Duration::from_secs);
             return Err(LlmError::RateLimited(after));
         }
-        let text = resp.text().await.map_err(map_reqwest)?;
+        let bytes = crate::http_client::read_capped(resp, MAX_RESPONSE_BYTES)
+            .await
+            .map_err(|e| match e {
+                crate::http_client::CappedError::Transport(e) => map_reqwest(e),
+                crate::http_client::CappedError::TooLarge => LlmError::Malformed(format!(
+                    "the answer is larger than {MAX_RESPONSE_BYTES} bytes"
+                )),
+            })?;
+        let text = String::from_utf8_lossy(&bytes).into_owned();
         if !status.is_success() {
             return Err(LlmError::Http {
                 status: status.as_u16(),

@@ -179,6 +179,60 @@ fn key_is_never_printed_and_loopback_bypasses_proxy() {
     assert!(!crate::http_client::is_loopback_url(
         "https://api.openai.com/v1"
     ));
+    // A key never travels over plain HTTP to another machine; https, or loopback, is fine.
+    let with_key = |base_url: &str| {
+        OpenAiRewriter::new(
+            OpenAiConfig {
+                base_url: base_url.to_owned(),
+                api_key_env: Some("ZIPP_TEST_LLM_KEY".to_owned()),
+                ..OpenAiConfig::default()
+            },
+            Arc::new(approx),
+        )
+    };
+    let err = with_key("http://llm.example:8080/v1").expect_err("plain http with a key");
+    assert!(err.to_string().contains("https"), "{err}");
+    assert!(!err.to_string().contains("sk-secret"), "{err}");
+    with_key("https://llm.example/v1").expect("https");
+    with_key("http://127.0.0.1:8080/v1").expect("loopback");
+}
+
+/// A server answering with an endless body cannot make the bot buffer it: the read stops at
+/// `MAX_RESPONSE_BYTES` and the template answers.
+#[tokio::test]
+async fn oversized_answers_are_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/v1", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf).await;
+                let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n";
+                if stream.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                let chunk = vec![b' '; 64 * 1024];
+                // 64 MiB of whitespace, never a complete answer.
+                for _ in 0..1024 {
+                    if stream.write_all(&chunk).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let r = rewriter(&url, |c| {
+        c.max_retries = 0;
+    });
+    let err = r
+        .complete(&[ChatMessage::user("hi".to_owned())])
+        .await
+        .expect_err("too large");
+    assert!(err.to_string().contains("larger than"), "{err}");
 }
 
 #[tokio::test]

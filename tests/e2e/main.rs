@@ -20,6 +20,7 @@ mod cli;
 mod compare;
 mod config_cmd;
 mod consent_races;
+mod deploy;
 mod durability;
 mod erasure;
 mod imagine;
