@@ -109,6 +109,25 @@ fn zipp_binary() -> anyhow::Result<PathBuf> {
     Ok(binary)
 }
 
+/// A bot process, SIGKILLed and reaped when dropped (also on an early return).
+struct Bot(std::process::Child);
+
+impl Bot {
+    /// SIGKILL (no cleanup: the crash under test), then reap.
+    fn kill(mut self) -> anyhow::Result<()> {
+        self.0.kill()?;
+        self.0.wait()?;
+        Ok(())
+    }
+}
+
+impl Drop for Bot {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let args = args()?;
@@ -137,14 +156,24 @@ async fn main() -> anyhow::Result<()> {
         ("ZIPP_DISCORD__DELIVERY_LEASE_SECS", "3".to_owned()),
         ("RUST_LOG", "error".to_owned()),
     ];
-    let spawn = || spawn_zipp(&binary, &["run"], &db, &fake, dir.path(), &catalog, &env);
+    let spawn = || {
+        Bot(spawn_zipp(
+            &binary,
+            &["run"],
+            &db,
+            &fake,
+            dir.path(),
+            &catalog,
+            &env,
+        ))
+    };
     let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
     let mut tokens: Vec<(u64, String)> = Vec::new();
     let mut states_at_kill: BTreeMap<&'static str, u64> = BTreeMap::new();
     let started = Instant::now();
     let mut lives = 0usize;
     for cycle in 0..args.cycles {
-        let mut child = spawn();
+        let child = spawn();
         lives += 1;
         fake.wait_for_requests("command registration", lives, WAIT, |r| {
             r.method == "PUT" && r.path.ends_with("/commands")
@@ -160,7 +189,6 @@ async fn main() -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(rng.gen_range(0..args.window_ms))).await;
         child.kill()?;
-        child.wait()?;
         for state in job_states(&store).await? {
             *states_at_kill.entry(state).or_default() += 1;
         }
@@ -175,7 +203,7 @@ async fn main() -> anyhow::Result<()> {
     }
 
     // The last life drains everything that can still be delivered.
-    let mut child = spawn();
+    let child = spawn();
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
         let open = store
@@ -193,7 +221,6 @@ async fn main() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     child.kill()?;
-    child.wait()?;
 
     // Accounting, from what Discord (the fake) received.
     let app_id = fake.config().app_id;

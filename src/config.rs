@@ -32,6 +32,8 @@ pub struct Config {
     pub ingest: IngestSettings,
     /// Persona inference and verbalization.
     pub persona: PersonaSettings,
+    /// How long member data is kept.
+    pub retention: RetentionSettings,
     /// Logging.
     pub log: LogConfig,
 }
@@ -214,6 +216,39 @@ impl Default for IngestSettings {
     }
 }
 
+/// `[retention]`: how long each kind of member data is kept (days; 0 keeps it for ever).
+/// Interaction aggregates: `ingest.retention_days`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionSettings {
+    /// A render's PNG, after delivery.
+    pub images_days: u64,
+    /// A finished job — prompts, rewrite — with its image, reactions, embedding and pick.
+    pub jobs_days: u64,
+    /// Persona versions other than the active one.
+    pub persona_history_days: u64,
+    /// Images members added with `/persona add-image`.
+    pub added_images_days: u64,
+    /// After the bot is removed from a server, its data is erased after this many days (being
+    /// added back before cancels it).
+    pub guild_grace_days: u64,
+    /// How often the sweep runs (seconds).
+    pub sweep_every_s: u64,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        Self {
+            images_days: 7,
+            jobs_days: 90,
+            persona_history_days: 180,
+            added_images_days: 365,
+            guild_grace_days: 30,
+            sweep_every_s: 3600,
+        }
+    }
+}
+
 /// `[persona]`
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -382,6 +417,7 @@ impl Config {
                 "discord.delivery_lease_secs",
                 self.discord.delivery_lease_secs,
             ),
+            ("retention.sweep_every_s", self.retention.sweep_every_s),
             ("persona.reload_check_s", self.persona.reload_check_s),
             ("persona.top_k", self.persona.top_k as u64),
             ("persona.max_chars", self.persona.max_chars as u64),

@@ -33,6 +33,7 @@ pub mod models;
 pub mod render;
 pub mod rewrite;
 pub mod store;
+pub mod sweep;
 pub mod text;
 pub mod upload;
 pub mod verbalize;

@@ -70,7 +70,12 @@ pub(super) async fn run(
         last_progress_edit: DashMap::new(),
         failed_tries: DashMap::new(),
     };
+    let mut polls: u64 = 0;
     while !*shutdown.borrow() {
+        polls += 1;
+        if polls % 1000 == 0 {
+            delivery.trim();
+        }
         match delivery.store.jobs_to_notify(BATCH).await {
             Ok(jobs) => {
                 for job in jobs {
@@ -396,6 +401,16 @@ impl Delivery {
             tracing::error!(job = %job.id, tries, error = ?error, "delivery failed for good; giving up");
             // Recorded as settled, so no bot retries it for ever.
             self.delivered(job, "abandoned").await;
+        }
+    }
+
+    /// Drops bookkeeping of jobs that left the queue without a delivery here (erased, delivered
+    /// by another bot): nothing older than an hour is still news.
+    fn trim(&self) {
+        let hour = Duration::from_secs(3600);
+        self.last_progress_edit.retain(|_, at| at.elapsed() < hour);
+        if self.failed_tries.len() > 10_000 {
+            self.failed_tries.clear();
         }
     }
 

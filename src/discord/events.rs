@@ -177,9 +177,22 @@ pub async fn on_event(ctx: &serenity::Context, event: &serenity::FullEvent, data
                 .delete_node(GuildId(guild_id.get()), "role", removed_role_id.get())
                 .await
         }
+        serenity::FullEvent::GuildDelete { incomplete, .. } if !incomplete.unavailable => {
+            // Removed from the server (not an outage): its data goes after the grace period.
+            let guild = GuildId(incomplete.id.get());
+            tracing::info!(%guild, grace_days = data.config.retention.guild_grace_days, "removed from a server; its data will be erased after the grace period");
+            data.store.guild_left(guild).await
+        }
         serenity::FullEvent::GuildCreate { guild, .. } => {
             let gid = GuildId(guild.id.get());
-            let mut result = Ok(());
+            let mut result = match data.store.guild_joined(gid).await {
+                Ok(true) => {
+                    tracing::info!(guild = %gid, "added back to a server; its pending erasure is cancelled");
+                    Ok(())
+                }
+                Ok(false) => Ok(()),
+                Err(error) => Err(error),
+            };
             for node in guild
                 .channels
                 .values()

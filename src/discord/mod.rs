@@ -106,6 +106,7 @@ pub struct Bot {
     client_task: JoinHandle<Result<(), serenity::Error>>,
     delivery_task: JoinHandle<()>,
     rewrite_task: JoinHandle<()>,
+    sweep_task: JoinHandle<()>,
     ingest_task: JoinHandle<()>,
     persona_task: JoinHandle<()>,
     shutdown: watch::Sender<bool>,
@@ -121,6 +122,9 @@ impl Bot {
         }
         if let Err(error) = self.rewrite_task.await {
             tracing::error!(%error, "rewrite stage ended abnormally");
+        }
+        if let Err(error) = self.sweep_task.await {
+            tracing::error!(%error, "retention sweep ended abnormally");
         }
         if let Err(error) = self.persona_task.await {
             tracing::error!(%error, "persona task ended abnormally");
@@ -239,6 +243,11 @@ pub async fn start(
     let (shutdown, shutdown_rx) = watch::channel(false);
     let persona_task = tokio::spawn(personas.run(shutdown_rx.clone()));
     let rewrite_task = tokio::spawn(imagine.run_rewrite_stage(wake, shutdown_rx.clone()));
+    let sweep_task = tokio::spawn(crate::sweep::run(
+        store.clone(),
+        Arc::clone(&config),
+        shutdown_rx.clone(),
+    ));
     let delivery_task = tokio::spawn(delivery::run(
         store,
         Arc::clone(&http),
@@ -254,6 +263,7 @@ pub async fn start(
         client_task,
         delivery_task,
         rewrite_task,
+        sweep_task,
         ingest_task,
         persona_task,
         shutdown,

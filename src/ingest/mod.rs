@@ -82,6 +82,10 @@ pub struct IngestConfig {
     pub retention: Duration,
 }
 
+/// The most members whose consent is cached; past it the cache starts over (it refills from
+/// the store), so a bot in many large servers does not grow without bound.
+pub const MAX_CACHED_CONSENTS: usize = 200_000;
+
 /// How often the retention sweep runs.
 pub const RETENTION_SWEEP: Duration = Duration::from_secs(3600);
 
@@ -168,7 +172,7 @@ impl Ingestor {
             return Ok(granted);
         }
         let granted = self.store.consent(guild, member).await?.unwrap_or(false);
-        self.consent.insert((guild, member), granted);
+        self.cache_consent(guild, member, granted);
         Ok(granted)
     }
 
@@ -262,7 +266,7 @@ impl Ingestor {
     /// The member's consent changed (`consent::ConsentService` calls this: after the store on a
     /// grant, before it on a withdrawal). Off also drops their pending counts.
     pub fn consent_changed(&self, guild: GuildId, member: MemberId, granted: bool) {
-        self.consent.insert((guild, member), granted);
+        self.cache_consent(guild, member, granted);
         if !granted {
             self.drop_pending(guild, member);
         }
@@ -270,7 +274,7 @@ impl Ingestor {
 
     /// Forgets cached state about the member (before the store erases them).
     pub fn forget(&self, guild: GuildId, member: MemberId) {
-        self.consent.insert((guild, member), false);
+        self.cache_consent(guild, member, false);
         self.drop_pending(guild, member);
     }
 
@@ -280,6 +284,18 @@ impl Ingestor {
         if !on {
             self.pending.retain(|key, _| key.0 != guild);
         }
+    }
+
+    fn cache_consent(&self, guild: GuildId, member: MemberId, granted: bool) {
+        if self.consent.len() >= MAX_CACHED_CONSENTS {
+            self.consent.clear();
+        }
+        self.consent.insert((guild, member), granted);
+    }
+
+    /// Members whose consent is cached (bounded by [`MAX_CACHED_CONSENTS`]).
+    pub fn cached_consents(&self) -> usize {
+        self.consent.len()
     }
 
     fn drop_pending(&self, guild: GuildId, member: MemberId) {

@@ -46,6 +46,11 @@ use self::snapshot::Snapshot;
 use crate::domain::Pause;
 pub use crate::domain::{SOURCE_EDITED, SOURCE_INFERRED, SOURCE_QUESTIONNAIRE};
 
+/// The most channel/role name embeddings cached.
+const MAX_CACHED_NODE_TEXTS: usize = 50_000;
+/// Past this many members with a refresh cooldown, the expired ones are dropped.
+const MAX_COOLDOWNS: usize = 10_000;
+
 /// A loaded encoder checkpoint.
 pub struct LoadedEncoder {
     /// The model.
@@ -278,6 +283,10 @@ impl PersonaService {
         if cooldown {
             let limit = Duration::from_secs(self.settings.refresh_cooldown_s);
             let now = Instant::now();
+            if self.cooldowns.len() > MAX_COOLDOWNS {
+                self.cooldowns
+                    .retain(|_, last| now.duration_since(*last) < limit);
+            }
             // Taken before inferring, so two quick refreshes cannot both run.
             match self.cooldowns.entry((guild, member)) {
                 dashmap::Entry::Occupied(mut last) => {
@@ -349,6 +358,11 @@ impl PersonaService {
                     .to_owned(),
             });
         };
+        // Channel and role names come and go: the cache of their embeddings starts over past a
+        // bound instead of growing for ever.
+        if self.node_texts.len() > MAX_CACHED_NODE_TEXTS {
+            self.node_texts.clear();
+        }
         let cache = Arc::clone(&self.node_texts);
         tokio::task::spawn_blocking(move || {
             snapshot::add_text_embeddings(&mut snap.graph, &clip, &cache).map(|()| snap)

@@ -27,7 +27,7 @@ impl Store {
                 let target = d
                     .kind
                     .targets_member()
-                    .then(|| (d.guild_id, MemberId(d.target_id)));
+                    .then_some((d.guild_id, MemberId(d.target_id)));
                 std::iter::once((d.guild_id, d.member_id)).chain(target)
             })
             .collect();

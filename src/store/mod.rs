@@ -18,6 +18,7 @@ mod guilds;
 mod images;
 mod jobs;
 mod personas;
+mod retention;
 
 pub use crate::domain::Persona;
 pub use crate::domain::{
@@ -29,6 +30,7 @@ pub use consent::Erased;
 pub use feedback::FEEDBACK_REACTED;
 pub use guilds::{AuditEntry, GuildSetting, GuildSettings};
 pub use images::RenderedImage;
+pub use retention::RetentionPolicy;
 
 use std::str::FromStr;
 use std::time::Duration;

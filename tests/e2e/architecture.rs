@@ -37,7 +37,7 @@ const LAYERS: &[&[&str]] = &[
     &["error", "models", "upload"],
     &["store"],
     &["rewrite", "verbalize"],
-    &["imagine", "ingest", "render", "lifecycle"],
+    &["imagine", "ingest", "render", "lifecycle", "sweep"],
     &["consent"],
     &["discord"],
     &["app"],

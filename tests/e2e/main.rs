@@ -29,5 +29,6 @@ mod llamacpp;
 mod local_llm;
 mod persona;
 mod queue;
+mod retention;
 mod rewrite;
 mod surface;
