@@ -33,6 +33,13 @@ async fn persona_rewrite_and_compare(kind: Db) {
     let app = setup.start_bot(1).await;
     let guild = GuildId(fake.config().guild_id);
     let alice = MemberId(DEFAULT_USER_ID);
+    // Picks are evidence of taste: kept only for a consenting member.
+    app.consent
+        .as_ref()
+        .expect("consent service")
+        .grant(guild, alice)
+        .await
+        .expect("consent");
     let persona = app
         .store
         .add_persona(

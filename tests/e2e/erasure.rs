@@ -258,6 +258,67 @@ async fn forget_leaves_nothing(kind: Db) {
     );
     // Bob's own data stays (his reply to alice is about her, and went).
     assert!(store.consent(guild, bob).await.expect("read") == Some(true));
+
+    // Without consent now, every insert of alice's data stores nothing — the store's rule.
+    let compared = rendered(&store, &job(4, Some(guild), true)).await;
+    assert!(matches!(
+        store
+            .record_pick(compared, alice, Side::Right)
+            .await
+            .expect("pick"),
+        PickOutcome::NotKept { .. }
+    ));
+    assert!(!store
+        .add_image_embedding(compared, Some(guild), alice, &[0.5; 4])
+        .await
+        .expect("embedding"));
+    store.set_job_message(compared, 901).await.expect("message");
+    assert!(store
+        .record_feedback(guild, 901, alice, "reacted")
+        .await
+        .expect("feedback")
+        .is_none());
+    assert!(!store
+        .add_member_image(guild, alice, &[0.25; 4])
+        .await
+        .expect("image"));
+    assert!(store
+        .add_inferred_persona(guild, alice, "I like rain.", None, true)
+        .await
+        .expect("inferred")
+        .is_none());
+    let edges = store
+        .add_edges(&[
+            EdgeDelta {
+                guild_id: guild,
+                member_id: alice,
+                kind: EdgeKind::Posted,
+                target_id: 5,
+                count: 1,
+                last_at: at,
+            },
+            EdgeDelta {
+                guild_id: guild,
+                member_id: bob,
+                kind: EdgeKind::Replied,
+                target_id: ALICE,
+                count: 1,
+                last_at: at,
+            },
+        ])
+        .await
+        .expect("edges");
+    assert_eq!(edges, 0, "neither her counts nor a reply to her");
+    // A DM render is never evidence, even with consent.
+    store
+        .set_consent(guild, alice, true)
+        .await
+        .expect("consent");
+    let dm = rendered(&store, &job(5, None, false)).await;
+    assert!(!store
+        .add_image_embedding(dm, None, alice, &[0.5; 4])
+        .await
+        .expect("embedding"));
     store.close().await;
     db.cleanup().await;
 }

@@ -23,6 +23,13 @@ async fn hostile_prompts_never_reach_discord_unchecked(kind: Db) {
     config.rewrite.default_llm = "gullible".to_owned();
     let app = setup.start(config, true, 1).await;
     wait_registered(fake).await;
+    // Picks become few-shot examples only for a consenting member.
+    app.consent
+        .as_ref()
+        .expect("consent service")
+        .grant(GuildId(fake.config().guild_id), MemberId(DEFAULT_USER_ID))
+        .await
+        .expect("consent");
     app.store
         .add_persona(
             GuildId(fake.config().guild_id),
