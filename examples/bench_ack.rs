@@ -37,6 +37,8 @@ async fn run(kind: Db, n: u64) -> anyhow::Result<()> {
     let guard = UnknownEventGuard::default();
     let mut config = test_config(&db, &fake, &catalog);
     config.log.filter = "warn".to_owned();
+    // The production pool, not the tests' small one.
+    config.database.max_connections = zipp::config::Config::default().database.max_connections;
     let app = start_app(config, true, 0, None, &guard).await;
     wait_registered(&fake).await;
     let mut sent = HashMap::new();
@@ -48,18 +50,29 @@ async fn run(kind: Db, n: u64) -> anyhow::Result<()> {
         sent.insert(harness::callback_path(id, &token), Instant::now());
         fake.dispatch("INTERACTION_CREATE", event).await;
     }
-    let callbacks = fake
-        .wait_for_requests("deferrals", n as usize, Duration::from_secs(300), |r| {
-            r.path.ends_with("/callback")
-        })
-        .await?;
-    let mut stored = 0;
-    for status in [
-        zipp::store::JobStatus::Rewriting,
-        zipp::store::JobStatus::Queued,
-    ] {
-        stored += app.store.jobs_with_status(status).await?.len() as u64;
+    // Polled (every 10 ms) rather than awaited: a waiter would rescan every recorded request
+    // under the fake's lock on each new one, slowing the fake down. Each request carries its own
+    // arrival time, so polling does not change the figures.
+    let is_callback = |r: &fake_discord::RecordedRequest| r.path.ends_with("/callback");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while fake.count_requests(is_callback) < n as usize {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the deferrals did not all arrive"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    let callbacks: Vec<_> = fake.requests().into_iter().filter(is_callback).collect();
+    // Every job was stored before its deferral; once the rewrites settle, all N are queued.
+    while app
+        .store
+        .count_jobs(zipp::store::JobStatus::Rewriting)
+        .await?
+        > 0
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let stored = app.store.count_jobs(zipp::store::JobStatus::Queued).await?;
     anyhow::ensure!(stored == n, "{stored} of {n} jobs stored");
     let mut latencies: Vec<f64> = callbacks
         .iter()

@@ -61,6 +61,7 @@ fn job(i: u64) -> NewJob {
         max_attempts: 3,
         compare: None,
         persona_id: None,
+        persona_mode: zipp::store::PersonaMode::On,
     }
 }
 

@@ -4,6 +4,10 @@
 -- (lease_owner, lease_expires_at) by the bot process that rewrites its prompt; a restarted or
 -- another bot process takes an expired rewrite lease over. rewrite_attempts counts the leases; a job
 -- whose rewrite never finishes (one that kills the process) is rendered as typed after three.
+-- Persona conditioning as asked (`on`, `off`, `compare`): the rewrite after the acknowledgement,
+-- in whichever bot process finishes it, looks the persona and the server's settings up then, so
+-- nothing but this insert stands between the interaction and its acknowledgement.
+ALTER TABLE render_jobs ADD COLUMN persona_mode TEXT NOT NULL DEFAULT 'on';
 ALTER TABLE render_jobs ADD COLUMN rewrite_attempts BIGINT NOT NULL DEFAULT 0;
 
 -- Delivery is claimed with a lease: a bot killed between claiming and sending leaves a claim

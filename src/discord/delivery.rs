@@ -102,7 +102,36 @@ impl Delivery {
             JobStatus::Running => self.show_progress(&job).await,
             JobStatus::Done => self.deliver_image(&job).await,
             JobStatus::Failed => self.deliver_failure(&job).await,
-            JobStatus::Rewriting | JobStatus::Queued => {}
+            JobStatus::Rewriting | JobStatus::Queued => self.show_queued(&job).await,
+        }
+    }
+
+    /// The job's place in the queue, edited into the deferred response once (the handler only
+    /// defers, so nothing but the durable write stands before the acknowledgement).
+    async fn show_queued(&self, job: &RenderJob) {
+        if self.token_usable(job) {
+            match self.store.queue_position(job.id).await {
+                Ok(position) if position > 0 => {
+                    let text = self.i18n.tr(
+                        &job.locale,
+                        "imagine-queued",
+                        Some(&fluent_args!["position" => position]),
+                    );
+                    let edit = serenity::EditInteractionResponse::new()
+                        .content(text)
+                        .allowed_mentions(serenity::CreateAllowedMentions::new());
+                    if let Err(error) = edit.execute(&self.http, &job.interaction_token).await {
+                        tracing::warn!(job = %job.id, %error, "queue position edit failed");
+                    }
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::warn!(job = %job.id, %error, "reading the queue position failed")
+                }
+            }
+        }
+        if let Err(error) = self.store.mark_notified(job.id, 0).await {
+            tracing::warn!(job = %job.id, %error, "recording the queue notification failed");
         }
     }
 

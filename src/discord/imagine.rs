@@ -1,8 +1,9 @@
 //! `/imagine prompt [seed] [negative] [persona]`, shaped as the product: convert the interaction
-//! → [`ImagineService::prepare`] (validation, persona, settings; refusals are ephemeral) →
-//! [`ImagineService::accept`] (the durable job) → defer → reply with the queue position →
-//! [`ImagineService::rewrite`] (the persona rewrite; the job is queued for a worker). The worker
-//! renders; [`super::delivery`] edits progress into the deferred response and then the image.
+//! → [`ImagineService::prepare`] (validation; refusals are ephemeral) →
+//! [`ImagineService::accept`] (the durable job, one statement) → defer →
+//! [`ImagineService::hand_off`] (the rewrite stage rewrites and queues it). The worker renders;
+//! [`super::delivery`] edits the queue position, then progress, into the deferred response, and
+//! finally the image.
 //!
 //! `persona:compare` renders the generic prompt and the persona prompt with the same seed, side
 //! by side in one image; the side of the persona image is random and recorded, and the member's
@@ -13,7 +14,6 @@ use serenity::Builder as _;
 
 use super::errors::locale;
 use super::{BotError, Context};
-use crate::fluent_args;
 use crate::ids::{ApplicationId, ChannelId, GuildId, InteractionId, MemberId};
 use crate::imagine::ImagineRequest;
 
@@ -89,28 +89,14 @@ pub async fn imagine(
         }
         return Err(error.into());
     }
-    // The queue position is news, not the job: a failure here must not stop the rewrite.
-    let queued = async {
-        let position = service.position(&accepted).await?;
-        let text = data.i18n.tr(
-            locale(ctx),
-            "imagine-queued",
-            Some(&fluent_args!["position" => position]),
-        );
-        serenity::EditInteractionResponse::new()
-            .content(text)
-            .allowed_mentions(serenity::CreateAllowedMentions::new())
-            .execute(ctx.http(), &interaction.token)
-            .await?;
-        Ok::<_, BotError>(())
-    };
-    if let Err(error) = queued.await {
-        tracing::warn!(job = %accepted.job, %error, "showing the queue position failed");
-    }
-    service.rewrite(&accepted).await?;
-    data.wake_workers.notify_one();
+    // The rewrite, and the queue position shown by delivery, happen off the handler.
+    service.hand_off(accepted);
 
-    if let Some(backfill_days) = service.consent_question(&accepted).await? {
+    let (guild, member) = (
+        interaction.guild_id.map(|g| GuildId(g.get())),
+        MemberId(interaction.user.id.get()),
+    );
+    if let Some(backfill_days) = service.consent_question(guild, member).await? {
         let (text, row) = super::persona::consent_prompt(&data.i18n, locale(ctx), backfill_days);
         serenity::CreateInteractionResponseFollowup::new()
             .content(text)

@@ -44,6 +44,39 @@ impl JobStatus {
     }
 }
 
+/// Whether the member's persona conditions the render.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PersonaMode {
+    /// Rewrite the prompt for the persona (the default).
+    #[default]
+    On,
+    /// Render the prompt as typed.
+    Off,
+    /// Render both, side by side, and let the member pick.
+    Compare,
+}
+
+impl PersonaMode {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PersonaMode::On => "on",
+            PersonaMode::Off => "off",
+            PersonaMode::Compare => "compare",
+        }
+    }
+
+    /// The mode a stored name stands for.
+    pub fn parse(text: &str) -> Option<PersonaMode> {
+        Some(match text {
+            "on" => PersonaMode::On,
+            "off" => PersonaMode::Off,
+            "compare" => PersonaMode::Compare,
+            _ => return None,
+        })
+    }
+}
+
 /// A side of a compare image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
@@ -120,6 +153,8 @@ pub struct NewJob {
     pub compare: Option<Compare>,
     /// The persona version the rewrite used.
     pub persona_id: Option<i64>,
+    /// Persona conditioning as asked.
+    pub persona_mode: PersonaMode,
     /// Seed.
     pub seed: u64,
     /// Width in pixels (0: the model's default).
@@ -167,6 +202,8 @@ pub struct RenderJob {
     pub compare: Option<Compare>,
     /// The persona version the rewrite used.
     pub persona_id: Option<i64>,
+    /// Persona conditioning as asked.
+    pub persona_mode: PersonaMode,
     /// Seed.
     pub seed: u64,
     /// Width (0: model default).
@@ -306,6 +343,7 @@ mod tests {
                 persona_side: Side::Left,
             }),
             persona_id: Some(9),
+            persona_mode: PersonaMode::Compare,
             seed: 7,
             width: 0,
             height: 0,
@@ -340,6 +378,7 @@ mod tests {
             model: job.model.clone(),
             compare: job.compare.clone(),
             persona_id: job.persona_id,
+            persona_mode: job.persona_mode,
             seed: 7,
             width: 0,
             height: 0,

@@ -7,7 +7,9 @@ pub mod jobs;
 pub mod personas;
 
 pub use edges::{Edge, EdgeDelta, EdgeKind, GraphNode};
-pub use jobs::{Compare, FailOutcome, JobStatus, LeasedJob, NewJob, QueuedJob, RenderJob, Side};
+pub use jobs::{
+    Compare, FailOutcome, JobStatus, LeasedJob, NewJob, PersonaMode, QueuedJob, RenderJob, Side,
+};
 pub use personas::{Persona, SOURCE_EDITED, SOURCE_INFERRED, SOURCE_QUESTIONNAIRE};
 
 /// A pause point: a future awaited at one named instant of a service's work, so a test can act

@@ -1,52 +1,45 @@
 //! `/imagine` as the product does it, independent of Discord:
 //!
-//! 1. [`ImagineService::prepare`] validates the input and finds the member's persona and the
-//!    server's settings. A refusal here comes before the deferral, so it is ephemeral and
-//!    nothing is stored.
+//! 1. [`ImagineService::prepare`] validates the input (compare mode also checks that the member
+//!    has a persona). A refusal here comes before the deferral, so it is ephemeral and nothing
+//!    is stored.
 //! 2. [`ImagineService::accept`] stores the job (`rewriting`, leased by this process): one
-//!    statement, before the interaction is acknowledged. **Once Discord has the deferral, the
-//!    job exists durably.**
-//! 3. After the deferral, [`ImagineService::rewrite`] rewrites the prompt for the persona with
-//!    the server's LLM and queues the job for a worker. If this process dies first, its rewrite
-//!    lease expires and [`ImagineService::run_rewrite_stage`] — in this process after a restart,
-//!    or in any other bot process on the same database — finishes the job.
+//!    statement, and nothing else, before the interaction is acknowledged. **Once Discord has
+//!    the deferral, the job exists durably.**
+//! 3. After the deferral, [`ImagineService::hand_off`] gives the job to the rewrite stage
+//!    ([`ImagineService::run_rewrite_stage`]), which looks up the server's settings and the
+//!    member's persona *then*, rewrites the prompt with the server's LLM and queues the job for a
+//!    worker. If this process dies first, its rewrite lease expires and the stage — in this
+//!    process after a restart, or in any other bot process on the same database — finishes the
+//!    job.
 //!
 //! The Discord layer only converts ids, defers and replies.
 
 mod validate;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 pub use validate::{validate, ImagineInput, InputLimits, MAX_SEED};
 
 use crate::config::Config;
+pub use crate::domain::PersonaMode;
 use crate::error::UserError;
 use crate::ids::{ApplicationId, ChannelId, GuildId, InteractionId, JobId, MemberId};
 use crate::rewrite::prompt::Example;
 use crate::rewrite::registry::Rewriters;
 use crate::rewrite::{RewriteRequest, Rewritten};
-use crate::store::{Compare, GuildSettings, NewJob, Persona, RenderJob, Side, Store, StoreError};
+use crate::store::{
+    Compare, FinishedRewrite, GuildSettings, NewJob, Persona, RenderJob, Side, Store, StoreError,
+};
 
 /// A rewrite lease taken this many times without finishing (a rewrite that kills its process)
 /// is not tried again: the prompt is rendered as typed.
 pub const MAX_REWRITE_ATTEMPTS: u32 = 3;
 /// The `rewrite_kind` of a job whose rewrite has not finished yet.
 pub const PENDING_REWRITE: &str = "pending";
-
-/// Whether the member's persona conditions the render.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum PersonaMode {
-    /// Rewrite the prompt for the persona (the default).
-    #[default]
-    On,
-    /// Render the prompt as typed.
-    Off,
-    /// Render both, side by side, and let the member pick.
-    Compare,
-}
 
 /// One `/imagine` as the member sent it, with Discord's ids already converted.
 #[derive(Clone)]
@@ -89,12 +82,10 @@ impl std::fmt::Debug for ImagineRequest {
     }
 }
 
-/// A request that passed validation, with the persona and settings it will use.
+/// A request that passed validation.
 pub struct Prepared {
     request: ImagineRequest,
     input: ImagineInput,
-    persona: Option<Persona>,
-    settings: GuildSettings,
 }
 
 /// Why `/imagine` did not go ahead.
@@ -108,7 +99,7 @@ pub enum ImagineError {
     Store(#[from] StoreError),
 }
 
-/// A job stored before the acknowledgement, with what the rewrite after it needs.
+/// A job stored before the acknowledgement, with what its rewrite needs.
 pub struct Accepted {
     /// The job.
     pub job: JobId,
@@ -118,28 +109,43 @@ pub struct Accepted {
     guild: Option<GuildId>,
     member: MemberId,
     prompt: String,
-    persona: Option<Persona>,
-    settings: GuildSettings,
+    mode: PersonaMode,
 }
 
 impl std::fmt::Debug for Accepted {
-    // The prompt and the persona are the member's text: never logged.
+    // The prompt is the member's text: never logged.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Accepted")
             .field("job", &self.job)
             .field("newly_created", &self.newly_created)
+            .field("mode", &self.mode)
             .finish_non_exhaustive()
     }
 }
 
-/// `/imagine`'s core: settings, persona, the durable job and its rewrite stage.
+/// How many accepted jobs are rewritten at once by the stage (LLM calls are bounded further by
+/// each backend).
+pub const REWRITE_CONCURRENCY: usize = 16;
+
+/// `/imagine`'s core: validation, the durable job and its rewrite stage.
 pub struct ImagineService {
     store: Store,
     rewriters: Arc<Rewriters>,
     config: Arc<Config>,
     /// This process's name on rewrite leases.
     owner: String,
+    /// Accepted jobs, handed from the command handler to the rewrite stage.
+    handoff: mpsc::UnboundedSender<Accepted>,
+    accepted: Mutex<Option<mpsc::UnboundedReceiver<Accepted>>>,
+    /// Members asked for consent recently: one prompt per [`CONSENT_ASK_EVERY`], not one per
+    /// `/imagine` (bounded: cleared past [`MAX_RECENTLY_ASKED`]).
+    asked: dashmap::DashMap<(GuildId, MemberId), std::time::Instant>,
 }
+
+/// A member who leaves the consent prompt unanswered is asked again after this long.
+pub const CONSENT_ASK_EVERY: Duration = Duration::from_secs(3600);
+/// The most members remembered as asked recently.
+const MAX_RECENTLY_ASKED: usize = 100_000;
 
 impl ImagineService {
     /// A service over the bot's store, rewriters and configuration; `owner` names this process
@@ -150,11 +156,15 @@ impl ImagineService {
         config: Arc<Config>,
         owner: impl Into<String>,
     ) -> Self {
+        let (handoff, accepted) = mpsc::unbounded_channel();
         Self {
             store,
             rewriters,
             config,
             owner: owner.into(),
+            handoff,
+            accepted: Mutex::new(Some(accepted)),
+            asked: dashmap::DashMap::new(),
         }
     }
 
@@ -165,8 +175,8 @@ impl ImagineService {
         self.config.rewrite.budget_ms as i64 + 5_000
     }
 
-    /// Validates the input and looks up the persona and the server's settings. Everything that
-    /// can refuse the request happens here, before the interaction is deferred.
+    /// Validates the input. Everything that can refuse the request happens here, before the
+    /// interaction is deferred; only compare mode reads the store (it needs a persona).
     pub async fn prepare(&self, request: ImagineRequest) -> Result<Prepared, ImagineError> {
         let limits = InputLimits {
             max_prompt_chars: self.config.render.max_prompt_chars,
@@ -179,42 +189,24 @@ impl ImagineService {
             limits,
             rand::random(),
         )?;
-        // Personas belong to a member *in a server*; DMs render the prompt as typed.
-        let persona = match (request.guild, request.mode) {
-            (Some(guild), PersonaMode::On | PersonaMode::Compare) => {
-                self.store.active_persona(guild, request.member).await?
+        if request.mode == PersonaMode::Compare {
+            let persona = match request.guild {
+                Some(guild) => self.store.active_persona(guild, request.member).await?,
+                None => None,
+            };
+            if persona.is_none() {
+                return Err(UserError::new("error-compare-needs-persona").into());
             }
-            _ => None,
-        };
-        if request.mode == PersonaMode::Compare && persona.is_none() {
-            return Err(UserError::new("error-compare-needs-persona").into());
         }
-        let settings = match request.guild {
-            Some(guild) => self.store.guild_settings(guild).await?,
-            None => GuildSettings::default(),
-        };
-        Ok(Prepared {
-            request,
-            input,
-            persona,
-            settings,
-        })
+        Ok(Prepared { request, input })
     }
 
-    /// Stores the job, to be rewritten by this process (one statement). Call it before the
-    /// interaction is acknowledged; a job that could not be acknowledged is dropped with
+    /// Stores the job, to be rewritten by this process: one statement, and nothing else, stands
+    /// between the interaction and its acknowledgement. The server's model and the persona are
+    /// looked up by the rewrite, after it. A job that could not be acknowledged is dropped with
     /// [`ImagineService::discard`].
     pub async fn accept(&self, prepared: Prepared) -> Result<Accepted, StoreError> {
-        let Prepared {
-            request,
-            input,
-            persona,
-            settings,
-        } = prepared;
-        let model = settings
-            .diffusion_model
-            .clone()
-            .unwrap_or_else(|| self.config.render.default_model.clone());
+        let Prepared { request, input } = prepared;
         let compare = (request.mode == PersonaMode::Compare).then(|| Compare {
             generic_prompt: input.prompt.clone(),
             persona_side: if rand::random() {
@@ -223,6 +215,11 @@ impl ImagineService {
                 Side::Right
             },
         });
+        // DMs have no persona: their jobs render the prompt as typed.
+        let mode = match request.guild {
+            Some(_) => request.mode,
+            None => PersonaMode::Off,
+        };
         let job = NewJob {
             guild_id: request.guild,
             channel_id: request.channel,
@@ -235,7 +232,8 @@ impl ImagineService {
             rendered_prompt: input.prompt.clone(),
             rewrite_kind: PENDING_REWRITE.to_owned(),
             negative_prompt: input.negative_prompt,
-            model,
+            // Settled by the rewrite (the server's choice then).
+            model: self.config.render.default_model.clone(),
             seed: input.seed,
             width: 0,
             height: 0,
@@ -243,14 +241,15 @@ impl ImagineService {
             attachment_size_limit: request.attachment_size_limit,
             max_attempts: self.config.render.max_attempts,
             compare,
-            persona_id: persona.as_ref().map(|p| p.id),
+            persona_id: None,
+            persona_mode: mode,
         };
         let (id, newly_created) = self
             .store
             .accept(&job, &self.owner, self.rewrite_lease_ms())
             .await?;
         if newly_created {
-            tracing::info!(job = %id, compare = job.compare.is_some(), "job accepted");
+            tracing::info!(job = %id, mode = mode.as_str(), "job accepted");
         }
         Ok(Accepted {
             job: id,
@@ -258,8 +257,7 @@ impl ImagineService {
             guild: request.guild,
             member: request.member,
             prompt: input.prompt,
-            persona,
-            settings,
+            mode,
         })
     }
 
@@ -269,31 +267,76 @@ impl ImagineService {
         self.store.discard_job(accepted.job, &self.owner).await
     }
 
-    /// The job's 1-based place in the queue.
-    pub async fn position(&self, accepted: &Accepted) -> Result<u64, StoreError> {
-        self.store.queue_position(accepted.job).await
+    /// Hands an acknowledged job to the rewrite stage ([`ImagineService::run_rewrite_stage`]),
+    /// which rewrites it off the command handler. If the stage is not running, the job's lease
+    /// expires and the stage of any bot process takes it over.
+    pub fn hand_off(&self, accepted: Accepted) {
+        if let Err(unsent) = self.handoff.send(accepted) {
+            tracing::warn!(job = %unsent.0.job, "the rewrite stage is not running; the job waits for its lease to expire");
+        }
     }
 
-    /// Rewrites the accepted job's prompt (within the rewrite budget) and queues it for a
+    /// Rewrites an accepted job's prompt (within the rewrite budget) and queues it for a
     /// worker. Nothing happens when this process lost the rewrite lease meanwhile (another bot
     /// process took the job over).
     pub async fn rewrite(&self, accepted: &Accepted) -> Result<(), StoreError> {
-        let rewritten = self
-            .rewrite_prompt(
-                accepted.guild,
-                accepted.member,
-                &accepted.prompt,
-                accepted.persona.as_ref(),
-                &accepted.settings,
-            )
-            .await?;
-        self.finish(accepted.job, &rewritten).await
+        self.rewrite_job(
+            accepted.job,
+            accepted.guild,
+            accepted.member,
+            &accepted.prompt,
+            accepted.mode,
+        )
+        .await
     }
 
-    async fn finish(&self, job: JobId, rewritten: &Rewritten) -> Result<(), StoreError> {
+    /// Looks up what the rewrite needs *now* — the server's model and LLM, the member's persona —
+    /// rewrites and queues the job.
+    async fn rewrite_job(
+        &self,
+        job: JobId,
+        guild: Option<GuildId>,
+        member: MemberId,
+        prompt: &str,
+        mode: PersonaMode,
+    ) -> Result<(), StoreError> {
+        let settings = match guild {
+            Some(guild) => self.store.guild_settings(guild).await?,
+            None => GuildSettings::default(),
+        };
+        let persona = match (guild, mode) {
+            (Some(guild), PersonaMode::On | PersonaMode::Compare) => {
+                self.store.active_persona(guild, member).await?
+            }
+            _ => None,
+        };
+        let rewritten = self
+            .rewrite_prompt(guild, member, prompt, persona.as_ref(), &settings)
+            .await?;
+        let model = settings
+            .diffusion_model
+            .clone()
+            .unwrap_or_else(|| self.config.render.default_model.clone());
+        self.finish(job, &rewritten, &model, persona.as_ref().map(|p| p.id))
+            .await
+    }
+
+    async fn finish(
+        &self,
+        job: JobId,
+        rewritten: &Rewritten,
+        model: &str,
+        persona_id: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let finished = FinishedRewrite {
+            rendered_prompt: &rewritten.prompt,
+            rewrite_kind: &rewritten.kind,
+            model,
+            persona_id,
+        };
         if self
             .store
-            .finish_rewrite(job, &self.owner, &rewritten.prompt, &rewritten.kind)
+            .finish_rewrite(job, &self.owner, &finished)
             .await?
         {
             tracing::info!(job = %job, kind = %rewritten.kind, "job queued");
@@ -331,51 +374,100 @@ impl ImagineService {
             .await)
     }
 
-    /// `Some` when the member should be asked for consent (their first `/imagine` in a server
-    /// with inference on): how many days of history consenting would backfill, if any.
+    /// `Some` when the member should be asked for consent (they never answered, in a server
+    /// with inference on, and were not asked in the last [`CONSENT_ASK_EVERY`]): how many days of
+    /// history consenting would backfill, if any.
     pub async fn consent_question(
         &self,
-        accepted: &Accepted,
+        guild: Option<GuildId>,
+        member: MemberId,
     ) -> Result<Option<Option<u64>>, StoreError> {
-        let Some(guild) = accepted.guild else {
+        let Some(guild) = guild else {
             return Ok(None);
         };
-        if !accepted.newly_created
-            || !accepted.settings.inference_on()
-            || self.store.consent(guild, accepted.member).await?.is_some()
+        if self
+            .asked
+            .get(&(guild, member))
+            .is_some_and(|at| at.elapsed() < CONSENT_ASK_EVERY)
         {
             return Ok(None);
         }
+        let settings = self.store.guild_settings(guild).await?;
+        if !settings.inference_on() || self.store.consent(guild, member).await?.is_some() {
+            return Ok(None);
+        }
+        if self.asked.len() >= MAX_RECENTLY_ASKED {
+            self.asked.clear();
+        }
+        // Two /imagine at once could both get here: the entry makes the second one stop.
+        if let Some(at) = self
+            .asked
+            .insert((guild, member), std::time::Instant::now())
+        {
+            if at.elapsed() < CONSENT_ASK_EVERY {
+                return Ok(None);
+            }
+        }
         let days = self.config.ingest.backfill_days;
-        Ok(Some(
-            (accepted.settings.backfill_on() && days > 0).then_some(days),
-        ))
+        Ok(Some((settings.backfill_on() && days > 0).then_some(days)))
     }
 
-    /// Finishes the jobs whose rewrite lease expired — their bot process died after accepting
-    /// them — until `shutdown` becomes true; `wake` is notified when a job is queued.
+    /// The rewrite stage, until `shutdown`: rewrites the jobs handed off by this process's
+    /// command handler (at most [`REWRITE_CONCURRENCY`] at once), and takes over the jobs whose
+    /// rewrite lease expired — their bot process died after accepting them. `wake` is notified
+    /// when a job is queued.
     pub async fn run_rewrite_stage(
         self: Arc<Self>,
         wake: Arc<tokio::sync::Notify>,
         mut shutdown: watch::Receiver<bool>,
     ) {
+        let Some(mut accepted) = self
+            .accepted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+        else {
+            tracing::error!("the rewrite stage runs once per service");
+            return;
+        };
         let poll = Duration::from_millis(self.config.render.poll_ms.max(50));
+        let mut running = tokio::task::JoinSet::new();
+        let mut next_poll = tokio::time::Instant::now();
         while !*shutdown.borrow() {
-            loop {
-                match self.recover_one().await {
-                    Ok(true) => wake.notify_one(),
-                    Ok(false) => break,
-                    Err(error) => {
-                        tracing::error!(%error, "rewrite stage: recovering a job failed");
-                        break;
+            if tokio::time::Instant::now() >= next_poll {
+                loop {
+                    match self.recover_one().await {
+                        Ok(true) => wake.notify_one(),
+                        Ok(false) => break,
+                        Err(error) => {
+                            tracing::error!(%error, "rewrite stage: recovering a job failed");
+                            break;
+                        }
                     }
                 }
+                next_poll = tokio::time::Instant::now() + poll;
             }
             tokio::select! {
-                _ = tokio::time::sleep(poll) => {}
+                job = accepted.recv(), if running.len() < REWRITE_CONCURRENCY => {
+                    let Some(job) = job else { break };
+                    let me = Arc::clone(&self);
+                    let wake = Arc::clone(&wake);
+                    running.spawn(async move {
+                        match me.rewrite(&job).await {
+                            Ok(()) => wake.notify_one(),
+                            // The lease expires and the stage takes the job over.
+                            Err(error) => tracing::error!(job = %job.job, %error, "rewriting a job failed"),
+                        }
+                    });
+                }
+                Some(_) = running.join_next(), if !running.is_empty() => {}
+                _ = tokio::time::sleep_until(next_poll) => {}
                 _ = shutdown.changed() => {}
             }
         }
+        // Rewrites in flight finish (each within the rewrite budget); unstarted ones are taken
+        // over from their leases by the next bot.
+        while running.join_next().await.is_some() {}
     }
 
     /// Takes one job with an expired rewrite lease and finishes it. False when there was none.
@@ -388,35 +480,27 @@ impl ImagineService {
             return Ok(false);
         };
         tracing::warn!(job = %job.id, attempt = job.rewrite_attempts, "taking over a job whose rewrite was interrupted");
-        let rewritten = if job.rewrite_attempts > MAX_REWRITE_ATTEMPTS {
+        if job.rewrite_attempts > MAX_REWRITE_ATTEMPTS {
             tracing::error!(job = %job.id, "rewrite interrupted too often; rendering the prompt as typed");
-            Rewritten::unchanged(RewriteRequest {
+            let rewritten = Rewritten::unchanged(RewriteRequest {
                 prompt: job.prompt.clone(),
                 persona: None,
                 examples: Vec::new(),
-            })
+            });
+            self.finish(job.id, &rewritten, &job.model, None).await?;
         } else {
-            self.recovered_rewrite(&job).await?
-        };
-        self.finish(job.id, &rewritten).await?;
+            self.recovered(&job).await?;
+        }
         Ok(true)
     }
 
-    async fn recovered_rewrite(&self, job: &RenderJob) -> Result<Rewritten, StoreError> {
-        let persona = match job.persona_id {
-            Some(id) => self.store.persona(id).await?,
-            None => None,
-        };
-        let settings = match job.guild_id {
-            Some(guild) => self.store.guild_settings(guild).await?,
-            None => GuildSettings::default(),
-        };
-        self.rewrite_prompt(
+    async fn recovered(&self, job: &RenderJob) -> Result<(), StoreError> {
+        self.rewrite_job(
+            job.id,
             job.guild_id,
             job.member_id,
             &job.prompt,
-            persona.as_ref(),
-            &settings,
+            job.persona_mode,
         )
         .await
     }

@@ -13,14 +13,16 @@ use crate::domain::RenderJob;
 use crate::ids::JobId;
 
 impl Store {
-    /// Jobs the bot has something to tell the member about: finished and undelivered, or with
-    /// progress not yet shown. Oldest first, at most `limit`.
+    /// Jobs the bot has something to tell the member about: finished and undelivered, with
+    /// progress not yet shown, or waiting and not yet shown their place in the queue. Oldest
+    /// first, at most `limit`.
     pub async fn jobs_to_notify(&self, limit: i64) -> Result<Vec<RenderJob>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {JOB_COLUMNS} FROM render_jobs WHERE delivered_at IS NULL \
              AND ((status IN ('done', 'failed') \
                    AND (delivery_owner IS NULL OR delivery_expires_at < $2)) \
-                  OR (status = 'running' AND progress_step > notified_step)) \
+                  OR (status = 'running' AND progress_step > notified_step) \
+                  OR (status IN ('rewriting', 'queued') AND notified_step < 0)) \
              ORDER BY id LIMIT $1"
         ))
         .bind(limit)

@@ -14,7 +14,7 @@ use sqlx::Row;
 
 use super::{db_err, now_ms, Backend, Store, StoreError};
 use crate::domain::{
-    Compare, FailOutcome, JobStatus, LeasedJob, NewJob, QueuedJob, RenderJob, Side,
+    Compare, FailOutcome, JobStatus, LeasedJob, NewJob, PersonaMode, QueuedJob, RenderJob, Side,
 };
 use crate::ids::{ApplicationId, ChannelId, GuildId, InteractionId, JobId, MemberId};
 
@@ -22,7 +22,8 @@ pub(super) const JOB_COLUMNS: &str = "id, guild_id, channel_id, member_id, inter
     interaction_token, locale, prompt, rendered_prompt, rewrite_kind, negative_prompt, model, seed, \
     width, height, steps, attachment_size_limit, status, attempts, max_attempts, progress_step, \
     progress_total, notified_step, error_message_id, last_error, created_at, started_at, \
-    finished_at, delivered_at, generic_prompt, persona_side, persona_id, rewrite_attempts";
+    finished_at, delivered_at, generic_prompt, persona_side, persona_id, rewrite_attempts, \
+    persona_mode";
 
 pub(super) fn job_from_row(row: &AnyRow) -> Result<RenderJob, sqlx::Error> {
     let status: String = row.try_get("status")?;
@@ -82,7 +83,26 @@ pub(super) fn job_from_row(row: &AnyRow) -> Result<RenderJob, sqlx::Error> {
             _ => None,
         },
         persona_id: row.try_get("persona_id")?,
+        persona_mode: {
+            let mode: String = row.try_get("persona_mode")?;
+            PersonaMode::parse(&mode).ok_or_else(|| {
+                sqlx::Error::Decode(format!("unknown persona mode {mode:?}").into())
+            })?
+        },
     })
+}
+
+/// What the rewrite stage settled for a job ([`Store::finish_rewrite`]).
+#[derive(Debug, Clone, Copy)]
+pub struct FinishedRewrite<'a> {
+    /// The prompt to render.
+    pub rendered_prompt: &'a str,
+    /// Which rewrite produced it.
+    pub rewrite_kind: &'a str,
+    /// The diffusion model (the server's choice at this moment).
+    pub model: &'a str,
+    /// The persona version the rewrite used.
+    pub persona_id: Option<i64>,
 }
 
 impl Store {
@@ -136,9 +156,9 @@ impl Store {
              application_id, interaction_token, locale, prompt, rendered_prompt, rewrite_kind, \
              negative_prompt, model, seed, width, height, steps, attachment_size_limit, status, \
              max_attempts, not_before, created_at, generic_prompt, persona_side, persona_id, \
-             lease_owner, lease_expires_at, rewrite_attempts) \
+             lease_owner, lease_expires_at, rewrite_attempts, persona_mode) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-             $24, $18, $19, $20, $21, $22, $23, $25, $26, $27) \
+             $24, $18, $19, $20, $21, $22, $23, $25, $26, $27, $28) \
              ON CONFLICT (interaction_id) DO NOTHING RETURNING id",
         )
         .bind(job.guild_id.map(GuildId::to_db))
@@ -168,6 +188,7 @@ impl Store {
         .bind(owner)
         .bind(expires)
         .bind(rewrite_attempts)
+        .bind(job.persona_mode.as_str())
         .fetch_optional(self.pool())
         .await
         .map_err(db_err("enqueue"))?;
@@ -249,24 +270,27 @@ impl Store {
             .map_err(db_err("lease rewrite"))
     }
 
-    /// Stores the rewritten prompt and queues the job for a worker, if `owner` still holds its
+    /// Stores the rewrite — the prompt to render, which rewrite made it, the server's model and
+    /// the persona version used — and queues the job for a worker, if `owner` still holds its
     /// rewrite lease. False (nothing changed) when the lease was lost.
     #[tracing::instrument(skip_all, fields(job = %id))]
     pub async fn finish_rewrite(
         &self,
         id: JobId,
         owner: &str,
-        rendered_prompt: &str,
-        rewrite_kind: &str,
+        rewrite: &FinishedRewrite<'_>,
     ) -> Result<bool, StoreError> {
         let now = now_ms();
         let result = sqlx::query(
             "UPDATE render_jobs SET status = 'queued', rendered_prompt = $1, rewrite_kind = $2, \
-             lease_owner = NULL, lease_expires_at = NULL, not_before = $3 \
-             WHERE id = $4 AND lease_owner = $5 AND status = 'rewriting'",
+             model = $3, persona_id = $4, lease_owner = NULL, lease_expires_at = NULL, \
+             not_before = $5 \
+             WHERE id = $6 AND lease_owner = $7 AND status = 'rewriting'",
         )
-        .bind(rendered_prompt)
-        .bind(rewrite_kind)
+        .bind(rewrite.rendered_prompt)
+        .bind(rewrite.rewrite_kind)
+        .bind(rewrite.model)
+        .bind(rewrite.persona_id)
         .bind(now)
         .bind(id.0)
         .bind(owner)

@@ -22,7 +22,7 @@ mod retention;
 
 pub use crate::domain::Persona;
 pub use crate::domain::{
-    Compare, FailOutcome, JobStatus, LeasedJob, NewJob, QueuedJob, RenderJob, Side,
+    Compare, FailOutcome, JobStatus, LeasedJob, NewJob, PersonaMode, QueuedJob, RenderJob, Side,
 };
 pub use crate::domain::{Edge, EdgeDelta, EdgeKind, GraphNode};
 pub use compare::{wilson_interval, CompareStats, PickOutcome};
@@ -30,6 +30,7 @@ pub use consent::Erased;
 pub use feedback::FEEDBACK_REACTED;
 pub use guilds::{AuditEntry, GuildSetting, GuildSettings};
 pub use images::RenderedImage;
+pub use jobs::FinishedRewrite;
 pub use retention::RetentionPolicy;
 
 use std::str::FromStr;

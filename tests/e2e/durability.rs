@@ -30,11 +30,17 @@ async fn bot_restart_keeps_queued_job(kind: Db) {
         "{}/messages/@original",
         webhook_path(fake.config().app_id, &token)
     );
-    fake.wait_for_request("queued edit", WAIT, |r| {
-        r.method == "PATCH" && r.path == original
-    })
-    .await
-    .expect("queued");
+    let queued = fake
+        .wait_for_request("queued edit", WAIT, |r| {
+            r.method == "PATCH" && r.path == original
+        })
+        .await
+        .expect("queued");
+    assert_eq!(
+        queued.json.as_ref().and_then(|j| j["content"].as_str()),
+        Some("Queued — position 1. I'll update this message as it renders."),
+        "a waiting job shows its place in the queue"
+    );
     // The rewrite (no persona: the prompt as typed) queues the job for a worker.
     for _ in 0..polls(10) {
         if app

@@ -125,6 +125,7 @@ fn job(interaction: u64, guild: Option<GuildId>, compare: bool) -> NewJob {
             persona_side: Side::Left,
         }),
         persona_id: None,
+        persona_mode: zipp::store::PersonaMode::On,
     }
 }
 

@@ -44,17 +44,14 @@ async fn imagine_end_to_end(kind: Db) {
     );
     assert_eq!(about[0].response_status, 204);
 
-    // Progress: the queue position, then rendering steps, edited into the deferred reply.
+    // Progress: rendering steps, edited into the deferred reply (the queue position is shown
+    // only while the job waits: `durability::bot_restart_keeps_queued_job`).
     let original = format!("{webhook}/messages/@original");
     let edits: Vec<String> = about
         .iter()
         .filter(|r| r.method == "PATCH" && r.path == original)
         .filter_map(|r| r.json.as_ref()?.get("content")?.as_str().map(str::to_owned))
         .collect();
-    assert!(
-        edits.iter().any(|e| e.starts_with("Queued — position 1")),
-        "edits: {edits:?}"
-    );
     assert!(
         edits.iter().any(|e| e.starts_with("Rendering")),
         "edits: {edits:?}"

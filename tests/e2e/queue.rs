@@ -32,6 +32,7 @@ fn new_job(interaction: u64, max_attempts: u32) -> NewJob {
         max_attempts,
         compare: None,
         persona_id: None,
+        persona_mode: zipp::store::PersonaMode::On,
     }
 }
 
@@ -309,8 +310,14 @@ async fn rewrite_stage_contract(kind: Db) {
             .is_none(),
         "a live rewrite lease is not taken over"
     );
+    let finished = |prompt: &'static str, kind: &'static str| zipp::store::FinishedRewrite {
+        rendered_prompt: prompt,
+        rewrite_kind: kind,
+        model: "tiny",
+        persona_id: None,
+    };
     assert!(store
-        .finish_rewrite(id, "bot-a", "a cat, watercolor", "llm")
+        .finish_rewrite(id, "bot-a", &finished("a cat, watercolor", "llm"))
         .await
         .expect("finish"));
     let job = store.job(id).await.expect("read").expect("job");
@@ -342,13 +349,13 @@ async fn rewrite_stage_contract(kind: Db) {
     );
     assert!(
         !store
-            .finish_rewrite(dead, "bot-a", "late", "llm")
+            .finish_rewrite(dead, "bot-a", &finished("late", "llm"))
             .await
             .expect("finish"),
         "the dead holder lost its lease"
     );
     assert!(store
-        .finish_rewrite(dead, "bot-b", "a cat", "unchanged")
+        .finish_rewrite(dead, "bot-b", &finished("a cat", "unchanged"))
         .await
         .expect("finish"));
 

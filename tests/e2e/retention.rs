@@ -84,6 +84,7 @@ fn job(interaction: u64, guild: GuildId) -> NewJob {
         max_attempts: 1,
         compare: None,
         persona_id: None,
+        persona_mode: zipp::store::PersonaMode::On,
     }
 }
 

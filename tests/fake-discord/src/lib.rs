@@ -406,6 +406,17 @@ impl FakeDiscord {
         })
     }
 
+    /// How many recorded requests satisfy `pred` (no waiting, nothing cloned): for benchmarks
+    /// that poll, so the fake's lock is not held by a scan on every request it answers.
+    pub fn count_requests(&self, pred: impl Fn(&RecordedRequest) -> bool) -> usize {
+        self.shared
+            .lock()
+            .requests
+            .iter()
+            .filter(|r| pred(r))
+            .count()
+    }
+
     /// How many IDENTIFY frames were answered, over all sessions.
     pub fn identify_count(&self) -> usize {
         self.shared.lock().identifies.len()
