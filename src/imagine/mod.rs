@@ -453,6 +453,20 @@ impl ImagineService {
                     let me = Arc::clone(&self);
                     let wake = Arc::clone(&wake);
                     running.spawn(async move {
+                        // A job that waited here past its lease may have been taken over (by
+                        // this very stage's recovery): the lease is renewed only if it is still
+                        // the one `accept` took, so no rewrite runs twice.
+                        match me.store.renew_rewrite(job.job, &me.owner, 1, me.rewrite_lease_ms()).await {
+                            Ok(true) => {}
+                            Ok(false) => {
+                                tracing::info!(job = %job.job, "the job was taken over while it waited; not rewritten twice");
+                                return;
+                            }
+                            Err(error) => {
+                                tracing::error!(job = %job.job, %error, "renewing a rewrite lease failed");
+                                return;
+                            }
+                        }
                         match me.rewrite(&job).await {
                             Ok(()) => wake.notify_one(),
                             // The lease expires and the stage takes the job over.

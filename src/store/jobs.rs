@@ -245,10 +245,7 @@ impl Store {
         lease_ms: i64,
     ) -> Result<Option<RenderJob>, StoreError> {
         let now = now_ms();
-        let lock = match self.backend() {
-            Backend::Sqlite => "",
-            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
-        };
+        let lock = self.skip_locked();
         let sql = format!(
             "UPDATE render_jobs SET lease_owner = $1, lease_expires_at = $2, \
              rewrite_attempts = rewrite_attempts + 1 \
@@ -300,6 +297,40 @@ impl Store {
         Ok(result.rows_affected() == 1)
     }
 
+    /// The row lock of a leasing subquery: PostgreSQL skips rows another transaction is leasing
+    /// right now; SQLite serialises writers, so the subquery and the update are one atomic step.
+    fn skip_locked(&self) -> &'static str {
+        match self.backend() {
+            Backend::Sqlite => "",
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+        }
+    }
+
+    /// Renews the rewrite lease `owner` took when it accepted the job, as its rewrite starts:
+    /// false when the job is no longer that lease's — it expired while the job waited and was
+    /// taken over (its `rewrite_attempts` moved past `attempt`) or it is finished — so the same
+    /// rewrite never runs twice.
+    pub async fn renew_rewrite(
+        &self,
+        id: JobId,
+        owner: &str,
+        attempt: u32,
+        lease_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "UPDATE render_jobs SET lease_expires_at = $1 \
+             WHERE id = $2 AND lease_owner = $3 AND status = 'rewriting' AND rewrite_attempts = $4",
+        )
+        .bind(now_ms() + lease_ms)
+        .bind(id.0)
+        .bind(owner)
+        .bind(i64::from(attempt))
+        .execute(self.pool())
+        .await
+        .map_err(db_err("renew rewrite lease"))?;
+        Ok(result.rows_affected() == 1)
+    }
+
     /// Deletes a job still being rewritten by `owner` (its interaction could not be
     /// acknowledged, so the member was told it failed).
     pub async fn discard_job(&self, id: JobId, owner: &str) -> Result<(), StoreError> {
@@ -330,12 +361,7 @@ impl Store {
         .execute(self.pool())
         .await
         .map_err(db_err("expire jobs"))?;
-        let lock = match self.backend() {
-            // SQLite serialises writers, so the subquery and the update are one atomic step.
-            Backend::Sqlite => "",
-            // Concurrent workers skip rows another transaction is leasing right now.
-            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
-        };
+        let lock = self.skip_locked();
         let sql = format!(
             "UPDATE render_jobs SET status = 'running', lease_owner = $1, lease_expires_at = $2, \
              attempts = attempts + 1, started_at = COALESCE(started_at, $3), progress_step = 0, \

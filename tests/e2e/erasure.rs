@@ -4,8 +4,7 @@
 //! editing this test. The member's data is written through the real store paths first — in the
 //! server and in DMs — and the scan must find it before, and nothing after.
 
-use sqlx::{Connection, Row};
-use zipp::ids::{ApplicationId, ChannelId, GuildId, InteractionId, MemberId};
+use zipp::ids::{GuildId, MemberId};
 use zipp::store::{Compare, EdgeDelta, EdgeKind, GuildSetting, NewJob, PickOutcome, Side, Store};
 
 use crate::harness::*;
@@ -19,83 +18,18 @@ fn is_member_column(name: &str) -> bool {
         || ["target_id", "user_id", "author_id"].contains(&name)
 }
 
-/// `(table, column)` for every member-id column in the database's schema.
-async fn member_columns(db: &TestDb, kind: Db) -> Vec<(String, String)> {
-    let mut columns = Vec::new();
-    match kind {
-        Db::Sqlite => {
-            let mut conn = sqlx::SqliteConnection::connect(&db.url)
-                .await
-                .expect("connect");
-            let tables: Vec<String> = sqlx::query(
-                "SELECT name FROM sqlite_master WHERE type = 'table' \
-                 AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx%'",
-            )
-            .fetch_all(&mut conn)
-            .await
-            .expect("tables")
-            .iter()
-            .map(|r| r.get("name"))
-            .collect();
-            for table in tables {
-                let rows = sqlx::query(&format!("SELECT name FROM pragma_table_info('{table}')"))
-                    .fetch_all(&mut conn)
-                    .await
-                    .expect("columns");
-                for row in rows {
-                    let column: String = row.get("name");
-                    columns.push((table.clone(), column));
-                }
-            }
-        }
-        Db::Postgres => {
-            let mut conn = sqlx::PgConnection::connect(&db.url).await.expect("connect");
-            let rows = sqlx::query(
-                "SELECT table_name::text AS t, column_name::text AS c FROM information_schema.columns \
-                 WHERE table_schema = 'public' AND table_name NOT LIKE '_sqlx%'",
-            )
-            .fetch_all(&mut conn)
-            .await
-            .expect("columns");
-            for row in rows {
-                columns.push((row.get("t"), row.get("c")));
-            }
-        }
-    }
-    columns.retain(|(_, c)| is_member_column(c));
-    columns.sort();
-    columns
-}
-
-/// Rows per `table.column` holding `member`.
+/// Rows per `table.column` holding `member`, over every member-id column of the schema.
 async fn rows_of(db: &TestDb, kind: Db, member: u64) -> Vec<(String, i64)> {
     let mut out = Vec::new();
-    for (table, column) in member_columns(db, kind).await {
+    for (table, column) in schema_columns(db, kind).await {
+        if !is_member_column(&column) {
+            continue;
+        }
         let sql = format!(
-            "SELECT COUNT(*) AS n FROM {table} WHERE {column} = {}",
+            "SELECT COUNT(*) FROM {table} WHERE {column} = {}",
             member as i64
         );
-        let n: i64 = match kind {
-            Db::Sqlite => {
-                let mut conn = sqlx::SqliteConnection::connect(&db.url)
-                    .await
-                    .expect("connect");
-                sqlx::query(&sql)
-                    .fetch_one(&mut conn)
-                    .await
-                    .expect("count")
-                    .get("n")
-            }
-            Db::Postgres => {
-                let mut conn = sqlx::PgConnection::connect(&db.url).await.expect("connect");
-                sqlx::query(&sql)
-                    .fetch_one(&mut conn)
-                    .await
-                    .expect("count")
-                    .get("n")
-            }
-        };
-        out.push((format!("{table}.{column}"), n));
+        out.push((format!("{table}.{column}"), db_count(db, kind, &sql).await));
     }
     out
 }
@@ -103,29 +37,14 @@ async fn rows_of(db: &TestDb, kind: Db, member: u64) -> Vec<(String, i64)> {
 fn job(interaction: u64, guild: Option<GuildId>, compare: bool) -> NewJob {
     NewJob {
         guild_id: guild,
-        channel_id: ChannelId(2),
         member_id: MemberId(ALICE),
-        interaction_id: InteractionId(interaction),
-        application_id: ApplicationId(4),
-        interaction_token: format!("tok-{interaction}"),
-        locale: "en-US".to_owned(),
-        prompt: "a cat".to_owned(),
         rendered_prompt: "a cat, watercolor".to_owned(),
         rewrite_kind: "template".to_owned(),
-        negative_prompt: String::new(),
-        model: "tiny".to_owned(),
-        seed: 7,
-        width: 0,
-        height: 0,
-        steps: 0,
-        attachment_size_limit: 1 << 20,
-        max_attempts: 2,
         compare: compare.then(|| Compare {
             generic_prompt: "a cat".to_owned(),
             persona_side: Side::Left,
         }),
-        persona_id: None,
-        persona_mode: zipp::store::PersonaMode::On,
+        ..new_job(interaction)
     }
 }
 

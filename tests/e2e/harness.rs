@@ -113,6 +113,128 @@ impl TestDb {
     }
 }
 
+/// A queued job for store-level tests: member 3 of server 1, prompt "a cat", interaction
+/// `interaction` (its token `tok-N`); change fields with struct update syntax.
+pub fn new_job(interaction: u64) -> zipp::store::NewJob {
+    use zipp::ids::{ApplicationId, ChannelId, GuildId, InteractionId, MemberId};
+    zipp::store::NewJob {
+        guild_id: Some(GuildId(1)),
+        channel_id: ChannelId(2),
+        member_id: MemberId(3),
+        interaction_id: InteractionId(interaction),
+        application_id: ApplicationId(4),
+        interaction_token: format!("tok-{interaction}"),
+        locale: "en-US".to_owned(),
+        prompt: "a cat".to_owned(),
+        rendered_prompt: "a cat".to_owned(),
+        rewrite_kind: "unchanged".to_owned(),
+        negative_prompt: String::new(),
+        model: "tiny".to_owned(),
+        seed: 7,
+        width: 0,
+        height: 0,
+        steps: 0,
+        attachment_size_limit: 1 << 20,
+        max_attempts: 2,
+        compare: None,
+        persona_id: None,
+        persona_mode: zipp::store::PersonaMode::On,
+    }
+}
+
+/// Runs one SQL statement on the test database, outside the store (tests backdate rows with
+/// it); returns the rows affected.
+pub async fn db_execute(db: &TestDb, kind: Db, statement: &str) -> u64 {
+    match kind {
+        Db::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(&db.url)
+                .await
+                .expect("connect");
+            sqlx::query(statement)
+                .execute(&mut conn)
+                .await
+                .expect("sql")
+                .rows_affected()
+        }
+        Db::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(&db.url).await.expect("connect");
+            sqlx::query(statement)
+                .execute(&mut conn)
+                .await
+                .expect("sql")
+                .rows_affected()
+        }
+    }
+}
+
+/// The first column of the first row of `query` (a `COUNT(*)`), outside the store.
+pub async fn db_count(db: &TestDb, kind: Db, query: &str) -> i64 {
+    use sqlx::Row;
+    match kind {
+        Db::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(&db.url)
+                .await
+                .expect("connect");
+            sqlx::query(query)
+                .fetch_one(&mut conn)
+                .await
+                .expect("count")
+                .get(0)
+        }
+        Db::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(&db.url).await.expect("connect");
+            sqlx::query(query)
+                .fetch_one(&mut conn)
+                .await
+                .expect("count")
+                .get(0)
+        }
+    }
+}
+
+/// Every `(table, column)` of the test database's schema, sorted (sqlx's bookkeeping excluded):
+/// scans generated from it cover a table added later without being edited.
+pub async fn schema_columns(db: &TestDb, kind: Db) -> Vec<(String, String)> {
+    use sqlx::Row;
+    let query = match kind {
+        Db::Sqlite => {
+            "SELECT m.name AS t, c.name AS c FROM sqlite_master m JOIN pragma_table_info(m.name) c \
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '_sqlx%'"
+        }
+        Db::Postgres => {
+            "SELECT table_name::text AS t, column_name::text AS c FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name NOT LIKE '_sqlx%'"
+        }
+    };
+    let rows = match kind {
+        Db::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(&db.url)
+                .await
+                .expect("connect");
+            sqlx::query(query)
+                .fetch_all(&mut conn)
+                .await
+                .expect("schema")
+                .iter()
+                .map(|r| (r.get::<String, _>("t"), r.get::<String, _>("c")))
+                .collect::<Vec<_>>()
+        }
+        Db::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(&db.url).await.expect("connect");
+            sqlx::query(query)
+                .fetch_all(&mut conn)
+                .await
+                .expect("schema")
+                .iter()
+                .map(|r| (r.get::<String, _>("t"), r.get::<String, _>("c")))
+                .collect::<Vec<_>>()
+        }
+    };
+    let mut columns = rows;
+    columns.sort();
+    columns
+}
+
 /// The tiny Stable Diffusion model, generated once per test binary.
 pub fn tiny_model_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();

@@ -5,34 +5,15 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use zipp::ids::{ApplicationId, ChannelId, GuildId, InteractionId, MemberId};
 use zipp::store::{FailOutcome, JobStatus, NewJob, Store};
 
+use crate::harness::new_job as harness_job;
 use crate::harness::*;
 
 fn new_job(interaction: u64, max_attempts: u32) -> NewJob {
     NewJob {
-        guild_id: Some(GuildId(1)),
-        channel_id: ChannelId(2),
-        member_id: MemberId(3),
-        interaction_id: InteractionId(interaction),
-        application_id: ApplicationId(4),
-        interaction_token: format!("tok-{interaction}"),
-        locale: "en-US".to_owned(),
-        prompt: "a cat".to_owned(),
-        rendered_prompt: "a cat".to_owned(),
-        rewrite_kind: "unchanged".to_owned(),
-        negative_prompt: String::new(),
-        model: "tiny".to_owned(),
-        seed: 7,
-        width: 0,
-        height: 0,
-        steps: 0,
-        attachment_size_limit: 1 << 20,
         max_attempts,
-        compare: None,
-        persona_id: None,
-        persona_mode: zipp::store::PersonaMode::On,
+        ..harness_job(interaction)
     }
 }
 
@@ -358,6 +339,31 @@ async fn rewrite_stage_contract(kind: Db) {
         .finish_rewrite(dead, "bot-b", &finished("a cat", "unchanged"))
         .await
         .expect("finish"));
+
+    // A handed-off job renews its lease as its rewrite starts; one that waited past its lease
+    // and was taken over — even by the same process — is not rewritten a second time.
+    let (waiting, _) = store
+        .accept(&new_job(4, 2), "bot-a", 60_000)
+        .await
+        .expect("accept");
+    assert!(store
+        .renew_rewrite(waiting, "bot-a", 1, 60_000)
+        .await
+        .expect("renew"));
+    let (stale, _) = store
+        .accept(&new_job(5, 2), "bot-a", -1)
+        .await
+        .expect("accept");
+    let taken = store
+        .lease_rewrite("bot-a", 60_000)
+        .await
+        .expect("lease rewrite")
+        .expect("taken over");
+    assert_eq!(taken.id, stale);
+    assert!(!store
+        .renew_rewrite(stale, "bot-a", 1, 60_000)
+        .await
+        .expect("renew"));
 
     // An interaction that could not be acknowledged: its job is dropped by its holder only.
     let (unacked, _) = store

@@ -8,83 +8,18 @@ use std::time::Duration;
 
 use fake_discord::fixtures::guild_create;
 use serde_json::json;
-use sqlx::{Connection, Row};
-use zipp::ids::{ApplicationId, ChannelId, GuildId, InteractionId, JobId, MemberId};
+use zipp::ids::{GuildId, JobId, MemberId};
 use zipp::store::{NewJob, RetentionPolicy, Store};
 
 use crate::harness::*;
 
 const DAY: i64 = 86_400_000;
 
-async fn sql(db: &TestDb, kind: Db, statement: &str) -> u64 {
-    match kind {
-        Db::Sqlite => {
-            let mut conn = sqlx::SqliteConnection::connect(&db.url)
-                .await
-                .expect("connect");
-            sqlx::query(statement)
-                .execute(&mut conn)
-                .await
-                .expect("sql")
-                .rows_affected()
-        }
-        Db::Postgres => {
-            let mut conn = sqlx::PgConnection::connect(&db.url).await.expect("connect");
-            sqlx::query(statement)
-                .execute(&mut conn)
-                .await
-                .expect("sql")
-                .rows_affected()
-        }
-    }
-}
-
-async fn count(db: &TestDb, kind: Db, query: &str) -> i64 {
-    match kind {
-        Db::Sqlite => {
-            let mut conn = sqlx::SqliteConnection::connect(&db.url)
-                .await
-                .expect("connect");
-            sqlx::query(query)
-                .fetch_one(&mut conn)
-                .await
-                .expect("count")
-                .get(0)
-        }
-        Db::Postgres => {
-            let mut conn = sqlx::PgConnection::connect(&db.url).await.expect("connect");
-            sqlx::query(query)
-                .fetch_one(&mut conn)
-                .await
-                .expect("count")
-                .get(0)
-        }
-    }
-}
-
 fn job(interaction: u64, guild: GuildId) -> NewJob {
     NewJob {
         guild_id: Some(guild),
-        channel_id: ChannelId(2),
-        member_id: MemberId(3),
-        interaction_id: InteractionId(interaction),
-        application_id: ApplicationId(4),
-        interaction_token: format!("tok-{interaction}"),
-        locale: "en-US".to_owned(),
-        prompt: "a cat".to_owned(),
-        rendered_prompt: "a cat".to_owned(),
-        rewrite_kind: "unchanged".to_owned(),
-        negative_prompt: String::new(),
-        model: "tiny".to_owned(),
-        seed: 7,
-        width: 0,
-        height: 0,
-        steps: 0,
-        attachment_size_limit: 1 << 20,
         max_attempts: 1,
-        compare: None,
-        persona_id: None,
-        persona_mode: zipp::store::PersonaMode::On,
+        ..new_job(interaction)
     }
 }
 
@@ -134,7 +69,7 @@ async fn sweep_keeps_only_what_the_policy_allows(kind: Db) {
     let hundred = rendered(&store, 3, guild).await;
     for (id, days) in [(ten, 10), (hundred, 100)] {
         let back = days * DAY;
-        sql(
+        db_execute(
             &db,
             kind,
             &format!(
@@ -158,7 +93,7 @@ async fn sweep_keeps_only_what_the_policy_allows(kind: Db) {
         .add_persona(guild, member, "edited", "I like neon.", None)
         .await
         .expect("persona");
-    sql(
+    db_execute(
         &db,
         kind,
         &format!(
@@ -171,7 +106,7 @@ async fn sweep_keeps_only_what_the_policy_allows(kind: Db) {
         .add_member_image(guild, member, &[0.5; 4])
         .await
         .expect("image"));
-    sql(
+    db_execute(
         &db,
         kind,
         &format!(
@@ -226,7 +161,7 @@ async fn sweep_keeps_only_what_the_policy_allows(kind: Db) {
         "the active version stays"
     );
     assert_eq!(
-        count(&db, kind, "SELECT COUNT(*) FROM member_images").await,
+        db_count(&db, kind, "SELECT COUNT(*) FROM member_images").await,
         1,
         "the recent added image stays"
     );
@@ -241,41 +176,12 @@ on_both_databases!(sweep_keeps_only_what_the_policy_allows);
 
 /// Every table with a `guild_id` column, from the schema.
 async fn guild_tables(db: &TestDb, kind: Db) -> Vec<String> {
-    let query = match kind {
-        Db::Sqlite => {
-            "SELECT m.name FROM sqlite_master m JOIN pragma_table_info(m.name) c \
-             WHERE m.type = 'table' AND c.name = 'guild_id'"
-        }
-        Db::Postgres => {
-            "SELECT table_name::text FROM information_schema.columns \
-             WHERE table_schema = 'public' AND column_name = 'guild_id'"
-        }
-    };
-    let rows = match kind {
-        Db::Sqlite => {
-            let mut conn = sqlx::SqliteConnection::connect(&db.url)
-                .await
-                .expect("connect");
-            sqlx::query(query)
-                .fetch_all(&mut conn)
-                .await
-                .expect("tables")
-                .iter()
-                .map(|r| r.get::<String, _>(0))
-                .collect::<Vec<_>>()
-        }
-        Db::Postgres => {
-            let mut conn = sqlx::PgConnection::connect(&db.url).await.expect("connect");
-            sqlx::query(query)
-                .fetch_all(&mut conn)
-                .await
-                .expect("tables")
-                .iter()
-                .map(|r| r.get::<String, _>(0))
-                .collect::<Vec<_>>()
-        }
-    };
-    rows
+    schema_columns(db, kind)
+        .await
+        .into_iter()
+        .filter(|(_, column)| column == "guild_id")
+        .map(|(table, _)| table)
+        .collect()
 }
 
 /// Removed from a server: an outage (`unavailable`) changes nothing; a real removal starts the
@@ -317,7 +223,7 @@ async fn a_server_that_removes_the_bot_is_erased_after_the_grace_period(kind: Db
     // Events are handled in order: the removal's row appears after the outage was handled.
     let mut seen = 0;
     for _ in 0..polls(10) {
-        seen = count(&setup.db, kind, &departures).await;
+        seen = db_count(&setup.db, kind, &departures).await;
         if seen == 1 {
             break;
         }
@@ -327,7 +233,7 @@ async fn a_server_that_removes_the_bot_is_erased_after_the_grace_period(kind: Db
     fake.dispatch("GUILD_CREATE", guild_create(fake.config()))
         .await;
     for _ in 0..polls(10) {
-        seen = count(&setup.db, kind, &departures).await;
+        seen = db_count(&setup.db, kind, &departures).await;
         if seen == 0 {
             break;
         }
@@ -336,7 +242,7 @@ async fn a_server_that_removes_the_bot_is_erased_after_the_grace_period(kind: Db
     assert_eq!(seen, 0, "added back: the erasure is cancelled");
     fake.dispatch("GUILD_DELETE", removed).await;
     for _ in 0..polls(10) {
-        seen = count(&setup.db, kind, &departures).await;
+        seen = db_count(&setup.db, kind, &departures).await;
         if seen == 1 {
             break;
         }
@@ -351,7 +257,7 @@ async fn a_server_that_removes_the_bot_is_erased_after_the_grace_period(kind: Db
             .all(|(t, n)| !t.starts_with("guild_") || *n == 0),
         "within the grace period nothing is erased: {done:?}"
     );
-    sql(
+    db_execute(
         &setup.db,
         kind,
         &format!(
@@ -364,7 +270,7 @@ async fn a_server_that_removes_the_bot_is_erased_after_the_grace_period(kind: Db
     let tables = guild_tables(&setup.db, kind).await;
     assert!(tables.len() >= 14, "{tables:?}");
     for table in tables {
-        let left = count(
+        let left = db_count(
             &setup.db,
             kind,
             &format!("SELECT COUNT(*) FROM {table} WHERE guild_id = {}", guild.0),
