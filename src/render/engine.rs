@@ -91,6 +91,7 @@ impl Renderer for DiffusionRenderer {
             height: nonzero_or(spec.height, entry.height.unwrap_or(native_h)),
             steps: nonzero_or(spec.steps, entry.steps),
             guidance_scale: entry.guidance_scale,
+            init_image: None,
         };
         // The callback returns false once the lease is lost: the render stops after the current
         // step instead of finishing an image nobody will store.

@@ -100,6 +100,7 @@ fn main() -> anyhow::Result<()> {
             height: 64,
             steps,
             guidance_scale: 7.5,
+            init_image: None,
         };
         model.generate(&params, &mut |_, _| {})?; // warm-up
         let mut times = Vec::with_capacity(args.runs);
@@ -136,8 +137,9 @@ fn main() -> anyhow::Result<()> {
     } else {
         candle_core::DType::F16
     };
-    let (pipe, build) =
-        timed(|| RandomPipeline::from_configs(&unet_cfg, &vae_cfg, &device, dtype))?;
+    let (pipe, build) = timed(|| {
+        RandomPipeline::from_configs(&unet_cfg, &vae_cfg, &device, dtype, Default::default())
+    })?;
     let _ = std::fs::remove_dir_all(&cfg_dir);
     println!(
         "real-size UNet+VAE ({}) built with random {dtype:?} weights in {:.1} s",

@@ -4,12 +4,12 @@
 
 use std::path::Path;
 
-use candle_nn::VarBuilder;
-use candle_transformers::models::stable_diffusion::{unet_2d, vae};
 use serde_json::Value;
 
 use super::json::JsonConfig;
 use super::Result;
+use crate::unet::{TextTime, UnetBlock, UnetConfig};
+use crate::vae::VaeConfig;
 
 // ---------------------------------------------------------------------------
 // UNet
@@ -17,9 +17,7 @@ use super::Result;
 /// A UNet architecture parsed from `unet/config.json`.
 #[derive(Debug)]
 pub(crate) struct UnetSpec {
-    pub(crate) config: unet_2d::UNet2DConditionModelConfig,
-    pub(crate) in_channels: usize,
-    pub(crate) out_channels: usize,
+    pub(crate) config: UnetConfig,
     /// (height, width) in latent pixels.
     pub(crate) sample_size: (usize, usize),
 }
@@ -41,21 +39,50 @@ pub(crate) fn parse_unet_config(path: &Path) -> Result<UnetSpec> {
     }
     c.require_absent(
         &[
-            "addition_embed_type",
             "class_embed_type",
             "num_class_embeds",
             "time_cond_proj_dim",
             "encoder_hid_dim",
             "encoder_hid_dim_type",
-            "projection_class_embeddings_input_dim",
             "time_embedding_dim",
             "time_embedding_act_fn",
             "timestep_post_act",
             "cross_attention_norm",
             "reverse_transformer_layers_per_block",
         ],
-        "only text-conditioned SD 1.x/2.x UNets are supported (SDXL, LCM, upscalers are not)",
+        "only text-conditioned SD 1.x/2.x/XL UNets are supported (LCM, upscalers are not)",
     )?;
+    let text_time = match c.opt_str("addition_embed_type")? {
+        None => None,
+        Some(t) if t == "text_time" => {
+            let time_embed_dim = c.usize_or("addition_time_embed_dim", 0)?;
+            let input_dim = c.usize_or("projection_class_embeddings_input_dim", 0)?;
+            if time_embed_dim == 0 || time_embed_dim % 2 != 0 {
+                return Err(c.bad(
+                    "addition_time_embed_dim",
+                    "must be a positive even number with `addition_embed_type: text_time`",
+                ));
+            }
+            if input_dim <= 6 * time_embed_dim {
+                return Err(c.bad(
+                    "projection_class_embeddings_input_dim",
+                    &format!(
+                        "must exceed 6 × `addition_time_embed_dim` ({}) by the pooled text width",
+                        6 * time_embed_dim
+                    ),
+                ));
+            }
+            Some(TextTime {
+                time_embed_dim,
+                input_dim,
+            })
+        }
+        Some(other) => {
+            return Err(c.unsupported(format!(
+                "`addition_embed_type` {other:?}; only \"text_time\" (SDXL) is supported"
+            )))
+        }
+    };
     if c.f64_or("resnet_out_scale_factor", 1.0)? != 1.0 {
         return Err(c.unsupported("`resnet_out_scale_factor` is not 1".to_string()));
     }
@@ -189,11 +216,6 @@ pub(crate) fn parse_unet_config(path: &Path) -> Result<UnetSpec> {
             "the first entry must be even (timestep embedding)",
         ));
     }
-    if !cross[n - 1] && transformer_layers[n - 1] != 1 {
-        return Err(c.unsupported(
-            "a mid block with more than one transformer layer after a plain last block".to_string(),
-        ));
-    }
     let sample_size = match c.get("sample_size") {
         None => (64, 64),
         Some(Value::Array(a)) if a.len() == 2 => (
@@ -209,47 +231,38 @@ pub(crate) fn parse_unet_config(path: &Path) -> Result<UnetSpec> {
         return Err(c.bad("sample_size", "must be positive"));
     }
 
-    let blocks = (0..n)
-        .map(|i| unet_2d::BlockConfig {
-            out_channels: channels[i],
-            use_cross_attn: cross[i].then_some(transformer_layers[i]),
-            attention_head_dim: heads[i],
-        })
-        .collect();
-    let config = unet_2d::UNet2DConditionModelConfig {
-        center_input_sample: c.bool_or("center_input_sample", false)?,
-        flip_sin_to_cos: c.bool_or("flip_sin_to_cos", true)?,
-        freq_shift: c.f64_or("freq_shift", 0.0)?,
-        blocks,
+    let block = |i: usize| UnetBlock {
+        out_channels: channels[i],
+        cross_attention: cross[i],
+        heads: heads[i],
+        transformer_layers: transformer_layers[i],
+    };
+    let down: Vec<UnetBlock> = (0..n).map(block).collect();
+    // diffusers reverses every per-block list for the up path.
+    let up: Vec<UnetBlock> = (0..n).rev().map(block).collect();
+    let config = UnetConfig {
+        in_channels,
+        out_channels,
+        down,
+        up,
+        mid_heads: heads[n - 1],
+        mid_transformer_layers: transformer_layers[n - 1],
         layers_per_block,
-        downsample_padding: c.usize_or("downsample_padding", 1)?,
-        mid_block_scale_factor: c.f64_or("mid_block_scale_factor", 1.0)?,
         norm_num_groups,
         norm_eps: c.f64_or("norm_eps", 1e-5)?,
         cross_attention_dim,
-        sliced_attention_size: None,
         use_linear_projection: c.bool_or("use_linear_projection", false)?,
+        flip_sin_to_cos: c.bool_or("flip_sin_to_cos", true)?,
+        freq_shift: c.f64_or("freq_shift", 0.0)?,
+        downsample_padding: c.usize_or("downsample_padding", 1)?,
+        mid_block_scale_factor: c.f64_or("mid_block_scale_factor", 1.0)?,
+        center_input_sample: c.bool_or("center_input_sample", false)?,
+        text_time,
     };
     Ok(UnetSpec {
         config,
-        in_channels,
-        out_channels,
         sample_size,
     })
-}
-
-/// Builds the UNet from `vb` (weights file or a VarMap for random weights).
-pub(crate) fn build_unet(
-    vb: VarBuilder,
-    spec: &UnetSpec,
-) -> candle_core::Result<unet_2d::UNet2DConditionModel> {
-    unet_2d::UNet2DConditionModel::new(
-        vb,
-        spec.in_channels,
-        spec.out_channels,
-        false,
-        spec.config.clone(),
-    )
 }
 
 // ---------------------------------------------------------------------------
@@ -258,8 +271,7 @@ pub(crate) fn build_unet(
 /// A VAE (`AutoencoderKL`) parsed from `vae/config.json`.
 #[derive(Debug)]
 pub(crate) struct VaeSpec {
-    pub(crate) config: vae::AutoEncoderKLConfig,
-    pub(crate) in_channels: usize,
+    pub(crate) config: VaeConfig,
     pub(crate) scaling_factor: f64,
     pub(crate) shift_factor: f64,
     pub(crate) force_upcast: bool,
@@ -345,7 +357,9 @@ pub(crate) fn parse_vae_config(path: &Path) -> Result<VaeSpec> {
     if scaling_factor == 0.0 {
         return Err(c.bad("scaling_factor", "must not be zero"));
     }
-    let config = vae::AutoEncoderKLConfig {
+    let config = VaeConfig {
+        in_channels,
+        out_channels,
         block_out_channels: channels,
         layers_per_block,
         latent_channels,
@@ -355,16 +369,9 @@ pub(crate) fn parse_vae_config(path: &Path) -> Result<VaeSpec> {
     };
     Ok(VaeSpec {
         config,
-        in_channels,
         scaling_factor,
         shift_factor: c.f64_or("shift_factor", 0.0)?,
         // diffusers' SD pipelines only honour this flag when it is written out.
         force_upcast: c.bool_or("force_upcast", false)?,
     })
-}
-
-/// Builds the VAE from `vb`. candle's constructor also builds the encoder,
-/// whose weights are in every diffusers VAE file.
-pub(crate) fn build_vae(vb: VarBuilder, spec: &VaeSpec) -> candle_core::Result<vae::AutoEncoderKL> {
-    vae::AutoEncoderKL::new(vb, spec.in_channels, 3, spec.config.clone())
 }

@@ -70,34 +70,62 @@ pub(super) fn weights_error(file: &Path, err: candle_core::Error) -> DiffusionEr
     }
 }
 
-/// Rejects pipelines this module cannot run (SDXL's second text encoder).
-pub(super) fn check_model_index(path: &Path) -> Result<()> {
+/// Which pipeline a model folder is, from `model_index.json`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum PipelineKind {
+    /// SD 1.x / 2.x: one CLIP text encoder, conditioning on its last layer.
+    StableDiffusion,
+    /// SDXL: two text encoders (penultimate layers, pooled output of the
+    /// second) and the size/crop time ids.
+    StableDiffusionXl {
+        /// `force_zeros_for_empty_prompt`: no negative prompt means an
+        /// all-zero unconditional embedding rather than the encoding of "".
+        force_zeros_for_empty_prompt: bool,
+    },
+}
+
+/// Reads `model_index.json` and rejects pipelines this crate cannot run.
+pub(super) fn check_model_index(path: &Path) -> Result<PipelineKind> {
     let c = JsonConfig::read(path)?;
     let class = c.opt_str("_class_name")?.unwrap_or_default();
-    if c.has("text_encoder_2") || class.contains("XL") {
-        return Err(DiffusionError::Unsupported {
-            file: path.to_path_buf(),
-            reason: format!(
-                "pipeline `{class}` uses two text encoders (SDXL); only SD 1.x/2.x are supported"
-            ),
-        });
-    }
     if class.contains("StableDiffusion3") || c.has("transformer") {
         return Err(DiffusionError::Unsupported {
             file: path.to_path_buf(),
             reason: format!(
-                "pipeline `{class}` is transformer-based; only SD 1.x/2.x UNets are supported"
+                "pipeline `{class}` is transformer-based; only SD 1.x/2.x/XL UNets are supported"
             ),
         });
     }
-    Ok(())
+    for word in ["Inpaint", "Upscale", "InstructPix2Pix", "Refiner"] {
+        if class.contains(word) {
+            return Err(DiffusionError::Unsupported {
+                file: path.to_path_buf(),
+                reason: format!("pipeline `{class}` is not a text-to-image pipeline"),
+            });
+        }
+    }
+    if c.has("text_encoder_2") || class.contains("XL") {
+        if !c.has("text_encoder") || !c.has("text_encoder_2") {
+            return Err(DiffusionError::Unsupported {
+                file: path.to_path_buf(),
+                reason: format!(
+                    "pipeline `{class}` needs both `text_encoder` and `text_encoder_2` \
+                     (refiner-style single-encoder SDXL pipelines are not supported)"
+                ),
+            });
+        }
+        return Ok(PipelineKind::StableDiffusionXl {
+            force_zeros_for_empty_prompt: c.bool_or("force_zeros_for_empty_prompt", true)?,
+        });
+    }
+    Ok(PipelineKind::StableDiffusion)
 }
 
 /// Loads `tokenizer.json` if present, else builds CLIP's tokenizer from
 /// `vocab.json` + `merges.txt`, and resolves the padding token id.
 pub(super) fn load_tokenizer(tok_dir: &Path) -> Result<(Tokenizer, u32)> {
     let json = tok_dir.join("tokenizer.json");
-    let tokenizer = if json.is_file() {
+    let mut tokenizer = if json.is_file() {
         let mut t = Tokenizer::from_file(&json)
             .map_err(|e| DiffusionError::Tokenizer(format!("{}: {e}", json.display())))?;
         // encode_padded does its own truncation and padding.
@@ -119,6 +147,7 @@ pub(super) fn load_tokenizer(tok_dir: &Path) -> Result<(Tokenizer, u32)> {
 
     // SD 1.x pads with <|endoftext|>, SD 2.x with "!"; the files say which.
     let mut pad_token = None;
+    let mut pad_content: Option<(u32, String)> = None;
     for name in ["special_tokens_map.json", "tokenizer_config.json"] {
         let path = tok_dir.join(name);
         if pad_token.is_none() && path.is_file() {
@@ -140,7 +169,22 @@ pub(super) fn load_tokenizer(tok_dir: &Path) -> Result<(Tokenizer, u32)> {
                     )
                 })?;
                 pad_token = Some(id);
+                pad_content = Some((id, content));
             }
+        }
+    }
+    // transformers registers the special tokens of `special_tokens_map.json`
+    // as added tokens, matched before the BPE: with SD 2.x's pad token `!`,
+    // every `!` of a prompt becomes id 0 on its own (never `!</w>` or part of
+    // `!!</w>`). A `tokenizer.json` already lists its added tokens.
+    if let (Some((id, content)), false) = (&pad_content, json.is_file()) {
+        if content != clip_tokenizer::END_OF_TEXT {
+            let mut tok = tokenizers::AddedToken::from(content.clone(), true);
+            tok.normalized = false;
+            tokenizer
+                .add_special_tokens([tok])
+                .map_err(|e| DiffusionError::Tokenizer(format!("{}: {e}", tok_dir.display())))?;
+            debug_assert_eq!(tokenizer.token_to_id(content), Some(*id));
         }
     }
     let pad_id = match pad_token {

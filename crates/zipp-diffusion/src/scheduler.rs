@@ -61,6 +61,20 @@ pub(super) struct Plan {
 }
 
 impl Plan {
+    /// Euler sigmas (empty for DDIM/DDPM).
+    pub(super) fn sigmas(&self) -> &[f64] {
+        &self.sigmas
+    }
+
+    /// The first step an image-to-image render of `strength` runs (diffusers'
+    /// `get_timesteps`: the last `⌊steps · strength⌋` steps), keeping at least
+    /// one step.
+    pub(super) fn img2img_start(&self, strength: f64) -> usize {
+        let n = self.timesteps.len();
+        let init = ((n as f64 * strength).floor() as usize).min(n);
+        n.saturating_sub(init).min(n.saturating_sub(1))
+    }
+
     pub(super) fn scale_model_input(&self, x: &Tensor, i: usize) -> candle_core::Result<Tensor> {
         match self.sigmas.get(i) {
             Some(&sigma) => x.affine(1.0 / (sigma * sigma + 1.0).sqrt(), 0.0),
@@ -363,6 +377,24 @@ impl SchedulerSpec {
             init_noise_sigma,
             step_ratio: big_n / n,
         })
+    }
+
+    /// Noises clean latents `x0` to the level of step `i` (diffusers'
+    /// `add_noise`): `√ᾱ·x0 + √(1−ᾱ)·ε` for DDIM/DDPM, `x0 + σ·ε` for Euler.
+    pub(super) fn add_noise(
+        &self,
+        plan: &Plan,
+        i: usize,
+        x0: &Tensor,
+        noise: &Tensor,
+    ) -> candle_core::Result<Tensor> {
+        match self.kind {
+            SamplerKind::Euler { .. } => x0 + (noise * plan.sigmas[i])?,
+            _ => {
+                let a = self.alpha(plan.timesteps[i]);
+                (x0 * a.sqrt())? + (noise * (1.0 - a).sqrt())?
+            }
+        }
     }
 
     /// x0 and epsilon predictions from the model output (DDIM/DDPM form).

@@ -25,6 +25,7 @@ fn params(seed: u64) -> GenerateParams {
         height: 64,
         steps: 3,
         guidance_scale: 7.5,
+        init_image: None,
     }
 }
 
@@ -292,18 +293,103 @@ fn wrong_shape_and_corrupt_weights_are_named() {
 }
 
 #[test]
-fn sdxl_is_unsupported() {
+fn sdxl_without_its_second_encoder_names_the_file() {
     let dir = tiny_dir();
     let idx = dir.path().join("model_index.json");
     std::fs::write(
         &idx,
-        r#"{"_class_name":"StableDiffusionXLPipeline","text_encoder_2":["transformers","CLIPTextModelWithProjection"]}"#,
+        r#"{"_class_name":"StableDiffusionXLPipeline","text_encoder":["transformers","CLIPTextModel"],"text_encoder_2":["transformers","CLIPTextModelWithProjection"]}"#,
     )
     .unwrap();
     match load(dir.path()) {
-        Err(DiffusionError::Unsupported { file, .. }) => assert_eq!(file, idx),
-        other => panic!("expected Unsupported, got {other:?}"),
+        Err(DiffusionError::MissingFile { path }) => {
+            assert_eq!(path, dir.path().join("text_encoder_2").join("config.json"))
+        }
+        other => panic!("expected MissingFile, got {other:?}"),
     }
+}
+
+/// The diffusers parity fixtures (`tests/fixtures/sd`, made by diffusers'
+/// own pipelines): every stage within the README's tolerances.
+fn parity(case: &str) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/sd")
+        .join(case);
+    let report = crate::parity::check(&dir).unwrap();
+    assert!(report.passed(), "{report}");
+    // Every step and the end-to-end image were compared.
+    assert!(report.stages.iter().any(|s| s.name == "noise_pred_0"));
+    assert!(report.stages.iter().any(|s| s.name == "e2e:image"));
+}
+
+/// The checker finds a loader bug: a VAE scaling factor read wrong leaves
+/// the UNet stages intact and fails the decode and the image.
+#[test]
+fn parity_catches_a_wrong_vae_scaling_factor() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/sd/sd15-ddim");
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&src, dir.path());
+    let cfg = dir.path().join("model/vae/config.json");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    assert!(text.contains("0.18215"));
+    std::fs::write(&cfg, text.replace("0.18215", "0.2")).unwrap();
+    let report = crate::parity::check(dir.path()).unwrap();
+    let failed: Vec<&str> = report.failures().iter().map(|s| s.name.as_str()).collect();
+    assert!(failed.contains(&"decoded"), "{report}");
+    assert!(failed.contains(&"e2e:image"), "{report}");
+    assert!(
+        !failed.iter().any(|n| n.starts_with("noise_pred")),
+        "{report}"
+    );
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn parity_heldout_sd2_three_blocks() {
+    parity("heldout/sd2-v-euler-v1");
+}
+
+#[test]
+fn parity_heldout_sdxl_three_blocks() {
+    parity("heldout/sdxl-euler-v1");
+}
+
+/// transformers makes SD 2.x's pad token `!` a special token: each `!` is
+/// id 0 on its own (ids from transformers 5.25's CLIPTokenizer).
+#[test]
+fn sd2_pad_token_is_matched_before_bpe() {
+    let dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/sd/sd2-v-euler/model");
+    let model = DiffusionModel::load(&dir, &Device::Cpu).unwrap();
+    let ids = model.token_ids("wow!! a!b").unwrap();
+    assert_eq!(ids[0][..8], [49406, 2781, 0, 0, 320, 0, 321, 49407]);
+}
+
+#[test]
+fn parity_sd15_ddim() {
+    parity("sd15-ddim");
+}
+
+#[test]
+fn parity_sd2_v_prediction_euler() {
+    parity("sd2-v-euler");
+}
+
+#[test]
+fn parity_sdxl_euler() {
+    parity("sdxl-euler");
 }
 
 #[test]
@@ -317,30 +403,31 @@ fn real_sd_configs_parse() {
         p
     };
     let u15 = parse_unet_config(&write("u15.json", crate::tiny::SD15_UNET_CONFIG)).unwrap();
-    assert_eq!(u15.config.blocks.len(), 4);
-    assert_eq!(u15.config.blocks[0].attention_head_dim, 8);
-    assert_eq!(u15.config.blocks[0].use_cross_attn, Some(1));
-    assert_eq!(u15.config.blocks[3].use_cross_attn, None);
+    assert_eq!(u15.config.down.len(), 4);
+    assert_eq!(u15.config.down[0].heads, 8);
+    assert!(u15.config.down[0].cross_attention);
+    assert!(!u15.config.down[3].cross_attention);
+    assert!(u15.config.up[0].heads == 8 && !u15.config.up[0].cross_attention);
     assert_eq!(u15.config.cross_attention_dim, 768);
     assert!(!u15.config.use_linear_projection);
     assert_eq!(u15.sample_size, (64, 64));
 
     let u21 = parse_unet_config(&write("u21.json", SD21_UNET)).unwrap();
-    let heads: Vec<_> = u21
-        .config
-        .blocks
-        .iter()
-        .map(|b| b.attention_head_dim)
-        .collect();
+    let heads: Vec<_> = u21.config.down.iter().map(|b| b.heads).collect();
     assert_eq!(heads, [5, 10, 20, 20]);
+    // Up blocks take the reversed per-block lists, the mid block the last.
+    let up_heads: Vec<_> = u21.config.up.iter().map(|b| b.heads).collect();
+    assert_eq!(up_heads, [20, 20, 10, 5]);
+    assert_eq!(u21.config.mid_heads, 20);
     assert!(u21.config.use_linear_projection);
     assert_eq!(u21.config.cross_attention_dim, 1024);
     assert_eq!(u21.sample_size, (96, 96));
 
     // A config re-saved by a recent diffusers lists every option, mostly null.
     let modern = parse_unet_config(&write("u21m.json", SD21_UNET_MODERN)).unwrap();
-    assert_eq!(modern.config.blocks[2].attention_head_dim, 20);
-    assert_eq!(modern.config.blocks[2].use_cross_attn, Some(1));
+    assert_eq!(modern.config.down[2].heads, 20);
+    assert!(modern.config.down[2].cross_attention);
+    assert_eq!(modern.config.down[2].transformer_layers, 1);
 
     let v = parse_vae_config(&write("vae.json", crate::tiny::SD15_VAE_CONFIG)).unwrap();
     assert_eq!(v.config.block_out_channels, [128, 256, 512, 512]);
@@ -362,11 +449,21 @@ fn real_sd_configs_parse() {
     assert_eq!(s21.prediction, Prediction::Velocity);
     assert_eq!(s21.clip_sample, None);
 
-    let sdxl = parse_unet_config(&write("uxl.json", SDXL_UNET));
-    assert!(
-        matches!(sdxl, Err(DiffusionError::Unsupported { .. })),
-        "{sdxl:?}"
-    );
+    // SDXL base: plain first block, 10 transformer layers deep at the
+    // bottom (mid block too), pooled text + 6 time ids of 256 each.
+    let sdxl = parse_unet_config(&write("uxl.json", SDXL_UNET))
+        .unwrap()
+        .config;
+    let down: Vec<_> = sdxl
+        .down
+        .iter()
+        .map(|b| (b.cross_attention, b.heads, b.transformer_layers))
+        .collect();
+    assert_eq!(down, [(false, 5, 1), (true, 10, 2), (true, 20, 10)]);
+    assert_eq!((sdxl.mid_heads, sdxl.mid_transformer_layers), (20, 10));
+    assert_eq!(sdxl.cross_attention_dim, 2048);
+    let tt = sdxl.text_time.unwrap();
+    assert_eq!((tt.time_embed_dim, tt.input_dim), (256, 2816));
 }
 
 const SD21_UNET: &str = r#"{

@@ -34,15 +34,22 @@ pub(crate) struct TextSpec {
     pub(crate) max_position_embeddings: usize,
     pub(crate) activation: TextActivation,
     pub(crate) layer_norm_eps: f64,
+    /// `projection_dim` of a `CLIPTextModelWithProjection` (SDXL's second
+    /// encoder): the width of its pooled `text_embeds`.
+    pub(crate) projection_dim: Option<usize>,
 }
 
 /// Parses a transformers `CLIPTextConfig`.
 pub(crate) fn parse_text_config(path: &Path) -> Result<TextSpec> {
     let c = JsonConfig::read(path)?;
+    let mut with_projection = false;
     if let Some(arch) = c.list("architectures")? {
         let ok = arch
             .iter()
             .any(|a| a.as_str().is_some_and(|s| s.starts_with("CLIPTextModel")));
+        with_projection = arch
+            .iter()
+            .any(|a| a.as_str() == Some("CLIPTextModelWithProjection"));
         if !ok {
             return Err(c.unsupported(format!(
                 "text encoder architectures {arch:?}; only CLIPTextModel is supported"
@@ -69,6 +76,11 @@ pub(crate) fn parse_text_config(path: &Path) -> Result<TextSpec> {
         max_position_embeddings: c.usize_or("max_position_embeddings", 77)?,
         activation,
         layer_norm_eps: c.f64_or("layer_norm_eps", 1e-5)?,
+        projection_dim: if with_projection {
+            Some(c.usize_or("projection_dim", 512)?)
+        } else {
+            None
+        },
     };
     for (key, v) in [
         ("vocab_size", spec.vocab_size),
@@ -90,6 +102,9 @@ pub(crate) fn parse_text_config(path: &Path) -> Result<TextSpec> {
             ),
         ));
     }
+    if spec.projection_dim == Some(0) {
+        return Err(c.bad("projection_dim", "must be positive"));
+    }
     if spec.max_position_embeddings < 2 {
         return Err(c.bad("max_position_embeddings", "must be at least 2"));
     }
@@ -107,6 +122,19 @@ struct ClipLayer {
     fc2: candle_nn::Linear,
 }
 
+/// What one pass of the text encoder yields.
+pub(crate) struct TextOutputs {
+    /// `last_hidden_state`: the last layer's output after `final_layer_norm`
+    /// (what SD 1.x/2.x condition on).
+    pub(crate) last: Tensor,
+    /// `hidden_states[-2]`: the penultimate layer's output, without the
+    /// final layer norm (what SDXL conditions on).
+    pub(crate) penultimate: Tensor,
+    /// `text_embeds` of a model with a projection: `text_projection` of the
+    /// normed hidden state at the end-of-text token, `[batch, projection_dim]`.
+    pub(crate) pooled: Option<Tensor>,
+}
+
 /// CLIP's text transformer returning the final-layer-normed hidden states
 /// `[batch, tokens, hidden]` that Stable Diffusion conditions on.
 ///
@@ -120,13 +148,19 @@ pub(crate) struct ClipTextEncoder {
     position_embedding: candle_nn::Embedding,
     layers: Vec<ClipLayer>,
     final_layer_norm: candle_nn::LayerNorm,
+    projection: Option<candle_nn::Linear>,
     heads: usize,
     activation: TextActivation,
 }
 
 impl ClipTextEncoder {
-    /// Builds the encoder; `vb` points at the `text_model` prefix.
-    pub(crate) fn new(vb: VarBuilder, spec: &TextSpec) -> candle_core::Result<Self> {
+    /// Builds the encoder; `vb` points at the `text_model` prefix and
+    /// `projection_vb` at the file's root (for `text_projection`).
+    pub(crate) fn new(
+        vb: VarBuilder,
+        projection_vb: VarBuilder,
+        spec: &TextSpec,
+    ) -> candle_core::Result<Self> {
         let d = spec.hidden_size;
         let emb = vb.pp("embeddings");
         let token_embedding = candle_nn::embedding(spec.vocab_size, d, emb.pp("token_embedding"))?;
@@ -158,13 +192,21 @@ impl ClipTextEncoder {
             position_embedding,
             layers,
             final_layer_norm: ln(vb.pp("final_layer_norm"))?,
+            projection: match spec.projection_dim {
+                Some(p) => Some(candle_nn::linear_no_bias(
+                    d,
+                    p,
+                    projection_vb.pp("text_projection"),
+                )?),
+                None => None,
+            },
             heads: spec.num_attention_heads,
             activation: spec.activation,
         })
     }
 
-    /// `ids`: `[batch, tokens]` u32 → hidden states `[batch, tokens, hidden]`.
-    pub(crate) fn forward(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
+    /// Every output SD pipelines use, from one pass.
+    pub(crate) fn forward_all(&self, ids: &Tensor) -> candle_core::Result<TextOutputs> {
         let (_, len) = ids.dims2()?;
         let dev = ids.device();
         let positions = Tensor::arange(0u32, len as u32, dev)?;
@@ -177,10 +219,35 @@ impl ClipTextEncoder {
             .flat_map(|i| (0..len).map(move |j| if j > i { f32::MIN } else { 0.0 }))
             .collect();
         let mask = Tensor::from_vec(mask, (len, len), dev)?.to_dtype(xs.dtype())?;
+        let mut penultimate = xs.clone();
         for layer in &self.layers {
-            xs = self.layer_forward(layer, &xs, &mask)?;
+            penultimate = xs;
+            xs = self.layer_forward(layer, &penultimate, &mask)?;
         }
-        self.final_layer_norm.forward(&xs)
+        let last = self.final_layer_norm.forward(&xs)?;
+        let pooled = match &self.projection {
+            Some(projection) => {
+                // transformers (with the legacy `eos_token_id` the SD configs
+                // keep) pools at argmax(ids): the first end-of-text token.
+                let rows = ids
+                    .to_vec2::<u32>()?
+                    .iter()
+                    .enumerate()
+                    .map(|(b, row)| {
+                        let max = row.iter().copied().max().unwrap_or(0);
+                        let pos = row.iter().position(|&id| id == max).unwrap_or(0);
+                        last.get(b)?.narrow(0, pos, 1)
+                    })
+                    .collect::<candle_core::Result<Vec<_>>>()?;
+                Some(projection.forward(&Tensor::cat(&rows, 0)?)?)
+            }
+            None => None,
+        };
+        Ok(TextOutputs {
+            last,
+            penultimate,
+            pooled,
+        })
     }
 
     fn layer_forward(

@@ -157,7 +157,11 @@ pub fn write_tiny_sd(dir: &Path, clip_bpe_gz: &Path) -> anyhow::Result<()> {
     {
         let spec = diffusion::parse_unet_config(&unet_cfg)?;
         let vm = VarMap::new();
-        diffusion::build_unet(VarBuilder::from_varmap(&vm, DType::F32, &dev), &spec)?;
+        crate::unet::Unet::new(
+            VarBuilder::from_varmap(&vm, DType::F32, &dev),
+            &spec.config,
+            crate::AttentionBudget::default(),
+        )?;
         save_seeded(
             &vm,
             &dir.join("unet").join("diffusion_pytorch_model.safetensors"),
@@ -166,7 +170,11 @@ pub fn write_tiny_sd(dir: &Path, clip_bpe_gz: &Path) -> anyhow::Result<()> {
     {
         let spec = diffusion::parse_vae_config(&vae_cfg)?;
         let vm = VarMap::new();
-        diffusion::build_vae(VarBuilder::from_varmap(&vm, DType::F32, &dev), &spec)?;
+        crate::vae::Vae::new(
+            VarBuilder::from_varmap(&vm, DType::F32, &dev),
+            &spec.config,
+            crate::AttentionBudget::default(),
+        )?;
         save_seeded(
             &vm,
             &dir.join("vae").join("diffusion_pytorch_model.safetensors"),
@@ -176,7 +184,7 @@ pub fn write_tiny_sd(dir: &Path, clip_bpe_gz: &Path) -> anyhow::Result<()> {
         let spec = diffusion::parse_text_config(&text_cfg)?;
         let vm = VarMap::new();
         let vb = VarBuilder::from_varmap(&vm, DType::F32, &dev);
-        diffusion::ClipTextEncoder::new(vb.pp("text_model"), &spec)?;
+        diffusion::ClipTextEncoder::new(vb.pp("text_model"), vb.clone(), &spec)?;
         save_seeded(&vm, &dir.join("text_encoder").join("model.safetensors"))?;
     }
     Ok(())
@@ -281,36 +289,47 @@ pub const SD15_VAE_CONFIG: &str = r#"{
 /// `config.json` files through the loader's own parsers. Used to measure the
 /// speed of real-size architectures without their multi-GB weights.
 pub struct RandomPipeline {
-    unet: candle_transformers::models::stable_diffusion::unet_2d::UNet2DConditionModel,
-    vae: candle_transformers::models::stable_diffusion::vae::AutoEncoderKL,
+    unet: crate::unet::Unet,
+    vae: crate::vae::Vae,
     device: Device,
     dtype: DType,
     cross_attention_dim: usize,
+    text_time: Option<crate::unet::TextTime>,
     latent_channels: usize,
     vae_scale: u32,
 }
 
 impl RandomPipeline {
     /// Builds both networks in `dtype` on `device` (about 3.4 GB of F32
-    /// weights for SD 1.5's UNet).
+    /// weights for SD 1.5's UNet), attention chunked to `budget`.
     pub fn from_configs(
         unet_config: &Path,
         vae_config: &Path,
         device: &Device,
         dtype: DType,
+        budget: crate::AttentionBudget,
     ) -> anyhow::Result<Self> {
         let unet_spec = diffusion::parse_unet_config(unet_config)?;
         let vae_spec = diffusion::parse_vae_config(vae_config)?;
         let vm = VarMap::new();
-        let unet = diffusion::build_unet(VarBuilder::from_varmap(&vm, dtype, device), &unet_spec)?;
+        let unet = crate::unet::Unet::new(
+            VarBuilder::from_varmap(&vm, dtype, device),
+            &unet_spec.config,
+            budget,
+        )?;
         let vm = VarMap::new();
-        let vae = diffusion::build_vae(VarBuilder::from_varmap(&vm, dtype, device), &vae_spec)?;
+        let vae = crate::vae::Vae::new(
+            VarBuilder::from_varmap(&vm, dtype, device),
+            &vae_spec.config,
+            budget,
+        )?;
         Ok(Self {
             unet,
             vae,
             device: device.clone(),
             dtype,
             cross_attention_dim: unet_spec.config.cross_attention_dim,
+            text_time: unet_spec.config.text_time,
             latent_channels: vae_spec.config.latent_channels,
             vae_scale: vae_spec.scale_factor(),
         })
@@ -333,7 +352,25 @@ impl RandomPipeline {
                 &self.device,
             )?
             .to_dtype(self.dtype)?;
-        let out = self.unet.forward(&x, 500.0, &ctx)?;
+        // SDXL-style UNets also take the pooled text embedding and size ids.
+        let added = match self.text_time {
+            Some(tt) => Some(crate::AddedConditioning {
+                text_embeds: rng
+                    .normal_tensor((batch, tt.input_dim - 6 * tt.time_embed_dim), &self.device)?
+                    .to_dtype(self.dtype)?,
+                time_ids: Tensor::from_vec(
+                    [height, width, 0, 0, height, width]
+                        .repeat(batch)
+                        .into_iter()
+                        .map(|v| v as f32)
+                        .collect::<Vec<_>>(),
+                    (batch, 6),
+                    &self.device,
+                )?,
+            }),
+            None => None,
+        };
+        let out = self.unet.forward(&x, 500.0, &ctx, added.as_ref())?;
         // Force completion on asynchronous devices before the timer stops.
         out.sum_all()?.to_dtype(DType::F32)?.to_scalar::<f32>()?;
         Ok(())
