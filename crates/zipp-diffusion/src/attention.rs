@@ -69,10 +69,9 @@ pub(crate) fn attention(
         outs.push(probs.matmul(&v)?);
         start += len;
     }
-    let out = if outs.len() == 1 {
-        outs.pop().unwrap_or(q)
-    } else {
-        Tensor::cat(&outs, 1)?
+    let out = match outs.len() {
+        1 => outs.remove(0),
+        _ => Tensor::cat(&outs, 1)?,
     };
     out.reshape((b, heads, nq, d))?
         .transpose(1, 2)?
