@@ -481,6 +481,8 @@ impl DiffusionModel {
     }
 
     /// One scheduler step `i` from `sample` with the (guided) model output.
+    /// Ancestral samplers draw their step noise from a generator seeded with
+    /// `seed` (deterministic samplers ignore it).
     pub fn scheduler_step(
         &self,
         schedule: &Schedule,
