@@ -58,6 +58,19 @@ stats = statistik
     .description = Wie oft Mitglieder hier das Bild mit ihrer Persona bevorzugt haben
 stats-none = Noch keine Vergleiche. Probier /imagine mit persona: vergleichen aus und wähle das Bild, das dir besser gefällt.
 stats-win-rate = Persona-Bilder haben { $rate } % von { $n } Vergleichen gewonnen ({ $wins } Siege; 95-%-Intervall { $low }–{ $high } %).
+stats-refusals = Abgelehnte Anfragen: { $total } ({ $limits } über den Grenzen, { $blocklist } durch die Sperrliste des Servers, { $builtin } durch die eingebaute Liste).
+
+queue = warteschlange
+    .description = Deine Bilder in Arbeit: Platz in der Warteschlange, voraussichtliche Zeit, Abbrechen
+queue-empty = Du hast hier keine Bilder in Arbeit.
+queue-rendering = wird gerendert, Schritt { $step } von { $total }
+queue-waiting = wartet, Platz { $position } in der Warteschlange
+queue-waiting-eta = wartet, Platz { $position } in der Warteschlange, fertig { $eta }
+queue-cancel = { $number } abbrechen
+queue-server = Dieser Server hat { $here } Bilder in Arbeit ({ $everywhere } beim ganzen Bot).
+queue-cancelled = Abgebrochen.
+queue-not-cancelled = Dieses Bild ist nicht mehr in Arbeit (oder nicht deins), es wurde nichts abgebrochen.
+render-cancelled = Du hast dieses Bild abgebrochen.
 
 ## Eingabefehler (nur für dich sichtbar)
 
@@ -70,6 +83,11 @@ error-prompt-cluster = Der Prompt enthält ein Zeichen mit Dutzenden übereinand
 error-negative-cluster = Der negative Prompt enthält ein Zeichen mit Dutzenden übereinandergestapelten Zeichen. Bitte gib ihn als reinen Text neu ein.
 error-negative-empty = Der negative Prompt ist leer, sobald Leerzeichen und unsichtbare Zeichen entfernt sind.
 error-seed-range = Der Seed muss eine ganze Zahl von 0 bis 4294967295 sein.
+error-prompt-blocked = Das kann ich leider nicht zeichnen: Der Prompt verstößt gegen die Regeln dieses Servers oder von zipp.
+error-limit-member-active = Du hast schon { $limit } Bilder in Arbeit. Bitte warte, bis eines fertig ist, und versuche es dann erneut.
+error-limit-member-hourly = Du hast in der letzten Stunde { $limit } Bilder gestartet, mehr ist nicht erlaubt. Das nächste kannst du { $retry } starten.
+error-limit-server-active = Dieser Server hat schon { $limit } Bilder in Arbeit. Bitte versuche es in ein paar Minuten erneut.
+error-limit-server-hourly = Dieser Server hat in der letzten Stunde { $limit } Bilder gestartet, mehr ist nicht erlaubt. Das nächste kann { $retry } starten.
 error-model-unavailable = Das Bildmodell dieses Servers ist gerade nicht verfügbar. Ein Moderator kann ein anderes auswählen.
 
 ## Fehler beim Rendern (in der Antwort angezeigt)
@@ -78,6 +96,7 @@ render-error-internal = Entschuldige, das Rendern ist nach mehreren Versuchen fe
 render-error-crashed = Entschuldige, der Renderer ist bei der Arbeit an diesem Bild stehen geblieben. Bitte versuch es noch einmal.
 render-error-model-unavailable = Entschuldige, das Bildmodell dieses Servers konnte nicht geladen werden. Ein Moderator muss die Konfiguration prüfen.
 render-error-invalid-size = Entschuldige, dieses Modell kann in dieser Größe nicht rendern.
+render-error-timeout = Dieses Bild hat zu lange gebraucht, deshalb habe ich es abgebrochen. Bitte versuche es später erneut.
 
 ## Allgemein
 
@@ -118,6 +137,45 @@ config-name-persona = Die Persona-Ableitung
 config-name-backfill = Das Nachladen des Verlaufs
 config-value-on = an
 config-value-off = aus
+config-limits = limits
+    .description = Die Grenzen dieses Servers für /imagine verschärfen (nie über die des Betreibers)
+    .member_active = mitglied_gleichzeitig
+    .member_active-description = Bilder, die ein Mitglied gleichzeitig in Arbeit haben darf
+    .member_hourly = mitglied_pro_stunde
+    .member_hourly-description = Bilder, die ein Mitglied pro Stunde starten darf
+    .server_active = server_gleichzeitig
+    .server_active-description = Bilder, die der ganze Server gleichzeitig in Arbeit haben darf
+    .server_hourly = server_pro_stunde
+    .server_hourly-description = Bilder, die der ganze Server pro Stunde starten darf
+config-blocklist = sperrliste
+    .description = Wörter und Wendungen, die dieser Server in Prompts ablehnt
+config-blocklist-add = hinzufügen
+    .description = Prompts mit diesem Wort oder dieser Wendung ablehnen
+    .phrase = wendung
+    .phrase-description = Ein Wort oder eine Wendung (Groß-/Kleinschreibung und unsichtbare Zeichen zählen nicht)
+config-blocklist-remove = entfernen
+    .description = Prompts mit diesem Wort oder dieser Wendung nicht mehr ablehnen
+    .phrase = wendung
+    .phrase-description = Ein Wort oder eine Wendung auf der Liste
+config-blocklist-list = anzeigen
+    .description = Die Sperrliste dieses Servers anzeigen
+config-audit = protokoll
+    .description = Die letzten Änderungen an den Einstellungen dieses Servers anzeigen
+config-limits-now = Grenzen auf diesem Server — pro Mitglied: { $member_active } gleichzeitig, { $member_hourly } pro Stunde; ganzer Server: { $server_active } gleichzeitig, { $server_hourly } pro Stunde. Änderungen stehen im Protokoll.
+config-name-member-active = Die Grenze pro Mitglied gleichzeitig
+config-name-member-hourly = Die Grenze pro Mitglied pro Stunde
+config-name-server-active = Die Grenze des Servers gleichzeitig
+config-name-server-hourly = Die Grenze des Servers pro Stunde
+config-blocklist-added = Zur Sperrliste hinzugefügt: Prompts damit werden ab jetzt abgelehnt. Die Änderung steht im Protokoll.
+config-blocklist-already = Diese Wendung steht schon auf der Sperrliste.
+config-blocklist-removed = Von der Sperrliste entfernt. Die Änderung steht im Protokoll.
+config-blocklist-absent = Diese Wendung steht nicht auf der Sperrliste.
+config-blocklist-empty = Die Sperrliste dieses Servers ist leer. Eine eingebaute Liste, die kein Server abschalten kann, gilt trotzdem.
+config-blocklist-shown = Sperrliste ({ $count }): { $phrases }
+config-audit-empty = Auf diesem Server wurden noch keine Einstellungen geändert.
+config-audit-title = Letzte Änderungen, neueste zuerst:
+config-audit-entry = { $when } — { $who } änderte { $setting }: { $old } → { $new }
+config-audit-someone = ein Mitglied, das vergessen werden wollte
 
 ## Fehler von /config
 
@@ -125,6 +183,10 @@ error-unknown-llm = Dieses LLM ist nicht im Katalog (oder nicht für Server frei
 error-unknown-diffusion = Dieses Diffusionsmodell ist nicht im Katalog (oder nicht für Server freigegeben). Wähle eines aus der Liste.
 error-guild-only = Dieser Befehl funktioniert nur auf einem Server.
 error-missing-permission = Für diesen Befehl brauchst du die Berechtigung „Server verwalten“.
+error-limit-above-operator = Server können Grenzen nur verschärfen: jeder Wert muss zwischen 1 und { $max } liegen.
+error-blocklist-empty = Diese Wendung ist leer, sobald Leerzeichen, Satzzeichen und unsichtbare Zeichen entfernt sind.
+error-blocklist-too-long = Diese Wendung ist zu lang; erlaubt sind 100 Zeichen.
+error-blocklist-full = Die Sperrliste ist voll ({ $max } Einträge). Entferne zuerst einen.
 
 ## /persona (jede Antwort ist nur für das Mitglied selbst sichtbar)
 

@@ -58,6 +58,19 @@ stats = stats
     .description = How often members here preferred their persona image
 stats-none = No comparisons yet. Try /imagine with persona: compare and pick the image you prefer.
 stats-win-rate = Persona images won { $rate }% of { $n } comparisons ({ $wins } wins; 95% interval { $low }–{ $high }%).
+stats-refusals = Refused requests: { $total } ({ $limits } over limits, { $blocklist } by the server's blocklist, { $builtin } by the built-in list).
+
+queue = queue
+    .description = Your images on the way: their place in the queue, an ETA, and Cancel buttons
+queue-empty = You have no images on the way here.
+queue-rendering = rendering, step { $step } of { $total }
+queue-waiting = waiting, place { $position } in the queue
+queue-waiting-eta = waiting, place { $position } in the queue, ready { $eta }
+queue-cancel = Cancel { $number }
+queue-server = This server has { $here } images on the way ({ $everywhere } on the whole bot).
+queue-cancelled = Cancelled.
+queue-not-cancelled = That image is no longer on the way (or is not yours), so nothing was cancelled.
+render-cancelled = You cancelled this image.
 
 ## Validation errors (ephemeral)
 
@@ -70,6 +83,11 @@ error-prompt-cluster = The prompt has a character with dozens of marks stacked o
 error-negative-cluster = The negative prompt has a character with dozens of marks stacked on it. Please retype it as plain text.
 error-negative-empty = The negative prompt is empty once spaces and invisible characters are removed.
 error-seed-range = The seed must be a whole number from 0 to 4294967295.
+error-prompt-blocked = Sorry, I can't draw that: the prompt goes against this server's rules or zipp's.
+error-limit-member-active = You already have { $limit } images on the way. Please wait until one is done, then try again.
+error-limit-member-hourly = You have started { $limit } images in the last hour, the most allowed. You can start another { $retry }.
+error-limit-server-active = This server already has { $limit } images on the way. Please try again in a few minutes.
+error-limit-server-hourly = This server has started { $limit } images in the last hour, the most allowed. Another can start { $retry }.
 error-model-unavailable = The image model this server uses is not available right now. A moderator can pick another one.
 
 ## Render failures (shown in the reply)
@@ -78,6 +96,7 @@ render-error-internal = Sorry, rendering failed after several tries. Please try 
 render-error-crashed = Sorry, the renderer stopped while working on this image. Please try again.
 render-error-model-unavailable = Sorry, the image model for this server could not be loaded. A moderator has to check the configuration.
 render-error-invalid-size = Sorry, this model cannot render at that size.
+render-error-timeout = Sorry, this image took too long to render, so I stopped it. Please try again later.
 
 ## Generic
 
@@ -118,6 +137,45 @@ config-name-persona = Persona inference
 config-name-backfill = History backfill
 config-value-on = on
 config-value-off = off
+config-limits = limits
+    .description = Tighten this server's limits on /imagine (never above the operator's)
+    .member_active = member_active
+    .member_active-description = Images one member may have on the way at once
+    .member_hourly = member_hourly
+    .member_hourly-description = Images one member may start per hour
+    .server_active = server_active
+    .server_active-description = Images the whole server may have on the way at once
+    .server_hourly = server_hourly
+    .server_hourly-description = Images the whole server may start per hour
+config-blocklist = blocklist
+    .description = Words and phrases this server refuses in prompts
+config-blocklist-add = add
+    .description = Refuse prompts holding this word or phrase
+    .phrase = phrase
+    .phrase-description = A word or phrase (case, accents width and invisible characters are ignored)
+config-blocklist-remove = remove
+    .description = Stop refusing prompts holding this word or phrase
+    .phrase = phrase
+    .phrase-description = A word or phrase on the list
+config-blocklist-list = list
+    .description = Show this server's blocklist
+config-audit = audit
+    .description = Show the latest changes to this server's settings
+config-limits-now = Limits in this server — per member: { $member_active } at once, { $member_hourly } per hour; whole server: { $server_active } at once, { $server_hourly } per hour. Changes are in the audit log.
+config-name-member-active = The limit per member at once
+config-name-member-hourly = The limit per member per hour
+config-name-server-active = The server's limit at once
+config-name-server-hourly = The server's limit per hour
+config-blocklist-added = Added to the blocklist: prompts holding it are refused from now on. The change is in the audit log.
+config-blocklist-already = That phrase is on the blocklist already.
+config-blocklist-removed = Removed from the blocklist. The change is in the audit log.
+config-blocklist-absent = That phrase is not on the blocklist.
+config-blocklist-empty = The blocklist of this server is empty. A built-in list that no server can turn off still applies.
+config-blocklist-shown = Blocklist ({ $count }): { $phrases }
+config-audit-empty = No settings were changed in this server yet.
+config-audit-title = Latest changes, newest first:
+config-audit-entry = { $when } — { $who } changed { $setting }: { $old } → { $new }
+config-audit-someone = a member who asked to be forgotten
 
 ## Errors of /config
 
@@ -125,6 +183,10 @@ error-unknown-llm = That LLM is not in the catalog (or not available to servers)
 error-unknown-diffusion = That diffusion model is not in the catalog (or not available to servers). Pick one from the list.
 error-guild-only = This command only works inside a server.
 error-missing-permission = You need the Manage Server permission for this command.
+error-limit-above-operator = Servers can only tighten limits: each value must be from 1 to { $max }.
+error-blocklist-empty = That phrase is empty once spaces, punctuation and invisible characters are removed.
+error-blocklist-too-long = That phrase is too long; the limit is 100 characters.
+error-blocklist-full = The blocklist is full ({ $max } phrases). Remove one first.
 
 ## /persona (every reply is visible to the member only)
 

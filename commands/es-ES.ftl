@@ -58,6 +58,19 @@ stats = estadísticas
     .description = Con qué frecuencia los miembros de aquí han preferido la imagen con su persona
 stats-none = Todavía no hay comparaciones. Prueba /imagine con persona: comparar y elige la imagen que prefieras.
 stats-win-rate = Las imágenes con persona han ganado el { $rate } % de { $n } comparaciones ({ $wins } victorias; intervalo del 95 %: { $low }–{ $high } %).
+stats-refusals = Solicitudes rechazadas: { $total } ({ $limits } por los límites, { $blocklist } por la lista de bloqueo del servidor, { $builtin } por la lista integrada).
+
+queue = cola
+    .description = Tus imágenes en curso: su lugar en la cola, la hora estimada y botones Cancelar
+queue-empty = No tienes imágenes en curso aquí.
+queue-rendering = renderizando, paso { $step } de { $total }
+queue-waiting = esperando, puesto { $position } en la cola
+queue-waiting-eta = esperando, puesto { $position } en la cola, lista { $eta }
+queue-cancel = Cancelar { $number }
+queue-server = Este servidor tiene { $here } imágenes en curso ({ $everywhere } en todo el bot).
+queue-cancelled = Cancelada.
+queue-not-cancelled = Esa imagen ya no está en curso (o no es tuya), así que no se canceló nada.
+render-cancelled = Cancelaste esta imagen.
 
 ## Errores de validación (solo los ves tú)
 
@@ -70,6 +83,11 @@ error-prompt-cluster = El prompt tiene un carácter con decenas de marcas apilad
 error-negative-cluster = El prompt negativo tiene un carácter con decenas de marcas apiladas. Vuelve a escribirlo como texto sin formato.
 error-negative-empty = El prompt negativo queda vacío al quitar los espacios y los caracteres invisibles.
 error-seed-range = La semilla debe ser un número entero de 0 a 4294967295.
+error-prompt-blocked = Lo siento, no puedo dibujar eso: el prompt va contra las normas de este servidor o de zipp.
+error-limit-member-active = Ya tienes { $limit } imágenes en curso. Espera a que termine una y vuelve a intentarlo.
+error-limit-member-hourly = Has iniciado { $limit } imágenes en la última hora, el máximo permitido. Podrás iniciar otra { $retry }.
+error-limit-server-active = Este servidor ya tiene { $limit } imágenes en curso. Vuelve a intentarlo en unos minutos.
+error-limit-server-hourly = Este servidor ha iniciado { $limit } imágenes en la última hora, el máximo permitido. Podrá iniciarse otra { $retry }.
 error-model-unavailable = El modelo de imagen que usa este servidor no está disponible en este momento. Un moderador puede elegir otro.
 
 ## Fallos de generación (se muestran en la respuesta)
@@ -78,6 +96,7 @@ render-error-internal = Lo siento, la generación ha fallado tras varios intento
 render-error-crashed = Lo siento, el generador se ha detenido mientras trabajaba en esta imagen. Vuelve a intentarlo.
 render-error-model-unavailable = Lo siento, no se ha podido cargar el modelo de imagen de este servidor. Un moderador tiene que revisar la configuración.
 render-error-invalid-size = Lo siento, este modelo no puede generar imágenes de ese tamaño.
+render-error-timeout = Lo siento, esta imagen tardaba demasiado, así que la detuve. Vuelve a intentarlo más tarde.
 
 ## General
 
@@ -118,6 +137,45 @@ config-name-persona = La inferencia de personas
 config-name-backfill = La recuperación del historial
 config-value-on = activado
 config-value-off = desactivado
+config-limits = limites
+    .description = Endurecer los límites de /imagine en este servidor (nunca por encima del operador)
+    .member_active = miembro_a_la_vez
+    .member_active-description = Imágenes que un miembro puede tener en curso a la vez
+    .member_hourly = miembro_por_hora
+    .member_hourly-description = Imágenes que un miembro puede iniciar por hora
+    .server_active = servidor_a_la_vez
+    .server_active-description = Imágenes que todo el servidor puede tener en curso a la vez
+    .server_hourly = servidor_por_hora
+    .server_hourly-description = Imágenes que todo el servidor puede iniciar por hora
+config-blocklist = lista_bloqueo
+    .description = Palabras y frases que este servidor rechaza en los prompts
+config-blocklist-add = añadir
+    .description = Rechazar los prompts que contengan esta palabra o frase
+    .phrase = frase
+    .phrase-description = Una palabra o frase (se ignoran mayúsculas y caracteres invisibles)
+config-blocklist-remove = quitar
+    .description = Dejar de rechazar los prompts que contengan esta palabra o frase
+    .phrase = frase
+    .phrase-description = Una palabra o frase de la lista
+config-blocklist-list = ver
+    .description = Ver la lista de bloqueo de este servidor
+config-audit = registro
+    .description = Ver los últimos cambios en los ajustes de este servidor
+config-limits-now = Límites en este servidor — por miembro: { $member_active } a la vez, { $member_hourly } por hora; todo el servidor: { $server_active } a la vez, { $server_hourly } por hora. Los cambios están en el registro.
+config-name-member-active = El límite por miembro a la vez
+config-name-member-hourly = El límite por miembro por hora
+config-name-server-active = El límite del servidor a la vez
+config-name-server-hourly = El límite del servidor por hora
+config-blocklist-added = Añadido a la lista de bloqueo: desde ahora se rechazan los prompts que lo contengan. El cambio está en el registro.
+config-blocklist-already = Esa frase ya está en la lista de bloqueo.
+config-blocklist-removed = Quitado de la lista de bloqueo. El cambio está en el registro.
+config-blocklist-absent = Esa frase no está en la lista de bloqueo.
+config-blocklist-empty = La lista de bloqueo de este servidor está vacía. Sigue aplicándose una lista integrada que ningún servidor puede desactivar.
+config-blocklist-shown = Lista de bloqueo ({ $count }): { $phrases }
+config-audit-empty = Aún no se ha cambiado ningún ajuste en este servidor.
+config-audit-title = Últimos cambios, los más recientes primero:
+config-audit-entry = { $when } — { $who } cambió { $setting }: { $old } → { $new }
+config-audit-someone = un miembro que pidió ser olvidado
 
 ## Errores de /config
 
@@ -125,6 +183,10 @@ error-unknown-llm = Ese LLM no está en el catálogo (o no está disponible para
 error-unknown-diffusion = Ese modelo de difusión no está en el catálogo (o no está disponible para servidores). Elige uno de la lista.
 error-guild-only = Este comando solo funciona dentro de un servidor.
 error-missing-permission = Necesitas el permiso «Gestionar servidor» para usar este comando.
+error-limit-above-operator = Los servidores solo pueden endurecer los límites: cada valor debe estar entre 1 y { $max }.
+error-blocklist-empty = Esa frase queda vacía al quitar espacios, puntuación y caracteres invisibles.
+error-blocklist-too-long = Esa frase es demasiado larga; el límite es de 100 caracteres.
+error-blocklist-full = La lista de bloqueo está llena ({ $max } frases). Quita una primero.
 
 ## /persona (cada respuesta solo la ve el propio miembro)
 

@@ -58,6 +58,19 @@ stats = stats
     .description = Combien de fois les membres d’ici ont préféré l’image faite avec leur persona
 stats-none = Aucune comparaison pour l’instant. Essayez /imagine avec persona: comparer et choisissez l’image que vous préférez.
 stats-win-rate = Les images avec persona ont gagné { $rate } % de { $n } comparaisons ({ $wins } victoires ; intervalle à 95 % : { $low }–{ $high } %).
+stats-refusals = Demandes refusées : { $total } ({ $limits } au-delà des limites, { $blocklist } par la liste noire du serveur, { $builtin } par la liste intégrée).
+
+queue = file
+    .description = Vos images en cours : place dans la file, heure estimée et boutons Annuler
+queue-empty = Vous n'avez aucune image en cours ici.
+queue-rendering = en rendu, étape { $step } sur { $total }
+queue-waiting = en attente, place { $position } dans la file
+queue-waiting-eta = en attente, place { $position } dans la file, prête { $eta }
+queue-cancel = Annuler { $number }
+queue-server = Ce serveur a { $here } images en cours ({ $everywhere } sur tout le bot).
+queue-cancelled = Annulée.
+queue-not-cancelled = Cette image n'est plus en cours (ou n'est pas la vôtre) : rien n'a été annulé.
+render-cancelled = Vous avez annulé cette image.
 
 ## Erreurs de saisie (visibles par vous seulement)
 
@@ -70,6 +83,11 @@ error-prompt-cluster = Le prompt contient un caractère surchargé de dizaines d
 error-negative-cluster = Le prompt négatif contient un caractère surchargé de dizaines de signes empilés. Merci de le ressaisir en texte brut.
 error-negative-empty = Le prompt négatif est vide une fois les espaces et les caractères invisibles retirés.
 error-seed-range = La graine doit être un nombre entier de 0 à 4294967295.
+error-prompt-blocked = Désolé, je ne peux pas dessiner cela : le prompt va contre les règles de ce serveur ou de zipp.
+error-limit-member-active = Vous avez déjà { $limit } images en cours. Attendez qu'une soit terminée, puis réessayez.
+error-limit-member-hourly = Vous avez lancé { $limit } images dans la dernière heure, le maximum permis. Vous pourrez en lancer une autre { $retry }.
+error-limit-server-active = Ce serveur a déjà { $limit } images en cours. Réessayez dans quelques minutes.
+error-limit-server-hourly = Ce serveur a lancé { $limit } images dans la dernière heure, le maximum permis. Une autre pourra être lancée { $retry }.
 error-model-unavailable = Le modèle d’image utilisé par ce serveur n’est pas disponible pour le moment. Un modérateur peut en choisir un autre.
 
 ## Échecs du rendu (affichés dans la réponse)
@@ -78,6 +96,7 @@ render-error-internal = Désolé, le rendu a échoué après plusieurs tentative
 render-error-crashed = Désolé, le moteur de rendu s’est arrêté pendant qu’il traitait cette image. Veuillez réessayer.
 render-error-model-unavailable = Désolé, le modèle d’image de ce serveur n’a pas pu être chargé. Un modérateur doit vérifier la configuration.
 render-error-invalid-size = Désolé, ce modèle ne peut pas générer d’image à cette taille.
+render-error-timeout = Désolé, cette image prenait trop de temps, je l'ai donc arrêtée. Réessayez plus tard.
 
 ## Général
 
@@ -118,6 +137,45 @@ config-name-persona = La déduction des personas
 config-name-backfill = La reprise de l’historique
 config-value-on = activé
 config-value-off = désactivé
+config-limits = limites
+    .description = Resserrer les limites de /imagine sur ce serveur (jamais au-delà de l'opérateur)
+    .member_active = membre_simultanees
+    .member_active-description = Images qu'un membre peut avoir en cours en même temps
+    .member_hourly = membre_par_heure
+    .member_hourly-description = Images qu'un membre peut lancer par heure
+    .server_active = serveur_simultanees
+    .server_active-description = Images que tout le serveur peut avoir en cours en même temps
+    .server_hourly = serveur_par_heure
+    .server_hourly-description = Images que tout le serveur peut lancer par heure
+config-blocklist = liste_noire
+    .description = Mots et expressions que ce serveur refuse dans les prompts
+config-blocklist-add = ajouter
+    .description = Refuser les prompts contenant ce mot ou cette expression
+    .phrase = expression
+    .phrase-description = Un mot ou une expression (casse et caractères invisibles ignorés)
+config-blocklist-remove = retirer
+    .description = Ne plus refuser les prompts contenant ce mot ou cette expression
+    .phrase = expression
+    .phrase-description = Un mot ou une expression de la liste
+config-blocklist-list = afficher
+    .description = Afficher la liste noire de ce serveur
+config-audit = journal
+    .description = Afficher les dernières modifications des réglages de ce serveur
+config-limits-now = Limites sur ce serveur — par membre : { $member_active } à la fois, { $member_hourly } par heure ; tout le serveur : { $server_active } à la fois, { $server_hourly } par heure. Les changements sont dans le journal.
+config-name-member-active = La limite par membre à la fois
+config-name-member-hourly = La limite par membre par heure
+config-name-server-active = La limite du serveur à la fois
+config-name-server-hourly = La limite du serveur par heure
+config-blocklist-added = Ajouté à la liste noire : les prompts qui le contiennent sont désormais refusés. Le changement est dans le journal.
+config-blocklist-already = Cette expression est déjà dans la liste noire.
+config-blocklist-removed = Retiré de la liste noire. Le changement est dans le journal.
+config-blocklist-absent = Cette expression n'est pas dans la liste noire.
+config-blocklist-empty = La liste noire de ce serveur est vide. Une liste intégrée, qu'aucun serveur ne peut désactiver, s'applique toujours.
+config-blocklist-shown = Liste noire ({ $count }) : { $phrases }
+config-audit-empty = Aucun réglage n'a encore été modifié sur ce serveur.
+config-audit-title = Dernières modifications, les plus récentes d'abord :
+config-audit-entry = { $when } — { $who } a modifié { $setting } : { $old } → { $new }
+config-audit-someone = un membre qui a demandé à être oublié
 
 ## Erreurs de /config
 
@@ -125,6 +183,10 @@ error-unknown-llm = Ce LLM ne figure pas dans le catalogue (ou n’est pas dispo
 error-unknown-diffusion = Ce modèle de diffusion ne figure pas dans le catalogue (ou n’est pas disponible pour les serveurs). Choisissez-en un dans la liste.
 error-guild-only = Cette commande ne fonctionne que sur un serveur.
 error-missing-permission = Vous avez besoin de l’autorisation « Gérer le serveur » pour utiliser cette commande.
+error-limit-above-operator = Un serveur peut seulement resserrer les limites : chaque valeur doit être entre 1 et { $max }.
+error-blocklist-empty = Cette expression est vide une fois les espaces, la ponctuation et les caractères invisibles retirés.
+error-blocklist-too-long = Cette expression est trop longue ; la limite est de 100 caractères.
+error-blocklist-full = La liste noire est pleine ({ $max } expressions). Retirez-en une d'abord.
 
 ## /persona (chaque réponse n’est visible que par le membre)
 

@@ -58,6 +58,19 @@ stats = 統計
     .description = このサーバーのメンバーがペルソナを使った画像を選んだ割合
 stats-none = まだ比較がありません。「/画像生成」を「ペルソナ: 比較」で実行し、好きなほうの画像を選んでみてください。
 stats-win-rate = ペルソナを使った画像は { $n } 回の比較のうち { $rate }% で選ばれました（{ $wins } 勝、95% 区間 { $low }〜{ $high }%）。
+stats-refusals = 拒否されたリクエスト: { $total } 件(上限超過 { $limits }、サーバーのブロックリスト { $blocklist }、組み込みリスト { $builtin })。
+
+queue = キュー
+    .description = 生成中の画像: キュー内の順番、完了予定、キャンセルボタン
+queue-empty = ここで生成中の画像はありません。
+queue-rendering = 生成中、ステップ { $step } / { $total }
+queue-waiting = 待機中、キューの { $position } 番目
+queue-waiting-eta = 待機中、キューの { $position } 番目、完了予定 { $eta }
+queue-cancel = { $number } をキャンセル
+queue-server = このサーバーでは { $here } 枚の画像が生成中です(ボット全体で { $everywhere } 枚)。
+queue-cancelled = キャンセルしました。
+queue-not-cancelled = その画像はもう生成中ではない(またはあなたのものではない)ため、何もキャンセルしていません。
+render-cancelled = この画像はキャンセルされました。
 
 ## 入力エラー（あなたにだけ表示されます）
 
@@ -70,6 +83,11 @@ error-prompt-cluster = プロンプトに、記号が何十個も重ねられた
 error-negative-cluster = ネガティブプロンプトに、記号が何十個も重ねられた文字が含まれています。プレーンテキストで入力し直してください。
 error-negative-empty = 空白と目に見えない文字を取り除くと、ネガティブプロンプトは空になります。
 error-seed-range = シードは 0 から 4294967295 までの整数で指定してください。
+error-prompt-blocked = 申し訳ありませんが、それは描けません。プロンプトがこのサーバーまたは zipp のルールに反しています。
+error-limit-member-active = すでに { $limit } 枚の画像を生成中です。1枚が終わるのを待ってから、もう一度お試しください。
+error-limit-member-hourly = 直近1時間に { $limit } 枚の画像を開始しました。これが上限です。次は { $retry } に開始できます。
+error-limit-server-active = このサーバーではすでに { $limit } 枚の画像を生成中です。数分後にもう一度お試しください。
+error-limit-server-hourly = このサーバーでは直近1時間に { $limit } 枚の画像が開始されました。これが上限です。次は { $retry } に開始できます。
 error-model-unavailable = このサーバーで使っている画像モデルは現在利用できません。モデレーターが別のモデルを選べます。
 
 ## 生成の失敗（返信に表示されます）
@@ -78,6 +96,7 @@ render-error-internal = 申し訳ありません。何度か試しましたが�
 render-error-crashed = 申し訳ありません。この画像の生成中にレンダラーが停止しました。もう一度お試しください。
 render-error-model-unavailable = 申し訳ありません。このサーバーの画像モデルを読み込めませんでした。モデレーターによる設定の確認が必要です。
 render-error-invalid-size = 申し訳ありません。このモデルではそのサイズの画像を生成できません。
+render-error-timeout = 申し訳ありません。この画像は生成に時間がかかりすぎたため中止しました。後でもう一度お試しください。
 
 ## 全般
 
@@ -118,6 +137,45 @@ config-name-persona = ペルソナ推定
 config-name-backfill = 履歴の遡及取得
 config-value-on = オン
 config-value-off = オフ
+config-limits = 上限
+    .description = このサーバーの /imagine の上限を厳しくします(運営者の値を超えられません)
+    .member_active = メンバー同時
+    .member_active-description = 1人のメンバーが同時に生成中にできる画像数
+    .member_hourly = メンバー毎時
+    .member_hourly-description = 1人のメンバーが1時間に開始できる画像数
+    .server_active = サーバー同時
+    .server_active-description = サーバー全体で同時に生成中にできる画像数
+    .server_hourly = サーバー毎時
+    .server_hourly-description = サーバー全体で1時間に開始できる画像数
+config-blocklist = ブロックリスト
+    .description = このサーバーがプロンプトで拒否する語句
+config-blocklist-add = 追加
+    .description = この語句を含むプロンプトを拒否します
+    .phrase = 語句
+    .phrase-description = 語句(大文字小文字・全角半角・見えない文字は区別しません)
+config-blocklist-remove = 削除
+    .description = この語句を含むプロンプトの拒否をやめます
+    .phrase = 語句
+    .phrase-description = リストにある語句
+config-blocklist-list = 表示
+    .description = このサーバーのブロックリストを表示します
+config-audit = 監査ログ
+    .description = このサーバーの設定の最近の変更を表示します
+config-limits-now = このサーバーの上限 — メンバーごと: 同時 { $member_active }、1時間 { $member_hourly }。サーバー全体: 同時 { $server_active }、1時間 { $server_hourly }。変更は監査ログに記録されています。
+config-name-member-active = メンバーごとの同時上限
+config-name-member-hourly = メンバーごとの1時間の上限
+config-name-server-active = サーバーの同時上限
+config-name-server-hourly = サーバーの1時間の上限
+config-blocklist-added = ブロックリストに追加しました。今後これを含むプロンプトは拒否されます。この変更は監査ログに記録されています。
+config-blocklist-already = その語句はすでにブロックリストにあります。
+config-blocklist-removed = ブロックリストから削除しました。この変更は監査ログに記録されています。
+config-blocklist-absent = その語句はブロックリストにありません。
+config-blocklist-empty = このサーバーのブロックリストは空です。どのサーバーも無効にできない組み込みリストは引き続き適用されます。
+config-blocklist-shown = ブロックリスト({ $count }件): { $phrases }
+config-audit-empty = このサーバーではまだ設定が変更されていません。
+config-audit-title = 最近の変更(新しい順):
+config-audit-entry = { $when } — { $who } が { $setting } を変更: { $old } → { $new }
+config-audit-someone = 忘れられることを希望したメンバー
 
 ## 「/設定」のエラー
 
@@ -125,6 +183,10 @@ error-unknown-llm = その LLM はカタログにありません（またはサ�
 error-unknown-diffusion = その拡散モデルはカタログにありません（またはサーバーでは利用できません）。リストから選んでください。
 error-guild-only = このコマンドはサーバー内でのみ使えます。
 error-missing-permission = このコマンドを使うには「サーバー管理」権限が必要です。
+error-limit-above-operator = サーバーは上限を厳しくすることしかできません。各値は 1 から { $max } までです。
+error-blocklist-empty = 空白・句読点・見えない文字を除くと、その語句は空になります。
+error-blocklist-too-long = その語句は長すぎます。上限は100文字です。
+error-blocklist-full = ブロックリストがいっぱいです({ $max }件)。先に1つ削除してください。
 
 ## 「/ペルソナ」（返信はすべて本人にだけ表示されます）
 

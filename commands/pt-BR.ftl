@@ -58,6 +58,19 @@ stats = estatísticas
     .description = Com que frequência os membros daqui preferiram a imagem feita com a própria persona
 stats-none = Ainda não há comparações. Experimente /imagine com persona: comparar e escolha a imagem de que você mais gosta.
 stats-win-rate = As imagens com persona venceram { $rate }% de { $n } comparações ({ $wins } vitórias; intervalo de 95%: { $low }–{ $high }%).
+stats-refusals = Pedidos recusados: { $total } ({ $limits } acima dos limites, { $blocklist } pela lista de bloqueio do servidor, { $builtin } pela lista embutida).
+
+queue = fila
+    .description = Suas imagens em andamento: lugar na fila, previsão e botões Cancelar
+queue-empty = Você não tem imagens em andamento aqui.
+queue-rendering = renderizando, passo { $step } de { $total }
+queue-waiting = esperando, posição { $position } na fila
+queue-waiting-eta = esperando, posição { $position } na fila, pronta { $eta }
+queue-cancel = Cancelar { $number }
+queue-server = Este servidor tem { $here } imagens em andamento ({ $everywhere } no bot todo).
+queue-cancelled = Cancelada.
+queue-not-cancelled = Essa imagem não está mais em andamento (ou não é sua), então nada foi cancelado.
+render-cancelled = Você cancelou esta imagem.
 
 ## Erros de validação (visíveis só para você)
 
@@ -70,6 +83,11 @@ error-prompt-cluster = O prompt tem um caractere com dezenas de marcas empilhada
 error-negative-cluster = O prompt negativo tem um caractere com dezenas de marcas empilhadas. Digite-o novamente como texto simples.
 error-negative-empty = O prompt negativo fica vazio depois que os espaços e os caracteres invisíveis são removidos.
 error-seed-range = A semente deve ser um número inteiro de 0 a 4294967295.
+error-prompt-blocked = Desculpe, não posso desenhar isso: o prompt vai contra as regras deste servidor ou do zipp.
+error-limit-member-active = Você já tem { $limit } imagens em andamento. Espere uma terminar e tente de novo.
+error-limit-member-hourly = Você iniciou { $limit } imagens na última hora, o máximo permitido. Poderá iniciar outra { $retry }.
+error-limit-server-active = Este servidor já tem { $limit } imagens em andamento. Tente de novo em alguns minutos.
+error-limit-server-hourly = Este servidor iniciou { $limit } imagens na última hora, o máximo permitido. Outra poderá começar { $retry }.
 error-model-unavailable = O modelo de imagem que este servidor usa não está disponível agora. Um moderador pode escolher outro.
 
 ## Falhas na geração (mostradas na resposta)
@@ -78,6 +96,7 @@ render-error-internal = Desculpe, a geração falhou depois de várias tentativa
 render-error-crashed = Desculpe, o gerador parou enquanto trabalhava nesta imagem. Tente novamente.
 render-error-model-unavailable = Desculpe, não foi possível carregar o modelo de imagem deste servidor. Um moderador precisa verificar a configuração.
 render-error-invalid-size = Desculpe, este modelo não consegue gerar imagens nesse tamanho.
+render-error-timeout = Desculpe, esta imagem demorou demais, então eu a interrompi. Tente de novo mais tarde.
 
 ## Geral
 
@@ -118,6 +137,45 @@ config-name-persona = A inferência de personas
 config-name-backfill = A recuperação do histórico
 config-value-on = ativado
 config-value-off = desativado
+config-limits = limites
+    .description = Apertar os limites do /imagine neste servidor (nunca acima dos do operador)
+    .member_active = membro_ao_mesmo_tempo
+    .member_active-description = Imagens que um membro pode ter em andamento ao mesmo tempo
+    .member_hourly = membro_por_hora
+    .member_hourly-description = Imagens que um membro pode iniciar por hora
+    .server_active = servidor_ao_mesmo_tempo
+    .server_active-description = Imagens que o servidor todo pode ter em andamento ao mesmo tempo
+    .server_hourly = servidor_por_hora
+    .server_hourly-description = Imagens que o servidor todo pode iniciar por hora
+config-blocklist = lista_bloqueio
+    .description = Palavras e frases que este servidor recusa nos prompts
+config-blocklist-add = adicionar
+    .description = Recusar prompts que contenham esta palavra ou frase
+    .phrase = frase
+    .phrase-description = Uma palavra ou frase (maiúsculas e caracteres invisíveis são ignorados)
+config-blocklist-remove = remover
+    .description = Parar de recusar prompts que contenham esta palavra ou frase
+    .phrase = frase
+    .phrase-description = Uma palavra ou frase da lista
+config-blocklist-list = ver
+    .description = Ver a lista de bloqueio deste servidor
+config-audit = registro
+    .description = Ver as últimas mudanças nas configurações deste servidor
+config-limits-now = Limites neste servidor — por membro: { $member_active } ao mesmo tempo, { $member_hourly } por hora; servidor todo: { $server_active } ao mesmo tempo, { $server_hourly } por hora. As mudanças estão no registro.
+config-name-member-active = O limite por membro ao mesmo tempo
+config-name-member-hourly = O limite por membro por hora
+config-name-server-active = O limite do servidor ao mesmo tempo
+config-name-server-hourly = O limite do servidor por hora
+config-blocklist-added = Adicionado à lista de bloqueio: prompts com isso são recusados a partir de agora. A mudança está no registro.
+config-blocklist-already = Essa frase já está na lista de bloqueio.
+config-blocklist-removed = Removido da lista de bloqueio. A mudança está no registro.
+config-blocklist-absent = Essa frase não está na lista de bloqueio.
+config-blocklist-empty = A lista de bloqueio deste servidor está vazia. Uma lista embutida, que nenhum servidor pode desligar, continua valendo.
+config-blocklist-shown = Lista de bloqueio ({ $count }): { $phrases }
+config-audit-empty = Nenhuma configuração foi alterada neste servidor ainda.
+config-audit-title = Últimas mudanças, as mais recentes primeiro:
+config-audit-entry = { $when } — { $who } mudou { $setting }: { $old } → { $new }
+config-audit-someone = um membro que pediu para ser esquecido
 
 ## Erros do /config
 
@@ -125,6 +183,10 @@ error-unknown-llm = Esse LLM não está no catálogo (ou não está disponível 
 error-unknown-diffusion = Esse modelo de difusão não está no catálogo (ou não está disponível para servidores). Escolha um da lista.
 error-guild-only = Este comando só funciona dentro de um servidor.
 error-missing-permission = Você precisa da permissão “Gerenciar servidor” para usar este comando.
+error-limit-above-operator = Servidores só podem apertar os limites: cada valor deve estar entre 1 e { $max }.
+error-blocklist-empty = Essa frase fica vazia sem espaços, pontuação e caracteres invisíveis.
+error-blocklist-too-long = Essa frase é longa demais; o limite é de 100 caracteres.
+error-blocklist-full = A lista de bloqueio está cheia ({ $max } frases). Remova uma primeiro.
 
 ## /persona (cada resposta é visível só para o próprio membro)
 

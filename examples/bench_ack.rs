@@ -39,6 +39,10 @@ async fn run(kind: Db, n: u64) -> anyhow::Result<()> {
     config.log.filter = "warn".to_owned();
     // The production pool, not the tests' small one.
     config.database.max_connections = zipp::config::Config::default().database.max_connections;
+    // Each interaction from its own member, the server's limits above n: every limit is
+    // checked (the counts run in the accepting insert) and none refuses.
+    config.limits.server_active = u32::try_from(n)?;
+    config.limits.server_hourly = u32::try_from(n)?;
     let app = start_app(config, true, 0, None, &guard).await;
     wait_registered(&fake).await;
     let mut sent = HashMap::new();
@@ -46,6 +50,7 @@ async fn run(kind: Db, n: u64) -> anyhow::Result<()> {
         let id = 980_000_000_000_000_000 + i;
         let token = format!("token-{id}");
         let event = fake_discord::fixtures::InteractionBuilder::new(fake.config(), id, &token)
+            .user(400_000_000_000_000_000 + i, "member")
             .command("imagine", vec![opt_str("prompt", "a red cat")]);
         sent.insert(harness::callback_path(id, &token), Instant::now());
         fake.dispatch("INTERACTION_CREATE", event).await;

@@ -83,6 +83,7 @@ async fn run(kind: Db, workers: usize, n_jobs: u64) -> anyhow::Result<f64> {
                 poll: Duration::from_millis(5),
                 retry_backoff: Duration::from_secs(1),
                 clip: None,
+                deadline: Duration::from_secs(600),
             },
             Arc::clone(&wake),
             shutdown_rx.clone(),

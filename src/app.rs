@@ -124,6 +124,7 @@ impl App {
                     poll: Duration::from_millis(config.render.poll_ms),
                     retry_backoff: Duration::from_secs(config.render.retry_backoff_secs),
                     clip: clip.clone(),
+                    deadline: Duration::from_secs(config.render.deadline_secs),
                 };
                 workers.push(tokio::spawn(run_worker(
                     store.clone(),

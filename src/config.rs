@@ -34,6 +34,8 @@ pub struct Config {
     pub persona: PersonaSettings,
     /// How long member data is kept.
     pub retention: RetentionSettings,
+    /// How much `/imagine` one member and one server may ask for.
+    pub limits: LimitSettings,
     /// Logging.
     pub log: LogConfig,
 }
@@ -122,6 +124,9 @@ pub struct RenderConfig {
     pub poll_ms: u64,
     /// Delay before a failed attempt is retried, in seconds (doubled on every further attempt).
     pub retry_backoff_secs: u64,
+    /// The most one render may take (seconds) unless its catalog entry sets `deadline_secs`;
+    /// past it the attempt fails as transient and counts toward `max_attempts`.
+    pub deadline_secs: u64,
     /// CLIP model that embeds every render for the persona encoder: a folder (`config.json`,
     /// `model.safetensors`) or a Hugging Face repo id, e.g. `openai/clip-vit-base-patch32`.
     /// Empty: renders are not embedded.
@@ -141,6 +146,7 @@ impl Default for RenderConfig {
             lease_secs: 60,
             poll_ms: 500,
             retry_backoff_secs: 5,
+            deadline_secs: 900,
             clip_model: String::new(),
         }
     }
@@ -245,6 +251,32 @@ impl Default for RetentionSettings {
             added_images_days: 365,
             guild_grace_days: 30,
             sweep_every_s: 3600,
+        }
+    }
+}
+
+/// `[limits]`: the most `/imagine` jobs one member and one server may have unfinished at once
+/// and start per hour. A server's moderators may tighten them (`/config limits`), never loosen.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitSettings {
+    /// A member's jobs being rewritten, queued or rendering, over all servers.
+    pub member_active: u32,
+    /// Jobs a member may start per hour, over all servers.
+    pub member_hourly: u32,
+    /// A server's jobs being rewritten, queued or rendering.
+    pub server_active: u32,
+    /// Jobs a server's members may start per hour.
+    pub server_hourly: u32,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self {
+            member_active: 3,
+            member_hourly: 30,
+            server_active: 50,
+            server_hourly: 600,
         }
     }
 }
@@ -408,6 +440,7 @@ impl Config {
             ("render.max_attempts", u64::from(self.render.max_attempts)),
             ("render.lease_secs", self.render.lease_secs),
             ("render.poll_ms", self.render.poll_ms),
+            ("render.deadline_secs", self.render.deadline_secs),
             (
                 "render.max_prompt_chars",
                 self.render.max_prompt_chars as u64,
@@ -418,6 +451,10 @@ impl Config {
                 self.discord.delivery_lease_secs,
             ),
             ("retention.sweep_every_s", self.retention.sweep_every_s),
+            ("limits.member_active", u64::from(self.limits.member_active)),
+            ("limits.member_hourly", u64::from(self.limits.member_hourly)),
+            ("limits.server_active", u64::from(self.limits.server_active)),
+            ("limits.server_hourly", u64::from(self.limits.server_hourly)),
             ("persona.reload_check_s", self.persona.reload_check_s),
             ("persona.top_k", self.persona.top_k as u64),
             ("persona.max_chars", self.persona.max_chars as u64),

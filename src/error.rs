@@ -38,6 +38,12 @@ impl UserError {
         self
     }
 
+    /// Adds a text argument.
+    pub fn with_text(mut self, name: &'static str, value: String) -> Self {
+        self.args.push((name, UserErrorArg::Text(value)));
+        self
+    }
+
     /// Formats the message in `locale`.
     pub fn localize(&self, i18n: &crate::i18n::I18n, locale: &str) -> String {
         let mut args = crate::i18n::FluentArgs::new();

@@ -90,6 +90,10 @@ pub struct DiffusionEntry {
     /// False hides the entry from servers.
     #[serde(default = "default_true")]
     pub available: bool,
+    /// The most one render may take (seconds; None: `render.deadline_secs`). Past it the
+    /// attempt fails as transient and counts.
+    #[serde(default)]
+    pub deadline_secs: Option<u64>,
 }
 
 fn default_revision() -> String {
@@ -233,6 +237,7 @@ impl Catalog {
                 width: None,
                 height: None,
                 available: true,
+                deadline_secs: None,
             });
         }
         Err(ModelError::Unknown(name.to_owned()))
@@ -436,6 +441,7 @@ mod tests {
                 width: None,
                 height: None,
                 available: false,
+                deadline_secs: None,
             },
         );
         assert!(matches!(

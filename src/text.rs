@@ -8,6 +8,7 @@
 //! - [`for_echo`]: text shown back in Discord (embeds, replies) with mentions, invites, links
 //!   and masked links made inert.
 //! - [`sanitize`] and [`as_data`]: what the rewrite's post-checks and the LLM prompts use.
+//! - [`fold`]: the form in which prompts and blocklist phrases are compared.
 
 use unicode_properties::{GeneralCategory, GeneralCategoryGroup, UnicodeGeneralCategory};
 use unicode_segmentation::UnicodeSegmentation;
@@ -250,6 +251,48 @@ pub fn sanitize(text: &str) -> String {
         })
         .collect();
     words.join("\n").trim().to_owned()
+}
+
+/// Text folded for comparison (prompt blocklists): invisible and format characters removed,
+/// Unicode NFKC (full-width and styled letters become plain: `ｎｕｄｅ`, `𝐧𝐮𝐝𝐞` → `nude`),
+/// case folded (lower case, with `ß` → `ss` and final sigma → sigma, as full case folding does),
+/// NFKC again, then every run of characters that are neither letters, marks nor digits
+/// (spaces, punctuation, symbols) becomes one space. `"  Nu.DE\u{200B}!"` → `"nu de"`.
+pub fn fold(text: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let visible: String = text
+        .chars()
+        .filter(|&c| !is_invisible(c) && c.general_category() != GeneralCategory::Format)
+        .collect();
+    let lowered: String = visible
+        .nfkc()
+        .flat_map(char::to_lowercase)
+        .flat_map(|c| match c {
+            'ß' | 'ẞ' => ['s', 's'].into_iter().take(2),
+            'ς' => ['σ', 'σ'].into_iter().take(1),
+            c => [c, c].into_iter().take(1),
+        })
+        .collect();
+    let mut out = String::with_capacity(lowered.len());
+    let mut gap = false;
+    for c in lowered.nfkc() {
+        let word = matches!(
+            c.general_category_group(),
+            GeneralCategoryGroup::Letter
+                | GeneralCategoryGroup::Mark
+                | GeneralCategoryGroup::Number
+        );
+        if word {
+            if gap && !out.is_empty() {
+                out.push(' ');
+            }
+            gap = false;
+            out.push(c);
+        } else {
+            gap = true;
+        }
+    }
+    out
 }
 
 /// Zero-width, bidi-control, tag and filler characters that render as nothing.

@@ -1,4 +1,5 @@
-//! `/config show|llm|diffusion`: moderators choose the server's models.
+//! `/config show|llm|diffusion|persona|backfill|limits|blocklist|audit`: moderators choose the
+//! server's models and rules, and see who changed what.
 //!
 //! Visible to members with Manage Server by default (`default_member_permissions`, which servers
 //! can re-map) *and* checked on every call (`required_permissions`), because a client can still
@@ -11,13 +12,22 @@ use super::{BotError, Context};
 use crate::error::UserError;
 use crate::fluent_args;
 use crate::ids::{GuildId, MemberId};
-use crate::store::GuildSetting;
+use crate::store::{GuildSetting, LimitKind};
 
 /// Parent of the configuration subcommands (texts come from commands/*.ftl).
 #[poise::command(
     slash_command,
     guild_only,
-    subcommands("show", "llm", "diffusion", "persona", "backfill"),
+    subcommands(
+        "show",
+        "llm",
+        "diffusion",
+        "persona",
+        "backfill",
+        "limits",
+        "blocklist",
+        "audit"
+    ),
     subcommand_required,
     default_member_permissions = "MANAGE_GUILD",
     required_permissions = "MANAGE_GUILD"
@@ -158,6 +168,198 @@ pub async fn backfill(ctx: Context<'_>, state: super::persona::Switch) -> Result
     .await
 }
 
+fn limit_label(kind: LimitKind) -> &'static str {
+    match kind {
+        LimitKind::MemberActive => "config-name-member-active",
+        LimitKind::MemberHourly => "config-name-member-hourly",
+        LimitKind::ServerActive => "config-name-server-active",
+        LimitKind::ServerHourly => "config-name-server-hourly",
+    }
+}
+
+/// Tighten this server's limits on /imagine (never above the operator's).
+#[poise::command(slash_command, guild_only, required_permissions = "MANAGE_GUILD")]
+pub async fn limits(
+    ctx: Context<'_>,
+    #[min = 1] member_active: Option<u32>,
+    #[min = 1] member_hourly: Option<u32>,
+    #[min = 1] server_active: Option<u32>,
+    #[min = 1] server_hourly: Option<u32>,
+) -> Result<(), BotError> {
+    let data = ctx.data();
+    let guild = guild(ctx)?;
+    let member = MemberId(ctx.author().id.get());
+    let operator = crate::imagine::operator_limits(&data.config);
+    for (kind, value) in [
+        (LimitKind::MemberActive, member_active),
+        (LimitKind::MemberHourly, member_hourly),
+        (LimitKind::ServerActive, server_active),
+        (LimitKind::ServerHourly, server_hourly),
+    ] {
+        let Some(value) = value else { continue };
+        if value == 0 || value > kind.of(operator) {
+            return Err(UserError::new("error-limit-above-operator")
+                .with_number("max", i64::from(kind.of(operator)))
+                .into());
+        }
+        data.store
+            .change_guild_setting(
+                guild,
+                GuildSetting::Limit(kind),
+                Some(&value.to_string()),
+                member,
+            )
+            .await?;
+        tracing::info!(guild = %guild, member = %member, limit = kind.as_str(), value, "server limit changed");
+    }
+    let now = data.store.guild_limits(Some(guild), &operator).await?;
+    let text = data.i18n.tr(
+        locale(ctx),
+        "config-limits-now",
+        Some(&fluent_args![
+            "member_active" => now.member_active,
+            "member_hourly" => now.member_hourly,
+            "server_active" => now.server_active,
+            "server_hourly" => now.server_hourly,
+        ]),
+    );
+    reply(ctx, text).await
+}
+
+/// Words and phrases this server refuses in prompts.
+#[poise::command(
+    slash_command,
+    guild_only,
+    subcommands("blocklist_add", "blocklist_remove", "blocklist_list"),
+    subcommand_required,
+    required_permissions = "MANAGE_GUILD"
+)]
+pub async fn blocklist(_ctx: Context<'_>) -> Result<(), BotError> {
+    Ok(())
+}
+
+/// Refuse prompts holding this word or phrase.
+#[poise::command(
+    slash_command,
+    guild_only,
+    rename = "add",
+    required_permissions = "MANAGE_GUILD"
+)]
+pub async fn blocklist_add(ctx: Context<'_>, phrase: String) -> Result<(), BotError> {
+    let data = ctx.data();
+    let guild = guild(ctx)?;
+    let member = MemberId(ctx.author().id.get());
+    let added = data.imagine.block(guild, &phrase, member).await?;
+    tracing::info!(guild = %guild, member = %member, added, "blocklist add");
+    let id = if added {
+        "config-blocklist-added"
+    } else {
+        "config-blocklist-already"
+    };
+    reply(ctx, data.i18n.tr(locale(ctx), id, None)).await
+}
+
+/// Stop refusing prompts holding this word or phrase.
+#[poise::command(
+    slash_command,
+    guild_only,
+    rename = "remove",
+    required_permissions = "MANAGE_GUILD"
+)]
+pub async fn blocklist_remove(ctx: Context<'_>, phrase: String) -> Result<(), BotError> {
+    let data = ctx.data();
+    let guild = guild(ctx)?;
+    let member = MemberId(ctx.author().id.get());
+    let removed = data.imagine.unblock(guild, &phrase, member).await?;
+    tracing::info!(guild = %guild, member = %member, removed, "blocklist remove");
+    let id = if removed {
+        "config-blocklist-removed"
+    } else {
+        "config-blocklist-absent"
+    };
+    reply(ctx, data.i18n.tr(locale(ctx), id, None)).await
+}
+
+/// Show this server's blocklist.
+#[poise::command(
+    slash_command,
+    guild_only,
+    rename = "list",
+    required_permissions = "MANAGE_GUILD"
+)]
+pub async fn blocklist_list(ctx: Context<'_>) -> Result<(), BotError> {
+    let data = ctx.data();
+    let list = data.store.blocklist(guild(ctx)?).await?;
+    let text = if list.is_empty() {
+        data.i18n.tr(locale(ctx), "config-blocklist-empty", None)
+    } else {
+        // Code spans: a phrase is shown as typed, never as a link or a mention.
+        let phrases = list
+            .iter()
+            .map(|p| format!("`{}`", p.replace('`', "'")))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let text = data.i18n.tr(
+            locale(ctx),
+            "config-blocklist-shown",
+            Some(&fluent_args!["count" => list.len(), "phrases" => phrases]),
+        );
+        truncate(text)
+    };
+    reply(ctx, text).await
+}
+
+/// The most entries `/config audit` shows.
+pub const AUDIT_ENTRIES: i64 = 15;
+
+/// Show the latest changes to this server's settings: who, what, when.
+#[poise::command(slash_command, guild_only, required_permissions = "MANAGE_GUILD")]
+pub async fn audit(ctx: Context<'_>) -> Result<(), BotError> {
+    let data = ctx.data();
+    let entries = data.store.config_audit(guild(ctx)?, AUDIT_ENTRIES).await?;
+    if entries.is_empty() {
+        let text = data.i18n.tr(locale(ctx), "config-audit-empty", None);
+        return reply(ctx, text).await;
+    }
+    let default = data.i18n.tr(locale(ctx), "config-default", None);
+    let shown = |value: &Option<String>| match value {
+        Some(v) => format!("`{}`", v.replace('`', "'")),
+        None => default.clone(),
+    };
+    let mut lines = vec![data.i18n.tr(locale(ctx), "config-audit-title", None)];
+    for entry in &entries {
+        // A forgotten member's id was replaced by 0.
+        let who = if entry.member_id.0 == 0 {
+            data.i18n.tr(locale(ctx), "config-audit-someone", None)
+        } else {
+            format!("<@{}>", entry.member_id.0)
+        };
+        lines.push(data.i18n.tr(
+            locale(ctx),
+            "config-audit-entry",
+            Some(&fluent_args![
+                "when" => format!("<t:{}:f>", entry.changed_at / 1000),
+                "who" => who,
+                "setting" => entry.setting.clone(),
+                "old" => shown(&entry.old_value),
+                "new" => shown(&entry.new_value),
+            ]),
+        ));
+    }
+    reply(ctx, truncate(lines.join("\n"))).await
+}
+
+/// Discord's 2000-character limit on a message, cut at a line or comma.
+fn truncate(text: String) -> String {
+    const MAX: usize = 1990;
+    if text.chars().count() <= MAX {
+        return text;
+    }
+    let cut: String = text.chars().take(MAX).collect();
+    let end = cut.rfind(['\n', ',']).unwrap_or(cut.len());
+    format!("{}…", &cut[..end])
+}
+
 async fn change(ctx: Context<'_>, setting: GuildSetting, name: &str) -> Result<(), BotError> {
     let data = ctx.data();
     let guild = guild(ctx)?;
@@ -174,6 +376,7 @@ async fn change(ctx: Context<'_>, setting: GuildSetting, name: &str) -> Result<(
             GuildSetting::Llm => "config-name-llm",
             GuildSetting::PersonaInference => "config-name-persona",
             GuildSetting::HistoryBackfill => "config-name-backfill",
+            GuildSetting::Limit(kind) => limit_label(kind),
         },
         None,
     );

@@ -19,6 +19,7 @@ mod localize;
 mod persona;
 mod persona_image;
 mod persona_interactions;
+mod queue;
 mod stats;
 
 use std::sync::Arc;
@@ -202,7 +203,9 @@ pub async fn start(
                         serenity::FullEvent::InteractionCreate {
                             interaction: serenity::Interaction::Component(component),
                         } => {
-                            if !persona_interactions::on_component(ctx, component, data).await? {
+                            if !persona_interactions::on_component(ctx, component, data).await?
+                                && !queue::on_component(ctx, component, data).await?
+                            {
                                 compare::on_component(ctx, component, data).await?;
                             }
                         }

@@ -1,5 +1,6 @@
 //! `/stats`: the server's persona win rate in compare mode, with a 95% Wilson interval and n —
-//! the paper's human-preference figure, measured live on this server.
+//! the paper's human-preference figure, measured live on this server — and how many requests the
+//! server's rules refused (limits, blocklists), by reason.
 
 use poise::serenity_prelude as serenity;
 
@@ -35,6 +36,30 @@ pub async fn stats(ctx: Context<'_>) -> Result<(), BotError> {
                 "n" => stats.picks,
             ]),
         )
+    };
+    let refusals = data.store.refusal_counts(guild).await?;
+    let text = if refusals.is_empty() {
+        text
+    } else {
+        let total: u64 = refusals.iter().map(|(_, n)| n).sum();
+        let by = |reasons: &[&str]| -> u64 {
+            refusals
+                .iter()
+                .filter(|(r, _)| reasons.contains(&r.as_str()))
+                .map(|(_, n)| n)
+                .sum()
+        };
+        let line = data.i18n.tr(
+            locale(ctx),
+            "stats-refusals",
+            Some(&fluent_args![
+                "total" => total,
+                "limits" => by(&["member_active", "member_hourly", "server_active", "server_hourly"]),
+                "blocklist" => by(&["blocklist"]),
+                "builtin" => by(&["blocklist_builtin"]),
+            ]),
+        );
+        format!("{text}\n{line}")
     };
     ctx.send(
         poise::CreateReply::default()

@@ -262,6 +262,114 @@ pub struct QueuedJob {
     pub newly_created: bool,
 }
 
+/// How much `/imagine` one member and one server may ask for (`[limits]`; a server's moderators
+/// may tighten them). Enforced by the store as it accepts a job, so no path can skip them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobLimits {
+    /// A member's jobs not finished yet (being rewritten, queued or rendering), over all servers.
+    pub member_active: u32,
+    /// Jobs a member started in the last hour, over all servers.
+    pub member_hourly: u32,
+    /// A server's jobs not finished yet.
+    pub server_active: u32,
+    /// Jobs started in a server in the last hour.
+    pub server_hourly: u32,
+}
+
+impl JobLimits {
+    /// No limit (benchmarks and tests of other contracts).
+    pub const UNLIMITED: JobLimits = JobLimits {
+        member_active: u32::MAX,
+        member_hourly: u32::MAX,
+        server_active: u32::MAX,
+        server_hourly: u32::MAX,
+    };
+
+    /// Each limit the smaller of the two.
+    pub fn min(self, other: JobLimits) -> JobLimits {
+        JobLimits {
+            member_active: self.member_active.min(other.member_active),
+            member_hourly: self.member_hourly.min(other.member_hourly),
+            server_active: self.server_active.min(other.server_active),
+            server_hourly: self.server_hourly.min(other.server_hourly),
+        }
+    }
+}
+
+/// Which limit refused a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitKind {
+    /// [`JobLimits::member_active`].
+    MemberActive,
+    /// [`JobLimits::member_hourly`].
+    MemberHourly,
+    /// [`JobLimits::server_active`].
+    ServerActive,
+    /// [`JobLimits::server_hourly`].
+    ServerHourly,
+}
+
+impl LimitKind {
+    /// Every kind, in the order they are checked.
+    pub const ALL: [LimitKind; 4] = [
+        LimitKind::MemberActive,
+        LimitKind::MemberHourly,
+        LimitKind::ServerActive,
+        LimitKind::ServerHourly,
+    ];
+
+    /// Stable name (settings, refusal counts, logs).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LimitKind::MemberActive => "member_active",
+            LimitKind::MemberHourly => "member_hourly",
+            LimitKind::ServerActive => "server_active",
+            LimitKind::ServerHourly => "server_hourly",
+        }
+    }
+
+    /// This kind's value in `limits`.
+    pub fn of(self, limits: JobLimits) -> u32 {
+        match self {
+            LimitKind::MemberActive => limits.member_active,
+            LimitKind::MemberHourly => limits.member_hourly,
+            LimitKind::ServerActive => limits.server_active,
+            LimitKind::ServerHourly => limits.server_hourly,
+        }
+    }
+
+    /// Whether it counts jobs per hour (else jobs unfinished at once).
+    pub fn hourly(self) -> bool {
+        matches!(self, LimitKind::MemberHourly | LimitKind::ServerHourly)
+    }
+}
+
+/// A job the limits refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitRefusal {
+    /// The limit reached.
+    pub kind: LimitKind,
+    /// Its value (after the server's tightening).
+    pub limit: u32,
+    /// When a job would be accepted again (Unix ms): for hourly limits, when the oldest counted
+    /// job leaves the hour; None for the others (when a running job finishes).
+    pub retry_at_ms: Option<i64>,
+}
+
+/// The answer to accepting a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acceptance {
+    /// Stored (or stored before, when `newly_created` is false: Discord sent it twice).
+    Accepted {
+        /// The job.
+        id: JobId,
+        /// False when this interaction had been accepted before.
+        newly_created: bool,
+    },
+    /// Not stored: a limit is reached.
+    Refused(LimitRefusal),
+}
+
 /// What happened to a failed attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailOutcome {

@@ -15,6 +15,7 @@
 //!
 //! The Discord layer only converts ids, defers and replies.
 
+pub mod blocklist;
 mod validate;
 
 use std::sync::{Arc, Mutex};
@@ -32,7 +33,8 @@ use crate::rewrite::prompt::Example;
 use crate::rewrite::registry::Rewriters;
 use crate::rewrite::{RewriteRequest, Rewritten};
 use crate::store::{
-    Compare, FinishedRewrite, GuildSettings, NewJob, Persona, RenderJob, Side, Store, StoreError,
+    Acceptance, Compare, FinishedRewrite, GuildSettings, JobLimits, LimitKind, LimitRefusal,
+    NewJob, Persona, RefusalReason, RenderJob, Side, Store, StoreError,
 };
 
 /// A rewrite lease taken this many times without finishing (a rewrite that kills its process)
@@ -140,6 +142,8 @@ pub struct ImagineService {
     /// Members asked for consent recently: one prompt per [`CONSENT_ASK_EVERY`], not one per
     /// `/imagine` (bounded: cleared past [`MAX_RECENTLY_ASKED`]).
     asked: dashmap::DashMap<(GuildId, MemberId), std::time::Instant>,
+    /// Servers' blocklists, read at most every [`BLOCKLIST_CACHE`].
+    blocklists: dashmap::DashMap<GuildId, (std::time::Instant, Arc<Vec<String>>)>,
 }
 
 /// A member who leaves the consent prompt unanswered is asked again after this long.
@@ -165,6 +169,7 @@ impl ImagineService {
             handoff,
             accepted: Mutex::new(Some(accepted)),
             asked: dashmap::DashMap::new(),
+            blocklists: dashmap::DashMap::new(),
         }
     }
 
@@ -173,6 +178,78 @@ impl ImagineService {
     /// longer has died or hung; another takes over.
     fn rewrite_lease_ms(&self) -> i64 {
         self.config.rewrite.budget_ms as i64 + 5_000
+    }
+
+    /// The server's blocklist (cached for [`BLOCKLIST_CACHE`]).
+    pub async fn blocklist(&self, guild: GuildId) -> Result<Arc<Vec<String>>, StoreError> {
+        if let Some(entry) = self.blocklists.get(&guild) {
+            if entry.0.elapsed() < BLOCKLIST_CACHE {
+                return Ok(Arc::clone(&entry.1));
+            }
+        }
+        let list = Arc::new(self.store.blocklist(guild).await?);
+        if self.blocklists.len() >= MAX_RECENTLY_ASKED {
+            self.blocklists.clear();
+        }
+        self.blocklists
+            .insert(guild, (std::time::Instant::now(), Arc::clone(&list)));
+        Ok(list)
+    }
+
+    /// Which list, if any, refuses `prompt` in `guild` (DMs: the built-in list only).
+    pub async fn blocked(
+        &self,
+        guild: Option<GuildId>,
+        prompt: &str,
+    ) -> Result<Option<RefusalReason>, StoreError> {
+        let list = match guild {
+            Some(guild) => self.blocklist(guild).await?,
+            None => Arc::new(Vec::new()),
+        };
+        Ok(
+            blocklist::check(prompt, &list).map(|blocked| match blocked {
+                blocklist::Blocked::Server => RefusalReason::Blocklist,
+                blocklist::Blocked::BuiltIn => RefusalReason::BuiltInBlocklist,
+            }),
+        )
+    }
+
+    /// Adds a phrase to the server's blocklist (`/config blocklist add`): whether it was added
+    /// (false: already there), or a refusal (empty, too long, list full).
+    pub async fn block(
+        &self,
+        guild: GuildId,
+        phrase: &str,
+        by: MemberId,
+    ) -> Result<bool, ImagineError> {
+        let phrase = blocklist::normalize_phrase(phrase).map_err(UserError::new)?;
+        let (added, count) = self
+            .store
+            .add_blocked(guild, &phrase, by, blocklist::MAX_PHRASES)
+            .await?;
+        self.blocklists.remove(&guild);
+        if !added && count >= blocklist::MAX_PHRASES {
+            let already = self.store.blocklist(guild).await?.contains(&phrase);
+            if !already {
+                return Err(UserError::new("error-blocklist-full")
+                    .with_number("max", blocklist::MAX_PHRASES as i64)
+                    .into());
+            }
+        }
+        Ok(added)
+    }
+
+    /// Removes a phrase from the server's blocklist: false when it was not there.
+    pub async fn unblock(
+        &self,
+        guild: GuildId,
+        phrase: &str,
+        by: MemberId,
+    ) -> Result<bool, ImagineError> {
+        let phrase = blocklist::normalize_phrase(phrase).map_err(UserError::new)?;
+        let removed = self.store.remove_blocked(guild, &phrase, by).await?;
+        self.blocklists.remove(&guild);
+        Ok(removed)
     }
 
     /// Validates the input. Everything that can refuse the request happens here, before the
@@ -189,6 +266,15 @@ impl ImagineService {
             limits,
             rand::random(),
         )?;
+        if let Some(blocked) = self.blocked(request.guild, &input.prompt).await? {
+            if let Some(guild) = request.guild {
+                if let Err(error) = self.store.count_refusal(guild, blocked).await {
+                    tracing::warn!(%error, guild = %guild, "counting a refusal failed");
+                }
+            }
+            tracing::info!(guild = ?request.guild, member = %request.member, reason = blocked.as_str(), "prompt refused by a blocklist");
+            return Err(UserError::new("error-prompt-blocked").into());
+        }
         if request.mode == PersonaMode::Compare {
             let persona = match request.guild {
                 Some(guild) => self.store.active_persona(guild, request.member).await?,
@@ -205,7 +291,10 @@ impl ImagineService {
     /// between the interaction and its acknowledgement. The server's model and the persona are
     /// looked up by the rewrite, after it. A job that could not be acknowledged is dropped with
     /// [`ImagineService::discard`].
-    pub async fn accept(&self, prepared: Prepared) -> Result<Accepted, StoreError> {
+    ///
+    /// The limits ([`Config::limits`], tightened by the server) are checked by the store in the
+    /// same statement; a refusal says when to try again.
+    pub async fn accept(&self, prepared: Prepared) -> Result<Accepted, ImagineError> {
         let Prepared { request, input } = prepared;
         let compare = (request.mode == PersonaMode::Compare).then(|| Compare {
             generic_prompt: input.prompt.clone(),
@@ -244,10 +333,24 @@ impl ImagineService {
             persona_id: None,
             persona_mode: mode,
         };
-        let (id, newly_created) = self
+        let limits = operator_limits(&self.config);
+        let (id, newly_created) = match self
             .store
-            .accept(&job, &self.owner, self.rewrite_lease_ms())
-            .await?;
+            .accept(&job, &self.owner, self.rewrite_lease_ms(), &limits)
+            .await?
+        {
+            Acceptance::Accepted { id, newly_created } => (id, newly_created),
+            Acceptance::Refused(refusal) => {
+                if let Some(guild) = request.guild {
+                    let reason = RefusalReason::Limit(refusal.kind);
+                    if let Err(error) = self.store.count_refusal(guild, reason).await {
+                        tracing::warn!(%error, guild = %guild, "counting a refusal failed");
+                    }
+                }
+                tracing::info!(guild = ?request.guild, member = %request.member, limit = refusal.kind.as_str(), "job refused by a limit");
+                return Err(limit_error(&refusal).into());
+            }
+        };
         if newly_created {
             tracing::info!(job = %id, mode = mode.as_str(), "job accepted");
         }
@@ -310,9 +413,20 @@ impl ImagineService {
             }
             _ => None,
         };
-        let rewritten = self
+        let mut rewritten = self
             .rewrite_prompt(guild, member, prompt, persona.as_ref(), &settings)
             .await?;
+        // The member's prompt passed the blocklists; an LLM's rewrite must too, else the prompt
+        // is rendered as typed.
+        if rewritten.prompt != prompt {
+            if let Some(reason) = self.blocked(guild, &rewritten.prompt).await? {
+                tracing::info!(job = %job, reason = reason.as_str(), "a rewrite hit a blocklist; rendering the prompt as typed");
+                rewritten = Rewritten {
+                    prompt: prompt.to_owned(),
+                    kind: "unchanged".to_owned(),
+                };
+            }
+        }
         let model = settings
             .diffusion_model
             .clone()
@@ -519,3 +633,34 @@ impl ImagineService {
         .await
     }
 }
+
+/// The operator's limits (`[limits]`), as the store checks them.
+pub fn operator_limits(config: &Config) -> JobLimits {
+    let l = &config.limits;
+    JobLimits {
+        member_active: l.member_active,
+        member_hourly: l.member_hourly,
+        server_active: l.server_active,
+        server_hourly: l.server_hourly,
+    }
+}
+
+/// The member-facing refusal of a limit: which one, its value, and when to try again.
+pub fn limit_error(refusal: &LimitRefusal) -> UserError {
+    let id = match refusal.kind {
+        LimitKind::MemberActive => "error-limit-member-active",
+        LimitKind::MemberHourly => "error-limit-member-hourly",
+        LimitKind::ServerActive => "error-limit-server-active",
+        LimitKind::ServerHourly => "error-limit-server-hourly",
+    };
+    let error = UserError::new(id).with_number("limit", i64::from(refusal.limit));
+    match refusal.retry_at_ms {
+        // Discord shows `<t:…:R>` as "in 12 minutes" in the member's own language and clock.
+        Some(at) => error.with_text("retry", format!("<t:{}:R>", (at + 999) / 1000)),
+        None => error,
+    }
+}
+
+/// How long a server's blocklist is cached (a change made through another bot process is seen
+/// after at most this long; this process's own changes at once).
+pub const BLOCKLIST_CACHE: Duration = Duration::from_secs(30);

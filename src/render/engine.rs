@@ -107,6 +107,18 @@ impl Renderer for DiffusionRenderer {
                 other => RenderError::transient(format!("rendering with {}: {other}", spec.model)),
             })
     }
+
+    fn deadline(&self, model: &str) -> Option<std::time::Duration> {
+        self.model_deadline(model)
+    }
+}
+
+impl DiffusionRenderer {
+    /// The catalog's deadline for `model`, if it sets one.
+    fn model_deadline(&self, model: &str) -> Option<std::time::Duration> {
+        let entry = self.catalog.diffusion(model).ok()?;
+        entry.deadline_secs.map(std::time::Duration::from_secs)
+    }
 }
 
 fn nonzero_or(value: u32, default: u32) -> u32 {

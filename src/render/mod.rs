@@ -79,4 +79,10 @@ pub trait Renderer: Send + Sync + 'static {
         spec: &RenderSpec,
         progress: Progress<'_>,
     ) -> Result<image::RgbImage, RenderError>;
+
+    /// The most one render of `model` may take, when the model sets its own (else the worker's
+    /// default).
+    fn deadline(&self, _model: &str) -> Option<std::time::Duration> {
+        None
+    }
 }

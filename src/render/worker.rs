@@ -28,6 +28,9 @@ pub struct WorkerConfig {
     pub retry_backoff: Duration,
     /// CLIP model embedding every render (for the persona encoder), when configured.
     pub clip: Option<Arc<zipp_clip::ClipEmbedder>>,
+    /// The most one render may take unless its model sets its own ([`Renderer::deadline`]);
+    /// compare mode, two renders, gets twice as long.
+    pub deadline: Duration,
 }
 
 impl WorkerConfig {
@@ -170,12 +173,26 @@ async fn process_leased(
         })
     };
     tokio::pin!(render);
+    let deadline = renderer.deadline(&job.model).unwrap_or(config.deadline)
+        * if job.compare.is_some() { 2 } else { 1 };
+    let past_deadline = tokio::time::sleep(deadline);
+    tokio::pin!(past_deadline);
     let mut heartbeat = tokio::time::interval(config.lease / 3);
     heartbeat.tick().await;
     let mut progress_open = true;
     let outcome = loop {
         tokio::select! {
             result = &mut render => break Some(result),
+            () = &mut past_deadline => {
+                // A hung render ends here: the attempt fails as transient and counts. The
+                // blocking thread stops at its next step (the callback now answers false).
+                lease_lost.store(true, Ordering::Relaxed);
+                break Some(Ok(Err(RenderError {
+                    message_id: "render-error-timeout",
+                    detail: format!("the render passed its deadline of {} s", deadline.as_secs_f64()),
+                    retryable: true,
+                })));
+            }
             changed = progress_rx.changed(), if progress_open => {
                 if changed.is_err() {
                     progress_open = false;

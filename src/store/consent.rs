@@ -110,7 +110,8 @@ impl Store {
     /// Erases every row about the member in this server, and their DM renders, in one
     /// transaction: consent, edges from and to them, personas, compare picks, feedback, renders and
     /// their images and embeddings (queued renders are cancelled: a worker's completion then finds
-    /// no row and is discarded); their id is removed from the audit log and the settings.
+    /// no row and is discarded); their id is removed from the audit log, the settings and the blocklist, and their turn in the
+    /// queue is forgotten.
     pub async fn forget_member(
         &self,
         guild: GuildId,
@@ -122,7 +123,7 @@ impl Store {
         let mut erased = Erased::default();
         // The consent row goes first: deleting it locks it, so inserts in flight serialize
         // with the erasure (see the module docs). DM renders (no server) are the member's too.
-        let statements: [(&'static str, &str); 12] = [
+        let statements: [(&'static str, &str); 14] = [
             (
                 "consents",
                 "DELETE FROM consents WHERE guild_id = $1 AND member_id = $2",
@@ -176,6 +177,14 @@ impl Store {
             (
                 "guild_settings",
                 "UPDATE guild_settings SET updated_by = NULL WHERE guild_id = $1 AND updated_by = $2",
+            ),
+            (
+                "member_turns",
+                "DELETE FROM member_turns WHERE (guild_id = $1 OR guild_id = 0) AND member_id = $2",
+            ),
+            (
+                "guild_blocklist",
+                "UPDATE guild_blocklist SET added_by = 0 WHERE guild_id = $1 AND added_by = $2",
             ),
         ];
         for (table, sql) in statements {

@@ -43,6 +43,8 @@ pub enum GuildSetting {
     PersonaInference,
     /// Recording a consenting member's recent past activity (`/config backfill`).
     HistoryBackfill,
+    /// A server's tightening of one limit on `/imagine` (`/config limits`).
+    Limit(crate::domain::LimitKind),
 }
 
 impl GuildSetting {
@@ -53,6 +55,7 @@ impl GuildSetting {
             GuildSetting::Llm => "llm",
             GuildSetting::PersonaInference => "persona_inference",
             GuildSetting::HistoryBackfill => "history_backfill",
+            GuildSetting::Limit(kind) => super::limits::limit_column(kind),
         }
     }
 }

@@ -25,6 +25,9 @@ pub(super) const JOB_COLUMNS: &str = "id, guild_id, channel_id, member_id, inter
     finished_at, delivered_at, generic_prompt, persona_side, persona_id, rewrite_attempts, \
     persona_mode";
 
+/// An hour, in milliseconds (the window of the hourly limits).
+pub(super) const HOUR_MS: i64 = 3_600_000;
+
 pub(super) fn job_from_row(row: &AnyRow) -> Result<RenderJob, sqlx::Error> {
     let status: String = row.try_get("status")?;
     let status = JobStatus::parse(&status).ok_or_else(|| {
@@ -110,7 +113,13 @@ impl Store {
     /// twice returns the first job.
     #[tracing::instrument(skip_all, fields(interaction = %job.interaction_id))]
     pub async fn enqueue(&self, job: &NewJob) -> Result<QueuedJob, StoreError> {
-        let (id, newly_created) = self.insert_job(job, None).await?;
+        let (id, newly_created) =
+            self.insert_job(job, None, None)
+                .await?
+                .ok_or_else(|| StoreError::Corrupt {
+                    table: "render_jobs",
+                    reason: "an unlimited enqueue was refused".to_owned(),
+                })?;
         let position = self.queue_position(id).await?;
         Ok(QueuedJob {
             id,
@@ -119,107 +128,53 @@ impl Store {
         })
     }
 
-    /// Stores a job whose prompt is still to be rewritten (`rewriting`), leased by `owner` for
-    /// `lease_ms`: the durable record of an interaction about to be acknowledged. The owner
-    /// finishes the rewrite with [`Store::finish_rewrite`]; if it dies, the lease expires and
-    /// [`Store::lease_rewrite`] hands the job to another bot process. Accepting the same
-    /// interaction twice returns the first job, with `false`.
+    /// 1-based place of a job in the fair queue (0 once it is finished; 1 while it renders).
     ///
-    /// One statement when the interaction is new: the acknowledgement waits for it.
-    #[tracing::instrument(skip_all, fields(interaction = %job.interaction_id))]
-    pub async fn accept(
-        &self,
-        job: &NewJob,
-        owner: &str,
-        lease_ms: i64,
-    ) -> Result<(JobId, bool), StoreError> {
-        self.insert_job(job, Some((owner, lease_ms))).await
-    }
-
-    async fn insert_job(
-        &self,
-        job: &NewJob,
-        rewrite_lease: Option<(&str, i64)>,
-    ) -> Result<(JobId, bool), StoreError> {
-        let now = now_ms();
-        let (status, owner, expires, rewrite_attempts) = match rewrite_lease {
-            Some((owner, lease_ms)) => (
-                JobStatus::Rewriting,
-                Some(owner.to_owned()),
-                Some(now + lease_ms),
-                1_i64,
-            ),
-            None => (JobStatus::Queued, None, None, 0_i64),
-        };
-        let inserted = sqlx::query(
-            "INSERT INTO render_jobs (guild_id, channel_id, member_id, interaction_id, \
-             application_id, interaction_token, locale, prompt, rendered_prompt, rewrite_kind, \
-             negative_prompt, model, seed, width, height, steps, attachment_size_limit, status, \
-             max_attempts, not_before, created_at, generic_prompt, persona_side, persona_id, \
-             lease_owner, lease_expires_at, rewrite_attempts, persona_mode) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-             $24, $18, $19, $20, $21, $22, $23, $25, $26, $27, $28) \
-             ON CONFLICT (interaction_id) DO NOTHING RETURNING id",
-        )
-        .bind(job.guild_id.map(GuildId::to_db))
-        .bind(job.channel_id.to_db())
-        .bind(job.member_id.to_db())
-        .bind(job.interaction_id.to_db())
-        .bind(job.application_id.to_db())
-        .bind(&job.interaction_token)
-        .bind(&job.locale)
-        .bind(&job.prompt)
-        .bind(&job.rendered_prompt)
-        .bind(&job.rewrite_kind)
-        .bind(&job.negative_prompt)
-        .bind(&job.model)
-        .bind(job.seed as i64)
-        .bind(i64::from(job.width))
-        .bind(i64::from(job.height))
-        .bind(i64::from(job.steps))
-        .bind(job.attachment_size_limit as i64)
-        .bind(i64::from(job.max_attempts))
-        .bind(now)
-        .bind(now)
-        .bind(job.compare.as_ref().map(|c| c.generic_prompt.clone()))
-        .bind(job.compare.as_ref().map(|c| c.persona_side.as_str()))
-        .bind(job.persona_id)
-        .bind(status.as_str())
-        .bind(owner)
-        .bind(expires)
-        .bind(rewrite_attempts)
-        .bind(job.persona_mode.as_str())
-        .fetch_optional(self.pool())
-        .await
-        .map_err(db_err("enqueue"))?;
-        let (id, newly_created) = match inserted {
-            Some(row) => (JobId(row.try_get("id").map_err(db_err("enqueue"))?), true),
-            None => {
-                let row = sqlx::query("SELECT id FROM render_jobs WHERE interaction_id = $1")
-                    .bind(job.interaction_id.to_db())
-                    .fetch_one(self.pool())
-                    .await
-                    .map_err(db_err("enqueue"))?;
-                (JobId(row.try_get("id").map_err(db_err("enqueue"))?), false)
-            }
-        };
-        Ok((id, newly_created))
-    }
-
-    /// 1-based place of a job among unfinished jobs (0 once it is finished).
+    /// Members take turns ([`Store::lease`]): the member's `r` jobs ahead of it go first, and
+    /// every other member waiting gets up to `r + 1` turns before it, after the renders already
+    /// running. (Servers also take turns; the estimate counts members only.)
     pub async fn queue_position(&self, id: JobId) -> Result<u64, StoreError> {
+        let op = "queue position";
+        let row = sqlx::query("SELECT member_id, status FROM render_jobs WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db_err(op))?;
+        let Some(row) = row else { return Ok(0) };
+        let status: String = row.try_get("status").map_err(db_err(op))?;
+        let member: i64 = row.try_get("member_id").map_err(db_err(op))?;
+        match status.as_str() {
+            "running" => return Ok(1),
+            "rewriting" | "queued" => {}
+            _ => return Ok(0),
+        }
+        let least = self.least();
         let row = sqlx::query(
-            "SELECT COUNT(*) AS ahead FROM render_jobs \
-             WHERE status IN ('rewriting', 'queued', 'running') AND id <= $1 \
-             AND EXISTS (SELECT 1 FROM render_jobs j WHERE j.id = $1 \
-                 AND j.status IN ('rewriting', 'queued', 'running'))",
+            "SELECT (SELECT COUNT(*) FROM render_jobs WHERE status = 'running') AS running, \
+             (SELECT COUNT(*) FROM render_jobs WHERE member_id = $1 \
+                 AND status IN ('rewriting', 'queued') AND id < $2) AS mine",
         )
+        .bind(member)
         .bind(id.0)
         .fetch_one(self.pool())
         .await
-        .map_err(db_err("queue position"))?;
-        let ahead: i64 = row.try_get("ahead").map_err(db_err("queue position"))?;
-        Ok(ahead.max(0) as u64)
+        .map_err(db_err(op))?;
+        let running: i64 = row.try_get("running").map_err(db_err(op))?;
+        let mine: i64 = row.try_get("mine").map_err(db_err(op))?;
+        let others: i64 = sqlx::query(&format!(
+            // PostgreSQL's SUM of BIGINT is NUMERIC: cast back.
+            "SELECT CAST(COALESCE(SUM({least}(q, $2)), 0) AS BIGINT) AS n FROM (SELECT COUNT(*) AS q \
+             FROM render_jobs WHERE status IN ('rewriting', 'queued') AND member_id <> $1 \
+             GROUP BY member_id) t"
+        ))
+        .bind(member)
+        .bind(mine + 1)
+        .fetch_one(self.pool())
+        .await
+        .map_err(db_err(op))?
+        .try_get("n")
+        .map_err(db_err(op))?;
+        Ok((running + mine + others + 1).max(1) as u64)
     }
 
     /// Reads one job.
@@ -345,10 +300,15 @@ impl Store {
         Ok(())
     }
 
-    /// Takes the oldest ready job for `owner` for `lease_ms`, or nothing.
+    /// Takes a ready job for `owner` for `lease_ms`, or nothing.
     ///
     /// Ready means queued (and past its retry backoff), or running with an expired lease: a
     /// crashed worker's job is taken over. Expired jobs that used up their attempts fail instead.
+    ///
+    /// Fair: the job of the server served longest ago (direct messages count as one server),
+    /// then of the member within it served longest ago, then the oldest. So servers take turns,
+    /// and members within a server: a member with 200 queued jobs delays a newcomer's by at most
+    /// the render each worker is busy with.
     #[tracing::instrument(skip_all, fields(owner))]
     pub async fn lease(&self, owner: &str, lease_ms: i64) -> Result<Option<LeasedJob>, StoreError> {
         let now = now_ms();
@@ -361,15 +321,22 @@ impl Store {
         .execute(self.pool())
         .await
         .map_err(db_err("expire jobs"))?;
-        let lock = self.skip_locked();
+        let lock = match self.backend() {
+            Backend::Sqlite => "",
+            Backend::Postgres => "FOR UPDATE OF j SKIP LOCKED",
+        };
         let sql = format!(
             "UPDATE render_jobs SET status = 'running', lease_owner = $1, lease_expires_at = $2, \
              attempts = attempts + 1, started_at = COALESCE(started_at, $3), progress_step = 0, \
              progress_total = 0 \
-             WHERE id = (SELECT id FROM render_jobs \
-                 WHERE (status = 'queued' AND not_before <= $3) \
-                    OR (status = 'running' AND lease_expires_at < $3) \
-                 ORDER BY id LIMIT 1 {lock}) \
+             WHERE id = (SELECT j.id FROM render_jobs j \
+                 LEFT JOIN guild_turns g ON g.guild_id = COALESCE(j.guild_id, 0) \
+                 LEFT JOIN member_turns m ON m.guild_id = COALESCE(j.guild_id, 0) \
+                     AND m.member_id = j.member_id \
+                 WHERE (j.status = 'queued' AND j.not_before <= $3) \
+                    OR (j.status = 'running' AND j.lease_expires_at < $3) \
+                 ORDER BY COALESCE(g.served_at, 0), COALESCE(m.served_at, 0), j.id \
+                 LIMIT 1 {lock}) \
              RETURNING {JOB_COLUMNS}"
         );
         let row = sqlx::query(&sql)
@@ -383,7 +350,32 @@ impl Store {
             .map(|r| job_from_row(&r))
             .transpose()
             .map_err(db_err("lease"))?;
-        Ok(job.map(|job| LeasedJob {
+        let Some(job) = job else {
+            return Ok(None);
+        };
+        // The server's and the member's turn. Order among workers leasing at the same instant
+        // is settled by the row locks above; the turns only order what comes next.
+        let guild = job.guild_id.map_or(0, GuildId::to_db);
+        sqlx::query(
+            "INSERT INTO guild_turns (guild_id, served_at) VALUES ($1, $2) \
+             ON CONFLICT (guild_id) DO UPDATE SET served_at = excluded.served_at",
+        )
+        .bind(guild)
+        .bind(now)
+        .execute(self.pool())
+        .await
+        .map_err(db_err("lease turn"))?;
+        sqlx::query(
+            "INSERT INTO member_turns (guild_id, member_id, served_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (guild_id, member_id) DO UPDATE SET served_at = excluded.served_at",
+        )
+        .bind(guild)
+        .bind(job.member_id.to_db())
+        .bind(now)
+        .execute(self.pool())
+        .await
+        .map_err(db_err("lease turn"))?;
+        Ok(Some(LeasedJob {
             job,
             owner: owner.to_owned(),
         }))

@@ -9,6 +9,8 @@
 //! One file per table: `guilds.rs`, `jobs.rs` (the queue; `delivery.rs` holds the bot's delivery
 //! bookkeeping on the same table), `images.rs`, `personas.rs`, `compare.rs`.
 
+mod accept;
+mod blocklist;
 mod compare;
 mod consent;
 mod delivery;
@@ -17,12 +19,15 @@ mod feedback;
 mod guilds;
 mod images;
 mod jobs;
+mod limits;
 mod personas;
+mod queue_view;
 mod retention;
 
 pub use crate::domain::Persona;
 pub use crate::domain::{
-    Compare, FailOutcome, JobStatus, LeasedJob, NewJob, PersonaMode, QueuedJob, RenderJob, Side,
+    Acceptance, Compare, FailOutcome, JobLimits, JobStatus, LeasedJob, LimitKind, LimitRefusal,
+    NewJob, PersonaMode, QueuedJob, RenderJob, Side,
 };
 pub use crate::domain::{Edge, EdgeDelta, EdgeKind, GraphNode};
 pub use compare::{wilson_interval, CompareStats, PickOutcome};
@@ -31,6 +36,8 @@ pub use feedback::FEEDBACK_REACTED;
 pub use guilds::{AuditEntry, GuildSetting, GuildSettings};
 pub use images::RenderedImage;
 pub use jobs::FinishedRewrite;
+pub use limits::RefusalReason;
+pub use queue_view::CANCELLED;
 pub use retention::RetentionPolicy;
 
 use std::str::FromStr;

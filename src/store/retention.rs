@@ -31,7 +31,7 @@ pub struct RetentionPolicy {
 
 /// Tables holding a `guild_id`, in deletion order (dependents first): what erasing a server
 /// deletes.
-const GUILD_TABLES: [&str; 14] = [
+const GUILD_TABLES: [&str; 18] = [
     "render_feedback",
     "image_embeddings",
     "compare_picks",
@@ -45,6 +45,10 @@ const GUILD_TABLES: [&str; 14] = [
     "consents",
     "config_audit",
     "guild_settings",
+    "guild_blocklist",
+    "guild_refusals",
+    "member_turns",
+    "guild_turns",
     "guild_departures",
 ];
 

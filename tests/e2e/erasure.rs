@@ -130,6 +130,10 @@ async fn forget_leaves_nothing(kind: Db) {
         .change_guild_setting(guild, GuildSetting::Llm, Some("template"), alice)
         .await
         .expect("setting");
+    store
+        .add_blocked(guild, "red cat", alice, 10)
+        .await
+        .expect("blocklist");
     assert!(store.job(in_dm).await.expect("read").is_some());
 
     let before = rows_of(&db, kind, ALICE).await;
@@ -143,7 +147,7 @@ async fn forget_leaves_nothing(kind: Db) {
         before.len(),
         tables.len()
     );
-    assert!(tables.len() >= 12, "the scan sees the schema: {tables:?}");
+    assert!(tables.len() >= 14, "the scan sees the schema: {tables:?}");
     for column in [
         "consents.member_id",
         "member_edges.member_id",
@@ -158,6 +162,8 @@ async fn forget_leaves_nothing(kind: Db) {
         "member_images.member_id",
         "config_audit.member_id",
         "guild_settings.updated_by",
+        "guild_blocklist.added_by",
+        "member_turns.member_id",
     ] {
         assert!(
             before.iter().any(|(c, n)| c == column && *n > 0),

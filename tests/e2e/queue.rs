@@ -5,7 +5,8 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use zipp::store::{FailOutcome, JobStatus, NewJob, Store};
+use zipp::ids::JobId;
+use zipp::store::{Acceptance, FailOutcome, JobLimits, JobStatus, NewJob, Store};
 
 use crate::harness::new_job as harness_job;
 use crate::harness::*;
@@ -14,6 +15,18 @@ fn new_job(interaction: u64, max_attempts: u32) -> NewJob {
     NewJob {
         max_attempts,
         ..harness_job(interaction)
+    }
+}
+
+/// Accepts without limits (their contract is `limits.rs`'s): the job and whether it is new.
+async fn accept(store: &Store, job: &NewJob, owner: &str, lease_ms: i64) -> (JobId, bool) {
+    match store
+        .accept(job, owner, lease_ms, &JobLimits::UNLIMITED)
+        .await
+        .expect("accept")
+    {
+        Acceptance::Accepted { id, newly_created } => (id, newly_created),
+        Acceptance::Refused(refusal) => panic!("no limits, yet refused: {refusal:?}"),
     }
 }
 
@@ -268,15 +281,9 @@ on_both_databases!(queue_contract);
 async fn rewrite_stage_contract(kind: Db) {
     let db = TestDb::new(kind).await;
     let store = store_for(&db).await;
-    let (id, fresh) = store
-        .accept(&new_job(1, 2), "bot-a", 60_000)
-        .await
-        .expect("accept");
+    let (id, fresh) = accept(&store, &new_job(1, 2), "bot-a", 60_000).await;
     assert!(fresh);
-    let (again, fresh) = store
-        .accept(&new_job(1, 2), "bot-b", 60_000)
-        .await
-        .expect("accept twice");
+    let (again, fresh) = accept(&store, &new_job(1, 2), "bot-b", 60_000).await;
     assert_eq!((again, fresh), (id, false), "one job per interaction");
     assert_eq!(store.queue_position(id).await.expect("position"), 1);
     assert!(
@@ -310,10 +317,7 @@ async fn rewrite_stage_contract(kind: Db) {
     assert!(store.lease("w", 60_000).await.expect("lease").is_some());
 
     // bot-a dies holding a rewrite lease (already expired here): bot-b takes the job over.
-    let (dead, _) = store
-        .accept(&new_job(2, 2), "bot-a", -1)
-        .await
-        .expect("accept");
+    let (dead, _) = accept(&store, &new_job(2, 2), "bot-a", -1).await;
     let taken = store
         .lease_rewrite("bot-b", 60_000)
         .await
@@ -342,18 +346,12 @@ async fn rewrite_stage_contract(kind: Db) {
 
     // A handed-off job renews its lease as its rewrite starts; one that waited past its lease
     // and was taken over — even by the same process — is not rewritten a second time.
-    let (waiting, _) = store
-        .accept(&new_job(4, 2), "bot-a", 60_000)
-        .await
-        .expect("accept");
+    let (waiting, _) = accept(&store, &new_job(4, 2), "bot-a", 60_000).await;
     assert!(store
         .renew_rewrite(waiting, "bot-a", 1, 60_000)
         .await
         .expect("renew"));
-    let (stale, _) = store
-        .accept(&new_job(5, 2), "bot-a", -1)
-        .await
-        .expect("accept");
+    let (stale, _) = accept(&store, &new_job(5, 2), "bot-a", -1).await;
     let taken = store
         .lease_rewrite("bot-a", 60_000)
         .await
@@ -366,10 +364,7 @@ async fn rewrite_stage_contract(kind: Db) {
         .expect("renew"));
 
     // An interaction that could not be acknowledged: its job is dropped by its holder only.
-    let (unacked, _) = store
-        .accept(&new_job(3, 2), "bot-a", 60_000)
-        .await
-        .expect("accept");
+    let (unacked, _) = accept(&store, &new_job(3, 2), "bot-a", 60_000).await;
     store.discard_job(unacked, "bot-b").await.expect("discard");
     assert!(store.job(unacked).await.expect("read").is_some());
     store.discard_job(unacked, "bot-a").await.expect("discard");
