@@ -18,6 +18,7 @@ use candle_nn::VarBuilder;
 use candle_transformers::models::clip::{self, text_model, vision_model};
 use serde::{Deserialize, Serialize};
 
+pub mod safety;
 pub mod tokenizer;
 
 use crate::tokenizer as clip_tokenizer;
@@ -170,7 +171,7 @@ impl ClipFileConfig {
         }
     }
 
-    fn candle(&self) -> clip::ClipConfig {
+    pub(crate) fn candle(&self) -> clip::ClipConfig {
         let t = &self.text_config;
         let v = &self.vision_config;
         clip::ClipConfig {
@@ -268,32 +269,6 @@ impl ClipEmbedder {
         &self.config
     }
 
-    /// CLIP's preprocessing: the shorter side resized to the input size (bicubic), centre crop,
-    /// RGB scaled to [0, 1] and normalized; `[3, S, S]`.
-    fn pixels(&self, image: &image::DynamicImage) -> Result<Tensor, ClipError> {
-        let side = self.config.vision_config.image_size as u32;
-        let (w, h) = (image.width().max(1), image.height().max(1));
-        let scale = side as f32 / w.min(h) as f32;
-        let (rw, rh) = (
-            ((w as f32 * scale).round() as u32).max(side),
-            ((h as f32 * scale).round() as u32).max(side),
-        );
-        let resized = image
-            .resize_exact(rw, rh, image::imageops::FilterType::CatmullRom)
-            .to_rgb8();
-        let (x0, y0) = ((rw - side) / 2, (rh - side) / 2);
-        let cropped = image::imageops::crop_imm(&resized, x0, y0, side, side).to_image();
-        let s = side as usize;
-        let mut data = vec![0f32; 3 * s * s];
-        for (x, y, px) in cropped.enumerate_pixels() {
-            for c in 0..3 {
-                data[c * s * s + y as usize * s + x as usize] =
-                    (f32::from(px.0[c]) / 255.0 - MEAN[c]) / STD[c];
-            }
-        }
-        Ok(Tensor::from_vec(data, (3, s, s), &self.device)?)
-    }
-
     /// Unit-norm embeddings of `images`, one row each.
     pub fn embed_images(&self, images: &[image::DynamicImage]) -> Result<Vec<Vec<f32>>, ClipError> {
         if images.is_empty() {
@@ -301,7 +276,7 @@ impl ClipEmbedder {
         }
         let pixels = images
             .iter()
-            .map(|i| self.pixels(i))
+            .map(|i| pixels(i, self.config.vision_config.image_size, &self.device))
             .collect::<Result<Vec<_>, _>>()?;
         let batch = Tensor::stack(&pixels, 0)?;
         let features = clip::div_l2_norm(&self.model.get_image_features(&batch)?)?;
@@ -326,6 +301,41 @@ impl ClipEmbedder {
         let features = clip::div_l2_norm(&self.model.get_text_features(&input)?)?;
         Ok(features.to_vec2::<f32>()?)
     }
+}
+
+/// CLIP's preprocessing: the shorter side resized to the input size (bicubic), centre crop,
+/// RGB scaled to [0, 1] and normalized; `[3, S, S]`.
+pub(crate) fn pixels(
+    image: &image::DynamicImage,
+    side: usize,
+    device: &Device,
+) -> Result<Tensor, ClipError> {
+    let side = side as u32;
+    let (w, h) = (image.width().max(1), image.height().max(1));
+    let scale = side as f32 / w.min(h) as f32;
+    let (rw, rh) = (
+        ((w as f32 * scale).round() as u32).max(side),
+        ((h as f32 * scale).round() as u32).max(side),
+    );
+    // An image already at the input size is used as it is (no resampling).
+    let resized = if (w, h) == (rw, rh) {
+        image.to_rgb8()
+    } else {
+        image
+            .resize_exact(rw, rh, image::imageops::FilterType::CatmullRom)
+            .to_rgb8()
+    };
+    let (x0, y0) = ((rw - side) / 2, (rh - side) / 2);
+    let cropped = image::imageops::crop_imm(&resized, x0, y0, side, side).to_image();
+    let s = side as usize;
+    let mut data = vec![0f32; 3 * s * s];
+    for (x, y, px) in cropped.enumerate_pixels() {
+        for c in 0..3 {
+            data[c * s * s + y as usize * s + x as usize] =
+                (f32::from(px.0[c]) / 255.0 - MEAN[c]) / STD[c];
+        }
+    }
+    Ok(Tensor::from_vec(data, (3, s, s), device)?)
 }
 
 /// Writes a CLIP model with random weights and `config` into `dir` (created), in the layout
