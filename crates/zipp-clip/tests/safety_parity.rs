@@ -73,7 +73,13 @@ fn matches_diffusers() {
         let special = rows(&serde_json::json!([scores["special"]]));
         let concept = rows(&serde_json::json!([scores["concept"]]));
         // Scores are rounded to 3 decimals: equal, or one step apart at a rounding edge.
-        assert!(max_diff(&[verdict.special_scores.clone()], &special) <= 1.001e-3, "{i}");
-        assert!(max_diff(&[verdict.concept_scores.clone()], &concept) <= 1.001e-3, "{i}");
+        assert!(
+            max_diff(std::slice::from_ref(&verdict.special_scores), &special) <= 1.001e-3,
+            "{i}"
+        );
+        assert!(
+            max_diff(std::slice::from_ref(&verdict.concept_scores), &concept) <= 1.001e-3,
+            "{i}"
+        );
     }
 }
