@@ -58,7 +58,7 @@ stats = statistik
     .description = Wie oft Mitglieder hier das Bild mit ihrer Persona bevorzugt haben
 stats-none = Noch keine Vergleiche. Probier /imagine mit persona: vergleichen aus und wähle das Bild, das dir besser gefällt.
 stats-win-rate = Persona-Bilder haben { $rate } % von { $n } Vergleichen gewonnen ({ $wins } Siege; 95-%-Intervall { $low }–{ $high } %).
-stats-refusals = Abgelehnte Anfragen: { $total } ({ $limits } über den Grenzen, { $blocklist } durch die Sperrliste des Servers, { $builtin } durch die eingebaute Liste).
+stats-refusals = Abgelehnte Anfragen: { $total } ({ $limits } über den Grenzen, { $blocklist } durch die Sperrliste des Servers, { $builtin } durch die eingebaute Liste, { $safety } Bilder von der Sicherheitsprüfung zurückgehalten).
 
 queue = warteschlange
     .description = Deine Bilder in Arbeit: Platz in der Warteschlange, voraussichtliche Zeit, Abbrechen
@@ -97,6 +97,7 @@ render-error-crashed = Entschuldige, der Renderer ist bei der Arbeit an diesem B
 render-error-model-unavailable = Entschuldige, das Bildmodell dieses Servers konnte nicht geladen werden. Ein Moderator muss die Konfiguration prüfen.
 render-error-invalid-size = Entschuldige, dieses Modell kann in dieser Größe nicht rendern.
 render-error-timeout = Dieses Bild hat zu lange gebraucht, deshalb habe ich es abgebrochen. Bitte versuche es später erneut.
+imagine-withheld = Die Sicherheitsprüfung hat dieses Bild markiert, deshalb wurde es hier nicht gepostet. Versuche einen anderen Prompt oder Seed.
 
 ## Allgemein
 
@@ -176,6 +177,17 @@ config-audit-empty = Auf diesem Server wurden noch keine Einstellungen geändert
 config-audit-title = Letzte Änderungen, neueste zuerst:
 config-audit-entry = { $when } — { $who } änderte { $setting }: { $old } → { $new }
 config-audit-someone = ein Mitglied, das vergessen werden wollte
+config-nsfw = nsfw
+    .description = Was von der Sicherheitsprüfung markierte Bilder in altersbeschränkten Kanälen tun
+    .policy = regel
+    .policy-description = Außerhalb altersbeschränkter Kanäle werden sie nie gepostet
+    .policy-block = sperren
+    .policy-spoiler = spoiler
+    .policy-allow = erlauben
+config-name-nsfw = Markierte Bilder in altersbeschränkten Kanälen
+config-value-nsfw-block = gesperrt
+config-value-nsfw-spoiler = hinter einem Spoiler
+config-value-nsfw-allow = erlaubt
 
 ## Fehler von /config
 

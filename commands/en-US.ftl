@@ -58,7 +58,7 @@ stats = stats
     .description = How often members here preferred their persona image
 stats-none = No comparisons yet. Try /imagine with persona: compare and pick the image you prefer.
 stats-win-rate = Persona images won { $rate }% of { $n } comparisons ({ $wins } wins; 95% interval { $low }–{ $high }%).
-stats-refusals = Refused requests: { $total } ({ $limits } over limits, { $blocklist } by the server's blocklist, { $builtin } by the built-in list).
+stats-refusals = Refused requests: { $total } ({ $limits } over limits, { $blocklist } by the server's blocklist, { $builtin } by the built-in list, { $safety } images withheld by the safety check).
 
 queue = queue
     .description = Your images on the way: their place in the queue, an ETA, and Cancel buttons
@@ -97,6 +97,7 @@ render-error-crashed = Sorry, the renderer stopped while working on this image. 
 render-error-model-unavailable = Sorry, the image model for this server could not be loaded. A moderator has to check the configuration.
 render-error-invalid-size = Sorry, this model cannot render at that size.
 render-error-timeout = Sorry, this image took too long to render, so I stopped it. Please try again later.
+imagine-withheld = The safety check flagged this image, so it was not posted here. Try another prompt or seed.
 
 ## Generic
 
@@ -176,6 +177,17 @@ config-audit-empty = No settings were changed in this server yet.
 config-audit-title = Latest changes, newest first:
 config-audit-entry = { $when } — { $who } changed { $setting }: { $old } → { $new }
 config-audit-someone = a member who asked to be forgotten
+config-nsfw = nsfw
+    .description = What images flagged by the safety check do in age-restricted channels
+    .policy = policy
+    .policy-description = Never posted outside age-restricted channels, whatever you choose
+    .policy-block = block
+    .policy-spoiler = spoiler
+    .policy-allow = allow
+config-name-nsfw = Flagged images in age-restricted channels
+config-value-nsfw-block = blocked
+config-value-nsfw-spoiler = behind a spoiler
+config-value-nsfw-allow = allowed
 
 ## Errors of /config
 

@@ -58,7 +58,7 @@ stats = estadísticas
     .description = Con qué frecuencia los miembros de aquí han preferido la imagen con su persona
 stats-none = Todavía no hay comparaciones. Prueba /imagine con persona: comparar y elige la imagen que prefieras.
 stats-win-rate = Las imágenes con persona han ganado el { $rate } % de { $n } comparaciones ({ $wins } victorias; intervalo del 95 %: { $low }–{ $high } %).
-stats-refusals = Solicitudes rechazadas: { $total } ({ $limits } por los límites, { $blocklist } por la lista de bloqueo del servidor, { $builtin } por la lista integrada).
+stats-refusals = Solicitudes rechazadas: { $total } ({ $limits } por los límites, { $blocklist } por la lista de bloqueo del servidor, { $builtin } por la lista integrada, { $safety } imágenes retenidas por el control de seguridad).
 
 queue = cola
     .description = Tus imágenes en curso: su lugar en la cola, la hora estimada y botones Cancelar
@@ -97,6 +97,7 @@ render-error-crashed = Lo siento, el generador se ha detenido mientras trabajaba
 render-error-model-unavailable = Lo siento, no se ha podido cargar el modelo de imagen de este servidor. Un moderador tiene que revisar la configuración.
 render-error-invalid-size = Lo siento, este modelo no puede generar imágenes de ese tamaño.
 render-error-timeout = Lo siento, esta imagen tardaba demasiado, así que la detuve. Vuelve a intentarlo más tarde.
+imagine-withheld = El control de seguridad marcó esta imagen, así que no se publicó aquí. Prueba otro prompt u otra semilla.
 
 ## General
 
@@ -176,6 +177,17 @@ config-audit-empty = Aún no se ha cambiado ningún ajuste en este servidor.
 config-audit-title = Últimos cambios, los más recientes primero:
 config-audit-entry = { $when } — { $who } cambió { $setting }: { $old } → { $new }
 config-audit-someone = un miembro que pidió ser olvidado
+config-nsfw = nsfw
+    .description = Qué pasa con las imágenes marcadas por el control de seguridad en canales para adultos
+    .policy = regla
+    .policy-description = Nunca se publican fuera de canales para adultos, elijas lo que elijas
+    .policy-block = bloquear
+    .policy-spoiler = spoiler
+    .policy-allow = permitir
+config-name-nsfw = Las imágenes marcadas en canales para adultos
+config-value-nsfw-block = bloqueadas
+config-value-nsfw-spoiler = tras un spoiler
+config-value-nsfw-allow = permitidas
 
 ## Errores de /config
 

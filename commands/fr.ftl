@@ -58,7 +58,7 @@ stats = stats
     .description = Combien de fois les membres d’ici ont préféré l’image faite avec leur persona
 stats-none = Aucune comparaison pour l’instant. Essayez /imagine avec persona: comparer et choisissez l’image que vous préférez.
 stats-win-rate = Les images avec persona ont gagné { $rate } % de { $n } comparaisons ({ $wins } victoires ; intervalle à 95 % : { $low }–{ $high } %).
-stats-refusals = Demandes refusées : { $total } ({ $limits } au-delà des limites, { $blocklist } par la liste noire du serveur, { $builtin } par la liste intégrée).
+stats-refusals = Demandes refusées : { $total } ({ $limits } au-delà des limites, { $blocklist } par la liste noire du serveur, { $builtin } par la liste intégrée, { $safety } images retenues par le contrôle de sécurité).
 
 queue = file
     .description = Vos images en cours : place dans la file, heure estimée et boutons Annuler
@@ -97,6 +97,7 @@ render-error-crashed = Désolé, le moteur de rendu s’est arrêté pendant qu�
 render-error-model-unavailable = Désolé, le modèle d’image de ce serveur n’a pas pu être chargé. Un modérateur doit vérifier la configuration.
 render-error-invalid-size = Désolé, ce modèle ne peut pas générer d’image à cette taille.
 render-error-timeout = Désolé, cette image prenait trop de temps, je l'ai donc arrêtée. Réessayez plus tard.
+imagine-withheld = Le contrôle de sécurité a signalé cette image, elle n'a donc pas été publiée ici. Essayez un autre prompt ou une autre graine.
 
 ## Général
 
@@ -176,6 +177,17 @@ config-audit-empty = Aucun réglage n'a encore été modifié sur ce serveur.
 config-audit-title = Dernières modifications, les plus récentes d'abord :
 config-audit-entry = { $when } — { $who } a modifié { $setting } : { $old } → { $new }
 config-audit-someone = un membre qui a demandé à être oublié
+config-nsfw = nsfw
+    .description = Sort des images signalées par le contrôle de sécurité dans les salons réservés aux adultes
+    .policy = règle
+    .policy-description = Jamais publiées hors des salons réservés aux adultes, quel que soit votre choix
+    .policy-block = bloquer
+    .policy-spoiler = spoiler
+    .policy-allow = autoriser
+config-name-nsfw = Les images signalées dans les salons réservés aux adultes
+config-value-nsfw-block = bloquées
+config-value-nsfw-spoiler = derrière un spoiler
+config-value-nsfw-allow = autorisées
 
 ## Erreurs de /config
 

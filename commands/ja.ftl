@@ -58,7 +58,7 @@ stats = 統計
     .description = このサーバーのメンバーがペルソナを使った画像を選んだ割合
 stats-none = まだ比較がありません。「/画像生成」を「ペルソナ: 比較」で実行し、好きなほうの画像を選んでみてください。
 stats-win-rate = ペルソナを使った画像は { $n } 回の比較のうち { $rate }% で選ばれました（{ $wins } 勝、95% 区間 { $low }〜{ $high }%）。
-stats-refusals = 拒否されたリクエスト: { $total } 件(上限超過 { $limits }、サーバーのブロックリスト { $blocklist }、組み込みリスト { $builtin })。
+stats-refusals = 拒否されたリクエスト: { $total } 件(上限超過 { $limits }、サーバーのブロックリスト { $blocklist }、組み込みリスト { $builtin }、安全チェックで保留した画像 { $safety })。
 
 queue = キュー
     .description = 生成中の画像: キュー内の順番、完了予定、キャンセルボタン
@@ -97,6 +97,7 @@ render-error-crashed = 申し訳ありません。この画像の生成中にレ
 render-error-model-unavailable = 申し訳ありません。このサーバーの画像モデルを読み込めませんでした。モデレーターによる設定の確認が必要です。
 render-error-invalid-size = 申し訳ありません。このモデルではそのサイズの画像を生成できません。
 render-error-timeout = 申し訳ありません。この画像は生成に時間がかかりすぎたため中止しました。後でもう一度お試しください。
+imagine-withheld = 安全チェックでこの画像が検出されたため、ここには投稿しませんでした。別のプロンプトかシードをお試しください。
 
 ## 全般
 
@@ -176,6 +177,17 @@ config-audit-empty = このサーバーではまだ設定が変更されてい�
 config-audit-title = 最近の変更(新しい順):
 config-audit-entry = { $when } — { $who } が { $setting } を変更: { $old } → { $new }
 config-audit-someone = 忘れられることを希望したメンバー
+config-nsfw = nsfw
+    .description = 安全チェックで検出された画像を年齢制限チャンネルでどう扱うか
+    .policy = 方針
+    .policy-description = どれを選んでも年齢制限チャンネル以外には投稿されません
+    .policy-block = ブロック
+    .policy-spoiler = スポイラー
+    .policy-allow = 許可
+config-name-nsfw = 年齢制限チャンネルでの検出画像
+config-value-nsfw-block = ブロック
+config-value-nsfw-spoiler = スポイラー付き
+config-value-nsfw-allow = 許可
 
 ## 「/設定」のエラー
 

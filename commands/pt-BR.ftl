@@ -58,7 +58,7 @@ stats = estatísticas
     .description = Com que frequência os membros daqui preferiram a imagem feita com a própria persona
 stats-none = Ainda não há comparações. Experimente /imagine com persona: comparar e escolha a imagem de que você mais gosta.
 stats-win-rate = As imagens com persona venceram { $rate }% de { $n } comparações ({ $wins } vitórias; intervalo de 95%: { $low }–{ $high }%).
-stats-refusals = Pedidos recusados: { $total } ({ $limits } acima dos limites, { $blocklist } pela lista de bloqueio do servidor, { $builtin } pela lista embutida).
+stats-refusals = Pedidos recusados: { $total } ({ $limits } acima dos limites, { $blocklist } pela lista de bloqueio do servidor, { $builtin } pela lista embutida, { $safety } imagens retidas pela verificação de segurança).
 
 queue = fila
     .description = Suas imagens em andamento: lugar na fila, previsão e botões Cancelar
@@ -97,6 +97,7 @@ render-error-crashed = Desculpe, o gerador parou enquanto trabalhava nesta image
 render-error-model-unavailable = Desculpe, não foi possível carregar o modelo de imagem deste servidor. Um moderador precisa verificar a configuração.
 render-error-invalid-size = Desculpe, este modelo não consegue gerar imagens nesse tamanho.
 render-error-timeout = Desculpe, esta imagem demorou demais, então eu a interrompi. Tente de novo mais tarde.
+imagine-withheld = A verificação de segurança marcou esta imagem, então ela não foi postada aqui. Tente outro prompt ou outra seed.
 
 ## Geral
 
@@ -176,6 +177,17 @@ config-audit-empty = Nenhuma configuração foi alterada neste servidor ainda.
 config-audit-title = Últimas mudanças, as mais recentes primeiro:
 config-audit-entry = { $when } — { $who } mudou { $setting }: { $old } → { $new }
 config-audit-someone = um membro que pediu para ser esquecido
+config-nsfw = nsfw
+    .description = O que acontece com imagens marcadas pela verificação de segurança em canais adultos
+    .policy = regra
+    .policy-description = Nunca são postadas fora de canais adultos, seja qual for a escolha
+    .policy-block = bloquear
+    .policy-spoiler = spoiler
+    .policy-allow = permitir
+config-name-nsfw = Imagens marcadas em canais adultos
+config-value-nsfw-block = bloqueadas
+config-value-nsfw-spoiler = atrás de um spoiler
+config-value-nsfw-allow = permitidas
 
 ## Erros do /config
 

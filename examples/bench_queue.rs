@@ -62,6 +62,7 @@ fn job(i: u64) -> NewJob {
         compare: None,
         persona_id: None,
         persona_mode: zipp::store::PersonaMode::On,
+        channel_nsfw: false,
     }
 }
 
@@ -84,6 +85,7 @@ async fn run(kind: Db, workers: usize, n_jobs: u64) -> anyhow::Result<f64> {
                 retry_backoff: Duration::from_secs(1),
                 clip: None,
                 deadline: Duration::from_secs(600),
+                safety: None,
             },
             Arc::clone(&wake),
             shutdown_rx.clone(),

@@ -95,6 +95,31 @@ async fn load_clip(config: &Config) -> Option<Arc<zipp_clip::ClipEmbedder>> {
     }
 }
 
+/// The image safety checker of `render.safety_checker` (None when empty). A checker that is
+/// configured but cannot be loaded stops the start: renders are never posted unchecked by
+/// accident.
+async fn load_safety_checker(
+    config: &Config,
+) -> anyhow::Result<Option<Arc<zipp_clip::safety::SafetyChecker>>> {
+    let spec = config.render.safety_checker.trim().to_owned();
+    if spec.is_empty() {
+        tracing::warn!("render.safety_checker is empty: renders are not safety-checked and are posted everywhere");
+        return Ok(None);
+    }
+    let shown = spec.clone();
+    let checker = tokio::task::spawn_blocking(move || {
+        let dir = crate::models::ensure_checker_local(&spec)?;
+        zipp_clip::safety::SafetyChecker::load(&dir, &candle_core::Device::Cpu)
+    })
+    .await
+    .context("loading the safety checker panicked")?
+    .with_context(|| {
+        format!("render.safety_checker {shown:?} cannot be used (set it to \"\" to render without a safety check)")
+    })?;
+    tracing::info!(checker = %shown, "image safety checker loaded");
+    Ok(Some(Arc::new(checker)))
+}
+
 impl App {
     /// Connects to the database (applying migrations), then starts workers and the bot.
     pub async fn start(options: AppOptions) -> anyhow::Result<App> {
@@ -108,6 +133,11 @@ impl App {
 
         let clip = if options.workers > 0 || options.run_bot {
             load_clip(&config).await
+        } else {
+            None
+        };
+        let safety = if options.workers > 0 {
+            load_safety_checker(&config).await?
         } else {
             None
         };
@@ -125,6 +155,7 @@ impl App {
                     retry_backoff: Duration::from_secs(config.render.retry_backoff_secs),
                     clip: clip.clone(),
                     deadline: Duration::from_secs(config.render.deadline_secs),
+                    safety: safety.clone(),
                 };
                 workers.push(tokio::spawn(run_worker(
                     store.clone(),

@@ -127,6 +127,10 @@ pub struct RenderConfig {
     /// The most one render may take (seconds) unless its catalog entry sets `deadline_secs`;
     /// past it the attempt fails as transient and counts toward `max_attempts`.
     pub deadline_secs: u64,
+    /// The image safety checker every render passes: a folder with the checker's `config.json`
+    /// and `model.safetensors`, or a Hugging Face repo id with an optional subfolder
+    /// (`owner/name/subfolder`). Empty: renders are not checked (and are posted everywhere).
+    pub safety_checker: String,
     /// CLIP model that embeds every render for the persona encoder: a folder (`config.json`,
     /// `model.safetensors`) or a Hugging Face repo id, e.g. `openai/clip-vit-base-patch32`.
     /// Empty: renders are not embedded.
@@ -147,6 +151,7 @@ impl Default for RenderConfig {
             poll_ms: 500,
             retry_backoff_secs: 5,
             deadline_secs: 900,
+            safety_checker: "stable-diffusion-v1-5/stable-diffusion-v1-5/safety_checker".to_owned(),
             clip_model: String::new(),
         }
     }

@@ -397,6 +397,46 @@ pub fn ensure_clip_local(model: &str) -> Result<PathBuf, zipp_clip::ClipError> {
     dir.ok_or_else(|| err("no files".to_owned()))
 }
 
+/// The local folder of the safety checker `spec`: itself when it is a folder, else a Hugging
+/// Face repo id with an optional subfolder (`owner/name[/subfolder]`) whose `config.json` and
+/// `model.safetensors` are downloaded once into the Hugging Face cache, with a progress bar.
+/// Blocking.
+pub fn ensure_checker_local(spec: &str) -> Result<PathBuf, zipp_clip::ClipError> {
+    let path = Path::new(spec);
+    if path.is_dir() {
+        return Ok(path.to_path_buf());
+    }
+    let parts: Vec<&str> = spec.splitn(3, '/').collect();
+    let err = |reason: String| zipp_clip::ClipError::File {
+        path: PathBuf::from(format!("hf://{spec}")),
+        reason,
+    };
+    if parts.len() < 2 || spec.starts_with(['.', '/']) || parts.iter().any(|p| p.is_empty()) {
+        return Err(err(
+            "not a folder, nor a Hugging Face repo id (owner/name[/subfolder])".to_owned(),
+        ));
+    }
+    let repo_id = format!("{}/{}", parts[0], parts[1]);
+    let prefix = parts.get(2).map(|s| format!("{s}/")).unwrap_or_default();
+    let api = hf_hub::api::sync::ApiBuilder::from_env()
+        .with_progress(true)
+        .build()
+        .map_err(|e| err(e.to_string()))?;
+    tracing::info!(
+        repo = spec,
+        "fetching the image safety checker (cached after the first time)"
+    );
+    let repo = api.model(repo_id);
+    let mut dir = None;
+    for file in ["config.json", "model.safetensors"] {
+        let local = repo
+            .get(&format!("{prefix}{file}"))
+            .map_err(|e| err(format!("{file}: {e}")))?;
+        dir = local.parent().map(Path::to_path_buf);
+    }
+    dir.ok_or_else(|| err("no files".to_owned()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -45,3 +45,11 @@ CREATE TABLE guild_refusals (
     count    INTEGER NOT NULL,
     PRIMARY KEY (guild_id, reason)
 );
+
+-- The image safety check: whether the channel of the interaction is age-restricted (0/1), and
+-- the worker's verdict on the render (1 flagged, 0 not, NULL not checked: no checker configured).
+-- A server decides what happens to a flagged image in an age-restricted channel
+-- (`/config nsfw`: block, the default, spoiler or allow); elsewhere it is never posted.
+ALTER TABLE render_jobs ADD COLUMN channel_nsfw INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE render_jobs ADD COLUMN nsfw INTEGER;
+ALTER TABLE guild_settings ADD COLUMN nsfw_policy TEXT;

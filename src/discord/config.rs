@@ -26,6 +26,7 @@ use crate::store::{GuildSetting, LimitKind};
         "backfill",
         "limits",
         "blocklist",
+        "nsfw",
         "audit"
     ),
     subcommand_required,
@@ -166,6 +167,31 @@ pub async fn backfill(ctx: Context<'_>, state: super::persona::Switch) -> Result
         if on { "on" } else { "off" },
     )
     .await
+}
+
+/// What an image the safety check flagged does in an age-restricted channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, poise::ChoiceParameter)]
+pub enum NsfwChoice {
+    /// Not posted (the default).
+    #[name = "block"]
+    Block,
+    /// Posted behind a spoiler.
+    #[name = "spoiler"]
+    Spoiler,
+    /// Posted.
+    #[name = "allow"]
+    Allow,
+}
+
+/// Choose what flagged images do in age-restricted channels (never posted elsewhere).
+#[poise::command(slash_command, guild_only, required_permissions = "MANAGE_GUILD")]
+pub async fn nsfw(ctx: Context<'_>, policy: NsfwChoice) -> Result<(), BotError> {
+    let value = match policy {
+        NsfwChoice::Block => "block",
+        NsfwChoice::Spoiler => "spoiler",
+        NsfwChoice::Allow => "allow",
+    };
+    change(ctx, GuildSetting::NsfwPolicy, value).await
 }
 
 fn limit_label(kind: LimitKind) -> &'static str {
@@ -377,6 +403,7 @@ async fn change(ctx: Context<'_>, setting: GuildSetting, name: &str) -> Result<(
             GuildSetting::PersonaInference => "config-name-persona",
             GuildSetting::HistoryBackfill => "config-name-backfill",
             GuildSetting::Limit(kind) => limit_label(kind),
+            GuildSetting::NsfwPolicy => "config-name-nsfw",
         },
         None,
     );
@@ -386,6 +413,10 @@ async fn change(ctx: Context<'_>, setting: GuildSetting, name: &str) -> Result<(
         }
         (GuildSetting::PersonaInference | GuildSetting::HistoryBackfill, "off") => {
             data.i18n.tr(locale(ctx), "config-value-off", None)
+        }
+        (GuildSetting::NsfwPolicy, policy) => {
+            data.i18n
+                .tr(locale(ctx), &format!("config-value-nsfw-{policy}"), None)
         }
         _ => name.to_owned(),
     };

@@ -29,7 +29,9 @@ use crate::i18n::I18n;
 use crate::ids::JobId;
 use crate::render::png::fit_png;
 use crate::render::worker::WorkerConfig;
-use crate::store::{now_ms, JobStatus, RenderJob, Side, Store};
+use crate::store::{
+    now_ms, Disposition, JobStatus, NsfwPolicy, RefusalReason, RenderJob, Side, Store,
+};
 use crate::text::for_echo;
 
 /// Sending a finished job is tried this often before it is given up (and logged).
@@ -38,6 +40,8 @@ const MAX_DELIVERY_TRIES: u32 = 5;
 const BATCH: i64 = 50;
 /// Name of the attached file.
 const FILE_NAME: &str = "imagine.png";
+/// The file name of an image shown behind a spoiler (Discord blurs `SPOILER_` attachments).
+const SPOILER_FILE_NAME: &str = "SPOILER_imagine.png";
 /// Discord's JSON error code for a webhook (here: an interaction token) it does not know.
 const UNKNOWN_WEBHOOK: isize = 10015;
 
@@ -251,13 +255,72 @@ impl Delivery {
             return;
         }
         let via = self.route(job);
-        match self.send_image(job, via).await {
+        // The safety check's verdict against the channel and the server's policy, read now.
+        let policy = match job.guild_id {
+            Some(guild) => match self.store.guild_settings(guild).await {
+                Ok(settings) => settings.nsfw_policy(),
+                Err(error) => {
+                    tracing::warn!(job = %job.id, %error, "reading the server's NSFW policy failed; blocking");
+                    NsfwPolicy::Block
+                }
+            },
+            None => NsfwPolicy::Block,
+        };
+        let sent = match policy.disposition(job.nsfw, job.channel_nsfw) {
+            Disposition::Show => self.send_image(job, via, false).await,
+            Disposition::Spoiler => self.send_image(job, via, true).await,
+            Disposition::Withhold => self.withhold(job, via).await,
+        };
+        match sent {
             Ok(()) => self.delivered(job, via).await,
             Err(error) => self.delivery_failed(job, error).await,
         }
     }
 
-    async fn send_image(&self, job: &RenderJob, via: &str) -> anyhow::Result<()> {
+    /// A render the safety check flagged, where it may not be shown: the public deferred reply
+    /// is deleted and its owner told privately (after the token's lifetime, a short note in
+    /// the channel, without the prompt). Counted for `/stats`.
+    async fn withhold(&self, job: &RenderJob, via: &str) -> anyhow::Result<()> {
+        tracing::info!(job = %job.id, channel_nsfw = job.channel_nsfw, "render flagged by the safety check; not posted");
+        let note = self.i18n.tr(&job.locale, "imagine-withheld", None);
+        if via == "interaction" {
+            // Deleting twice (a repeated delivery) answers 404: already gone.
+            if let Err(error) = self
+                .http
+                .delete_original_interaction_response(&job.interaction_token)
+                .await
+            {
+                if !is_not_found(&error) {
+                    return Err(error.into());
+                }
+            }
+            serenity::CreateInteractionResponseFollowup::new()
+                .content(note)
+                .ephemeral(true)
+                .allowed_mentions(serenity::CreateAllowedMentions::new())
+                .execute(&self.http, (None, &job.interaction_token))
+                .await?;
+        } else {
+            serenity::ChannelId::new(job.channel_id.0)
+                .send_message(
+                    &self.http,
+                    serenity::CreateMessage::new()
+                        .content(note)
+                        .allowed_mentions(serenity::CreateAllowedMentions::new())
+                        .nonce(nonce(job.id))
+                        .enforce_nonce(true),
+                )
+                .await?;
+        }
+        if let Some(guild) = job.guild_id {
+            if let Err(error) = self.store.count_refusal(guild, RefusalReason::Safety).await {
+                tracing::warn!(job = %job.id, %error, "counting a refusal failed");
+            }
+        }
+        Ok(())
+    }
+
+    async fn send_image(&self, job: &RenderJob, via: &str, spoiler: bool) -> anyhow::Result<()> {
         let image = self
             .store
             .rendered_image(job.id)
@@ -302,8 +365,16 @@ impl Delivery {
                         Some(&fluent_args!["width" => fitted.width, "height" => fitted.height]),
                     ));
                 }
-                embed = embed.image(format!("attachment://{FILE_NAME}"));
-                Some(serenity::CreateAttachment::bytes(fitted.bytes, FILE_NAME))
+                if spoiler {
+                    // Not in the embed, which would show it unblurred.
+                    Some(serenity::CreateAttachment::bytes(
+                        fitted.bytes,
+                        SPOILER_FILE_NAME,
+                    ))
+                } else {
+                    embed = embed.image(format!("attachment://{FILE_NAME}"));
+                    Some(serenity::CreateAttachment::bytes(fitted.bytes, FILE_NAME))
+                }
             }
             None => {
                 content.push('\n');
@@ -455,6 +526,15 @@ fn nonce(job: JobId) -> serenity::Nonce {
 }
 
 /// Whether Discord refused an interaction edit because it never saw the interaction answered.
+/// Whether Discord answered 404 (what a repeated delete gets).
+fn is_not_found(error: &serenity::Error) -> bool {
+    matches!(
+        error,
+        serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(response))
+            if response.status_code == serenity::StatusCode::NOT_FOUND
+    )
+}
+
 fn never_acknowledged(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
         matches!(

@@ -41,6 +41,30 @@ impl From<PersonaMode> for crate::imagine::PersonaMode {
     }
 }
 
+/// Whether `channel` is age-restricted (Discord's `nsfw`; a thread inherits its parent's), from
+/// the gateway cache. Unknown (not cached, DMs) counts as not.
+fn age_restricted(ctx: Context<'_>, channel: serenity::ChannelId) -> bool {
+    let Some(guild) = ctx.guild_id() else {
+        return false;
+    };
+    let Some(guild) = ctx.serenity_context().cache.guild(guild) else {
+        return false;
+    };
+    let find = |id: serenity::ChannelId| {
+        guild
+            .channels
+            .get(&id)
+            .or_else(|| guild.threads.iter().find(|t| t.id == id))
+    };
+    match find(channel) {
+        Some(c) if c.thread_metadata.is_some() => {
+            c.parent_id.and_then(find).is_some_and(|parent| parent.nsfw)
+        }
+        Some(c) => c.nsfw,
+        None => false,
+    }
+}
+
 /// Render an image from your prompt (texts come from commands/*.ftl).
 #[poise::command(slash_command)]
 pub async fn imagine(
@@ -71,6 +95,8 @@ pub async fn imagine(
         negative,
         seed,
         mode: persona.map(Into::into).unwrap_or_default(),
+        // Age-restricted channels (Discord's `nsfw`) are where a flagged image may be shown.
+        channel_nsfw: age_restricted(ctx, interaction.channel_id),
     };
     // Everything that can refuse comes before deferring: a refusal is an ephemeral reply and
     // nothing is stored.

@@ -57,6 +57,7 @@ pub async fn stats(ctx: Context<'_>) -> Result<(), BotError> {
                 "limits" => by(&["member_active", "member_hourly", "server_active", "server_hourly"]),
                 "blocklist" => by(&["blocklist"]),
                 "builtin" => by(&["blocklist_builtin"]),
+                "safety" => by(&["safety"]),
             ]),
         );
         format!("{text}\n{line}")

@@ -167,6 +167,9 @@ pub struct NewJob {
     pub attachment_size_limit: u64,
     /// Tries before failing for good.
     pub max_attempts: u32,
+    /// Whether the channel is age-restricted (Discord's `nsfw`): where a flagged image may be
+    /// shown, if the server allows it.
+    pub channel_nsfw: bool,
 }
 
 /// A job as stored.
@@ -240,6 +243,10 @@ pub struct RenderJob {
     pub finished_at: Option<i64>,
     /// Delivered at.
     pub delivered_at: Option<i64>,
+    /// Whether the channel is age-restricted.
+    pub channel_nsfw: bool,
+    /// The safety check's verdict on the render (None: not checked).
+    pub nsfw: Option<bool>,
 }
 
 /// A job handed to a worker together with its lease.
@@ -470,6 +477,8 @@ mod tests {
             started_at: None,
             finished_at: None,
             delivered_at: None,
+            channel_nsfw: false,
+            nsfw: None,
         };
         let new = NewJob {
             guild_id: job.guild_id,
@@ -493,6 +502,7 @@ mod tests {
             steps: 0,
             attachment_size_limit: 1,
             max_attempts: 1,
+            channel_nsfw: false,
         };
         let leased = LeasedJob {
             job: job.clone(),

@@ -70,6 +70,8 @@ pub struct ImagineRequest {
     pub seed: Option<i64>,
     /// Persona conditioning.
     pub mode: PersonaMode,
+    /// Whether the channel is age-restricted.
+    pub channel_nsfw: bool,
 }
 
 impl std::fmt::Debug for ImagineRequest {
@@ -329,6 +331,7 @@ impl ImagineService {
             steps: 0,
             attachment_size_limit: request.attachment_size_limit,
             max_attempts: self.config.render.max_attempts,
+            channel_nsfw: request.channel_nsfw,
             compare,
             persona_id: None,
             persona_mode: mode,

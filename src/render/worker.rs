@@ -31,6 +31,8 @@ pub struct WorkerConfig {
     /// The most one render may take unless its model sets its own ([`Renderer::deadline`]);
     /// compare mode, two renders, gets twice as long.
     pub deadline: Duration,
+    /// The image safety checker every render passes (None: renders are not checked).
+    pub safety: Option<Arc<zipp_clip::safety::SafetyChecker>>,
 }
 
 impl WorkerConfig {
@@ -53,6 +55,26 @@ fn embed(clip: Option<&zipp_clip::ClipEmbedder>, image: &image::RgbImage) -> Opt
         Err(error) => {
             tracing::warn!(%error, "CLIP embedding of a render failed");
             None
+        }
+    }
+}
+
+/// The safety check's verdict on `images` (flagged when any is): None without a checker. A
+/// checker that fails flags them (fail closed: a flagged image is only withheld).
+fn safety_verdict(
+    checker: Option<&zipp_clip::safety::SafetyChecker>,
+    images: &[&image::RgbImage],
+) -> Option<bool> {
+    let checker = checker?;
+    let images: Vec<_> = images
+        .iter()
+        .map(|i| image::DynamicImage::ImageRgb8((*i).clone()))
+        .collect();
+    match checker.check(&images) {
+        Ok(verdicts) => Some(verdicts.iter().any(|v| v.nsfw)),
+        Err(error) => {
+            tracing::error!(%error, "the safety check failed; the render counts as flagged");
+            Some(true)
         }
     }
 }
@@ -128,6 +150,7 @@ async fn process_leased(
         let renderer = Arc::clone(renderer);
         let lease_lost = Arc::clone(&lease_lost);
         let clip = config.clip.clone();
+        let safety = config.safety.clone();
         tokio::task::spawn_blocking(move || {
             let started = Instant::now();
             let mut progress = |done: u32, total: u32| {
@@ -136,10 +159,12 @@ async fn process_leased(
             };
             // The image the member asked for (the persona side of a comparison) is embedded.
             let embedded;
+            let nsfw;
             let image = match &compare {
                 None => {
                     let image = renderer.render(&spec, &mut progress)?;
                     embedded = embed(clip.as_deref(), &image);
+                    nsfw = safety_verdict(safety.as_deref(), &[&image]);
                     image
                 }
                 // Compare mode: the persona prompt and the generic prompt, same seed, one image;
@@ -155,6 +180,7 @@ async fn process_leased(
                     let generic = renderer.render(&generic_spec, &mut |done, total| {
                         progress(total + done, 2 * total)
                     })?;
+                    nsfw = safety_verdict(safety.as_deref(), &[&persona, &generic]);
                     match compare.persona_side {
                         Side::Left => png::side_by_side(&persona, &generic),
                         Side::Right => png::side_by_side(&generic, &persona),
@@ -169,6 +195,7 @@ async fn process_leased(
                 image.height(),
                 started.elapsed(),
                 embedded,
+                nsfw,
             ))
         })
     };
@@ -235,14 +262,14 @@ async fn process_leased(
         )))
     });
     match result {
-        Ok((bytes, width, height, elapsed, embedded)) => {
+        Ok((bytes, width, height, elapsed, embedded, nsfw)) => {
             let render_ms = elapsed.as_millis() as i64;
             match store
-                .complete(job.id, owner, &bytes, width, height, render_ms)
+                .complete_checked(job.id, owner, &bytes, (width, height), render_ms, nsfw)
                 .await
             {
                 Ok(true) => {
-                    tracing::info!(render_ms, bytes = bytes.len(), "job done");
+                    tracing::info!(render_ms, bytes = bytes.len(), ?nsfw, "job done");
                     // Kept only for a consenting member in a server with inference on: the
                     // store checks, at the moment of the insert.
                     if let Some(embedding) = embedded {

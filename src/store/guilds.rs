@@ -18,6 +18,9 @@ pub struct GuildSettings {
     pub persona_inference: Option<String>,
     /// `on`: a member's consent also records their recent past activity (None: off).
     pub history_backfill: Option<String>,
+    /// What a flagged image does in an age-restricted channel: `block` (None), `spoiler`,
+    /// `allow`.
+    pub nsfw_policy: Option<String>,
 }
 
 impl GuildSettings {
@@ -26,9 +29,54 @@ impl GuildSettings {
         self.persona_inference.as_deref() != Some("off")
     }
 
+    /// What a flagged image does in an age-restricted channel here.
+    pub fn nsfw_policy(&self) -> NsfwPolicy {
+        match self.nsfw_policy.as_deref() {
+            Some("spoiler") => NsfwPolicy::Spoiler,
+            Some("allow") => NsfwPolicy::Allow,
+            _ => NsfwPolicy::Block,
+        }
+    }
+
     /// Whether a member's consent also records their recent past activity here.
     pub fn backfill_on(&self) -> bool {
         self.inference_on() && self.history_backfill.as_deref() == Some("on")
+    }
+}
+
+/// What a render the safety check flagged becomes in an age-restricted channel (elsewhere, and
+/// in DMs, it is never posted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NsfwPolicy {
+    /// Not posted (the default).
+    Block,
+    /// Posted behind a spoiler.
+    Spoiler,
+    /// Posted.
+    Allow,
+}
+
+/// How a finished render is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// Posted.
+    Show,
+    /// Posted behind a spoiler.
+    Spoiler,
+    /// Not posted; its owner is told privately.
+    Withhold,
+}
+
+impl NsfwPolicy {
+    /// The disposition of a render with the safety check's `verdict` (None: not checked) in a
+    /// channel that is (or not) age-restricted.
+    pub fn disposition(self, verdict: Option<bool>, age_restricted: bool) -> Disposition {
+        match (verdict, age_restricted, self) {
+            (None | Some(false), _, _) => Disposition::Show,
+            (Some(true), false, _) | (Some(true), true, NsfwPolicy::Block) => Disposition::Withhold,
+            (Some(true), true, NsfwPolicy::Spoiler) => Disposition::Spoiler,
+            (Some(true), true, NsfwPolicy::Allow) => Disposition::Show,
+        }
     }
 }
 
@@ -45,6 +93,8 @@ pub enum GuildSetting {
     HistoryBackfill,
     /// A server's tightening of one limit on `/imagine` (`/config limits`).
     Limit(crate::domain::LimitKind),
+    /// What flagged images do in age-restricted channels (`/config nsfw`).
+    NsfwPolicy,
 }
 
 impl GuildSetting {
@@ -56,6 +106,7 @@ impl GuildSetting {
             GuildSetting::PersonaInference => "persona_inference",
             GuildSetting::HistoryBackfill => "history_backfill",
             GuildSetting::Limit(kind) => super::limits::limit_column(kind),
+            GuildSetting::NsfwPolicy => "nsfw_policy",
         }
     }
 }
@@ -79,7 +130,7 @@ impl Store {
     /// The server's settings (defaults when it never changed any).
     pub async fn guild_settings(&self, guild: GuildId) -> Result<GuildSettings, StoreError> {
         let row =
-            sqlx::query("SELECT diffusion_model, llm, persona_inference, history_backfill FROM guild_settings WHERE guild_id = $1")
+            sqlx::query("SELECT diffusion_model, llm, persona_inference, history_backfill, nsfw_policy FROM guild_settings WHERE guild_id = $1")
                 .bind(guild.to_db())
                 .fetch_optional(self.pool())
                 .await
@@ -97,6 +148,9 @@ impl Store {
                 .map_err(db_err("read guild settings"))?,
             history_backfill: row
                 .try_get("history_backfill")
+                .map_err(db_err("read guild settings"))?,
+            nsfw_policy: row
+                .try_get("nsfw_policy")
                 .map_err(db_err("read guild settings"))?,
         })
     }
@@ -198,5 +252,33 @@ impl Store {
             })
             .collect::<Result<_, sqlx::Error>>()
             .map_err(db_err("read audit log"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Disposition, NsfwPolicy};
+
+    #[test]
+    fn flagged_images_show_only_where_the_server_allows() {
+        use Disposition::{Show, Withhold};
+        use NsfwPolicy::{Allow, Block};
+        for (policy, verdict, age_restricted, want) in [
+            (Block, None, false, Show),
+            (Block, Some(false), false, Show),
+            (Block, Some(true), false, Withhold),
+            (Allow, Some(true), false, Withhold),
+            (NsfwPolicy::Spoiler, Some(true), false, Withhold),
+            (Block, Some(true), true, Withhold),
+            (NsfwPolicy::Spoiler, Some(true), true, Disposition::Spoiler),
+            (Allow, Some(true), true, Show),
+            (Allow, Some(false), true, Show),
+        ] {
+            assert_eq!(
+                policy.disposition(verdict, age_restricted),
+                want,
+                "{policy:?} {verdict:?} {age_restricted}"
+            );
+        }
     }
 }

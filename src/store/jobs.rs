@@ -23,7 +23,7 @@ pub(super) const JOB_COLUMNS: &str = "id, guild_id, channel_id, member_id, inter
     width, height, steps, attachment_size_limit, status, attempts, max_attempts, progress_step, \
     progress_total, notified_step, error_message_id, last_error, created_at, started_at, \
     finished_at, delivered_at, generic_prompt, persona_side, persona_id, rewrite_attempts, \
-    persona_mode";
+    persona_mode, channel_nsfw, nsfw";
 
 /// An hour, in milliseconds (the window of the hourly limits).
 pub(super) const HOUR_MS: i64 = 3_600_000;
@@ -86,6 +86,8 @@ pub(super) fn job_from_row(row: &AnyRow) -> Result<RenderJob, sqlx::Error> {
             _ => None,
         },
         persona_id: row.try_get("persona_id")?,
+        channel_nsfw: row.try_get::<i64, _>("channel_nsfw")? != 0,
+        nsfw: row.try_get::<Option<i64>, _>("nsfw")?.map(|n| n != 0),
         persona_mode: {
             let mode: String = row.try_get("persona_mode")?;
             PersonaMode::parse(&mode).ok_or_else(|| {
@@ -426,8 +428,8 @@ impl Store {
     }
 
     /// Stores the image and marks the job done, if `owner` still holds the lease.
-    /// False (and nothing stored) when the lease was lost.
-    #[tracing::instrument(skip_all, fields(job = %id))]
+    /// False (and nothing stored) when the lease was lost. Not safety-checked: see
+    /// [`Store::complete_checked`].
     pub async fn complete(
         &self,
         id: JobId,
@@ -437,17 +439,33 @@ impl Store {
         height: u32,
         render_ms: i64,
     ) -> Result<bool, StoreError> {
+        self.complete_checked(id, owner, png, (width, height), render_ms, None)
+            .await
+    }
+
+    /// [`Store::complete`] with the safety check's verdict (None: not checked).
+    #[tracing::instrument(skip_all, fields(job = %id))]
+    pub async fn complete_checked(
+        &self,
+        id: JobId,
+        owner: &str,
+        png: &[u8],
+        (width, height): (u32, u32),
+        render_ms: i64,
+        nsfw: Option<bool>,
+    ) -> Result<bool, StoreError> {
         let now = now_ms();
         let mut tx = self.pool().begin().await.map_err(db_err("complete"))?;
         let row = sqlx::query(
             "UPDATE render_jobs SET status = 'done', finished_at = $1, lease_owner = NULL, \
-             lease_expires_at = NULL, last_error = NULL \
+             lease_expires_at = NULL, last_error = NULL, nsfw = $4 \
              WHERE id = $2 AND lease_owner = $3 AND status = 'running' \
              RETURNING guild_id, member_id",
         )
         .bind(now)
         .bind(id.0)
         .bind(owner)
+        .bind(nsfw.map(i64::from))
         .fetch_optional(&mut *tx)
         .await
         .map_err(db_err("complete"))?;

@@ -18,6 +18,8 @@ pub enum RefusalReason {
     Blocklist,
     /// The prompt matched the built-in list no server can turn off.
     BuiltInBlocklist,
+    /// The safety check flagged the render, and it was not posted.
+    Safety,
 }
 
 impl RefusalReason {
@@ -27,6 +29,7 @@ impl RefusalReason {
             RefusalReason::Limit(kind) => kind.as_str(),
             RefusalReason::Blocklist => "blocklist",
             RefusalReason::BuiltInBlocklist => "blocklist_builtin",
+            RefusalReason::Safety => "safety",
         }
     }
 }

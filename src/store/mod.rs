@@ -33,7 +33,7 @@ pub use crate::domain::{Edge, EdgeDelta, EdgeKind, GraphNode};
 pub use compare::{wilson_interval, CompareStats, PickOutcome};
 pub use consent::Erased;
 pub use feedback::FEEDBACK_REACTED;
-pub use guilds::{AuditEntry, GuildSetting, GuildSettings};
+pub use guilds::{AuditEntry, Disposition, GuildSetting, GuildSettings, NsfwPolicy};
 pub use images::RenderedImage;
 pub use jobs::FinishedRewrite;
 pub use limits::RefusalReason;

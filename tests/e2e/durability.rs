@@ -207,6 +207,7 @@ async fn killed_worker_is_replaced(kind: Db) {
         .env("ZIPP_RENDER__DEVICE", "cpu")
         .env("ZIPP_RENDER__LEASE_SECS", "1")
         .env("ZIPP_RENDER__POLL_MS", "50")
+        .env("ZIPP_RENDER__SAFETY_CHECKER", tiny_checker_dir(false))
         .env("RUST_LOG", "warn")
         .spawn()
         .expect("spawn zipp worker");

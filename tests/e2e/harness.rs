@@ -139,6 +139,7 @@ pub fn new_job(interaction: u64) -> zipp::store::NewJob {
         compare: None,
         persona_id: None,
         persona_mode: zipp::store::PersonaMode::On,
+        channel_nsfw: false,
     }
 }
 
@@ -246,6 +247,24 @@ pub fn tiny_model_dir() -> &'static Path {
     })
 }
 
+/// A tiny random safety checker in the real file layout: `flags_everything` gives every
+/// threshold -2 (cosine similarities are ≥ -1: every image is flagged), else 2 (none is).
+pub fn tiny_checker_dir(flags_everything: bool) -> &'static Path {
+    static NEVER: OnceLock<PathBuf> = OnceLock::new();
+    static ALWAYS: OnceLock<PathBuf> = OnceLock::new();
+    let (cell, name, threshold) = if flags_everything {
+        (&ALWAYS, "always", -2.0)
+    } else {
+        (&NEVER, "never", 2.0)
+    };
+    cell.get_or_init(|| {
+        let dir =
+            std::env::temp_dir().join(format!("zipp-tests-{}-safety-{name}", std::process::id()));
+        zipp_clip::safety::write_tiny_checker(&dir, threshold).expect("write tiny checker");
+        dir
+    })
+}
+
 /// A model catalog holding the tiny model as `tiny` with `steps` steps at 64×64.
 pub fn write_catalog(dir: &Path, steps: u32) -> PathBuf {
     let file = dir.join("models.toml");
@@ -269,6 +288,7 @@ pub fn test_config(db: &TestDb, fake: &FakeDiscord, catalog: &Path) -> Config {
     config.render.poll_ms = 50;
     config.render.lease_secs = 2;
     config.render.retry_backoff_secs = 0;
+    config.render.safety_checker = tiny_checker_dir(false).display().to_string();
     config.discord.delivery_poll_ms = 50;
     config.discord.progress_edit_interval_ms = 0;
     config
@@ -544,6 +564,7 @@ pub fn spawn_zipp(
         .env("ZIPP_RENDER__POLL_MS", "50")
         .env("ZIPP_RENDER__LEASE_SECS", "2")
         .env("ZIPP_RENDER__RETRY_BACKOFF_SECS", "0")
+        .env("ZIPP_RENDER__SAFETY_CHECKER", tiny_checker_dir(false))
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::null());
     for (key, value) in env {

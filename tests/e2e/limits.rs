@@ -448,6 +448,7 @@ async fn a_hung_render_ends_at_its_deadline(kind: Db) {
             retry_backoff: Duration::ZERO,
             clip: None,
             deadline: Duration::from_millis(300),
+            safety: None,
         },
         Arc::new(tokio::sync::Notify::new()),
         shutdown_rx,

@@ -225,7 +225,7 @@ async fn moderators_set_rules_and_members_are_refused_politely(kind: Db) {
     let stats = ephemeral(&answer(fake, next(), MEMBER, "stats", vec![]).await);
     assert!(
         stats.ends_with(
-            "Refused requests: 3 (1 over limits, 1 by the server's blocklist, 1 by the built-in list)."
+            "Refused requests: 3 (1 over limits, 1 by the server's blocklist, 1 by the built-in list, 0 images withheld by the safety check)."
         ),
         "{stats}"
     );
@@ -355,3 +355,122 @@ async fn moderators_set_rules_and_members_are_refused_politely(kind: Db) {
 }
 
 on_both_databases!(moderators_set_rules_and_members_are_refused_politely);
+
+/// Every render passes the safety checker (a tiny real one in the diffusers layout, whose
+/// thresholds flag every image here). Outside age-restricted channels a flagged image is never
+/// posted: the public reply is deleted and its owner told privately. In an age-restricted
+/// channel the server decides: blocked by default, behind a spoiler with `/config nsfw spoiler`.
+async fn flagged_images_are_withheld_or_spoilered(kind: Db) {
+    let setup = Setup::new(kind, 1).await;
+    let fake = &setup.fake;
+    let mut config = setup.config();
+    config.render.safety_checker = tiny_checker_dir(true).display().to_string();
+    let app = start_app(config, true, 1, None, &setup.guard).await;
+    wait_registered(fake).await;
+    let app_id = fake.config().app_id;
+
+    // An ordinary channel: withheld, whatever the server's policy.
+    let (_, token) = dispatch_imagine(
+        fake,
+        976_000_000_000_000_001,
+        vec![opt_str("prompt", "a fox")],
+        |b| b,
+    )
+    .await;
+    let original = format!("/api/v10/webhooks/{app_id}/{token}/messages/@original");
+    fake.wait_for_request("the public reply deleted", WAIT, |r| {
+        r.method == "DELETE" && r.path == original
+    })
+    .await
+    .expect("the deferred reply is deleted");
+    let webhook = webhook_path(app_id, &token);
+    let note = fake
+        .wait_for_request("a private note", WAIT, |r| {
+            r.method == "POST"
+                && r.path == webhook
+                && r.json.as_ref().is_some_and(|j| {
+                    j["content"]
+                        .as_str()
+                        .is_some_and(|c| c.starts_with("The safety check"))
+                })
+        })
+        .await
+        .expect("a followup");
+    let json = note.json.as_ref().expect("json");
+    assert_eq!(json["flags"], 64, "ephemeral: {json}");
+    assert!(
+        json["content"]
+            .as_str()
+            .expect("content")
+            .starts_with("The safety check flagged this image"),
+        "{json}"
+    );
+    assert_mentions_nobody(&note);
+    assert!(
+        !fake
+            .requests()
+            .iter()
+            .any(|r| is_image_delivery(r, &webhook)),
+        "no image was posted"
+    );
+
+    // An age-restricted channel, and a server that chose spoilers.
+    let adults = fake.config().channel_id + 7;
+    let channel = json!({
+        "id": adults.to_string(),
+        "type": 0,
+        "guild_id": fake.config().guild_id.to_string(),
+        "name": "adults",
+        "position": 1,
+        "permission_overwrites": [],
+        "nsfw": true,
+        "topic": null,
+        "rate_limit_per_user": 0,
+    });
+    assert!(fake.dispatch("CHANNEL_CREATE", channel).await > 0);
+    let set = ephemeral(
+        &answer(
+            fake,
+            976_000_000_000_000_002,
+            MODERATOR,
+            "config",
+            vec![opt_sub("nsfw", vec![opt_int("policy", 1)])],
+        )
+        .await,
+    );
+    assert_eq!(
+        set,
+        "Flagged images in age-restricted channels is now behind a spoiler. The change is in the audit log."
+    );
+    let (_, token) = dispatch_imagine(
+        fake,
+        976_000_000_000_000_003,
+        vec![opt_str("prompt", "a fox")],
+        |b| b.channel_id(adults),
+    )
+    .await;
+    let webhook = webhook_path(app_id, &token);
+    let delivered = fake
+        .wait_for_request("the spoilered image", WAIT, |r| {
+            is_image_delivery(r, &webhook)
+        })
+        .await
+        .expect("delivered");
+    assert_eq!(
+        delivered.files[0].filename, "SPOILER_imagine.png",
+        "a spoiler attachment"
+    );
+    let json = delivered.json.as_ref().expect("json");
+    assert!(
+        json["embeds"][0].get("image").is_none(),
+        "the embed does not show it unblurred: {json}"
+    );
+    let stats = ephemeral(&answer(fake, 976_000_000_000_000_004, MEMBER, "stats", vec![]).await);
+    assert!(
+        stats.ends_with("1 images withheld by the safety check)."),
+        "{stats}"
+    );
+    setup.finish(app).await;
+}
+
+on_both_databases!(flagged_images_are_withheld_or_spoilered);

@@ -348,6 +348,15 @@ pub fn write_model(dir: &Path, config: &ClipFileConfig) -> Result<(), ClipError>
     let device = Device::Cpu;
     let varmap = candle_nn::VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &device);
+    // Created first: candle's vision tower would draw an unsaved random one when absent.
+    vb.get_with_hints(
+        config.vision_config.hidden_size,
+        "vision_model.embeddings.class_embedding",
+        candle_nn::Init::Randn {
+            mean: 0.0,
+            stdev: 1.0,
+        },
+    )?;
     clip::ClipModel::new(vb, &config.candle())?;
     let weights = dir.join("model.safetensors");
     varmap.save(&weights).map_err(|e| ClipError::File {

@@ -88,10 +88,13 @@ impl SafetyChecker {
         let candle = config.candle().vision_config;
         // The hub's checker (saved by transformers 4) nests the tower as
         // `vision_model.vision_model.*`; transformers 5 saves it as `vision_model.*`.
+        // candle draws a *random* class embedding when the file has none: require it.
         let tower = if vb.contains_tensor("vision_model.vision_model.embeddings.class_embedding") {
             vb.pp("vision_model").pp("vision_model")
-        } else {
+        } else if vb.contains_tensor("vision_model.embeddings.class_embedding") {
             vb.pp("vision_model")
+        } else {
+            candle_core::bail!("no vision_model.vision_model.embeddings.class_embedding")
         };
         let vision = vision_model::ClipVisionTransformer::new(tower, &candle)?;
         let (hidden, proj) = (config.vision_config.hidden_size, config.projection_dim);
@@ -194,6 +197,16 @@ pub fn write_checker(
     let varmap = candle_nn::VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &device);
     let proj = config.projection_dim;
+    let init = candle_nn::Init::Randn {
+        mean: 0.0,
+        stdev: 1.0,
+    };
+    // Created first: candle's tower would draw an unsaved random one.
+    vb.get_with_hints(
+        config.vision_config.hidden_size,
+        "vision_model.vision_model.embeddings.class_embedding",
+        init,
+    )?;
     vision_model::ClipVisionTransformer::new(
         vb.pp("vision_model").pp("vision_model"),
         &config.candle().vision_config,
@@ -203,10 +216,6 @@ pub fn write_checker(
         proj,
         vb.pp("visual_projection"),
     )?;
-    let init = candle_nn::Init::Randn {
-        mean: 0.0,
-        stdev: 1.0,
-    };
     vb.get_with_hints((concepts, proj), "concept_embeds", init)?;
     vb.get_with_hints((special, proj), "special_care_embeds", init)?;
     let constant = candle_nn::Init::Const(f64::from(threshold));
@@ -270,6 +279,18 @@ mod tests {
                 assert_eq!(verdict.special_scores.len(), 3);
             }
         }
+        Ok(())
+    }
+
+    #[test]
+    fn a_written_checker_loads_the_same_every_time() -> Result<(), ClipError> {
+        let dir = tempfile::tempdir().map_err(|e| file_error(Path::new("tmp"), e))?;
+        write_tiny_checker(dir.path(), 0.0)?;
+        let embeds = |_| -> Result<Vec<Vec<f32>>, ClipError> {
+            let checker = SafetyChecker::load(dir.path(), &Device::Cpu)?;
+            Ok(checker.image_embeds(&[image(9)])?.to_vec2::<f32>()?)
+        };
+        assert_eq!(embeds(0)?, embeds(1)?, "no weight is drawn at load time");
         Ok(())
     }
 
