@@ -27,7 +27,8 @@ impl Default for UploadLimits {
     fn default() -> Self {
         Self {
             max_bytes: 10 * 1024 * 1024,
-            max_pixels: 40_000_000,
+            // 16 MP: a 4096×4096 photo; decoding it takes 64 MiB.
+            max_pixels: 16_000_000,
             max_side: 10_000,
         }
     }

@@ -9,6 +9,9 @@ use super::{BotError, Context};
 use crate::error::UserError;
 use crate::upload::{self, check_declared, UploadError, UploadLimits};
 
+/// `/persona add-image` downloads and embeddings running at once, over the whole bot.
+static ADDING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
 /// Add an image you love: it tells zipp about your taste.
 #[poise::command(slash_command, guild_only, rename = "add-image")]
 pub async fn add_image(ctx: Context<'_>, image: serenity::Attachment) -> Result<(), BotError> {
@@ -35,6 +38,11 @@ pub async fn add_image(ctx: Context<'_>, image: serenity::Attachment) -> Result<
     )
     .map_err(|e| upload_error(e, &limits))?;
     ctx.defer_ephemeral().await?;
+    // Downloads and decodes at once are few: each may hold 16 MP decoded plus CLIP's work.
+    let _permit = ADDING
+        .acquire()
+        .await
+        .map_err(|e| BotError::Internal(anyhow::Error::new(e).context("image semaphore")))?;
     let bytes = download(&image.url, &limits).await?;
     let embedded = tokio::task::spawn_blocking(move || -> Result<Vec<f32>, BotError> {
         let decoded = upload::decode(&bytes, &limits).map_err(|e| upload_error(e, &limits))?;

@@ -11,6 +11,9 @@ use crate::ids::{GuildId, JobId, MemberId};
 /// Feedback kind: the owner reacted to the message carrying their image.
 pub const FEEDBACK_REACTED: &str = "reacted";
 
+/// The most images a member keeps per server with `/persona add-image` (the oldest go).
+pub const MAX_MEMBER_IMAGES: i64 = 20;
+
 impl Store {
     /// Records which message carried job `id`'s image.
     pub async fn set_job_message(&self, id: JobId, message_id: u64) -> Result<(), StoreError> {
@@ -194,6 +197,18 @@ impl Store {
         .bind(member.to_db())
         .bind(to_bytes(embedding))
         .bind(now_ms())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err(op))?;
+        // Only the member's newest images are kept.
+        sqlx::query(
+            "DELETE FROM member_images WHERE guild_id = $1 AND member_id = $2 \
+             AND id NOT IN (SELECT id FROM member_images WHERE guild_id = $1 AND member_id = $2 \
+                 ORDER BY id DESC LIMIT $3)",
+        )
+        .bind(guild.to_db())
+        .bind(member.to_db())
+        .bind(MAX_MEMBER_IMAGES)
         .execute(&mut *tx)
         .await
         .map_err(db_err(op))?;

@@ -484,6 +484,37 @@ async fn a_hung_render_ends_at_its_deadline(kind: Db) {
 
 on_both_databases!(a_hung_render_ends_at_its_deadline);
 
+/// A member keeps at most `MAX_MEMBER_IMAGES` added images per server: the newest.
+async fn added_images_are_capped(kind: Db) {
+    let db = TestDb::new(kind).await;
+    let store = Store::connect(&db.url, 8).await.expect("connect");
+    let (guild, member) = (GuildId(81), MemberId(82));
+    store
+        .set_consent(guild, member, true)
+        .await
+        .expect("consent");
+    let cap = zipp::store::MAX_MEMBER_IMAGES as usize;
+    for i in 0..cap + 3 {
+        assert!(store
+            .add_member_image(guild, member, &[i as f32; 4])
+            .await
+            .expect("add"));
+    }
+    let kept: Vec<f32> = store
+        .engaged_images(guild)
+        .await
+        .expect("images")
+        .into_iter()
+        .map(|(_, e)| e[0])
+        .collect();
+    let newest: Vec<f32> = (3..cap + 3).map(|i| i as f32).collect();
+    assert_eq!(kept, newest, "the {cap} newest are kept");
+    store.close().await;
+    db.cleanup().await;
+}
+
+on_both_databases!(added_images_are_capped);
+
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

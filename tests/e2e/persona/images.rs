@@ -237,7 +237,7 @@ async fn members_add_images(kind: Db) {
         ),
         (
             attach("bomb.png", "image/png", bomb),
-            "That image has too many pixels; the limit is 40 megapixels.",
+            "That image has too many pixels; the limit is 16 megapixels.",
         ),
         (
             attach(
