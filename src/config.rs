@@ -178,6 +178,9 @@ pub struct RewriteConfig {
     pub temperature: f64,
     /// `local` backend: how many rewrites may generate at once (each holds its own KV cache).
     pub local_max_concurrency: usize,
+    /// LLM rewrites one server may use per hour (per bot process); past it the template
+    /// rewrite answers and the reply says so. 0: no budget.
+    pub server_llm_per_hour: u32,
 }
 
 impl Default for RewriteConfig {
@@ -191,6 +194,7 @@ impl Default for RewriteConfig {
             max_tokens: 96,
             temperature: 0.7,
             local_max_concurrency: 1,
+            server_llm_per_hour: 300,
         }
     }
 }

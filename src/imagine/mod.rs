@@ -30,7 +30,7 @@ pub use crate::domain::PersonaMode;
 use crate::error::UserError;
 use crate::ids::{ApplicationId, ChannelId, GuildId, InteractionId, JobId, MemberId};
 use crate::rewrite::prompt::Example;
-use crate::rewrite::registry::Rewriters;
+use crate::rewrite::registry::{Rewriters, TEMPLATE};
 use crate::rewrite::{RewriteRequest, Rewritten};
 use crate::store::{
     Acceptance, Compare, FinishedRewrite, GuildSettings, JobLimits, LimitKind, LimitRefusal,
@@ -144,6 +144,8 @@ pub struct ImagineService {
     /// Members asked for consent recently: one prompt per [`CONSENT_ASK_EVERY`], not one per
     /// `/imagine` (bounded: cleared past [`MAX_RECENTLY_ASKED`]).
     asked: dashmap::DashMap<(GuildId, MemberId), std::time::Instant>,
+    /// LLM rewrites per server per hour ([`LlmBudget`]).
+    llm_budget: LlmBudget,
     /// Servers' blocklists, read at most every [`BLOCKLIST_CACHE`].
     blocklists: dashmap::DashMap<GuildId, (std::time::Instant, Arc<Vec<String>>)>,
 }
@@ -163,6 +165,7 @@ impl ImagineService {
         owner: impl Into<String>,
     ) -> Self {
         let (handoff, accepted) = mpsc::unbounded_channel();
+        let llm_budget = LlmBudget::new(config.rewrite.server_llm_per_hour);
         Self {
             store,
             rewriters,
@@ -172,6 +175,7 @@ impl ImagineService {
             accepted: Mutex::new(Some(accepted)),
             asked: dashmap::DashMap::new(),
             blocklists: dashmap::DashMap::new(),
+            llm_budget,
         }
     }
 
@@ -481,14 +485,29 @@ impl ImagineService {
                 .collect(),
             _ => Vec::new(),
         };
-        let rewriter = self.rewriters.get(settings.llm.as_deref());
-        Ok(rewriter
+        let chosen = settings.llm.as_deref();
+        let uses_llm = chosen.unwrap_or(&self.config.rewrite.default_llm) != TEMPLATE;
+        let spent = match guild {
+            Some(guild) if uses_llm => !self.llm_budget.take(guild, std::time::Instant::now()),
+            _ => false,
+        };
+        let rewriter = if spent {
+            self.rewriters.get(Some(TEMPLATE))
+        } else {
+            self.rewriters.get(chosen)
+        };
+        let mut rewritten = rewriter
             .rewrite(RewriteRequest {
                 prompt: prompt.to_owned(),
                 persona: persona.map(|p| p.text.clone()),
                 examples,
             })
-            .await)
+            .await;
+        if spent {
+            tracing::info!(guild = ?guild, "the server's LLM budget is spent; template rewrite");
+            rewritten.kind = format!("{} (llm budget of this server spent)", rewritten.kind);
+        }
+        Ok(rewritten)
     }
 
     /// `Some` when the member should be asked for consent (they never answered, in a server
@@ -667,3 +686,64 @@ pub fn limit_error(refusal: &LimitRefusal) -> UserError {
 /// How long a server's blocklist is cached (a change made through another bot process is seen
 /// after at most this long; this process's own changes at once).
 pub const BLOCKLIST_CACHE: Duration = Duration::from_secs(30);
+
+/// LLM rewrites per server per hour, counted in this process (a fixed window per server): a busy
+/// or abusive server cannot run up a paid API's bill, or hold the LLM for everyone.
+pub struct LlmBudget {
+    per_hour: u32,
+    used: dashmap::DashMap<GuildId, (std::time::Instant, u32)>,
+}
+
+impl LlmBudget {
+    /// `per_hour` LLM calls per server (0: unlimited).
+    pub fn new(per_hour: u32) -> Self {
+        Self {
+            per_hour,
+            used: dashmap::DashMap::new(),
+        }
+    }
+
+    /// Takes one call for `guild` at `now`: false when its hour's budget is spent.
+    pub fn take(&self, guild: GuildId, now: std::time::Instant) -> bool {
+        if self.per_hour == 0 {
+            return true;
+        }
+        if self.used.len() >= MAX_RECENTLY_ASKED {
+            self.used
+                .retain(|_, (start, _)| now.duration_since(*start) < HOUR);
+        }
+        let mut entry = self.used.entry(guild).or_insert((now, 0));
+        let (start, count) = &mut *entry;
+        if now.duration_since(*start) >= HOUR {
+            *start = now;
+            *count = 0;
+        }
+        if *count >= self.per_hour {
+            return false;
+        }
+        *count += 1;
+        true
+    }
+}
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+#[cfg(test)]
+mod budget_tests {
+    use super::*;
+
+    #[test]
+    fn a_server_gets_its_hourly_llm_calls_then_the_template() {
+        let budget = LlmBudget::new(2);
+        let (a, b) = (GuildId(1), GuildId(2));
+        let t0 = std::time::Instant::now();
+        assert!(budget.take(a, t0));
+        assert!(budget.take(a, t0));
+        assert!(!budget.take(a, t0), "spent");
+        assert!(budget.take(b, t0), "another server has its own");
+        assert!(!budget.take(a, t0 + Duration::from_secs(3599)));
+        assert!(budget.take(a, t0 + HOUR), "a new hour");
+        let unlimited = LlmBudget::new(0);
+        assert!((0..1000).all(|_| unlimited.take(a, t0)));
+    }
+}

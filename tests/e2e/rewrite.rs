@@ -148,3 +148,52 @@ async fn hostile_prompts_never_reach_discord_unchecked(kind: Db) {
 }
 
 on_both_databases!(hostile_prompts_never_reach_discord_unchecked);
+
+/// A server's LLM budget: past `rewrite.server_llm_per_hour` calls the template answers, the
+/// reply says why, and the LLM is not called.
+async fn a_spent_llm_budget_falls_back_to_the_template(kind: Db) {
+    let setup = Setup::new(kind, 1).await;
+    let fake = &setup.fake;
+    let llm = start(Mode::Normal).await;
+    let mut catalog = std::fs::read_to_string(&setup.catalog).expect("read");
+    catalog.push_str(&format!(
+        "\n[llm.paid]\nbackend = \"openai\"\nbase_url = \"{}\"\nmodel = \"paid\"\n",
+        llm.url
+    ));
+    std::fs::write(&setup.catalog, catalog).expect("write");
+    let mut config = setup.config();
+    config.rewrite.default_llm = "paid".to_owned();
+    config.rewrite.server_llm_per_hour = 1;
+    let app = setup.start(config, true, 1).await;
+    wait_registered(fake).await;
+    app.store
+        .add_persona(
+            GuildId(fake.config().guild_id),
+            MemberId(DEFAULT_USER_ID),
+            "edited",
+            "I love watercolor and foxes.",
+            None,
+        )
+        .await
+        .expect("persona");
+    let mut kinds = Vec::new();
+    for i in 0..2 {
+        let (_, token) = dispatch_imagine(
+            fake,
+            931_000_000_000_000_001 + i,
+            vec![opt_str("prompt", "a cat")],
+            |b| b,
+        )
+        .await;
+        kinds.push(field(&image_of(fake, &token).await, "Rewrite"));
+    }
+    assert!(!kinds[0].contains("budget"), "{kinds:?}");
+    assert!(
+        kinds[1].ends_with("(llm budget of this server spent)"),
+        "{kinds:?}"
+    );
+    assert_eq!(llm.hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+    setup.finish(app).await;
+}
+
+on_both_databases!(a_spent_llm_budget_falls_back_to_the_template);
