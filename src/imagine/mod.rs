@@ -147,7 +147,7 @@ pub struct ImagineService {
     /// LLM rewrites per server per hour ([`LlmBudget`]).
     llm_budget: LlmBudget,
     /// Servers' blocklists, read at most every [`BLOCKLIST_CACHE`].
-    blocklists: dashmap::DashMap<GuildId, (std::time::Instant, Arc<Vec<String>>)>,
+    blocklists: dashmap::DashMap<GuildId, BlocklistEntry>,
 }
 
 /// A member who leaves the consent prompt unanswered is asked again after this long.
@@ -186,20 +186,36 @@ impl ImagineService {
         self.config.rewrite.budget_ms as i64 + 5_000
     }
 
-    /// The server's blocklist (cached for [`BLOCKLIST_CACHE`]).
+    /// The server's blocklist (cached for [`BLOCKLIST_CACHE`]). Requests arriving together
+    /// while it is read wait for that one read (a burst on a cold cache reads it once).
     pub async fn blocklist(&self, guild: GuildId) -> Result<Arc<Vec<String>>, StoreError> {
-        if let Some(entry) = self.blocklists.get(&guild) {
-            if entry.0.elapsed() < BLOCKLIST_CACHE {
-                return Ok(Arc::clone(&entry.1));
+        let cell = {
+            let fresh = self
+                .blocklists
+                .get(&guild)
+                .filter(|entry| entry.0.elapsed() < BLOCKLIST_CACHE)
+                .map(|entry| Arc::clone(&entry.1));
+            match fresh {
+                Some(cell) => cell,
+                None => {
+                    if self.blocklists.len() >= MAX_RECENTLY_ASKED {
+                        self.blocklists.clear();
+                    }
+                    let mut entry = self
+                        .blocklists
+                        .entry(guild)
+                        .or_insert_with(|| (std::time::Instant::now(), Default::default()));
+                    if entry.0.elapsed() >= BLOCKLIST_CACHE {
+                        *entry = (std::time::Instant::now(), Default::default());
+                    }
+                    Arc::clone(&entry.1)
+                }
             }
-        }
-        let list = Arc::new(self.store.blocklist(guild).await?);
-        if self.blocklists.len() >= MAX_RECENTLY_ASKED {
-            self.blocklists.clear();
-        }
-        self.blocklists
-            .insert(guild, (std::time::Instant::now(), Arc::clone(&list)));
-        Ok(list)
+        };
+        let list = cell
+            .get_or_try_init(|| async { self.store.blocklist(guild).await.map(Arc::new) })
+            .await?;
+        Ok(Arc::clone(list))
     }
 
     /// Which list, if any, refuses `prompt` in `guild` (DMs: the built-in list only).
@@ -682,6 +698,12 @@ pub fn limit_error(refusal: &LimitRefusal) -> UserError {
         None => error,
     }
 }
+
+/// A cached blocklist: when it was (to be) read, and the read shared by concurrent requests.
+type BlocklistEntry = (
+    std::time::Instant,
+    Arc<tokio::sync::OnceCell<Arc<Vec<String>>>>,
+);
 
 /// How long a server's blocklist is cached (a change made through another bot process is seen
 /// after at most this long; this process's own changes at once).

@@ -8,6 +8,21 @@ use super::{db_err, now_ms, Backend, Store, StoreError};
 use crate::domain::{Acceptance, JobLimits, JobStatus, NewJob};
 use crate::ids::{GuildId, JobId};
 
+/// Requests of one server that may be accepted at the same instant without its lock: the
+/// unlocked check keeps this much below the server's limits. Each bot process accepts at most
+/// `database.max_connections` (default 8) at once, so this covers two processes at the default;
+/// near the limits every request takes the server's lock and the check is exact.
+pub(super) const SERVER_MARGIN: i64 = 16;
+
+/// Which advisory locks an accepting transaction takes on PostgreSQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Locks {
+    /// The member's only (the server's limits checked with [`SERVER_MARGIN`] to spare).
+    Member,
+    /// The member's, then the server's (exact).
+    MemberAndServer,
+}
+
 impl Store {
     /// Stores a job whose prompt is still to be rewritten (`rewriting`), leased by `owner` for
     /// `lease_ms`: the durable record of an interaction about to be acknowledged — unless a
@@ -29,10 +44,25 @@ impl Store {
     ) -> Result<Acceptance, StoreError> {
         // A job finished between a refusal and its explanation: the insert is tried again.
         for _ in 0..3 {
-            if let Some((id, newly_created)) = self
-                .insert_job(job, Some((owner, lease_ms)), Some(limits))
-                .await?
-            {
+            let lease = Some((owner, lease_ms));
+            // PostgreSQL: while the server is far from its limits, only the member is locked
+            // (a server's requests do not wait for each other's commits); near them (or when
+            // refused), exactly, under the server's lock too.
+            let fast = match self.backend() {
+                Backend::Postgres => {
+                    self.insert_job(job, lease, Some((limits, Locks::Member)))
+                        .await?
+                }
+                Backend::Sqlite => None,
+            };
+            let inserted = match fast {
+                Some(found) => Some(found),
+                None => {
+                    self.insert_job(job, lease, Some((limits, Locks::MemberAndServer)))
+                        .await?
+                }
+            };
+            if let Some((id, newly_created)) = inserted {
                 return Ok(Acceptance::Accepted { id, newly_created });
             }
             if let Some(refusal) = self.limit_refusal(job, limits).await? {
@@ -45,13 +75,24 @@ impl Store {
         })
     }
 
-    /// Inserts the job (`None` when `limits` refused it).
+    /// Inserts the job (`None` when `limits` refused it). With [`Locks::Member`] the server's
+    /// limits are checked with [`SERVER_MARGIN`] to spare: concurrent requests of other members
+    /// cannot pass them then.
     pub(super) async fn insert_job(
         &self,
         job: &NewJob,
         rewrite_lease: Option<(&str, i64)>,
-        limits: Option<&JobLimits>,
+        limits: Option<(&JobLimits, Locks)>,
     ) -> Result<Option<(JobId, bool)>, StoreError> {
+        let (limits, locks) = match limits {
+            Some((limits, locks)) => (Some(limits), Some(locks)),
+            None => (None, None),
+        };
+        let margin = if locks == Some(Locks::Member) {
+            SERVER_MARGIN
+        } else {
+            0
+        };
         let now = now_ms();
         let (status, owner, expires, rewrite_attempts) = match rewrite_lease {
             Some((owner, lease_ms)) => (
@@ -88,9 +129,10 @@ impl Store {
                      AND (SELECT COUNT(*) FROM render_jobs WHERE member_id = $3 \
                         AND created_at > $30) < {member_hourly} \
                      AND ($1 IS NULL OR ((SELECT COUNT(*) FROM render_jobs WHERE guild_id = $1 \
-                        AND status IN ('rewriting', 'queued', 'running')) < {server_active} \
+                        AND status IN ('rewriting', 'queued', 'running')) + {margin} \
+                        < {server_active} \
                      AND (SELECT COUNT(*) FROM render_jobs WHERE guild_id = $1 \
-                        AND created_at > $30) < {server_hourly}))",
+                        AND created_at > $30) + {margin} < {server_hourly}))",
                     member_active = limit("member_active_limit", 31),
                     member_hourly = limit("member_hourly_limit", 32),
                     server_active = limit("server_active_limit", 33),
@@ -101,17 +143,6 @@ impl Store {
                 "WHERE TRUE".to_owned()
             },
         );
-        let mut tx = self.pool().begin().await.map_err(db_err("enqueue"))?;
-        if checked && self.backend() == Backend::Postgres {
-            // Member first, then server, in every transaction: no lock cycle. Discord ids
-            // (snowflakes) never collide between members and servers.
-            sqlx::query("SELECT pg_advisory_xact_lock($1), pg_advisory_xact_lock($2)")
-                .bind(job.member_id.to_db())
-                .bind(job.guild_id.map_or(0, GuildId::to_db))
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err("enqueue"))?;
-        }
         let query = sqlx::query(&sql)
             .bind(job.guild_id.map(GuildId::to_db))
             .bind(job.channel_id.to_db())
@@ -152,23 +183,51 @@ impl Store {
         } else {
             query
         };
-        let inserted = query
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err("enqueue"))?;
-        let found = match inserted {
-            Some(row) => Some((JobId(row.try_get("id").map_err(db_err("enqueue"))?), true)),
+        let locked = checked && self.backend() == Backend::Postgres;
+        let server_key = match locks {
+            Some(Locks::MemberAndServer) => job.guild_id.map_or(0, GuildId::to_db),
+            // The member's own key again: a no-op second lock.
+            _ => job.member_id.to_db(),
+        };
+        let inserted = if locked {
+            // Member first, then server, in every transaction: no lock cycle. Discord ids
+            // (snowflakes) never collide between members and servers. The insert that follows
+            // sees every job committed by a transaction that held these locks before.
+            let mut tx = self.pool().begin().await.map_err(db_err("enqueue"))?;
+            sqlx::query("SELECT pg_advisory_xact_lock($1), pg_advisory_xact_lock($2)")
+                .bind(job.member_id.to_db())
+                .bind(server_key)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err("enqueue"))?;
+            let inserted = query
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err("enqueue"))?;
+            tx.commit().await.map_err(db_err("enqueue"))?;
+            inserted
+        } else {
+            // One statement: SQLite runs it under its write lock, counts included.
+            query
+                .fetch_optional(self.pool())
+                .await
+                .map_err(db_err("enqueue"))?
+        };
+        match inserted {
+            Some(row) => Ok(Some((
+                JobId(row.try_get("id").map_err(db_err("enqueue"))?),
+                true,
+            ))),
+            // Discord sent the interaction twice (the first job is returned), or a limit refused.
             None => sqlx::query("SELECT id FROM render_jobs WHERE interaction_id = $1")
                 .bind(job.interaction_id.to_db())
-                .fetch_optional(&mut *tx)
+                .fetch_optional(self.pool())
                 .await
                 .map_err(db_err("enqueue"))?
                 .map(|row| row.try_get("id").map(|id| (JobId(id), false)))
                 .transpose()
-                .map_err(db_err("enqueue"))?,
-        };
-        tx.commit().await.map_err(db_err("enqueue"))?;
-        Ok(found)
+                .map_err(db_err("enqueue")),
+        }
     }
 
     /// The smaller of two numbers: `LEAST` on PostgreSQL, the scalar `MIN` on SQLite.

@@ -228,6 +228,26 @@ async fn concurrent_requests_cannot_pass_the_limit(kind: Db) {
         store.count_jobs(JobStatus::Rewriting).await.expect("count"),
         u64::from(LIMITS.member_active)
     );
+
+    // Many members of one server at the same instant: exactly the server's limit (near it,
+    // PostgreSQL takes the server's lock too).
+    let barrier = Arc::new(Barrier::new(tries));
+    let mut tasks = Vec::new();
+    for i in 0..tries {
+        let (store, barrier) = (store.clone(), Arc::clone(&barrier));
+        tasks.push(tokio::spawn(async move {
+            let job = job(6000 + i as u64, Some(22), 610 + i as u64);
+            barrier.wait().await;
+            accept(&store, &job, &LIMITS).await
+        }));
+    }
+    let mut accepted = 0;
+    for task in tasks {
+        if matches!(task.await.expect("task"), Acceptance::Accepted { .. }) {
+            accepted += 1;
+        }
+    }
+    assert_eq!(accepted, LIMITS.server_active, "{kind:?}");
     store.close().await;
     db.cleanup().await;
 }
