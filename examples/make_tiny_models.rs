@@ -52,6 +52,15 @@ fn main() -> anyhow::Result<()> {
         .with_context(|| format!("writing the tiny SD model to {}", target.display()))?;
     println!("wrote tiny Stable Diffusion model to {}:", target.display());
     list_files(&target, &target)?;
+    // A tiny image safety checker in the real layout that flags nothing (every threshold 2;
+    // cosine similarities are at most 1): the worker starts without downloading the real one.
+    let checker = out_dir.join("safety-tiny");
+    zipp_clip::safety::write_tiny_checker(&checker, 2.0)
+        .with_context(|| format!("writing the tiny safety checker to {}", checker.display()))?;
+    println!(
+        "wrote a tiny safety checker that flags nothing to {} (ZIPP_RENDER__SAFETY_CHECKER)",
+        checker.display()
+    );
     Ok(())
 }
 
