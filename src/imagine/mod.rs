@@ -16,6 +16,8 @@
 //! The Discord layer only converts ids, defers and replies.
 
 pub mod blocklist;
+mod budget;
+mod rules;
 mod validate;
 
 use std::sync::{Arc, Mutex};
@@ -23,6 +25,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
+pub use budget::LlmBudget;
 pub use validate::{validate, ImagineInput, InputLimits, MAX_SEED};
 
 use crate::config::Config;
@@ -184,94 +187,6 @@ impl ImagineService {
     /// longer has died or hung; another takes over.
     fn rewrite_lease_ms(&self) -> i64 {
         self.config.rewrite.budget_ms as i64 + 5_000
-    }
-
-    /// The server's blocklist (cached for [`BLOCKLIST_CACHE`]). Requests arriving together
-    /// while it is read wait for that one read (a burst on a cold cache reads it once).
-    pub async fn blocklist(&self, guild: GuildId) -> Result<Arc<Vec<String>>, StoreError> {
-        let cell = {
-            let fresh = self
-                .blocklists
-                .get(&guild)
-                .filter(|entry| entry.0.elapsed() < BLOCKLIST_CACHE)
-                .map(|entry| Arc::clone(&entry.1));
-            match fresh {
-                Some(cell) => cell,
-                None => {
-                    if self.blocklists.len() >= MAX_RECENTLY_ASKED {
-                        self.blocklists.clear();
-                    }
-                    let mut entry = self
-                        .blocklists
-                        .entry(guild)
-                        .or_insert_with(|| (std::time::Instant::now(), Default::default()));
-                    if entry.0.elapsed() >= BLOCKLIST_CACHE {
-                        *entry = (std::time::Instant::now(), Default::default());
-                    }
-                    Arc::clone(&entry.1)
-                }
-            }
-        };
-        let list = cell
-            .get_or_try_init(|| async { self.store.blocklist(guild).await.map(Arc::new) })
-            .await?;
-        Ok(Arc::clone(list))
-    }
-
-    /// Which list, if any, refuses `prompt` in `guild` (DMs: the built-in list only).
-    pub async fn blocked(
-        &self,
-        guild: Option<GuildId>,
-        prompt: &str,
-    ) -> Result<Option<RefusalReason>, StoreError> {
-        let list = match guild {
-            Some(guild) => self.blocklist(guild).await?,
-            None => Arc::new(Vec::new()),
-        };
-        Ok(
-            blocklist::check(prompt, &list).map(|blocked| match blocked {
-                blocklist::Blocked::Server => RefusalReason::Blocklist,
-                blocklist::Blocked::BuiltIn => RefusalReason::BuiltInBlocklist,
-            }),
-        )
-    }
-
-    /// Adds a phrase to the server's blocklist (`/config blocklist add`): whether it was added
-    /// (false: already there), or a refusal (empty, too long, list full).
-    pub async fn block(
-        &self,
-        guild: GuildId,
-        phrase: &str,
-        by: MemberId,
-    ) -> Result<bool, ImagineError> {
-        let phrase = blocklist::normalize_phrase(phrase).map_err(UserError::new)?;
-        let (added, count) = self
-            .store
-            .add_blocked(guild, &phrase, by, blocklist::MAX_PHRASES)
-            .await?;
-        self.blocklists.remove(&guild);
-        if !added && count >= blocklist::MAX_PHRASES {
-            let already = self.store.blocklist(guild).await?.contains(&phrase);
-            if !already {
-                return Err(UserError::new("error-blocklist-full")
-                    .with_number("max", blocklist::MAX_PHRASES as i64)
-                    .into());
-            }
-        }
-        Ok(added)
-    }
-
-    /// Removes a phrase from the server's blocklist: false when it was not there.
-    pub async fn unblock(
-        &self,
-        guild: GuildId,
-        phrase: &str,
-        by: MemberId,
-    ) -> Result<bool, ImagineError> {
-        let phrase = blocklist::normalize_phrase(phrase).map_err(UserError::new)?;
-        let removed = self.store.remove_blocked(guild, &phrase, by).await?;
-        self.blocklists.remove(&guild);
-        Ok(removed)
     }
 
     /// Validates the input. Everything that can refuse the request happens here, before the
@@ -708,64 +623,3 @@ type BlocklistEntry = (
 /// How long a server's blocklist is cached (a change made through another bot process is seen
 /// after at most this long; this process's own changes at once).
 pub const BLOCKLIST_CACHE: Duration = Duration::from_secs(30);
-
-/// LLM rewrites per server per hour, counted in this process (a fixed window per server): a busy
-/// or abusive server cannot run up a paid API's bill, or hold the LLM for everyone.
-pub struct LlmBudget {
-    per_hour: u32,
-    used: dashmap::DashMap<GuildId, (std::time::Instant, u32)>,
-}
-
-impl LlmBudget {
-    /// `per_hour` LLM calls per server (0: unlimited).
-    pub fn new(per_hour: u32) -> Self {
-        Self {
-            per_hour,
-            used: dashmap::DashMap::new(),
-        }
-    }
-
-    /// Takes one call for `guild` at `now`: false when its hour's budget is spent.
-    pub fn take(&self, guild: GuildId, now: std::time::Instant) -> bool {
-        if self.per_hour == 0 {
-            return true;
-        }
-        if self.used.len() >= MAX_RECENTLY_ASKED {
-            self.used
-                .retain(|_, (start, _)| now.duration_since(*start) < HOUR);
-        }
-        let mut entry = self.used.entry(guild).or_insert((now, 0));
-        let (start, count) = &mut *entry;
-        if now.duration_since(*start) >= HOUR {
-            *start = now;
-            *count = 0;
-        }
-        if *count >= self.per_hour {
-            return false;
-        }
-        *count += 1;
-        true
-    }
-}
-
-const HOUR: Duration = Duration::from_secs(3600);
-
-#[cfg(test)]
-mod budget_tests {
-    use super::*;
-
-    #[test]
-    fn a_server_gets_its_hourly_llm_calls_then_the_template() {
-        let budget = LlmBudget::new(2);
-        let (a, b) = (GuildId(1), GuildId(2));
-        let t0 = std::time::Instant::now();
-        assert!(budget.take(a, t0));
-        assert!(budget.take(a, t0));
-        assert!(!budget.take(a, t0), "spent");
-        assert!(budget.take(b, t0), "another server has its own");
-        assert!(!budget.take(a, t0 + Duration::from_secs(3599)));
-        assert!(budget.take(a, t0 + HOUR), "a new hour");
-        let unlimited = LlmBudget::new(0);
-        assert!((0..1000).all(|_| unlimited.take(a, t0)));
-    }
-}
