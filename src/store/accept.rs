@@ -31,9 +31,10 @@ impl Store {
     /// Accepting the same interaction twice returns the first job, with `newly_created` false.
     ///
     /// `limits` (the operator's) are tightened by the server's own and checked in the insert
-    /// itself, so no path can skip them: one statement on SQLite (writers are serialised), and
-    /// on PostgreSQL one statement after advisory locks on the member and the server, so
-    /// concurrent requests are counted one after the other. The acknowledgement waits for it.
+    /// itself, so no path can skip them: one statement on SQLite (writers are serialised); on
+    /// PostgreSQL one statement after an advisory lock on the member, and — near the server's
+    /// limits ([`SERVER_MARGIN`]) or after a refusal — on the server too, so concurrent requests
+    /// are counted one after the other. The acknowledgement waits for it.
     #[tracing::instrument(skip_all, fields(interaction = %job.interaction_id))]
     pub async fn accept(
         &self,

@@ -52,6 +52,9 @@ const GUILD_TABLES: [&str; 18] = [
     "guild_departures",
 ];
 
+/// How long a member's turn in the fair queue (`member_turns`) is kept: a day.
+const TURN_KEPT_MS: i64 = 24 * 3_600_000;
+
 /// The jobs a sweep retires: finished before `$1`.
 const OLD_JOBS: &str =
     "SELECT id FROM render_jobs WHERE status IN ('done', 'failed') AND finished_at < $1";
@@ -137,6 +140,14 @@ impl Store {
             )
             .await?;
         }
+        // A turn in the queue only orders what comes next: after a day it orders nothing a
+        // forgotten turn would not (never served goes first either way).
+        run(
+            "member_turns",
+            "DELETE FROM member_turns WHERE served_at < $1".to_owned(),
+            now - TURN_KEPT_MS,
+        )
+        .await?;
         if let Some(before) = cut(policy.guild_grace_ms) {
             let left = sqlx::query("SELECT guild_id FROM guild_departures WHERE left_at < $1")
                 .bind(before)

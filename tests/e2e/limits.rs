@@ -341,6 +341,20 @@ async fn a_flood_delays_a_newcomer_by_one_render_per_worker(kind: Db) {
     let fourth = store.lease("w", 60_000).await.expect("lease").expect("job");
     assert_ne!(first.job.member_id, third.job.member_id);
     assert_eq!(first.job.member_id, fourth.job.member_id);
+    // The retention sweep forgets turns older than a day (they hold member ids).
+    let turns = "SELECT COUNT(*) FROM member_turns";
+    assert_eq!(db_count(&db, kind, turns).await, 3);
+    db_execute(
+        &db,
+        kind,
+        "UPDATE member_turns SET served_at = served_at - 90000000 WHERE member_id = 900",
+    )
+    .await;
+    store
+        .sweep_retention(&zipp::store::RetentionPolicy::default())
+        .await
+        .expect("sweep");
+    assert_eq!(db_count(&db, kind, turns).await, 2);
     store.close().await;
     db.cleanup().await;
 }
@@ -473,11 +487,17 @@ async fn a_hung_render_ends_at_its_deadline(kind: Db) {
         Arc::new(tokio::sync::Notify::new()),
         shutdown_rx,
     ));
+    // The store is the worker's only output: polled, within the harness's bound.
+    let started = std::time::Instant::now();
     let failed = loop {
         let job = store.job(queued.id).await.expect("read").expect("job");
         if job.status == JobStatus::Failed {
             break job;
         }
+        assert!(
+            started.elapsed() < WAIT,
+            "the hung render never ended: {job:?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     assert_eq!(failed.attempts, 2, "each deadline counts an attempt");
