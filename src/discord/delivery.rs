@@ -197,7 +197,7 @@ impl Delivery {
             .field(t("imagine-field-seed"), job.seed.to_string(), true)
             .field(
                 t("imagine-field-rewrite"),
-                clip(&job.rewrite_kind, 256),
+                clip(&crate::rewrite::public_kind(&job.rewrite_kind), 256),
                 true,
             );
         if let Some(ms) = render_ms {

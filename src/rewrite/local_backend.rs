@@ -208,7 +208,13 @@ impl TryRewriter for LocalRewriter {
                 |reason| tracing::warn!(llm = %self.label, %reason, "local generation failed"),
             )?;
             let count: &(dyn Fn(&str) -> usize + Send + Sync) = self.counter.as_ref();
-            let prompt = check_rewrite(&request.prompt, &answer, count, SD_MAX_TOKENS)
+            let prompt = check_rewrite(
+                &request.prompt,
+                request.persona.as_deref(),
+                &answer,
+                count,
+                SD_MAX_TOKENS,
+            )
                 .map_err(|reason| {
                     tracing::info!(llm = %self.label, %reason, "local answer rejected by the post-checks");
                     reason.short()

@@ -235,7 +235,7 @@ async fn red_team_outputs_are_checked_or_fallback() {
     let mut fallbacks = 0;
     for (prompt, persona) in &cases {
         let out = r.rewrite(request_for(prompt, persona)).await;
-        assert_safe(prompt, &out, "not instructions");
+        assert_safe(prompt, persona, &out, "not instructions");
         fallbacks += usize::from(!out.kind.starts_with("llm"));
     }
     // The gullible model is caught often, but not always: benign-looking answers pass.

@@ -59,6 +59,42 @@ impl Rewritten {
     }
 }
 
+/// The rewrite kind as shown in public replies: the stored kind names why an LLM failed
+/// (`template (llm failed: connect error: http://10.0.0.3/…)`), which is for the log and the
+/// operator, not the channel; the reason after a colon inside parentheses is dropped:
+/// `template (llm failed)`.
+pub fn public_kind(kind: &str) -> String {
+    let mut out = String::with_capacity(kind.len());
+    let mut depth = 0usize;
+    let mut hidden = false;
+    for c in kind.chars() {
+        match c {
+            '(' => {
+                depth += 1;
+                if !hidden {
+                    out.push(c);
+                }
+            }
+            ')' if depth > 0 => {
+                depth -= 1;
+                if depth == 0 {
+                    hidden = false;
+                    // "(llm failed: …)" → "(llm failed)"
+                    let trimmed = out.trim_end().len();
+                    out.truncate(trimmed);
+                    out.push(c);
+                } else if !hidden {
+                    out.push(c);
+                }
+            }
+            ':' if depth > 0 => hidden = true,
+            _ if hidden => {}
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 /// A prompt rewriter. Implementations must never fail the member's request: on trouble they
 /// fall back to a simpler rewrite and say so in [`Rewritten::kind`].
 pub trait Rewriter: Send + Sync + 'static {
@@ -93,6 +129,30 @@ impl Rewriter for Unchanged {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn public_kinds_name_no_backend_error() {
+        for (stored, shown) in [
+            ("template", "template"),
+            ("llm (smollm2)", "llm (smollm2)"),
+            ("unchanged", "unchanged"),
+            (
+                "template (llm failed: connect error: http://10.0.0.3:8080/v1 refused)",
+                "template (llm failed)",
+            ),
+            ("template (llm failed: http 500)", "template (llm failed)"),
+            (
+                "template (llm unavailable: model file /models/x.gguf (missing): no such file)",
+                "template (llm unavailable)",
+            ),
+            (
+                "template (llm budget of this server spent)",
+                "template (llm budget of this server spent)",
+            ),
+        ] {
+            assert_eq!(public_kind(stored), shown, "{stored}");
+        }
+    }
 
     #[tokio::test]
     async fn unchanged_returns_the_prompt_verbatim() {

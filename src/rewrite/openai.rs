@@ -321,6 +321,7 @@ impl OpenAiRewriter {
         let count: &(dyn Fn(&str) -> usize + Send + Sync) = self.counter.as_ref();
         check_rewrite(
             &request.prompt,
+            request.persona.as_deref(),
             &answer,
             count,
             self.config.prompt_token_budget,

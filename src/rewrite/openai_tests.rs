@@ -244,7 +244,7 @@ async fn red_team_outputs_are_checked_or_fallback() {
         let mut fallbacks = 0;
         for (prompt, persona) in red_team() {
             let out = r.rewrite(req(&prompt, &persona)).await;
-            assert_safe(&prompt, &out, "not instructions");
+            assert_safe(&prompt, &persona, &out, "not instructions");
             let shown: String = prompt.chars().take(50).collect();
             println!("{mode:?} {shown:?} -> {:.80} [{}]", out.prompt, out.kind);
             fallbacks += usize::from(!out.kind.starts_with("llm"));

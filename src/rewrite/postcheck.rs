@@ -21,7 +21,15 @@
 //!    the first [`MAX_SUBJECT_WORDS`]. Each must appear in the answer as a word,
 //!    case-insensitively, singular and plural forms counting as the same word (cat/cats,
 //!    fox/foxes, puppy/puppies).
-//! 5. Token budget: measured with the caller's tokenizer callback (the diffusion model's CLIP
+//! 5. **Privacy rule** ([`keep_persona_private`]): the rewrite is shown in the channel, the
+//!    persona only to its owner. A word of the persona (3+ letters, not a stopword) that is
+//!    neither in the member's prompt nor in the style vocabulary ([`is_style_word`]: the offline
+//!    verbalizer's descriptor phrases and keywords, the template's descriptors, common
+//!    medium/lighting/palette/composition words and the words personas are phrased with) is
+//!    private: a clause of the answer carrying one is dropped, and an answer whose subject
+//!    clauses carry one is rejected (the template then answers, which only adds descriptors).
+//!    So a persona's "nurse in Lyon" or "#mod-lounge" never reaches a public embed.
+//! 6. Token budget: measured with the caller's tokenizer callback (the diffusion model's CLIP
 //!    tokenizer: 77 tokens including BOS/EOS for SD). Too long answers are trimmed by dropping
 //!    whole comma-separated clauses that carry no subject word, later ones first; only when the
 //!    subject itself does not fit is the answer rejected.
@@ -51,6 +59,9 @@ pub enum RejectReason {
     /// Subject words of the member's prompt are missing from the answer.
     #[error("subject lost (missing: {})", .0.join(", "))]
     SubjectLost(Vec<String>),
+    /// The clauses carrying the subject also carry words of the persona that are not style.
+    #[error("persona text copied")]
+    PersonaCopied,
     /// Even the subject-bearing clauses exceed the token budget.
     #[error("too long ({tokens} tokens > {max})")]
     TooLong {
@@ -111,9 +122,11 @@ const REFUSAL_ANYWHERE: &[&str] = &[
     "against my guidelines",
 ];
 
-/// Checks and cleans one LLM answer for `original`; returns the prompt to render.
+/// Checks and cleans one LLM answer for `original`, rewritten for `persona`; returns the prompt
+/// to render (and to show publicly).
 pub fn check_rewrite(
     original: &str,
+    persona: Option<&str>,
     answer: &str,
     count_tokens: &dyn Fn(&str) -> usize,
     max_tokens: usize,
@@ -139,7 +152,96 @@ pub fn check_rewrite(
     if !missing.is_empty() {
         return Err(RejectReason::SubjectLost(missing));
     }
+    let text = keep_persona_private(&text, original, persona.unwrap_or(""), &subject)?;
     fit_budget(&text, &subject, count_tokens, max_tokens)
+}
+
+/// Lowercased words of `text` as the post-checks count them: alphabetic runs (apostrophes
+/// inside), 3+ letters, no stopword.
+fn content_words(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !c.is_alphabetic() && c != '\'')
+        .map(|w| w.trim_matches('\'').to_lowercase())
+        .filter(|w| w.chars().count() >= 3 && !STOPWORDS.contains(&w.as_str()))
+}
+
+/// The privacy rule (see the module docs): drops the clauses of `text` that carry a private
+/// word of `persona`; rejects the answer when a clause with subject words carries one.
+pub fn keep_persona_private(
+    text: &str,
+    original: &str,
+    persona: &str,
+    subject: &[String],
+) -> Result<String, RejectReason> {
+    let prompt: Vec<String> = content_words(original).collect();
+    let private: Vec<String> = content_words(persona)
+        .filter(|w| !is_style_word(w) && !prompt.iter().any(|p| same_word(p, w)))
+        .collect();
+    if private.is_empty() {
+        return Ok(text.to_owned());
+    }
+    let carries_private =
+        |clause: &str| content_words(clause).any(|w| private.iter().any(|p| same_word(p, &w)));
+    let mut kept = Vec::new();
+    for clause in text
+        .split([',', ';'])
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+    {
+        if !carries_private(clause) {
+            kept.push(clause);
+        } else if subject
+            .iter()
+            .any(|s| missing_words(std::slice::from_ref(s), clause).is_empty())
+        {
+            return Err(RejectReason::PersonaCopied);
+        }
+    }
+    Ok(kept.join(", "))
+}
+
+/// Words of the style vocabulary that are not already in the descriptor files: media, light,
+/// palette, composition, mood, and the words personas are phrased with.
+#[rustfmt::skip]
+const STYLE_EXTRA: &[&str] = &[
+    "watercolor", "watercolour", "oil", "acrylic", "gouache", "ink", "charcoal", "pencil",
+    "sketch", "illustration", "painting", "painted", "drawing", "digital", "vector", "pixel",
+    "photography", "film", "grain", "analog", "polaroid", "bokeh", "lens", "macro", "portrait",
+    "landscape", "still", "life", "abstract", "surreal", "surrealism", "impressionist",
+    "impressionism", "expressionist", "minimalist", "minimalism", "maximalist", "baroque",
+    "renaissance", "noir", "anime", "manga", "comic", "cartoon", "isometric", "low", "poly",
+    "light", "lit", "lighting", "glow", "glowing", "shadow", "shadows", "sunlight", "moonlight",
+    "backlit", "rim", "ambient", "dramatic", "golden", "hour", "dusk", "dawn", "twilight",
+    "palette", "color", "colors", "colour", "colours", "colorful", "tone", "tones", "toned",
+    "hue", "hues", "saturated", "desaturated", "muted", "vivid", "vibrant", "monochrome",
+    "pastel", "neon", "warm", "cool", "cold", "soft", "dark", "bright", "earthy", "jewel",
+    "composition", "symmetry", "symmetrical", "wide", "angle", "close", "shot", "framing",
+    "texture", "textured", "detail", "details", "mood", "moody", "atmosphere", "atmospheric",
+    "calm", "serene", "cozy", "cosy", "dreamy", "whimsical", "nostalgic", "melancholic",
+    "mysterious", "playful", "gritty", "elegant", "clean", "bold", "aesthetic", "aesthetics",
+    "vintage", "retro", "modern", "futuristic", "classic", "rustic", "ornate", "delicate",
+    "drawn", "love", "loves", "enjoy", "enjoys", "prefer", "prefers", "favorite", "favourite",
+    "taste", "tastes", "fan", "into", "really", "especially", "things", "anything", "spend",
+    "time", "server", "images", "pictures", "art",
+];
+
+/// Whether `word` (lowercased) is style vocabulary: see the module docs.
+pub fn is_style_word(word: &str) -> bool {
+    static WORDS: std::sync::OnceLock<std::collections::HashSet<String>> =
+        std::sync::OnceLock::new();
+    let words = WORDS.get_or_init(|| {
+        // Every word of the bundled descriptor file outside its comments.
+        let descriptors = include_str!("../../config/descriptors.toml")
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .flat_map(content_words)
+            .collect::<Vec<_>>();
+        descriptors
+            .into_iter()
+            .chain(super::template::style_descriptors().flat_map(content_words))
+            .chain(STYLE_EXTRA.iter().map(|w| (*w).to_owned()))
+            .collect()
+    });
+    words.contains(word) || words.iter().any(|w| same_word(w, word))
 }
 
 /// Opening words of chatty preambles ("Sure!", "Certainly.").

@@ -23,7 +23,7 @@ pub(crate) fn approx_tokens(text: &str) -> usize {
 }
 
 fn check(original: &str, answer: &str) -> Result<String, RejectReason> {
-    check_rewrite(original, answer, &approx_tokens, 77)
+    check_rewrite(original, None, answer, &approx_tokens, 77)
 }
 
 #[test]
@@ -157,6 +157,7 @@ fn trims_to_the_token_budget_at_clause_boundaries() {
     // Subject-bearing clauses survive even when later.
     let out = check_rewrite(
         "a cat",
+        None,
         "soft light, pastel, a cat, moody",
         &approx_tokens,
         6,
@@ -224,4 +225,59 @@ fn outputs_are_inert() {
         let out = check("a cat", answer).expect("accepted");
         assert_inert(&out);
     }
+}
+
+#[test]
+fn persona_text_stays_private() {
+    let persona =
+        "I'm a night nurse in Lyon who loves watercolor, foxes and the #mod-lounge channel.";
+    let rewrite = |answer: &str| check_rewrite("a cat", Some(persona), answer, &approx_tokens, 77);
+    // Style words of the persona pass; its other words take their clause out.
+    assert_eq!(
+        rewrite("a cat, soft watercolor, pastel tones").as_deref(),
+        Ok("a cat, soft watercolor, pastel tones")
+    );
+    assert_eq!(
+        rewrite("a cat, watercolor, painted by a nurse from Lyon, a fox nearby").as_deref(),
+        Ok("a cat, watercolor")
+    );
+    assert_eq!(
+        rewrite("a cat; in the Mod Lounge, watercolor").as_deref(),
+        Ok("a cat, watercolor")
+    );
+    // Plural and case do not hide a word.
+    assert_eq!(
+        rewrite("a cat, watercolor, NURSES").as_deref(),
+        Ok("a cat, watercolor")
+    );
+    // In the subject's clause: rejected (the template answers instead).
+    assert_eq!(
+        rewrite("a cat owned by a Lyon nurse, watercolor"),
+        Err(RejectReason::PersonaCopied)
+    );
+    // A word the member typed is theirs to show, even when the persona has it too.
+    assert_eq!(
+        check_rewrite(
+            "a fox",
+            Some(persona),
+            "a fox, watercolor",
+            &approx_tokens,
+            77
+        )
+        .as_deref(),
+        Ok("a fox, watercolor")
+    );
+    // The offline verbalizer's own phrasing and descriptors are style.
+    let offline = "I'm drawn to neon-lit cyberpunk cities at night and soft watercolor botanicals in pastel tones.";
+    assert_eq!(
+        check_rewrite(
+            "a cat",
+            Some(offline),
+            "a cat, neon-lit cyberpunk city at night, pastel tones",
+            &approx_tokens,
+            77
+        )
+        .as_deref(),
+        Ok("a cat, neon-lit cyberpunk city at night, pastel tones")
+    );
 }

@@ -238,6 +238,14 @@ const NEUTRAL: &[&str] = &[
     "soft even lighting",
 ];
 
+/// Every descriptor the template may add (style vocabulary for the post-checks' privacy rule).
+pub(super) fn style_descriptors() -> impl Iterator<Item = &'static str> {
+    VOCABULARY
+        .iter()
+        .flat_map(|e| e.descriptors.iter().copied())
+        .chain(NEUTRAL.iter().copied())
+}
+
 /// The most vocabulary entries one persona contributes (keeps the prompt in CLIP's window).
 const MAX_ENTRIES: usize = 2;
 

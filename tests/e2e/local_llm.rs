@@ -13,13 +13,36 @@ use crate::harness::*;
 /// Manage Server (0x20) plus the usual member permissions.
 const MODERATOR: &str = "1071698660961";
 
-async fn rewrite_kind(fake: &FakeDiscord, id: u64, prompt: &str) -> (String, String) {
+/// The rendered prompt and the rewrite kind of an `/imagine`: as stored (with the reason of a
+/// failure) and as the public reply shows it (without).
+async fn rewrite_kind(
+    fake: &FakeDiscord,
+    app: &zipp::app::App,
+    id: u64,
+    prompt: &str,
+) -> (String, String) {
     let (_, token) = dispatch_imagine(fake, id, vec![opt_str("prompt", prompt)], |b| b).await;
     let followup = image_of(fake, &token).await;
-    (
-        field(&followup, "Prompt rendered"),
+    let mut stored = None;
+    for n in 1.. {
+        let job = app
+            .store
+            .job(zipp::ids::JobId(n))
+            .await
+            .expect("read")
+            .expect("the job is stored");
+        if job.interaction_id.0 == id {
+            stored = Some(job.rewrite_kind);
+            break;
+        }
+    }
+    let stored = stored.expect("found");
+    assert_eq!(
         field(&followup, "Rewrite"),
-    )
+        zipp::rewrite::public_kind(&stored),
+        "shown without the reason"
+    );
+    (field(&followup, "Prompt rendered"), stored)
 }
 
 /// SQLite only: the database plays no part in this path (both databases run every store test).
@@ -76,7 +99,7 @@ async fn local_llm_chosen_by_moderators(kind: Db) {
         let started = Instant::now();
         let (rendered, kind) = loop {
             id += 1;
-            let (rendered, kind) = rewrite_kind(fake, id, "a lighthouse on a cliff").await;
+            let (rendered, kind) = rewrite_kind(fake, &app, id, "a lighthouse on a cliff").await;
             if !kind.contains("model loading") {
                 break (rendered, kind);
             }

@@ -197,3 +197,107 @@ async fn a_spent_llm_budget_falls_back_to_the_template(kind: Db) {
 }
 
 on_both_databases!(a_spent_llm_budget_falls_back_to_the_template);
+
+/// What the public reply shows is safe to show: an LLM's rewrite copies no words of the
+/// member's persona other than style (the persona is theirs alone, the reply is the channel's),
+/// and an LLM that fails is not named with its error.
+async fn public_replies_keep_the_persona_and_backend_errors_private(kind: Db) {
+    let setup = Setup::new(kind, 1).await;
+    let fake = &setup.fake;
+    let copycat = start(Mode::Fixed(
+        "a cat, watercolor, painted by a night nurse from Lyon, a fox nearby".to_owned(),
+    ))
+    .await;
+    // A port nobody listens on: the LLM's connection is refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr");
+    add_llm(&setup.catalog, "copycat", &copycat.url);
+    add_llm(&setup.catalog, "broken", &format!("http://{closed}/v1"));
+    let app = setup.start(setup.config(), true, 1).await;
+    wait_registered(fake).await;
+    let guild = GuildId(fake.config().guild_id);
+    app.store
+        .add_persona(
+            guild,
+            MemberId(DEFAULT_USER_ID),
+            "edited",
+            "I'm a night nurse in Lyon who loves watercolor and foxes.",
+            None,
+        )
+        .await
+        .expect("persona");
+    let use_llm = |name: &'static str| {
+        let store = app.store.clone();
+        async move {
+            store
+                .change_guild_setting(
+                    guild,
+                    zipp::store::GuildSetting::Llm,
+                    Some(name),
+                    MemberId(1),
+                )
+                .await
+                .expect("setting");
+        }
+    };
+
+    use_llm("copycat").await;
+    let (_, token) = dispatch_imagine(
+        fake,
+        932_000_000_000_000_001,
+        vec![opt_str("prompt", "a cat")],
+        |b| b,
+    )
+    .await;
+    let reply = image_of(fake, &token).await;
+    assert_eq!(field(&reply, "Prompt rendered"), "a cat, watercolor");
+    assert_eq!(field(&reply, "Rewrite"), "llm (copycat)");
+    let shown = reply
+        .json
+        .as_ref()
+        .expect("json")
+        .to_string()
+        .to_lowercase();
+    for private in ["nurse", "lyon", "fox"] {
+        assert!(!shown.contains(private), "{private} in {shown}");
+    }
+    assert_eq!(copycat.hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+    use_llm("broken").await;
+    let (id, token) = dispatch_imagine(
+        fake,
+        932_000_000_000_000_002,
+        vec![opt_str("prompt", "a cat")],
+        |b| b,
+    )
+    .await;
+    let reply = image_of(fake, &token).await;
+    assert_eq!(field(&reply, "Rewrite"), "template (llm failed)");
+    let shown = reply.json.as_ref().expect("json").to_string();
+    for backend in [
+        closed.to_string().as_str(),
+        "127.0.0.1",
+        "connect",
+        "refused",
+    ] {
+        assert!(!shown.contains(backend), "{backend} in {shown}");
+    }
+    // The stored kind keeps the reason, for the operator.
+    let stored = app
+        .store
+        .job(zipp::ids::JobId(2))
+        .await
+        .expect("read")
+        .expect("job 2");
+    assert_eq!(stored.interaction_id.0, id);
+    assert!(
+        stored.rewrite_kind.starts_with("template (llm failed: "),
+        "{}",
+        stored.rewrite_kind
+    );
+    setup.finish(app).await;
+}
+
+on_both_databases!(public_replies_keep_the_persona_and_backend_errors_private);
