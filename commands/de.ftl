@@ -221,6 +221,7 @@ persona-consent-prompt-backfill = Auf diesem Server werden mit deiner Zustimmung
 persona-consent-accept = Zustimmen
 persona-consent-later = Jetzt nicht
 persona-consent-on = Danke! zipp lernt deinen Geschmack aus deiner Aktivität auf diesem Server. Du kannst jederzeit mit /persona einwilligung aus aufhören.
+persona-consent-already = Du hast zipp bereits erlaubt, deinen Geschmack auf diesem Server zu lernen, also hat sich nichts geändert. Du kannst jederzeit mit /persona einwilligung aus aufhören.
 persona-consent-off = Erledigt: zipp zeichnet deine Aktivität hier nicht mehr auf. Gelöscht: Interaktionszähler { $interactions } · Reaktionen auf deine Bilder { $feedback } · Bilder { $images } · Vergleichsauswahlen { $picks } · abgeleitete Personas { $personas }. Personas, die du selbst geschrieben hast, bleiben.
 persona-consent-later-ack = Kein Problem: Von deiner Aktivität wird nichts aufgezeichnet. Du kannst später mit /persona einwilligung an zustimmen.
 persona-forget-confirm = Damit wird alles gelöscht, was zipp auf diesem Server über dich speichert: aufgezeichnete Aktivität, Personas, deine Wahl bei Vergleichen, deine gerenderten Bilder (ausstehende werden abgebrochen) und deine Einwilligung. Das lässt sich nicht rückgängig machen.

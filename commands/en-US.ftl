@@ -221,6 +221,7 @@ persona-consent-prompt-backfill = In this server, accepting also records the sam
 persona-consent-accept = Accept
 persona-consent-later = Not now
 persona-consent-on = Thanks! zipp will learn your taste from your activity in this server. Stop any time with /persona consent off.
+persona-consent-already = You already allow zipp to learn your taste in this server, so nothing changed. Stop any time with /persona consent off.
 persona-consent-off = Done: zipp no longer records your activity here. Deleted: interaction counts { $interactions } · reactions on your images { $feedback } · images { $images } · comparison picks { $picks } · inferred personas { $personas }. Personas you wrote stay.
 persona-consent-later-ack = No problem: nothing about your activity is recorded. You can opt in later with /persona consent on.
 persona-forget-confirm = This deletes everything zipp keeps about you in this server: recorded activity, personas, picks, your renders (pending ones are cancelled) and your consent. It cannot be undone.

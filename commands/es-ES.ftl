@@ -221,6 +221,7 @@ persona-consent-prompt-backfill = En este servidor, aceptar también registra es
 persona-consent-accept = Aceptar
 persona-consent-later = Ahora no
 persona-consent-on = ¡Gracias! zipp aprenderá tus gustos a partir de tu actividad en este servidor. Puedes parar cuando quieras con /persona consentimiento desactivado.
+persona-consent-already = Ya permitiste que zipp aprenda tus gustos en este servidor, así que nada ha cambiado. Puedes parar cuando quieras con /persona consentimiento desactivado.
 persona-consent-off = Hecho: zipp ya no registra tu actividad aquí. Borrado: recuentos de interacción { $interactions } · reacciones a tus imágenes { $feedback } · imágenes { $images } · elecciones en comparaciones { $picks } · personas inferidas { $personas }. Las personas que escribiste tú se quedan.
 persona-consent-later-ack = No pasa nada: no se registra nada de tu actividad. Puedes aceptar más adelante con /persona consentimiento activado.
 persona-forget-confirm = Esto borra todo lo que zipp guarda sobre ti en este servidor: la actividad registrada, las personas, tus elecciones en las comparaciones, tus imágenes generadas (las pendientes se cancelan) y tu consentimiento. No se puede deshacer.

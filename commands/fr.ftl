@@ -221,6 +221,7 @@ persona-consent-prompt-backfill = Sur ce serveur, accepter enregistre aussi ces 
 persona-consent-accept = Accepter
 persona-consent-later = Pas maintenant
 persona-consent-on = Merci ! zipp apprendra vos goûts à partir de votre activité sur ce serveur. Vous pouvez arrêter à tout moment avec /persona consentement désactivé.
+persona-consent-already = Vous avez déjà autorisé zipp à apprendre vos goûts sur ce serveur, rien n’a donc changé. Vous pouvez arrêter à tout moment avec /persona consentement désactivé.
 persona-consent-off = C’est fait : zipp n’enregistre plus votre activité ici. Supprimé : compteurs d’interactions { $interactions } · réactions à vos images { $feedback } · images { $images } · choix de comparaison { $picks } · personas déduits { $personas }. Les personas que vous avez écrits restent.
 persona-consent-later-ack = Pas de problème : rien de votre activité n’est enregistré. Vous pourrez donner votre accord plus tard avec /persona consentement activé.
 persona-forget-confirm = Cela supprime tout ce que zipp conserve sur vous dans ce serveur : l’activité enregistrée, les personas, vos choix lors des comparaisons, vos rendus (ceux en attente sont annulés) et votre consentement. Cette action est irréversible.

@@ -221,6 +221,7 @@ persona-consent-prompt-backfill = このサーバーでは、同意すると過�
 persona-consent-accept = 同意する
 persona-consent-later = 今はしない
 persona-consent-on = ありがとうございます！ このサーバーでのあなたの活動から、zipp が好みを学習します。「/ペルソナ 同意 オフ」でいつでも停止できます。
+persona-consent-already = このサーバーでは、すでに zipp が好みを学習することを許可しています。変更はありません。「/ペルソナ 同意 オフ」でいつでも停止できます。
 persona-consent-off = 完了しました。zipp はこのサーバーでのあなたの活動を記録しなくなりました。削除した内容：交流の集計 { $interactions } · 画像へのリアクション { $feedback } · 画像 { $images } · 比較の選択 { $picks } · 推定ペルソナ { $personas }。あなたが書いたペルソナは残ります。
 persona-consent-later-ack = 承知しました。あなたの活動は何も記録されません。あとから「/ペルソナ 同意 オン」で同意できます。
 persona-forget-confirm = このサーバーで zipp が保持しているあなたの情報をすべて削除します。対象は、記録された活動、ペルソナ、比較での選択、あなたが生成した画像（処理待ちのものはキャンセルされます）、同意の設定です。この操作は取り消せません。

@@ -221,6 +221,7 @@ persona-consent-prompt-backfill = Neste servidor, aceitar também registra esses
 persona-consent-accept = Aceitar
 persona-consent-later = Agora não
 persona-consent-on = Obrigado! O zipp vai aprender seu gosto com a sua atividade neste servidor. Você pode parar quando quiser com /persona consentimento desativado.
+persona-consent-already = Você já permitiu que o zipp aprenda seu gosto neste servidor, então nada mudou. Você pode parar quando quiser com /persona consentimento desativado.
 persona-consent-off = Pronto: o zipp não registra mais sua atividade aqui. Apagado: contagens de interação { $interactions } · reações às suas imagens { $feedback } · imagens { $images } · escolhas em comparações { $picks } · personas inferidas { $personas }. As personas que você escreveu continuam.
 persona-consent-later-ack = Sem problemas: nada da sua atividade é registrado. Você pode aceitar depois com /persona consentimento ativado.
 persona-forget-confirm = Isso apaga tudo o que o zipp guarda sobre você neste servidor: atividade registrada, personas, suas escolhas nas comparações, suas imagens geradas (as pendentes são canceladas) e seu consentimento. Não é possível desfazer.

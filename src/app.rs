@@ -25,6 +25,10 @@ use crate::rewrite::template::counter;
 use crate::store::Store;
 use zipp_clip::tokenizer as clip_tokenizer;
 
+/// The longest a graceful shutdown waits for the bot's tasks and workers (the process then
+/// exits within about a second more: see `main`).
+pub const SHUTDOWN_LIMIT: Duration = Duration::from_secs(8);
+
 /// What to start.
 pub struct AppOptions {
     /// The configuration.
@@ -224,6 +228,9 @@ impl App {
                 clip,
                 imagine,
                 consent,
+                backfills: Arc::new(tokio::sync::Semaphore::new(
+                    discord::backfill::MAX_BACKFILLS,
+                )),
             };
             let customize = options.customize_client;
             Some(
@@ -261,11 +268,21 @@ impl App {
         self.store.close().await;
     }
 
-    /// Runs until Ctrl-C or SIGTERM (or the gateway client dies), then shuts down.
+    /// Runs until Ctrl-C or SIGTERM (or the gateway client dies), then shuts down — within
+    /// [`SHUTDOWN_LIMIT`]: past it, what is still running is left to the leases (a job or a
+    /// delivery whose owner went away is taken over when its lease expires).
     pub async fn run_until_signal(self) -> anyhow::Result<()> {
         wait_for_signal(self.bot.as_ref()).await;
         tracing::info!("shutting down");
-        self.shutdown().await;
+        if tokio::time::timeout(SHUTDOWN_LIMIT, self.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                limit_s = SHUTDOWN_LIMIT.as_secs(),
+                "shutdown took too long; exiting with work in flight (its leases hand it on)"
+            );
+        }
         Ok(())
     }
 }

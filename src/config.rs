@@ -45,8 +45,14 @@ pub struct Config {
 #[serde(default, deny_unknown_fields)]
 pub struct DiscordConfig {
     /// Base URL of Discord's HTTP API. Empty means Discord itself; set it to use a Discord HTTP
-    /// proxy or a local fake Discord (`http://127.0.0.1:PORT`).
+    /// proxy or a local fake Discord (`http://127.0.0.1:PORT`). serenity cannot throttle
+    /// requests it sends to a proxy, so zipp's rate limiter is off then: the proxy must respect
+    /// Discord's rate limits itself. A proxy on another machine is refused unless
+    /// `proxy_rate_limits` says it does; Discord's own address is refused (leave this empty).
     pub api_url: String,
+    /// The proxy at a non-local `api_url` respects Discord's rate limits itself (as
+    /// twilight-http-proxy does).
+    pub proxy_rate_limits: bool,
     /// When non-zero, slash commands are registered in this guild only (instant, for development)
     /// instead of globally.
     pub dev_guild: u64,
@@ -66,10 +72,52 @@ pub struct DiscordConfig {
     pub delivery_lease_secs: u64,
 }
 
+impl DiscordConfig {
+    /// `api_url` is empty, or a proxy or fake Discord that may go unthrottled (see its doc).
+    fn check_api_url(&self) -> Result<(), ConfigError> {
+        let api = self.api_url.trim();
+        if api.is_empty() {
+            return Ok(());
+        }
+        let url = reqwest::Url::parse(api)
+            .ok()
+            .filter(|u| ["http", "https"].contains(&u.scheme()) && u.host().is_some())
+            .ok_or_else(|| {
+                ConfigError(format!(
+                    "discord.api_url must be empty or an http(s) URL (got {api:?})"
+                ))
+            })?;
+        let name = url.host_str().unwrap_or_default().trim_end_matches('.');
+        let discord = ["discord.com", "discordapp.com"].iter().any(|d| {
+            name.eq_ignore_ascii_case(d) || name.to_ascii_lowercase().ends_with(&format!(".{d}"))
+        });
+        if discord {
+            return Err(ConfigError(format!(
+                "discord.api_url points at Discord itself ({name}): leave it empty, so that \
+                 zipp's rate limiter stays on"
+            )));
+        }
+        let bare = name.trim_start_matches('[').trim_end_matches(']');
+        let local = bare.eq_ignore_ascii_case("localhost")
+            || bare
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        if !local && !self.proxy_rate_limits {
+            return Err(ConfigError(format!(
+                "discord.api_url points at {name}, another machine: zipp sends requests to a \
+                 proxy without its own rate limiter, so the proxy must respect Discord's rate \
+                 limits; set discord.proxy_rate_limits = true if it does"
+            )));
+        }
+        Ok(())
+    }
+}
+
 impl Default for DiscordConfig {
     fn default() -> Self {
         Self {
             api_url: String::new(),
+            proxy_rate_limits: false,
             dev_guild: 0,
             secrets_file: PathBuf::from("config/secrets.toml"),
             interaction_token_lifetime_secs: 840,
@@ -214,8 +262,11 @@ pub struct IngestSettings {
     pub backfill_days: u64,
     /// ...at most this many messages per member...
     pub backfill_messages: usize,
-    /// ...reading one page of 100 messages at most this often (milliseconds), per member.
+    /// ...reading one page of 100 messages at most this often (milliseconds), per member...
     pub backfill_page_ms: u64,
+    /// ...and at most this many pages per member, over all channels (a member with little
+    /// activity in a busy server would otherwise page through all of it).
+    pub backfill_pages: usize,
 }
 
 impl Default for IngestSettings {
@@ -227,6 +278,7 @@ impl Default for IngestSettings {
             backfill_days: 30,
             backfill_messages: 500,
             backfill_page_ms: 1000,
+            backfill_pages: 100,
         }
     }
 }
@@ -417,12 +469,7 @@ impl Config {
                 crate::http_client::redact_url(url)
             )));
         }
-        let api = &self.discord.api_url;
-        if !(api.is_empty() || api.starts_with("http://") || api.starts_with("https://")) {
-            return Err(ConfigError(format!(
-                "discord.api_url must be empty or an http(s) URL (got {api:?})"
-            )));
-        }
+        self.discord.check_api_url()?;
         if !["auto", "cpu", "cuda"].contains(&self.render.device.as_str()) {
             return Err(ConfigError(format!(
                 "render.device must be auto, cpu or cuda (got {:?})",
@@ -572,6 +619,47 @@ mod tests {
         assert!(err.to_string().contains("render.lease_secs"), "{err}");
         let err = load_str("[render]\nno_such_key = 1\n").unwrap_err();
         assert!(err.to_string().contains("no_such_key"), "{err}");
+    }
+
+    #[test]
+    fn only_a_local_or_rate_limiting_proxy_may_go_unthrottled() {
+        let api = |url: &str, proxy_rate_limits: bool| {
+            DiscordConfig {
+                api_url: url.to_owned(),
+                proxy_rate_limits,
+                ..DiscordConfig::default()
+            }
+            .check_api_url()
+        };
+        // Discord itself (the rate limiter on), a fake or proxy on this machine.
+        for ok in [
+            "",
+            "http://127.0.0.1:3030",
+            "http://127.0.0.2:9/",
+            "http://localhost:3030",
+            "http://[::1]:3030",
+        ] {
+            api(ok, false).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        // Discord's own address would run unthrottled: refused even with the flag.
+        for discord in [
+            "https://discord.com",
+            "https://Discord.com./",
+            "https://canary.discord.com",
+            "https://discordapp.com",
+        ] {
+            let err = api(discord, true).unwrap_err().to_string();
+            assert!(err.contains("leave it empty"), "{discord}: {err}");
+        }
+        // A proxy elsewhere only when it says it respects the limits.
+        let err = api("http://proxy.internal:3000", false)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("discord.proxy_rate_limits = true"), "{err}");
+        api("http://proxy.internal:3000", true).expect("a rate-limiting proxy");
+        api("http://10.0.0.5:3000", true).expect("a rate-limiting proxy");
+        assert!(api("ftp://x", true).is_err());
+        assert!(api("http://", true).is_err());
     }
 
     #[test]

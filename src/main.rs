@@ -223,8 +223,29 @@ fn init_logging(config: &Config) {
     }
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+/// Blocking work still running when `main` returns (a render step, a training epoch) is left
+/// behind after this long: each stops at its next check anyway, and nothing it would write
+/// replaces a good file half-written (checkpoints are renamed into place, jobs are leased).
+const BLOCKING_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+fn main() -> std::process::ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("zipp: cannot start the async runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(async_main());
+    // Dropping the runtime would wait for every blocking task without end.
+    runtime.shutdown_timeout(BLOCKING_GRACE);
+    code
+}
+
+async fn async_main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let config = match Config::load(cli.config.as_deref()) {
         Ok(config) => config,

@@ -38,12 +38,22 @@ impl ConsentService {
         }
     }
 
-    /// The member allows zipp to learn from their activity in this server.
-    pub async fn grant(&self, guild: GuildId, member: MemberId) -> Result<(), StoreError> {
-        self.store.set_consent(guild, member, true).await?;
+    /// The member allows zipp to learn from their activity in this server. Returns false when
+    /// they already did: nothing changes then, and the caller starts nothing (no second
+    /// backfill, no inference outside the refresh cooldown).
+    pub async fn grant(&self, guild: GuildId, member: MemberId) -> Result<bool, StoreError> {
+        let changed = self
+            .store
+            .change_consent(guild, member, true)
+            .await?
+            .changed;
         self.ingestor.consent_changed(guild, member, true);
-        tracing::info!(%guild, %member, "consent granted");
-        Ok(())
+        if changed {
+            tracing::info!(%guild, %member, "consent granted");
+        } else {
+            tracing::debug!(%guild, %member, "consent granted again: nothing new");
+        }
+        Ok(changed)
     }
 
     /// The member declines or withdraws: recording stops at once and everything recorded under

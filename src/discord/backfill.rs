@@ -1,15 +1,21 @@
 //! History backfill: in servers whose moderators turned it on (`/config backfill on`), a member's
 //! consent also records the metadata of their recent messages — channel, reply target, mentions,
 //! time; never text — read page by page from the channels the bot can see, bounded by
-//! `ingest.backfill_days` and `ingest.backfill_messages`, at most one page per
-//! `ingest.backfill_page_ms`. Events go through the ingestor like live ones (so non-consenting
-//! members stay out of it), then the member's persona is inferred.
+//! `ingest.backfill_days`, `ingest.backfill_messages` and `ingest.backfill_pages`, at most one
+//! page per `ingest.backfill_page_ms`, [`MAX_BACKFILLS`] members at a time. It runs once per
+//! member and server: the store's marker ([`crate::store::Store::claim_backfill`]) is claimed
+//! before it starts, so consenting again (even after a withdrawal) starts no second one. Events
+//! go through the ingestor like live ones (so non-consenting members stay out of it), then the
+//! member's persona is inferred.
 
 use std::time::Duration;
 
 use poise::serenity_prelude as serenity;
 
 use super::BotData;
+
+/// How many members' backfills run at once (the others wait their turn).
+pub const MAX_BACKFILLS: usize = 2;
 use crate::ids::{GuildId, MemberId};
 use crate::ingest::Event;
 use crate::store::StoreError;
@@ -24,7 +30,12 @@ pub async fn after_consent(
 ) -> Result<(), StoreError> {
     let settings = data.store.guild_settings(guild).await?;
     let cfg = data.config.ingest.clone();
-    if !settings.backfill_on() || cfg.backfill_days == 0 || cfg.backfill_messages == 0 {
+    if !settings.backfill_on()
+        || cfg.backfill_days == 0
+        || cfg.backfill_messages == 0
+        || cfg.backfill_pages == 0
+        || !data.store.claim_backfill(guild, member).await?
+    {
         data.personas.on_consent(guild, member);
         return Ok(());
     }
@@ -51,7 +62,12 @@ pub async fn after_consent(
     let http = ctx.http.clone();
     let ingestor = data.ingestor.clone();
     let personas = data.personas.clone();
+    let turns = data.backfills.clone();
     tokio::spawn(async move {
+        // The semaphore is never closed.
+        let Ok(_turn) = turns.acquire_owned().await else {
+            return;
+        };
         let cutoff = crate::store::now_ms() - (cfg.backfill_days as i64) * 86_400_000;
         let pause = Duration::from_millis(cfg.backfill_page_ms);
         let mut found = 0usize;
@@ -63,6 +79,9 @@ pub async fn after_consent(
                     Ok(true) => {}
                     // Consent withdrawn (or inference turned off) meanwhile: stop.
                     _ => break 'channels,
+                }
+                if pages >= cfg.backfill_pages {
+                    break 'channels;
                 }
                 if pages > 0 {
                     tokio::time::sleep(pause).await;

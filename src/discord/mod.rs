@@ -6,9 +6,11 @@
 //!
 //! `discord.api_url` points the bot at a Discord HTTP proxy or a fake Discord: serenity's
 //! `proxy` then rewrites every REST URL, its ratelimiter is disabled (it would bypass the proxy),
-//! and reqwest ignores `HTTP(S)_PROXY` so local traffic stays local.
+//! and reqwest ignores `HTTP(S)_PROXY` so local traffic stays local. The configuration allows
+//! that only for a proxy on this machine or one that respects Discord's rate limits itself
+//! (`discord.proxy_rate_limits`): towards Discord, the rate limiter is always on.
 
-mod backfill;
+pub mod backfill;
 mod compare;
 mod config;
 mod delivery;
@@ -61,6 +63,8 @@ pub struct BotData {
     pub clip: Option<Arc<zipp_clip::ClipEmbedder>>,
     pub imagine: Arc<crate::imagine::ImagineService>,
     pub consent: Arc<crate::consent::ConsentService>,
+    /// Turns for history backfills ([`backfill::MAX_BACKFILLS`] at once).
+    pub backfills: Arc<tokio::sync::Semaphore>,
 }
 
 /// A command's failure: shown politely (user errors) or logged and replaced by a generic text.
@@ -149,8 +153,11 @@ impl Bot {
     }
 }
 
-/// Builds the REST client: proxied, unthrottled and immune to `HTTP(S)_PROXY` when `api_url` is
-/// set; mentions nobody by default.
+/// Builds the REST client; mentions nobody by default. With `api_url` empty it talks to Discord
+/// through serenity's rate limiter. With `api_url` set it is proxied, immune to `HTTP(S)_PROXY`
+/// and unthrottled (serenity's rate limiter would send to Discord itself, ignoring the proxy):
+/// the configuration only allows that for a proxy on this machine or one that respects
+/// Discord's limits (`discord.proxy_rate_limits`), never for Discord's own address.
 fn build_http(config: &Config, token: &str) -> anyhow::Result<serenity::Http> {
     let mut builder = serenity::HttpBuilder::new(token)
         .default_allowed_mentions(serenity::CreateAllowedMentions::new());
@@ -272,4 +279,22 @@ pub async fn start(
         shutdown,
         ingest_shutdown,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rate_limiter_is_on_for_discord_itself() {
+        let mut config = Config::default();
+        let http = build_http(&config, "token").expect("client");
+        assert!(http.ratelimiter.is_some(), "throttled towards Discord");
+        assert!(http.proxy.is_none());
+        // A fake Discord or proxy on this machine: proxied, so not throttled by serenity.
+        config.discord.api_url = "http://127.0.0.1:3030/".to_owned();
+        let http = build_http(&config, "token").expect("client");
+        assert!(http.ratelimiter.is_none());
+        assert_eq!(http.proxy.as_deref(), Some("http://127.0.0.1:3030"));
+    }
 }

@@ -491,9 +491,12 @@ pub async fn consent(ctx: Context<'_>, state: Switch) -> Result<(), BotError> {
     let (guild, member) = ids(ctx)?;
     let data = ctx.data();
     let text = if state == Switch::On {
-        data.consent.grant(guild, member).await?;
-        super::backfill::after_consent(ctx.serenity_context(), data, guild, member).await?;
-        data.i18n.tr(locale(ctx), "persona-consent-on", None)
+        if data.consent.grant(guild, member).await? {
+            super::backfill::after_consent(ctx.serenity_context(), data, guild, member).await?;
+            data.i18n.tr(locale(ctx), "persona-consent-on", None)
+        } else {
+            data.i18n.tr(locale(ctx), "persona-consent-already", None)
+        }
     } else {
         let erased = data.consent.withdraw(guild, member).await?;
         withdrawn_text(&data.i18n, locale(ctx), &erased)

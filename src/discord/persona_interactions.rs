@@ -126,7 +126,9 @@ async fn consent_or_forget(
         return Ok(Answer::Id("persona-forgotten"));
     }
     if custom_id == CONSENT_YES {
-        data.consent.grant(guild, member).await?;
+        if !data.consent.grant(guild, member).await? {
+            return Ok(Answer::Id("persona-consent-already"));
+        }
         super::backfill::after_consent(ctx, data, guild, member).await?;
         Ok(Answer::Id("persona-consent-on"))
     } else {

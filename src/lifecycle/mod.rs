@@ -136,6 +136,8 @@ pub struct PersonaService {
     loaded_stamp: Mutex<Option<SystemTime>>,
     cooldowns: DashMap<(GuildId, MemberId), Instant>,
     guild_locks: DashMap<GuildId, Arc<tokio::sync::Mutex<()>>>,
+    /// True once the bot shuts down: scheduled passes stop between members (see [`Self::stop`]).
+    stop: watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for PersonaService {
@@ -176,6 +178,7 @@ impl PersonaService {
             loaded_stamp: Mutex::new(None),
             cooldowns: DashMap::new(),
             guild_locks: DashMap::new(),
+            stop: watch::Sender::new(false),
         }))
     }
 
@@ -186,6 +189,26 @@ impl PersonaService {
             .before_write
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(pause);
+    }
+
+    /// Shutdown: a scheduled pass stops before its next member and abandons an LLM call in
+    /// flight (that member's persona is not written; the next pass does it), and scheduled
+    /// training is abandoned (its checkpoint is written beside the old one and renamed into
+    /// place, so an unfinished one never replaces it). A member's own `/persona refresh` is
+    /// not interrupted. [`PersonaService::run`] calls this when its shutdown signal arrives.
+    pub fn stop(&self) {
+        self.stop.send_replace(true);
+    }
+
+    fn stopping(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    /// Resolves once [`Self::stop`] was called.
+    async fn stopped(&self) {
+        let mut stop = self.stop.subscribe();
+        // The sender lives as long as `self`.
+        let _ = stop.wait_for(|s| *s).await;
     }
 
     /// The settings in use.
@@ -302,21 +325,12 @@ impl PersonaService {
             }
         }
         let llm = self.rewriters.get(settings.llm.as_deref());
-        let result = self
-            .infer_guild_with(guild, Some(member), &encoder, llm)
+        // The cooldown taken above stays taken whatever the outcome: a refresh that found no
+        // activity or failed still ran the encoder (and maybe the LLM), so retrying at once
+        // would let a member run inference in a loop.
+        self.infer_guild_with(guild, Some(member), &encoder, llm)
             .await
-            .map(|mut results| results.pop().map_or(Refresh::NoActivity, |(_, r)| r));
-        // Only a refresh that produced a persona uses up the cooldown: a member without
-        // activity yet, or one who hit an error, may try again at once.
-        if cooldown
-            && !matches!(
-                result,
-                Ok(Refresh::Activated(_) | Refresh::Kept(_) | Refresh::Unchanged(_))
-            )
-        {
-            self.cooldowns.remove(&(guild, member));
-        }
-        result
+            .map(|mut results| results.pop().map_or(Refresh::NoActivity, |(_, r)| r))
     }
 
     /// Infers every consenting member of the server (the schedule).
@@ -438,17 +452,34 @@ impl PersonaService {
         drop(serial);
         tracing::debug!(%guild, members = snap.members.len(), elapsed_ms = started.elapsed().as_millis() as u64, "persona encoder ran");
         let label = encoder.path.display().to_string();
-        let mut out = Vec::with_capacity(targets.len());
+        // A scheduled pass (all members) stops at shutdown; a member's own refresh does not.
+        let interruptible = only.is_none();
+        let total = targets.len();
+        let mut out = Vec::with_capacity(total);
         for i in targets {
+            if interruptible && self.stopping() {
+                break;
+            }
             let member = snap.members[i];
             let evidence = self
                 .evidence_of(guild, member, &snap, &inference.evidence[i], &label)
                 .await?;
             let outcome = match evidence {
                 None => Refresh::NoActivity,
-                Some(evidence) => self.write(guild, member, evidence, llm.as_ref()).await?,
+                Some(evidence) => {
+                    match self
+                        .write(guild, member, evidence, llm.as_ref(), interruptible)
+                        .await?
+                    {
+                        Some(outcome) => outcome,
+                        None => break,
+                    }
+                }
             };
             out.push((member, outcome));
+        }
+        if out.len() < total {
+            tracing::info!(%guild, done = out.len(), left = total - out.len(), "persona pass stopped between members: shutting down");
         }
         Ok(out)
     }
@@ -605,7 +636,8 @@ impl PersonaService {
         member: MemberId,
         mut evidence: PersonaEvidence,
         llm: &dyn Rewriter,
-    ) -> Result<Refresh, StoreError> {
+        interruptible: bool,
+    ) -> Result<Option<Refresh>, StoreError> {
         let latest = self
             .store
             .latest_persona(guild, member, SOURCE_INFERRED)
@@ -622,14 +654,22 @@ impl PersonaService {
                 .as_deref()
                 .and_then(|e| serde_json::from_str(e).ok());
             if previous.is_some_and(|p| p.verbalizer == intended && p.same_sources(&evidence)) {
-                return Ok(Refresh::Unchanged(latest.clone()));
+                return Ok(Some(Refresh::Unchanged(latest.clone())));
             }
         }
-        let Some(text) = self.verbalize(&mut evidence, llm).await else {
-            return Ok(Refresh::NoActivity);
+        let text = if interruptible {
+            tokio::select! {
+                text = self.verbalize(&mut evidence, llm) => text,
+                () = self.stopped() => return Ok(None),
+            }
+        } else {
+            self.verbalize(&mut evidence, llm).await
+        };
+        let Some(text) = text else {
+            return Ok(Some(Refresh::NoActivity));
         };
         if let Some(latest) = latest.filter(|l| l.text == text) {
-            return Ok(Refresh::Unchanged(latest));
+            return Ok(Some(Refresh::Unchanged(latest)));
         }
         let pause = self
             .before_write
@@ -650,14 +690,14 @@ impl PersonaService {
             .await?
         else {
             tracing::info!(%guild, %member, "consent withdrawn during inference; nothing stored");
-            return Ok(Refresh::NoConsent);
+            return Ok(Some(Refresh::NoConsent));
         };
         tracing::info!(%guild, %member, version = persona.version, activate, verbalizer = %evidence.verbalizer, "persona inferred");
-        Ok(if activate {
+        Ok(Some(if activate {
             Refresh::Activated(persona)
         } else {
             Refresh::Kept(persona)
-        })
+        }))
     }
 
     /// Infers every server with consenting members (one pass of the schedule).
@@ -670,6 +710,10 @@ impl PersonaService {
             }
         };
         for guild in guilds {
+            if self.stopping() {
+                tracing::info!("scheduled persona inference stopped: shutting down");
+                return;
+            }
             let started = Instant::now();
             match self.infer_guild(guild).await {
                 Ok(run) => {
@@ -716,6 +760,17 @@ impl PersonaService {
     /// The background loop: reload checks, scheduled inference and (when configured)
     /// scheduled training, until `shutdown`.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        // The loop below waits for a pass or a training to end before it looks at `shutdown`
+        // again; this makes them end early.
+        {
+            let me = Arc::clone(&self);
+            let mut shutdown = shutdown.clone();
+            tokio::spawn(async move {
+                // Dropped sender: the bot is gone, stop as well.
+                let _ = shutdown.wait_for(|s| *s).await;
+                me.stop();
+            });
+        }
         self.reload_if_newer().await;
         let mut reload =
             tokio::time::interval(Duration::from_secs(self.settings.reload_check_s.max(1)));
@@ -735,7 +790,7 @@ impl PersonaService {
             0
         };
         loop {
-            if *shutdown.borrow() {
+            if *shutdown.borrow() || self.stopping() {
                 break;
             }
             tokio::select! {

@@ -84,7 +84,16 @@ impl PersonaService {
             return;
         }
         let started = Instant::now();
-        match self.train_now().await {
+        let trained = tokio::select! {
+            trained = self.train_now() => trained,
+            () = self.stopped() => {
+                // The blocking thread trains on until the process exits; its checkpoint is
+                // only renamed into place when complete.
+                tracing::info!("scheduled encoder training abandoned: shutting down");
+                return;
+            }
+        };
+        match trained {
             Ok(auc) => {
                 *last_edges = total;
                 self.erasures

@@ -48,6 +48,15 @@ pub(super) async fn lock_consent(
     Ok(())
 }
 
+/// What a consent answer did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConsentChange {
+    /// The answer differs from the one stored (or none was stored).
+    pub changed: bool,
+    /// What the withdrawal deleted.
+    pub erased: Erased,
+}
+
 /// What `forget` removed, per table (for the log and the tests).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Erased {
@@ -84,13 +93,28 @@ impl Store {
         member: MemberId,
         granted: bool,
     ) -> Result<Erased, StoreError> {
+        Ok(self.change_consent(guild, member, granted).await?.erased)
+    }
+
+    /// [`Store::set_consent`], telling whether the answer changed anything. Giving the answer
+    /// the member already gave is a no-op: `changed_at` (the start of what counts as evidence)
+    /// does not move, so consenting twice neither drops the prompts typed since the first
+    /// consent nor starts anything new. Withdrawing again still deletes (there is nothing left
+    /// to delete unless a write raced the first withdrawal).
+    pub async fn change_consent(
+        &self,
+        guild: GuildId,
+        member: MemberId,
+        granted: bool,
+    ) -> Result<ConsentChange, StoreError> {
         let op = "set consent";
         let mut tx = self.pool().begin().await.map_err(db_err(op))?;
-        // First: this write locks the consent row, so inserts in flight serialize with it.
-        sqlx::query(
+        // First: this write locks the consent row (PostgreSQL locks a conflicting row even when
+        // the update's WHERE leaves it as it is), so inserts in flight serialize with it.
+        let changed = sqlx::query(
             "INSERT INTO consents (guild_id, member_id, granted, changed_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (guild_id, member_id) DO UPDATE SET granted = excluded.granted, \
-             changed_at = excluded.changed_at",
+             changed_at = excluded.changed_at WHERE consents.granted <> excluded.granted",
         )
         .bind(guild.to_db())
         .bind(member.to_db())
@@ -98,13 +122,37 @@ impl Store {
         .bind(now_ms())
         .execute(&mut *tx)
         .await
-        .map_err(db_err(op))?;
+        .map_err(db_err(op))?
+        .rows_affected()
+            > 0;
         let mut erased = Erased::default();
         if !granted {
             erased = delete_recorded(&mut tx, guild, member).await?;
         }
         tx.commit().await.map_err(db_err(op))?;
-        Ok(erased)
+        Ok(ConsentChange { changed, erased })
+    }
+
+    /// Claims the member's one history backfill in this server: true only for the first claim
+    /// while they consent. The marker outlives a withdrawal (toggling consent does not start
+    /// another backfill) and goes with `forget`, like the rest of the consent row.
+    pub async fn claim_backfill(
+        &self,
+        guild: GuildId,
+        member: MemberId,
+    ) -> Result<bool, StoreError> {
+        let claimed = sqlx::query(
+            "UPDATE consents SET backfill_at = $3 WHERE guild_id = $1 AND member_id = $2 \
+             AND granted = 1 AND backfill_at IS NULL",
+        )
+        .bind(guild.to_db())
+        .bind(member.to_db())
+        .bind(now_ms())
+        .execute(self.pool())
+        .await
+        .map_err(db_err("claim backfill"))?
+        .rows_affected();
+        Ok(claimed > 0)
     }
 
     /// Erases every row about the member in this server, and their DM renders, in one

@@ -31,7 +31,7 @@ pub use crate::domain::{
 };
 pub use crate::domain::{Edge, EdgeDelta, EdgeKind, GraphNode};
 pub use compare::{wilson_interval, CompareStats, PickOutcome};
-pub use consent::Erased;
+pub use consent::{ConsentChange, Erased};
 pub use feedback::{FEEDBACK_REACTED, MAX_MEMBER_IMAGES};
 pub use guilds::{AuditEntry, Disposition, GuildSetting, GuildSettings, NsfwPolicy};
 pub use images::RenderedImage;

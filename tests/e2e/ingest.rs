@@ -577,23 +577,24 @@ async fn pending_counts_survive_a_clean_shutdown() {
     setup.db.cleanup().await;
 }
 
-/// History backfill: with `/config backfill on`, consenting also records the metadata of the
-/// member's messages of the last `backfill_days` (paged through the channel history), and the
-/// consent prompt says so; other members' messages and older ones are left out.
-async fn history_backfill(kind: Db) {
+/// A server with history backfill on (at most `pages` pages per member) and, before anyone
+/// consented: one message of Alice's 40 days old, then 120 recent ones by her, 5 by Bob replying
+/// to her (recorded live: none, as nobody consents yet).
+async fn backfill_server(kind: Db, pages: usize) -> (Setup, App) {
     let setup = Setup::new(kind, 1).await;
     let fake = &setup.fake;
     let mut config = setup.config();
-    config.ingest.flush_ms = 50;
+    // No timed flush: recorded activity reaches the store only at the backfill's own final
+    // flush (or a test's explicit one), so seeing it there means the backfill is over.
+    config.ingest.flush_ms = 3_600_000;
     config.ingest.backfill_days = 30;
     config.ingest.backfill_messages = 500;
     config.ingest.backfill_page_ms = 0;
+    config.ingest.backfill_pages = pages;
     let app = setup.start(config, true, 1).await;
     wait_registered(fake).await;
-    let store = app.store.clone();
     let guild = GuildId(fake.config().guild_id);
-    let channel = fake.config().channel_id;
-    store
+    app.store
         .change_guild_setting(
             guild,
             zipp::store::GuildSetting::HistoryBackfill,
@@ -602,9 +603,6 @@ async fn history_backfill(kind: Db) {
         )
         .await
         .expect("setting");
-
-    // Before consenting: one message 40 days old, then 120 recent ones by Alice, 5 by Bob
-    // replying to her. Live, none of it is recorded (no consent yet).
     let now = zipp::store::now_ms() / 1000;
     let at = |secs_ago: i64| {
         serenity::model::Timestamp::from_unix_timestamp(now - secs_ago)
@@ -640,7 +638,46 @@ async fn history_backfill(kind: Db) {
     let (before, count) = (handled(&app), events.len() as u64);
     fake.dispatch_many("MESSAGE_CREATE", events).await;
     settled(&app, before, count).await;
-    assert!(edges(&store, guild).await.is_empty());
+    assert!(edges(&app.store, guild).await.is_empty());
+    (setup, app)
+}
+
+/// The channel-history pages the bot has read so far.
+fn history_pages(fake: &FakeDiscord) -> usize {
+    let channel = fake.config().channel_id;
+    fake.requests()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with(&format!("/channels/{channel}/messages")))
+        .count()
+}
+
+/// Waits until Alice's `posted` edge counts `n` messages, and returns the server's edges.
+async fn posted_by_alice(
+    store: &Store,
+    guild: GuildId,
+    n: i64,
+) -> Vec<(u64, &'static str, u64, i64)> {
+    let mut got = Vec::new();
+    for _ in 0..polls(25) {
+        got = edges(store, guild).await;
+        if got.iter().any(|e| e.1 == "posted" && e.3 >= n) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    got
+}
+
+/// History backfill: with `/config backfill on`, consenting also records the metadata of the
+/// member's messages of the last `backfill_days` (paged through the channel history), and the
+/// consent prompt says so; other members' messages and older ones are left out. It runs once
+/// per member: consenting again, even after a withdrawal, reads no history.
+async fn history_backfill(kind: Db) {
+    let (setup, app) = backfill_server(kind, 100).await;
+    let fake = &setup.fake;
+    let store = app.store.clone();
+    let guild = GuildId(fake.config().guild_id);
+    let channel = fake.config().channel_id;
 
     // The consent prompt of the first /imagine says how far back it reaches.
     let (_, token) = dispatch_imagine(
@@ -675,23 +712,85 @@ async fn history_backfill(kind: Db) {
     )
     .await;
     // 120 recent messages over two pages of history; the 40-day-old one and Bob's are left out.
-    let mut got = Vec::new();
-    for _ in 0..polls(25) {
-        got = edges(&store, guild).await;
-        if got.iter().any(|e| e.1 == "posted" && e.3 >= 120) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    let got = posted_by_alice(&store, guild, 120).await;
     assert_eq!(got, vec![(DEFAULT_USER_ID, "posted", channel, 120)]);
-    let pages = fake
-        .requests()
+    assert_eq!(history_pages(fake), 2, "100 + 26 messages");
+
+    // Consenting again (the button of an old prompt) changes nothing and reads nothing.
+    let answer = press(
+        fake,
+        981_000_000_000_000_003,
+        DEFAULT_USER_ID,
+        "zipp-consent:yes",
+    )
+    .await;
+    assert!(
+        answer["data"]["content"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("You already allow zipp")),
+        "{answer}"
+    );
+    // Withdrawing deletes what the backfill recorded; consenting once more records live activity
+    // from now on but starts no second backfill.
+    press(
+        fake,
+        981_000_000_000_000_004,
+        DEFAULT_USER_ID,
+        "zipp-consent:no",
+    )
+    .await;
+    assert!(edges(&store, guild).await.is_empty());
+    press(
+        fake,
+        981_000_000_000_000_005,
+        DEFAULT_USER_ID,
+        "zipp-consent:yes",
+    )
+    .await;
+    let (before, live) = (
+        handled(&app),
+        msg(fake, 982_000_000_000_000_001, DEFAULT_USER_ID, None, &[]),
+    );
+    fake.dispatch_many("MESSAGE_CREATE", vec![live]).await;
+    settled(&app, before, 1).await;
+    let posted: Vec<_> = edges(&store, guild)
+        .await
         .into_iter()
-        .filter(|r| r.method == "GET" && r.path.ends_with(&format!("/channels/{channel}/messages")))
-        .count();
-    assert_eq!(pages, 2, "100 + 26 messages");
+        .filter(|e| e.1 == "posted")
+        .collect();
+    assert_eq!(
+        posted,
+        vec![(DEFAULT_USER_ID, "posted", channel, 1)],
+        "the live message only"
+    );
+    assert_eq!(history_pages(fake), 2, "no second backfill");
     assert!(fake.unhandled_requests().is_empty());
     setup.finish(app).await;
 }
 
 on_both_databases!(history_backfill);
+
+/// The page cap: a member's backfill reads at most `ingest.backfill_pages` pages of history.
+async fn backfill_page_cap(kind: Db) {
+    let (setup, app) = backfill_server(kind, 1).await;
+    let fake = &setup.fake;
+    let guild = GuildId(fake.config().guild_id);
+    press(
+        fake,
+        983_000_000_000_000_001,
+        DEFAULT_USER_ID,
+        "zipp-consent:yes",
+    )
+    .await;
+    // The newest page: Bob's 5 messages and 95 of Alice's.
+    let got = posted_by_alice(&app.store, guild, 95).await;
+    assert_eq!(
+        got,
+        vec![(DEFAULT_USER_ID, "posted", fake.config().channel_id, 95)]
+    );
+    // The backfill is over (its final flush stored the edges): it read one page.
+    assert_eq!(history_pages(fake), 1);
+    setup.finish(app).await;
+}
+
+on_both_databases!(backfill_page_cap);

@@ -78,21 +78,37 @@ async fn persona_lifecycle(kind: Db) {
     let text = refresh(fake, next(), DEFAULT_USER_ID).await;
     assert!(text.starts_with("zipp can only infer a persona"), "{text}");
 
-    // Consent, but no activity yet: nothing to infer, and no cooldown used up.
-    let text = ephemeral(
-        &persona(
-            fake,
-            next(),
-            DEFAULT_USER_ID,
-            "en-US",
-            "consent",
-            vec![opt_int("state", 0)],
+    // Consent; consenting again changes nothing and says so.
+    let consent_on = |id: u64, user: u64| async move {
+        ephemeral(
+            &persona(
+                fake,
+                id,
+                user,
+                "en-US",
+                "consent",
+                vec![opt_int("state", 0)],
+            )
+            .await,
         )
-        .await,
-    );
+    };
+    let text = consent_on(next(), DEFAULT_USER_ID).await;
     assert!(text.starts_with("Thanks!"), "{text}");
-    let text = refresh(fake, next(), DEFAULT_USER_ID).await;
+    let text = consent_on(next(), DEFAULT_USER_ID).await;
+    assert!(text.starts_with("You already allow zipp"), "{text}");
+
+    // A member with no activity yet: nothing to infer, and the refresh still pays its cooldown
+    // (a refresh that finds nothing ran the encoder all the same).
+    const DAVE: u64 = 400_000_000_000_000_004;
+    let text = consent_on(next(), DAVE).await;
+    assert!(text.starts_with("Thanks!"), "{text}");
+    let text = refresh(fake, next(), DAVE).await;
     assert!(text.contains("not seen enough of your activity"), "{text}");
+    let text = refresh(fake, next(), DAVE).await;
+    assert_eq!(
+        text,
+        "You refreshed your persona recently. You can refresh again in 60 min."
+    );
 
     // Alice is active in two channels of one planted taste.
     let taste = truth.channel_taste[0];
@@ -303,8 +319,8 @@ async fn persona_lifecycle(kind: Db) {
         .expect("scheduled inference");
     assert_eq!(
         run.members,
-        graph.members.len() + 2,
-        "every consenting member"
+        graph.members.len() + 3,
+        "every consenting member (alice, carol, dave and the seeded ones)"
     );
     assert!(run.kept >= 1, "{run:?}");
     assert!(

@@ -10,6 +10,7 @@
 mod images;
 mod lifecycle;
 mod races;
+mod shutdown;
 mod verbalizer;
 
 use std::path::Path;
