@@ -1,4 +1,4 @@
-//! `/config show|llm|diffusion|persona|backfill|limits|blocklist|audit`: moderators choose the
+//! `/config show|llm|diffusion|persona|backfill|limits|blocklist|nsfw|metadata|audit`: moderators choose the
 //! server's models and rules, and see who changed what.
 //!
 //! Visible to members with Manage Server by default (`default_member_permissions`, which servers
@@ -27,6 +27,7 @@ use crate::store::{GuildSetting, LimitKind};
         "limits",
         "blocklist",
         "nsfw",
+        "metadata",
         "audit"
     ),
     subcommand_required,
@@ -72,6 +73,7 @@ pub async fn show(ctx: Context<'_>) -> Result<(), BotError> {
     };
     let persona = on_off(settings.inference_on());
     let backfill = on_off(settings.backfill_on());
+    let metadata = on_off(settings.metadata_on());
     let default = data.i18n.tr(locale(ctx), "config-default", None);
     let text = data.i18n.tr(
         locale(ctx),
@@ -81,6 +83,7 @@ pub async fn show(ctx: Context<'_>) -> Result<(), BotError> {
             "llm" => settings.llm.unwrap_or_else(|| format!("{} ({default})", data.config.rewrite.default_llm)),
             "persona" => persona,
             "backfill" => backfill,
+            "metadata" => metadata,
         ]),
     );
     reply(ctx, text).await
@@ -192,6 +195,18 @@ pub async fn nsfw(ctx: Context<'_>, policy: NsfwChoice) -> Result<(), BotError> 
         NsfwChoice::Allow => "allow",
     };
     change(ctx, GuildSetting::NsfwPolicy, value).await
+}
+
+/// Write each image's seed, model, steps, size and prompt (as typed) into its PNG, or not.
+#[poise::command(slash_command, guild_only, required_permissions = "MANAGE_GUILD")]
+pub async fn metadata(ctx: Context<'_>, state: super::persona::Switch) -> Result<(), BotError> {
+    let on = state == super::persona::Switch::On;
+    change(
+        ctx,
+        GuildSetting::PngMetadata,
+        if on { "on" } else { "off" },
+    )
+    .await
 }
 
 fn limit_label(kind: LimitKind) -> &'static str {
@@ -404,16 +419,23 @@ async fn change(ctx: Context<'_>, setting: GuildSetting, name: &str) -> Result<(
             GuildSetting::HistoryBackfill => "config-name-backfill",
             GuildSetting::Limit(kind) => limit_label(kind),
             GuildSetting::NsfwPolicy => "config-name-nsfw",
+            GuildSetting::PngMetadata => "config-name-metadata",
         },
         None,
     );
     let value = match (setting, name) {
-        (GuildSetting::PersonaInference | GuildSetting::HistoryBackfill, "on") => {
-            data.i18n.tr(locale(ctx), "config-value-on", None)
-        }
-        (GuildSetting::PersonaInference | GuildSetting::HistoryBackfill, "off") => {
-            data.i18n.tr(locale(ctx), "config-value-off", None)
-        }
+        (
+            GuildSetting::PersonaInference
+            | GuildSetting::HistoryBackfill
+            | GuildSetting::PngMetadata,
+            "on",
+        ) => data.i18n.tr(locale(ctx), "config-value-on", None),
+        (
+            GuildSetting::PersonaInference
+            | GuildSetting::HistoryBackfill
+            | GuildSetting::PngMetadata,
+            "off",
+        ) => data.i18n.tr(locale(ctx), "config-value-off", None),
         (GuildSetting::NsfwPolicy, policy) => {
             data.i18n
                 .tr(locale(ctx), &format!("config-value-nsfw-{policy}"), None)

@@ -27,10 +27,11 @@ use crate::config::Config;
 use crate::fluent_args;
 use crate::i18n::I18n;
 use crate::ids::JobId;
-use crate::render::png::fit_png;
+use crate::render::png::{fit_png, text_chunk_len, with_text};
 use crate::render::worker::WorkerConfig;
 use crate::store::{
-    now_ms, Disposition, JobStatus, NsfwPolicy, RefusalReason, RenderJob, Side, Store,
+    now_ms, Disposition, JobStatus, NsfwPolicy, RefusalReason, RenderJob, RenderedImage, Side,
+    Store,
 };
 use crate::text::for_echo;
 
@@ -255,20 +256,21 @@ impl Delivery {
             return;
         }
         let via = self.route(job);
-        // The safety check's verdict against the channel and the server's policy, read now.
-        let policy = match job.guild_id {
+        // The safety check's verdict against the channel and the server's policy, read now
+        // (and whether its PNGs carry their parameters).
+        let (policy, metadata) = match job.guild_id {
             Some(guild) => match self.store.guild_settings(guild).await {
-                Ok(settings) => settings.nsfw_policy(),
+                Ok(settings) => (settings.nsfw_policy(), settings.metadata_on()),
                 Err(error) => {
                     tracing::warn!(job = %job.id, %error, "reading the server's NSFW policy failed; blocking");
-                    NsfwPolicy::Block
+                    (NsfwPolicy::Block, false)
                 }
             },
-            None => NsfwPolicy::Block,
+            None => (NsfwPolicy::Block, true),
         };
         let sent = match policy.disposition(job.nsfw, job.channel_nsfw) {
-            Disposition::Show => self.send_image(job, via, false).await,
-            Disposition::Spoiler => self.send_image(job, via, true).await,
+            Disposition::Show => self.send_image(job, via, false, metadata).await,
+            Disposition::Spoiler => self.send_image(job, via, true, metadata).await,
             Disposition::Withhold => self.withhold(job, via).await,
         };
         match sent {
@@ -320,16 +322,36 @@ impl Delivery {
         Ok(())
     }
 
-    async fn send_image(&self, job: &RenderJob, via: &str, spoiler: bool) -> anyhow::Result<()> {
+    async fn send_image(
+        &self,
+        job: &RenderJob,
+        via: &str,
+        spoiler: bool,
+        metadata: bool,
+    ) -> anyhow::Result<()> {
         let image = self
             .store
             .rendered_image(job.id)
             .await?
             .ok_or_else(|| anyhow::anyhow!("job {} is done but has no image", job.id))?;
+        let parameters = metadata.then(|| parameters(job, &image));
         let limit = job.attachment_size_limit;
         let png = image.png;
         // Decoding and re-encoding are CPU work: off the async runtime.
-        let fitted = tokio::task::spawn_blocking(move || fit_png(&png, limit)).await??;
+        let fitted = tokio::task::spawn_blocking(move || {
+            let Some(text) = parameters else {
+                return fit_png(&png, limit);
+            };
+            // Room for the text chunk, which goes in after the fitting.
+            let room = limit.saturating_sub(text_chunk_len(PARAMETERS, &text) as u64);
+            Ok(fit_png(&png, room)?.map(|mut fitted| {
+                if let Some(with) = with_text(&fitted.bytes, PARAMETERS, &text) {
+                    fitted.bytes = with;
+                }
+                fitted
+            }))
+        })
+        .await??;
         let mut content = self.i18n.tr(
             &job.locale,
             if job.compare.is_some() {
@@ -547,6 +569,45 @@ fn never_acknowledged(error: &anyhow::Error) -> bool {
 
 /// Makes echoed text inert ([`for_echo`]: no mention, invite or link) and cuts it to at most
 /// `max` characters (Discord's embed field limits), marking the cut.
+/// The PNG text chunk other Stable Diffusion tools read generation parameters from.
+const PARAMETERS: &str = "parameters";
+
+/// A render's generation parameters in the `parameters` convention (the prompt, an optional
+/// `Negative prompt:` line, then `Key: value` pairs): the prompt as the member typed it — never
+/// the persona, nor the rewrite it produced.
+///
+/// A job that left steps and size to the model's defaults (0) reports what ran: the steps its
+/// progress counted, the size of the image (one half of a comparison).
+fn parameters(job: &RenderJob, image: &RenderedImage) -> String {
+    let halves = if job.compare.is_some() { 2 } else { 1 };
+    let steps = match job.steps {
+        0 => job.progress_total / halves,
+        steps => steps,
+    };
+    let (width, height) = match (job.width, job.height) {
+        (0, _) | (_, 0) if halves == 2 => (
+            image.width.saturating_sub(crate::render::png::COMPARE_GAP) / 2,
+            image.height,
+        ),
+        (0, _) | (_, 0) => (image.width, image.height),
+        size => size,
+    };
+    let mut text = job.prompt.clone();
+    if !job.negative_prompt.is_empty() {
+        text.push_str("\nNegative prompt: ");
+        text.push_str(&job.negative_prompt);
+    }
+    text.push('\n');
+    if steps > 0 {
+        text.push_str(&format!("Steps: {steps}, "));
+    }
+    text.push_str(&format!(
+        "Seed: {}, Size: {width}x{height}, Model: {}",
+        job.seed, job.model
+    ));
+    text
+}
+
 fn clip(text: &str, max: usize) -> String {
     let text = for_echo(text);
     if text.chars().count() <= max {

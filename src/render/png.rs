@@ -33,6 +33,69 @@ pub fn encode_png(image: &RgbImage) -> Result<Vec<u8>, image::ImageError> {
     Ok(out)
 }
 
+/// The PNG file signature.
+const SIGNATURE: &[u8; 8] = b"\x89PNG\r\n\x1a\n";
+
+/// `png` with a text chunk `keyword` = `text` added after its header: `tEXt` when the text is
+/// Latin-1 (the PNG standard's text encoding), else `iTXt` (UTF-8) — as Pillow writes them, so
+/// tools that read Stable Diffusion's `parameters` chunk find it either way. None when `png` is
+/// not a PNG starting with its `IHDR` chunk, or `keyword` is not 1–79 printable Latin-1
+/// characters.
+pub fn with_text(png: &[u8], keyword: &str, text: &str) -> Option<Vec<u8>> {
+    let keyword_ok = (1..=79).contains(&keyword.len())
+        && keyword.bytes().all(|b| (0x20..=0x7e).contains(&b))
+        && !keyword.starts_with(' ')
+        && !keyword.ends_with(' ');
+    if !keyword_ok || png.get(..8)? != SIGNATURE || png.get(12..16)? != b"IHDR" {
+        return None;
+    }
+    let ihdr_len = u32::from_be_bytes(png.get(8..12)?.try_into().ok()?) as usize;
+    // Signature, then IHDR: length, type, data, CRC.
+    let after_ihdr = 8 + 12 + ihdr_len;
+    if png.len() < after_ihdr {
+        return None;
+    }
+    let latin1: Option<Vec<u8>> = text
+        .chars()
+        .map(|c| u8::try_from(u32::from(c)).ok())
+        .collect();
+    let (kind, data): (&[u8; 4], Vec<u8>) = match latin1 {
+        Some(bytes) => {
+            let mut data = Vec::with_capacity(keyword.len() + 1 + bytes.len());
+            data.extend_from_slice(keyword.as_bytes());
+            data.push(0);
+            data.extend_from_slice(&bytes);
+            (b"tEXt", data)
+        }
+        None => {
+            // keyword, NUL, uncompressed (0, 0), no language tag, NUL, no translated keyword,
+            // NUL, the UTF-8 text.
+            let mut data = Vec::with_capacity(keyword.len() + 5 + text.len());
+            data.extend_from_slice(keyword.as_bytes());
+            data.extend_from_slice(&[0, 0, 0, 0, 0]);
+            data.extend_from_slice(text.as_bytes());
+            (b"iTXt", data)
+        }
+    };
+    let length = u32::try_from(data.len()).ok()?;
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(kind);
+    crc.update(&data);
+    let mut out = Vec::with_capacity(png.len() + data.len() + 12);
+    out.extend_from_slice(&png[..after_ihdr]);
+    out.extend_from_slice(&length.to_be_bytes());
+    out.extend_from_slice(kind);
+    out.extend_from_slice(&data);
+    out.extend_from_slice(&crc.finalize().to_be_bytes());
+    out.extend_from_slice(&png[after_ihdr..]);
+    Some(out)
+}
+
+/// The bytes [`with_text`] adds for `keyword` and `text` (at most).
+pub fn text_chunk_len(keyword: &str, text: &str) -> usize {
+    12 + keyword.len() + 5 + text.len()
+}
+
 /// A PNG that fits the limit, and whether it had to be shrunk.
 #[derive(Debug, Clone)]
 pub struct FittedPng {
@@ -86,6 +149,52 @@ pub fn fit_png(png: &[u8], limit: u64) -> Result<Option<FittedPng>, image::Image
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The text chunks the `png` crate (the decoder `image` uses) reads back.
+    fn read_texts(png: &[u8]) -> Vec<(String, String)> {
+        let decoder = ::png::Decoder::new(std::io::Cursor::new(png));
+        let mut reader = decoder.read_info().expect("a valid PNG");
+        let mut pixels = vec![0; reader.output_buffer_size().expect("size")];
+        reader.next_frame(&mut pixels).expect("the pixels decode");
+        reader.finish().expect("the rest of the file reads");
+        let info = reader.info();
+        let mut out: Vec<(String, String)> = info
+            .uncompressed_latin1_text
+            .iter()
+            .map(|t| (t.keyword.clone(), t.text.clone()))
+            .collect();
+        out.extend(
+            info.utf8_text
+                .iter()
+                .map(|t| (t.keyword.clone(), t.get_text().expect("utf-8 text"))),
+        );
+        out
+    }
+
+    #[test]
+    fn text_chunks_are_read_back_by_the_png_decoder() {
+        let image = RgbImage::from_fn(8, 6, |x, y| image::Rgb([x as u8 * 30, y as u8 * 40, 7]));
+        let png = encode_png(&image).expect("encode");
+        for text in [
+            "a red cat\nSteps: 4, Seed: 7, Size: 8x6, Model: tiny",
+            "un café crème",                // Latin-1: tEXt
+            "夜の港、水彩\nSeed: 1 — ok ✓", // not Latin-1: iTXt
+        ] {
+            let with = with_text(&png, "parameters", text).expect("a PNG");
+            assert!(with.len() <= png.len() + text_chunk_len("parameters", text));
+            assert_eq!(
+                read_texts(&with),
+                vec![("parameters".to_owned(), text.to_owned())]
+            );
+            // The pixels are untouched.
+            let decoded = image::load_from_memory(&with).expect("decodes").to_rgb8();
+            assert_eq!(decoded, image);
+        }
+        assert!(read_texts(&png).is_empty());
+        assert!(with_text(b"not a png at all", "parameters", "x").is_none());
+        assert!(with_text(&png, "", "x").is_none());
+        assert!(with_text(&png[..20], "parameters", "x").is_none());
+    }
 
     #[test]
     fn side_by_side_keeps_both_halves() {

@@ -21,6 +21,8 @@ pub struct GuildSettings {
     /// What a flagged image does in an age-restricted channel: `block` (None), `spoiler`,
     /// `allow`.
     pub nsfw_policy: Option<String>,
+    /// `off`: delivered PNGs carry no `parameters` text chunk (None: on).
+    pub png_metadata: Option<String>,
 }
 
 impl GuildSettings {
@@ -36,6 +38,11 @@ impl GuildSettings {
             Some("allow") => NsfwPolicy::Allow,
             _ => NsfwPolicy::Block,
         }
+    }
+
+    /// Whether delivered PNGs carry their generation parameters (`/config metadata`).
+    pub fn metadata_on(&self) -> bool {
+        self.png_metadata.as_deref() != Some("off")
     }
 
     /// Whether a member's consent also records their recent past activity here.
@@ -95,6 +102,8 @@ pub enum GuildSetting {
     Limit(crate::domain::LimitKind),
     /// What flagged images do in age-restricted channels (`/config nsfw`).
     NsfwPolicy,
+    /// Generation parameters in delivered PNGs (`/config metadata`).
+    PngMetadata,
 }
 
 impl GuildSetting {
@@ -107,6 +116,7 @@ impl GuildSetting {
             GuildSetting::HistoryBackfill => "history_backfill",
             GuildSetting::Limit(kind) => super::limits::limit_column(kind),
             GuildSetting::NsfwPolicy => "nsfw_policy",
+            GuildSetting::PngMetadata => "png_metadata",
         }
     }
 }
@@ -129,12 +139,14 @@ pub struct AuditEntry {
 impl Store {
     /// The server's settings (defaults when it never changed any).
     pub async fn guild_settings(&self, guild: GuildId) -> Result<GuildSettings, StoreError> {
-        let row =
-            sqlx::query("SELECT diffusion_model, llm, persona_inference, history_backfill, nsfw_policy FROM guild_settings WHERE guild_id = $1")
-                .bind(guild.to_db())
-                .fetch_optional(self.pool())
-                .await
-                .map_err(db_err("read guild settings"))?;
+        let row = sqlx::query(
+            "SELECT diffusion_model, llm, persona_inference, history_backfill, nsfw_policy, \
+                 png_metadata FROM guild_settings WHERE guild_id = $1",
+        )
+        .bind(guild.to_db())
+        .fetch_optional(self.pool())
+        .await
+        .map_err(db_err("read guild settings"))?;
         let Some(row) = row else {
             return Ok(GuildSettings::default());
         };
@@ -151,6 +163,9 @@ impl Store {
                 .map_err(db_err("read guild settings"))?,
             nsfw_policy: row
                 .try_get("nsfw_policy")
+                .map_err(db_err("read guild settings"))?,
+            png_metadata: row
+                .try_get("png_metadata")
                 .map_err(db_err("read guild settings"))?,
         })
     }

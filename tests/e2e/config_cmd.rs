@@ -139,7 +139,7 @@ async fn moderators_configure_the_server(kind: Db) {
     )
     .await;
     assert!(
-        shown.ends_with("persona inference: on; history backfill: on."),
+        shown.ends_with("persona inference: on; history backfill: on; image metadata: on."),
         "{shown}"
     );
 
@@ -165,6 +165,53 @@ async fn moderators_configure_the_server(kind: Db) {
             .any(|f| f["name"] == "Model" && f["value"] == "tiny2"),
         "{fields}"
     );
+    // The PNG carries its generation parameters (on by default).
+    let seed = fields
+        .as_array()
+        .expect("fields")
+        .iter()
+        .find(|f| f["name"] == "Seed")
+        .and_then(|f| f["value"].as_str())
+        .expect("a seed")
+        .to_owned();
+    let png = &followup.file("files[0]").expect("the image").bytes;
+    assert_eq!(
+        png_texts(png),
+        vec![(
+            "parameters".to_owned(),
+            format!("a fox\nSteps: 2, Seed: {seed}, Size: 64x64, Model: tiny2")
+        )]
+    );
+
+    // Moderators can turn that off.
+    let changed = config_reply(
+        fake,
+        970_000_000_000_000_011,
+        MODERATOR,
+        opt_sub(
+            "metadata",
+            vec![fake_discord::fixtures::opt_int("state", 1)],
+        ),
+    )
+    .await;
+    assert_eq!(
+        changed,
+        "Image metadata is now off. The change is in the audit log."
+    );
+    let (_, token) = dispatch_imagine(
+        fake,
+        970_000_000_000_000_012,
+        vec![opt_str("prompt", "a fox")],
+        |b| b,
+    )
+    .await;
+    let webhook = webhook_path(fake.config().app_id, &token);
+    let followup = fake
+        .wait_for_request("image", WAIT, |r| is_image_delivery(r, &webhook))
+        .await
+        .expect("delivered");
+    let png = &followup.file("files[0]").expect("the image").bytes;
+    assert!(png_texts(png).is_empty());
     assert_openapi_valid(fake);
     setup.finish(app).await;
 }

@@ -692,3 +692,25 @@ pub async fn press_button(
     assert_mentions_nobody(&reply);
     reply.json.clone().expect("json")
 }
+
+/// The text chunks of a PNG (`tEXt` and `iTXt`), as the `png` crate decodes them.
+pub fn png_texts(bytes: &[u8]) -> Vec<(String, String)> {
+    let mut reader = png::Decoder::new(std::io::Cursor::new(bytes))
+        .read_info()
+        .expect("a PNG");
+    let mut pixels = vec![0; reader.output_buffer_size().expect("size")];
+    reader.next_frame(&mut pixels).expect("pixels");
+    reader.finish().expect("the whole file");
+    let info = reader.info();
+    let mut out: Vec<(String, String)> = info
+        .uncompressed_latin1_text
+        .iter()
+        .map(|t| (t.keyword.clone(), t.text.clone()))
+        .collect();
+    out.extend(
+        info.utf8_text
+            .iter()
+            .map(|t| (t.keyword.clone(), t.get_text().expect("utf-8"))),
+    );
+    out
+}

@@ -263,6 +263,11 @@ async fn public_replies_keep_the_persona_and_backend_errors_private(kind: Db) {
     for private in ["nurse", "lyon", "fox"] {
         assert!(!shown.contains(private), "{private} in {shown}");
     }
+    // The PNG's parameters hold the prompt as typed: neither the persona nor its rewrite.
+    let texts = png_texts(&reply.file("files[0]").expect("the image").bytes);
+    assert_eq!(texts.len(), 1, "{texts:?}");
+    assert!(texts[0].1.starts_with("a cat\nSteps: "), "{texts:?}");
+    assert!(!texts[0].1.contains("watercolor"), "{texts:?}");
     assert_eq!(copycat.hits.load(std::sync::atomic::Ordering::SeqCst), 1);
 
     use_llm("broken").await;
