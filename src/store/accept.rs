@@ -194,15 +194,11 @@ impl Store {
             // Member first, then server, in every transaction: no lock cycle. Discord ids
             // (snowflakes) never collide between members and servers. The insert that follows
             // sees every job committed by a transaction that held these locks before.
-            // The locks go with the BEGIN, in one round trip (the keys are integers, written
-            // into the statement): the acknowledgement waits for every round trip here.
-            let mut tx = self
-                .pool()
-                .begin_with(format!(
-                    "BEGIN; SELECT pg_advisory_xact_lock({}), pg_advisory_xact_lock({})",
-                    job.member_id.to_db(),
-                    server_key
-                ))
+            let mut tx = self.pool().begin().await.map_err(db_err("enqueue"))?;
+            sqlx::query("SELECT pg_advisory_xact_lock($1), pg_advisory_xact_lock($2)")
+                .bind(job.member_id.to_db())
+                .bind(server_key)
+                .execute(&mut *tx)
                 .await
                 .map_err(db_err("enqueue"))?;
             let inserted = query
