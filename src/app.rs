@@ -228,9 +228,7 @@ impl App {
                 clip,
                 imagine,
                 consent,
-                backfills: Arc::new(tokio::sync::Semaphore::new(
-                    discord::backfill::MAX_BACKFILLS,
-                )),
+                backfills: Arc::default(),
             };
             let customize = options.customize_client;
             Some(

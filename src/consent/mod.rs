@@ -39,8 +39,8 @@ impl ConsentService {
     }
 
     /// The member allows zipp to learn from their activity in this server. Returns false when
-    /// they already did: nothing changes then, and the caller starts nothing (no second
-    /// backfill, no inference outside the refresh cooldown).
+    /// they already did: nothing changes then (what consenting starts — the one backfill, the
+    /// inference at most once per cooldown — guards itself).
     pub async fn grant(&self, guild: GuildId, member: MemberId) -> Result<bool, StoreError> {
         let changed = self
             .store

@@ -8,6 +8,7 @@
 //! go through the ingestor like live ones (so non-consenting members stay out of it), then the
 //! member's persona is inferred.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use poise::serenity_prelude as serenity;
@@ -16,12 +17,44 @@ use super::BotData;
 
 /// How many members' backfills run at once (the others wait their turn).
 pub const MAX_BACKFILLS: usize = 2;
+
+/// The backfills of this process: turns ([`MAX_BACKFILLS`] at once) and the members whose
+/// backfill is queued or running (one at a time per member, even when `/persona forget` reset
+/// the marker in between).
+#[derive(Debug)]
+pub struct Backfills {
+    turns: Arc<tokio::sync::Semaphore>,
+    running: Arc<dashmap::DashSet<(GuildId, MemberId)>>,
+}
+
+impl Default for Backfills {
+    fn default() -> Self {
+        Self {
+            turns: Arc::new(tokio::sync::Semaphore::new(MAX_BACKFILLS)),
+            running: Arc::new(dashmap::DashSet::new()),
+        }
+    }
+}
+
+/// Takes the member out of [`Backfills::running`] when their backfill task ends, however.
+struct Running(
+    Arc<dashmap::DashSet<(GuildId, MemberId)>>,
+    (GuildId, MemberId),
+);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.remove(&self.1);
+    }
+}
 use crate::ids::{GuildId, MemberId};
 use crate::ingest::Event;
 use crate::store::StoreError;
 
-/// After a member consented: backfill (when the server allows it) in the background, then infer
-/// their persona; without backfill, infer at once.
+/// After a member consented (also again: every step is at most once): backfill when the server
+/// allows it and the member's backfill was never claimed, in the background, then infer their
+/// persona; without backfill, infer at once (at most once per cooldown:
+/// [`crate::lifecycle::PersonaService::on_consent`]).
 pub async fn after_consent(
     ctx: &serenity::Context,
     data: &BotData,
@@ -34,11 +67,14 @@ pub async fn after_consent(
         || cfg.backfill_days == 0
         || cfg.backfill_messages == 0
         || cfg.backfill_pages == 0
+        || data.backfills.running.contains(&(guild, member))
         || !data.store.claim_backfill(guild, member).await?
     {
         data.personas.on_consent(guild, member);
         return Ok(());
     }
+    data.backfills.running.insert((guild, member));
+    let running = Running(Arc::clone(&data.backfills.running), (guild, member));
     // Text channels the bot knows (the cache reference is dropped before any await).
     let channels: Vec<serenity::ChannelId> = ctx
         .cache
@@ -62,8 +98,9 @@ pub async fn after_consent(
     let http = ctx.http.clone();
     let ingestor = data.ingestor.clone();
     let personas = data.personas.clone();
-    let turns = data.backfills.clone();
+    let turns = Arc::clone(&data.backfills.turns);
     tokio::spawn(async move {
+        let _running = running;
         // The semaphore is never closed.
         let Ok(_turn) = turns.acquire_owned().await else {
             return;

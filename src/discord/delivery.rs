@@ -567,8 +567,6 @@ fn never_acknowledged(error: &anyhow::Error) -> bool {
     })
 }
 
-/// Makes echoed text inert ([`for_echo`]: no mention, invite or link) and cuts it to at most
-/// `max` characters (Discord's embed field limits), marking the cut.
 /// The PNG text chunk other Stable Diffusion tools read generation parameters from.
 const PARAMETERS: &str = "parameters";
 
@@ -608,6 +606,8 @@ fn parameters(job: &RenderJob, image: &RenderedImage) -> String {
     text
 }
 
+/// Makes echoed text inert ([`for_echo`]: no mention, invite or link) and cuts it to at most
+/// `max` characters (Discord's embed field limits), marking the cut.
 fn clip(text: &str, max: usize) -> String {
     let text = for_echo(text);
     if text.chars().count() <= max {

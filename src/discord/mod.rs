@@ -63,8 +63,8 @@ pub struct BotData {
     pub clip: Option<Arc<zipp_clip::ClipEmbedder>>,
     pub imagine: Arc<crate::imagine::ImagineService>,
     pub consent: Arc<crate::consent::ConsentService>,
-    /// Turns for history backfills ([`backfill::MAX_BACKFILLS`] at once).
-    pub backfills: Arc<tokio::sync::Semaphore>,
+    /// History backfills in progress ([`backfill::MAX_BACKFILLS`] at once, one per member).
+    pub backfills: Arc<backfill::Backfills>,
 }
 
 /// A command's failure: shown politely (user errors) or logged and replaced by a generic text.
@@ -161,7 +161,7 @@ impl Bot {
 fn build_http(config: &Config, token: &str) -> anyhow::Result<serenity::Http> {
     let mut builder = serenity::HttpBuilder::new(token)
         .default_allowed_mentions(serenity::CreateAllowedMentions::new());
-    let api_url = config.discord.api_url.trim_end_matches('/');
+    let api_url = config.discord.api_url.trim().trim_end_matches('/');
     if !api_url.is_empty() {
         let client = reqwest::Client::builder()
             .use_rustls_tls()

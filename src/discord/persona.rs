@@ -491,12 +491,16 @@ pub async fn consent(ctx: Context<'_>, state: Switch) -> Result<(), BotError> {
     let (guild, member) = ids(ctx)?;
     let data = ctx.data();
     let text = if state == Switch::On {
-        if data.consent.grant(guild, member).await? {
-            super::backfill::after_consent(ctx.serenity_context(), data, guild, member).await?;
-            data.i18n.tr(locale(ctx), "persona-consent-on", None)
+        let changed = data.consent.grant(guild, member).await?;
+        // Also when nothing changed: it starts only what never ran (a first attempt that
+        // failed half-way is finished), each step at most once.
+        super::backfill::after_consent(ctx.serenity_context(), data, guild, member).await?;
+        let id = if changed {
+            "persona-consent-on"
         } else {
-            data.i18n.tr(locale(ctx), "persona-consent-already", None)
-        }
+            "persona-consent-already"
+        };
+        data.i18n.tr(locale(ctx), id, None)
     } else {
         let erased = data.consent.withdraw(guild, member).await?;
         withdrawn_text(&data.i18n, locale(ctx), &erased)

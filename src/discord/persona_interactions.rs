@@ -126,11 +126,14 @@ async fn consent_or_forget(
         return Ok(Answer::Id("persona-forgotten"));
     }
     if custom_id == CONSENT_YES {
-        if !data.consent.grant(guild, member).await? {
-            return Ok(Answer::Id("persona-consent-already"));
-        }
+        let changed = data.consent.grant(guild, member).await?;
+        // Also when nothing changed: each step starts at most once (see `after_consent`).
         super::backfill::after_consent(ctx, data, guild, member).await?;
-        Ok(Answer::Id("persona-consent-on"))
+        Ok(Answer::Id(if changed {
+            "persona-consent-on"
+        } else {
+            "persona-consent-already"
+        }))
     } else {
         data.consent.withdraw(guild, member).await?;
         Ok(Answer::Id("persona-consent-later-ack"))

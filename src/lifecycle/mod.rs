@@ -135,6 +135,8 @@ pub struct PersonaService {
     encoder: RwLock<Option<Arc<LoadedEncoder>>>,
     loaded_stamp: Mutex<Option<SystemTime>>,
     cooldowns: DashMap<(GuildId, MemberId), Instant>,
+    /// When each member's consent last started an inference ([`Self::on_consent`]).
+    consent_cooldowns: DashMap<(GuildId, MemberId), Instant>,
     guild_locks: DashMap<GuildId, Arc<tokio::sync::Mutex<()>>>,
     /// True once the bot shuts down: scheduled passes stop between members (see [`Self::stop`]).
     stop: watch::Sender<bool>,
@@ -177,6 +179,7 @@ impl PersonaService {
             encoder: RwLock::new(None),
             loaded_stamp: Mutex::new(None),
             cooldowns: DashMap::new(),
+            consent_cooldowns: DashMap::new(),
             guild_locks: DashMap::new(),
             stop: watch::Sender::new(false),
         }))
@@ -724,9 +727,30 @@ impl PersonaService {
         }
     }
 
-    /// A member just consented: infer them in the background (no cooldown). Without any
-    /// activity yet this stores nothing; the schedule catches up later.
-    pub fn on_consent(self: &Arc<Self>, guild: GuildId, member: MemberId) {
+    /// A member just consented: infer them in the background. At most once per
+    /// `persona.refresh_cooldown_s` per member (withdrawing and consenting again in a loop
+    /// cannot run the encoder more often), on its own clock so that it does not use up the
+    /// member's `/persona refresh`. Returns whether it started. Without any activity yet this
+    /// stores nothing; the schedule catches up later.
+    pub fn on_consent(self: &Arc<Self>, guild: GuildId, member: MemberId) -> bool {
+        let limit = Duration::from_secs(self.settings.refresh_cooldown_s);
+        let now = Instant::now();
+        if self.consent_cooldowns.len() > MAX_COOLDOWNS {
+            self.consent_cooldowns
+                .retain(|_, last| now.duration_since(*last) < limit);
+        }
+        match self.consent_cooldowns.entry((guild, member)) {
+            dashmap::Entry::Occupied(mut last) => {
+                if now.duration_since(*last.get()) < limit {
+                    tracing::debug!(%guild, %member, "consented again within the cooldown: no inference");
+                    return false;
+                }
+                last.insert(now);
+            }
+            dashmap::Entry::Vacant(slot) => {
+                slot.insert(now);
+            }
+        }
         let me = Arc::clone(self);
         tokio::spawn(async move {
             match me.refresh(guild, member, false).await {
@@ -738,6 +762,7 @@ impl PersonaService {
                 }
             }
         });
+        true
     }
 
     /// Forgets the member's cooldown (after `/persona forget`).

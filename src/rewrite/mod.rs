@@ -61,38 +61,18 @@ impl Rewritten {
 
 /// The rewrite kind as shown in public replies: the stored kind names why an LLM failed
 /// (`template (llm failed: connect error: http://10.0.0.3/…)`), which is for the log and the
-/// operator, not the channel; the reason after a colon inside parentheses is dropped:
-/// `template (llm failed)`.
+/// operator, not the channel. Everything from the reason of a failure (`failed: `,
+/// `unavailable: `) on is dropped, whatever brackets the reason holds: `template (llm failed)`.
+/// Other kinds (`llm (llama3:8b)`, the budget note) are shown as stored.
 pub fn public_kind(kind: &str) -> String {
-    let mut out = String::with_capacity(kind.len());
-    let mut depth = 0usize;
-    let mut hidden = false;
-    for c in kind.chars() {
-        match c {
-            '(' => {
-                depth += 1;
-                if !hidden {
-                    out.push(c);
-                }
-            }
-            ')' if depth > 0 => {
-                depth -= 1;
-                if depth == 0 {
-                    hidden = false;
-                    // "(llm failed: …)" → "(llm failed)"
-                    let trimmed = out.trim_end().len();
-                    out.truncate(trimmed);
-                    out.push(c);
-                } else if !hidden {
-                    out.push(c);
-                }
-            }
-            ':' if depth > 0 => hidden = true,
-            _ if hidden => {}
-            _ => out.push(c),
+    for marker in [" failed: ", " unavailable: "] {
+        if let Some(at) = kind.find(marker) {
+            // Keep "failed" / "unavailable", drop ": reason…".
+            let kept = &kind[..at + marker.len() - 2];
+            return format!("{kept})");
         }
     }
-    out
+    kind.to_owned()
 }
 
 /// A prompt rewriter. Implementations must never fail the member's request: on trouble they
@@ -149,6 +129,17 @@ mod tests {
                 "template (llm budget of this server spent)",
                 "template (llm budget of this server spent)",
             ),
+            // Unbalanced brackets in a reason hide nothing.
+            (
+                "template (llm unavailable: bad file) at /srv/models/x.gguf: denied",
+                "template (llm unavailable)",
+            ),
+            (
+                "template (llm failed: ))) http://10.0.0.3",
+                "template (llm failed)",
+            ),
+            ("llm (llama3:8b)", "llm (llama3:8b)"),
+            ("llm (local (smollm2))", "llm (local (smollm2))"),
         ] {
             assert_eq!(public_kind(stored), shown, "{stored}");
         }

@@ -28,7 +28,11 @@
 //!    medium/lighting/palette/composition words and the words personas are phrased with) is
 //!    private: a clause of the answer carrying one is dropped, and an answer whose subject
 //!    clauses carry one is rejected (the template then answers, which only adds descriptors).
-//!    So a persona's "nurse in Lyon" or "#mod-lounge" never reaches a public embed.
+//!    So a persona's "nurse in Lyon" or "#mod-lounge" never reaches a public embed. Known
+//!    limits: numbers and words under 3 letters are not checked; scripts written without
+//!    spaces (Japanese, Chinese) form long runs that match only whole; the style vocabulary is
+//!    the bundled descriptor file's (with an operator's own file, its extra phrases count as
+//!    private, so the template answers more often: the safe direction).
 //! 6. Token budget: measured with the caller's tokenizer callback (the diffusion model's CLIP
 //!    tokenizer: 77 tokens including BOS/EOS for SD). Too long answers are trimmed by dropping
 //!    whole comma-separated clauses that carry no subject word, later ones first; only when the

@@ -133,6 +133,27 @@ impl Store {
         Ok(ConsentChange { changed, erased })
     }
 
+    /// When the member's history backfill in this server was claimed (None: never, or
+    /// forgotten since).
+    pub async fn backfill_claimed_at(
+        &self,
+        guild: GuildId,
+        member: MemberId,
+    ) -> Result<Option<i64>, StoreError> {
+        let row =
+            sqlx::query("SELECT backfill_at FROM consents WHERE guild_id = $1 AND member_id = $2")
+                .bind(guild.to_db())
+                .bind(member.to_db())
+                .fetch_optional(self.pool())
+                .await
+                .map_err(db_err("read backfill marker"))?;
+        Ok(row
+            .map(|r| r.try_get::<Option<i64>, _>("backfill_at"))
+            .transpose()
+            .map_err(db_err("read backfill marker"))?
+            .flatten())
+    }
+
     /// Claims the member's one history backfill in this server: true only for the first claim
     /// while they consent. The marker outlives a withdrawal (toggling consent does not start
     /// another backfill) and goes with `forget`, like the rest of the consent row.

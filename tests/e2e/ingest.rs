@@ -715,6 +715,12 @@ async fn history_backfill(kind: Db) {
     let got = posted_by_alice(&store, guild, 120).await;
     assert_eq!(got, vec![(DEFAULT_USER_ID, "posted", channel, 120)]);
     assert_eq!(history_pages(fake), 2, "100 + 26 messages");
+    let alice = MemberId(DEFAULT_USER_ID);
+    let marker = store
+        .backfill_claimed_at(guild, alice)
+        .await
+        .expect("read")
+        .expect("the backfill is marked");
 
     // Consenting again (the button of an old prompt) changes nothing and reads nothing.
     let answer = press(
@@ -762,6 +768,11 @@ async fn history_backfill(kind: Db) {
         posted,
         vec![(DEFAULT_USER_ID, "posted", channel, 1)],
         "the live message only"
+    );
+    assert_eq!(
+        store.backfill_claimed_at(guild, alice).await.expect("read"),
+        Some(marker),
+        "no second backfill was claimed"
     );
     assert_eq!(history_pages(fake), 2, "no second backfill");
     assert!(fake.unhandled_requests().is_empty());

@@ -102,6 +102,9 @@ async fn persona_lifecycle(kind: Db) {
     const DAVE: u64 = 400_000_000_000_000_004;
     let text = consent_on(next(), DAVE).await;
     assert!(text.starts_with("Thanks!"), "{text}");
+    // The consent started an inference; another one waits for the cooldown (withdrawing and
+    // consenting again in a loop cannot run the encoder more often).
+    assert!(!personas.on_consent(guild, MemberId(DAVE)));
     let text = refresh(fake, next(), DAVE).await;
     assert!(text.contains("not seen enough of your activity"), "{text}");
     let text = refresh(fake, next(), DAVE).await;
