@@ -18,6 +18,15 @@ imagine = imagine
     .persona-on = an
     .persona-off = aus
     .persona-compare = vergleichen
+    .aspect = format
+    .aspect-description = Die Form des Bildes (Standard: die des Modells)
+    .aspect-square = 1:1 quadratisch
+    .aspect-landscape = 4:3 quer
+    .aspect-portrait = 3:4 hoch
+    .aspect-photo = 3:2 Foto
+    .aspect-photo-portrait = 2:3 Foto, hoch
+    .aspect-wide = 16:9 breit
+    .aspect-tall = 9:16 schmal
 
 ## Antworten von /imagine
 

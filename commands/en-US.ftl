@@ -18,6 +18,15 @@ imagine = imagine
     .persona-on = on
     .persona-off = off
     .persona-compare = compare
+    .aspect = aspect
+    .aspect-description = The shape of the image (default: the model's own)
+    .aspect-square = 1:1 square
+    .aspect-landscape = 4:3 landscape
+    .aspect-portrait = 3:4 portrait
+    .aspect-photo = 3:2 photo
+    .aspect-photo-portrait = 2:3 photo, upright
+    .aspect-wide = 16:9 wide
+    .aspect-tall = 9:16 tall
 
 ## /imagine replies
 

@@ -18,6 +18,15 @@ imagine = imagine
     .persona-on = activado
     .persona-off = desactivado
     .persona-compare = comparar
+    .aspect = formato
+    .aspect-description = La forma de la imagen (por defecto: la del modelo)
+    .aspect-square = 1:1 cuadrado
+    .aspect-landscape = 4:3 horizontal
+    .aspect-portrait = 3:4 vertical
+    .aspect-photo = 3:2 foto
+    .aspect-photo-portrait = 2:3 foto, vertical
+    .aspect-wide = 16:9 panorámico
+    .aspect-tall = 9:16 alto
 
 ## Respuestas de /imagine
 

@@ -18,6 +18,15 @@ imagine = imagine
     .persona-on = activé
     .persona-off = désactivé
     .persona-compare = comparer
+    .aspect = format
+    .aspect-description = La forme de l’image (par défaut : celle du modèle)
+    .aspect-square = 1:1 carré
+    .aspect-landscape = 4:3 paysage
+    .aspect-portrait = 3:4 portrait
+    .aspect-photo = 3:2 photo
+    .aspect-photo-portrait = 2:3 photo, verticale
+    .aspect-wide = 16:9 large
+    .aspect-tall = 9:16 vertical
 
 ## Réponses de /imagine
 

@@ -18,6 +18,15 @@ imagine = 画像生成
     .persona-on = オン
     .persona-off = オフ
     .persona-compare = 比較
+    .aspect = アスペクト比
+    .aspect-description = 画像の形（デフォルト: モデル本来の形）
+    .aspect-square = 1:1 正方形
+    .aspect-landscape = 4:3 横長
+    .aspect-portrait = 3:4 縦長
+    .aspect-photo = 3:2 写真
+    .aspect-photo-portrait = 2:3 写真（縦）
+    .aspect-wide = 16:9 ワイド
+    .aspect-tall = 9:16 縦長ワイド
 
 ## 「/画像生成」の返信
 

@@ -18,6 +18,15 @@ imagine = imagine
     .persona-on = ativado
     .persona-off = desativado
     .persona-compare = comparar
+    .aspect = formato
+    .aspect-description = O formato da imagem (padrão: o do modelo)
+    .aspect-square = 1:1 quadrado
+    .aspect-landscape = 4:3 paisagem
+    .aspect-portrait = 3:4 retrato
+    .aspect-photo = 3:2 foto
+    .aspect-photo-portrait = 2:3 foto, vertical
+    .aspect-wide = 16:9 largo
+    .aspect-tall = 9:16 alto
 
 ## Respostas do /imagine
 

@@ -63,6 +63,7 @@ fn job(i: u64) -> NewJob {
         persona_id: None,
         persona_mode: zipp::store::PersonaMode::On,
         channel_nsfw: false,
+        aspect: None,
     }
 }
 

@@ -31,6 +31,46 @@ pub enum PersonaMode {
     Compare,
 }
 
+/// The shape of the image (choice labels come from commands/*.ftl).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, poise::ChoiceParameter)]
+pub enum AspectChoice {
+    /// 1:1.
+    #[name = "square"]
+    Square,
+    /// 4:3.
+    #[name = "landscape"]
+    Landscape,
+    /// 3:4.
+    #[name = "portrait"]
+    Portrait,
+    /// 3:2.
+    #[name = "photo"]
+    Photo,
+    /// 2:3.
+    #[name = "photo-portrait"]
+    PhotoPortrait,
+    /// 16:9.
+    #[name = "wide"]
+    Wide,
+    /// 9:16.
+    #[name = "tall"]
+    Tall,
+}
+
+impl From<AspectChoice> for crate::domain::Aspect {
+    fn from(choice: AspectChoice) -> Self {
+        match choice {
+            AspectChoice::Square => Self::Square,
+            AspectChoice::Landscape => Self::Landscape4x3,
+            AspectChoice::Portrait => Self::Portrait3x4,
+            AspectChoice::Photo => Self::Landscape3x2,
+            AspectChoice::PhotoPortrait => Self::Portrait2x3,
+            AspectChoice::Wide => Self::Wide16x9,
+            AspectChoice::Tall => Self::Tall9x16,
+        }
+    }
+}
+
 impl From<PersonaMode> for crate::imagine::PersonaMode {
     fn from(mode: PersonaMode) -> Self {
         match mode {
@@ -75,6 +115,7 @@ pub async fn imagine(
     seed: Option<i64>,
     negative: Option<String>,
     persona: Option<PersonaMode>,
+    aspect: Option<AspectChoice>,
 ) -> Result<(), BotError> {
     let poise::Context::Application(app) = ctx else {
         return Ok(());
@@ -97,6 +138,7 @@ pub async fn imagine(
         mode: persona.map(Into::into).unwrap_or_default(),
         // Age-restricted channels (Discord's `nsfw`) are where a flagged image may be shown.
         channel_nsfw: age_restricted(ctx, interaction.channel_id),
+        aspect: aspect.map(Into::into),
     };
     // Everything that can refuse comes before deferring: a refusal is an ephemeral reply and
     // nothing is stored.

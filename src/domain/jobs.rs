@@ -77,6 +77,70 @@ impl PersonaMode {
     }
 }
 
+/// An image's aspect ratio (`/imagine aspect`): the worker picks the size of that shape with
+/// about the model's native pixel count (`zipp_diffusion::aspect_size`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Aspect {
+    /// 1:1.
+    Square,
+    /// 4:3.
+    Landscape4x3,
+    /// 3:4.
+    Portrait3x4,
+    /// 3:2.
+    Landscape3x2,
+    /// 2:3.
+    Portrait2x3,
+    /// 16:9.
+    Wide16x9,
+    /// 9:16.
+    Tall9x16,
+}
+
+impl Aspect {
+    /// Every aspect, in the order members are offered them.
+    pub const ALL: [Aspect; 7] = [
+        Aspect::Square,
+        Aspect::Landscape4x3,
+        Aspect::Portrait3x4,
+        Aspect::Landscape3x2,
+        Aspect::Portrait2x3,
+        Aspect::Wide16x9,
+        Aspect::Tall9x16,
+    ];
+
+    /// Width : height.
+    pub fn ratio(self) -> (u32, u32) {
+        match self {
+            Aspect::Square => (1, 1),
+            Aspect::Landscape4x3 => (4, 3),
+            Aspect::Portrait3x4 => (3, 4),
+            Aspect::Landscape3x2 => (3, 2),
+            Aspect::Portrait2x3 => (2, 3),
+            Aspect::Wide16x9 => (16, 9),
+            Aspect::Tall9x16 => (9, 16),
+        }
+    }
+
+    /// The stored name, e.g. `16:9`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Aspect::Square => "1:1",
+            Aspect::Landscape4x3 => "4:3",
+            Aspect::Portrait3x4 => "3:4",
+            Aspect::Landscape3x2 => "3:2",
+            Aspect::Portrait2x3 => "2:3",
+            Aspect::Wide16x9 => "16:9",
+            Aspect::Tall9x16 => "9:16",
+        }
+    }
+
+    /// The aspect a stored name stands for.
+    pub fn parse(text: &str) -> Option<Aspect> {
+        Aspect::ALL.into_iter().find(|a| a.as_str() == text)
+    }
+}
+
 /// A side of a compare image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
@@ -170,6 +234,8 @@ pub struct NewJob {
     /// Whether the channel is age-restricted (Discord's `nsfw`): where a flagged image may be
     /// shown, if the server allows it.
     pub channel_nsfw: bool,
+    /// The shape the member asked for (None: the model's default size).
+    pub aspect: Option<Aspect>,
 }
 
 /// A job as stored.
@@ -247,6 +313,8 @@ pub struct RenderJob {
     pub channel_nsfw: bool,
     /// The safety check's verdict on the render (None: not checked).
     pub nsfw: Option<bool>,
+    /// The shape the member asked for (None: the model's default size).
+    pub aspect: Option<Aspect>,
 }
 
 /// A job handed to a worker together with its lease.
@@ -479,6 +547,7 @@ mod tests {
             delivered_at: None,
             channel_nsfw: false,
             nsfw: None,
+            aspect: None,
         };
         let new = NewJob {
             guild_id: job.guild_id,
@@ -503,6 +572,7 @@ mod tests {
             attachment_size_limit: 1,
             max_attempts: 1,
             channel_nsfw: false,
+            aspect: None,
         };
         let leased = LeasedJob {
             job: job.clone(),

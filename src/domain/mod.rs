@@ -8,8 +8,8 @@ pub mod personas;
 
 pub use edges::{Edge, EdgeDelta, EdgeKind, GraphNode};
 pub use jobs::{
-    Acceptance, Compare, FailOutcome, JobLimits, JobStatus, LeasedJob, LimitKind, LimitRefusal,
-    NewJob, PersonaMode, QueuedJob, RenderJob, Side,
+    Acceptance, Aspect, Compare, FailOutcome, JobLimits, JobStatus, LeasedJob, LimitKind,
+    LimitRefusal, NewJob, PersonaMode, QueuedJob, RenderJob, Side,
 };
 pub use personas::{Persona, SOURCE_EDITED, SOURCE_INFERRED, SOURCE_QUESTIONNAIRE};
 

@@ -75,6 +75,8 @@ pub struct ImagineRequest {
     pub mode: PersonaMode,
     /// Whether the channel is age-restricted.
     pub channel_nsfw: bool,
+    /// The shape asked for (None: the model's default size).
+    pub aspect: Option<crate::domain::Aspect>,
 }
 
 impl std::fmt::Debug for ImagineRequest {
@@ -267,6 +269,7 @@ impl ImagineService {
             attachment_size_limit: request.attachment_size_limit,
             max_attempts: self.config.render.max_attempts,
             channel_nsfw: request.channel_nsfw,
+            aspect: request.aspect,
             compare,
             persona_id: None,
             persona_mode: mode,

@@ -83,12 +83,21 @@ impl Renderer for DiffusionRenderer {
     ) -> Result<image::RgbImage, RenderError> {
         let (model, entry) = self.model(&spec.model)?;
         let (native_w, native_h) = model.default_size();
+        // The catalog's default size, or the model's; an aspect ratio reshapes it.
+        let default = (
+            entry.width.unwrap_or(native_w),
+            entry.height.unwrap_or(native_h),
+        );
+        let default = match spec.aspect {
+            Some(ratio) => zipp_diffusion::aspect_size(default, ratio, model.latent_factor()),
+            None => default,
+        };
         let params = GenerateParams {
             prompt: spec.prompt.clone(),
             negative_prompt: spec.negative_prompt.clone(),
             seed: spec.seed,
-            width: nonzero_or(spec.width, entry.width.unwrap_or(native_w)),
-            height: nonzero_or(spec.height, entry.height.unwrap_or(native_h)),
+            width: nonzero_or(spec.width, default.0),
+            height: nonzero_or(spec.height, default.1),
             steps: nonzero_or(spec.steps, entry.steps),
             guidance_scale: entry.guidance_scale,
             init_image: None,

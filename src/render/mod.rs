@@ -32,6 +32,9 @@ pub struct RenderSpec {
     pub height: u32,
     /// Steps (0: the model's default).
     pub steps: u32,
+    /// Width : height, for a size left to the model (0 × 0): that shape with about the
+    /// model's default pixel count.
+    pub aspect: Option<(u32, u32)>,
 }
 
 /// Why a render failed: what the member is told (a Fluent message id), what the logs get, and

@@ -142,6 +142,7 @@ async fn process_leased(
         width: job.width,
         height: job.height,
         steps: job.steps,
+        aspect: job.aspect.map(crate::domain::Aspect::ratio),
     };
     let compare = job.compare.clone();
     let (progress_tx, mut progress_rx) = watch::channel((0u32, 0u32));

@@ -26,8 +26,8 @@ mod retention;
 
 pub use crate::domain::Persona;
 pub use crate::domain::{
-    Acceptance, Compare, FailOutcome, JobLimits, JobStatus, LeasedJob, LimitKind, LimitRefusal,
-    NewJob, PersonaMode, QueuedJob, RenderJob, Side,
+    Acceptance, Aspect, Compare, FailOutcome, JobLimits, JobStatus, LeasedJob, LimitKind,
+    LimitRefusal, NewJob, PersonaMode, QueuedJob, RenderJob, Side,
 };
 pub use crate::domain::{Edge, EdgeDelta, EdgeKind, GraphNode};
 pub use compare::{wilson_interval, CompareStats, PickOutcome};

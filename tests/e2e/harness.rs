@@ -140,6 +140,7 @@ pub fn new_job(interaction: u64) -> zipp::store::NewJob {
         persona_id: None,
         persona_mode: zipp::store::PersonaMode::On,
         channel_nsfw: false,
+        aspect: None,
     }
 }
 

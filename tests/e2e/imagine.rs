@@ -338,3 +338,52 @@ async fn failed_render_is_explained_politely() {
     assert!(jobs.is_empty(), "delivered, nothing left to tell");
     setup.finish(app).await;
 }
+
+/// `aspect`: the image has that shape, with about the model's pixel count on its size grid
+/// (the tiny model: 64×64, factor 8), and the choice is stored with the job.
+async fn aspect_shapes_the_image(kind: Db) {
+    let setup = Setup::new(kind, 2).await;
+    let fake = &setup.fake;
+    let app = setup.start_bot(1).await;
+    // Choice indices in the order of the command: square, landscape, portrait, photo,
+    // photo-portrait, wide, tall.
+    for (i, (choice, size, stored)) in [
+        (5, (88, 48), "16:9"),
+        (2, (56, 72), "3:4"),
+        (0, (64, 64), "1:1"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (_, token) = dispatch_imagine(
+            fake,
+            901_000_000_000_000_001 + i as u64,
+            vec![opt_str("prompt", "a red cat"), opt_int("aspect", choice)],
+            |b| b,
+        )
+        .await;
+        let webhook = webhook_path(fake.config().app_id, &token);
+        let followup = fake
+            .wait_for_request("image delivery", WAIT, |r| is_image_delivery(r, &webhook))
+            .await
+            .expect("the image arrives");
+        let png = &followup.file("files[0]").expect("the image").bytes;
+        let image = image::load_from_memory(png).expect("a PNG");
+        assert_eq!((image.width(), image.height()), size, "choice {choice}");
+        let parameters = &png_texts(png)[0].1;
+        assert!(
+            parameters.contains(&format!("Size: {}x{}", size.0, size.1)),
+            "{parameters}"
+        );
+        let job = app
+            .store
+            .job(zipp::ids::JobId(i as i64 + 1))
+            .await
+            .expect("read")
+            .expect("the job");
+        assert_eq!(job.aspect.map(|a| a.as_str()), Some(stored));
+    }
+    setup.finish(app).await;
+}
+
+on_both_databases!(aspect_shapes_the_image);

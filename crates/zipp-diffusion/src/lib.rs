@@ -89,6 +89,24 @@ mod json;
 pub mod parity;
 mod rng;
 mod scheduler;
+/// Width and height for the aspect ratio `ratio` (width:height) with about the pixel count of
+/// the model's `native` size: each side a multiple of 64 pixels (8 latent pixels: the buckets
+/// Stable Diffusion models are trained and fine-tuned on) for models of 512 pixels and more, of
+/// `latent_factor` for smaller (test) models; never below one such multiple.
+pub fn aspect_size(native: (u32, u32), ratio: (u32, u32), latent_factor: u32) -> (u32, u32) {
+    let (a, b) = (f64::from(ratio.0.max(1)), f64::from(ratio.1.max(1)));
+    let area = f64::from(native.0) * f64::from(native.1);
+    let step = if native.0.min(native.1) >= 512 {
+        latent_factor.max(1) * 8
+    } else {
+        latent_factor.max(1)
+    };
+    let height = (area * b / a).sqrt();
+    let width = height * a / b;
+    let snap = |v: f64| ((v / f64::from(step)).round() as u32).max(1) * step;
+    (snap(width), snap(height))
+}
+
 #[cfg(test)]
 mod tests;
 mod text_encoder;
@@ -413,6 +431,12 @@ impl DiffusionModel {
     /// multiples of it.
     pub fn latent_factor(&self) -> u32 {
         self.vae_scale
+    }
+
+    /// The size for the aspect ratio `ratio` (width:height): see [`aspect_size`].
+    pub fn aspect_size(&self, ratio: (u32, u32)) -> (u32, u32) {
+        let (w, h) = self.default_size();
+        aspect_size((w, h), ratio, self.vae_scale)
     }
 
     /// Whether this is an SDXL pipeline (two text encoders).

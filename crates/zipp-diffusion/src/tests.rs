@@ -550,3 +550,30 @@ const SD21_SCHEDULER: &str = r#"{
   "set_alpha_to_one": false, "skip_prk_steps": true, "steps_offset": 1,
   "trained_betas": null
 }"#;
+
+#[test]
+fn aspect_sizes_keep_the_pixel_count_on_the_model_grid() {
+    use crate::aspect_size;
+    // SD 1.5 (512², factor 8): multiples of 64, about 262 144 pixels.
+    let cases = [
+        ((1, 1), (512, 512)),
+        ((4, 3), (576, 448)),
+        ((3, 4), (448, 576)),
+        ((3, 2), (640, 448)),
+        ((2, 3), (448, 640)),
+        ((16, 9), (704, 384)),
+        ((9, 16), (384, 704)),
+    ];
+    for (ratio, size) in cases {
+        assert_eq!(aspect_size((512, 512), ratio, 8), size, "{ratio:?}");
+        let (w, h) = size;
+        let pixels = f64::from(w * h) / 262_144.0;
+        assert!((0.85..=1.15).contains(&pixels), "{ratio:?}: {pixels}");
+    }
+    // SDXL (1024²): its usual buckets.
+    assert_eq!(aspect_size((1024, 1024), (16, 9), 8), (1344, 768));
+    assert_eq!(aspect_size((1024, 1024), (1, 1), 8), (1024, 1024));
+    // A tiny test model (64²): multiples of its latent factor, never zero.
+    assert_eq!(aspect_size((64, 64), (16, 9), 8), (88, 48));
+    assert_eq!(aspect_size((8, 8), (16, 9), 8), (8, 8));
+}
