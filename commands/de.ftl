@@ -47,6 +47,15 @@ imagine-field-rewrite = Umformulierung
 imagine-field-persona = Persona
 imagine-persona-version = Version { $version } ({ $source })
 imagine-persona-button = Meine Persona öffnen
+imagine-info-button = Info
+imagine-info = **Über dieses Bild** — Modell { $model }, Seed { $seed }, { $steps } Schritte, { $width }×{ $height }.
+    Prompt wie eingegeben: { $prompt }
+    Gerenderter Prompt: { $rendered }
+    Negativer Prompt: { $negative }
+    Persona: { $persona }
+imagine-info-none = keiner
+imagine-info-not-yours = Nur das Mitglied, das dieses Bild erstellt hat, kann seine Details sehen.
+imagine-info-gone = Die Details dieses Bildes werden nicht mehr aufbewahrt.
 imagine-field-left = Links
 imagine-field-right = Rechts
 imagine-compare-result = Gleicher Seed, zwei Prompts: einer für deine Persona geschrieben, einer so, wie du ihn eingegeben hast. Welches Bild gefällt dir besser?

@@ -47,6 +47,15 @@ imagine-field-rewrite = Rewrite
 imagine-field-persona = Persona
 imagine-persona-version = version { $version } ({ $source })
 imagine-persona-button = Open my persona
+imagine-info-button = Info
+imagine-info = **About this image** — model { $model }, seed { $seed }, { $steps } steps, { $width }×{ $height }.
+    Prompt as typed: { $prompt }
+    Prompt rendered: { $rendered }
+    Negative prompt: { $negative }
+    Persona: { $persona }
+imagine-info-none = none
+imagine-info-not-yours = Only the member who made this image can see its details.
+imagine-info-gone = The details of this image are no longer kept.
 imagine-field-left = Left
 imagine-field-right = Right
 imagine-compare-result = Same seed, two prompts: one written for your persona, one as you typed it. Which do you prefer?

@@ -47,6 +47,15 @@ imagine-field-rewrite = Reescritura
 imagine-field-persona = Persona
 imagine-persona-version = versión { $version } ({ $source })
 imagine-persona-button = Abrir mi persona
+imagine-info-button = Info
+imagine-info = **Sobre esta imagen** — modelo { $model }, semilla { $seed }, { $steps } pasos, { $width }×{ $height }.
+    Prompt escrito: { $prompt }
+    Prompt renderizado: { $rendered }
+    Prompt negativo: { $negative }
+    Persona: { $persona }
+imagine-info-none = ninguno
+imagine-info-not-yours = Solo el miembro que creó esta imagen puede ver sus detalles.
+imagine-info-gone = Los detalles de esta imagen ya no se conservan.
 imagine-field-left = Izquierda
 imagine-field-right = Derecha
 imagine-compare-result = Misma semilla, dos prompts: uno reescrito para tu persona y otro tal como lo has escrito. ¿Cuál prefieres?

@@ -47,6 +47,15 @@ imagine-field-rewrite = Réécriture
 imagine-field-persona = Persona
 imagine-persona-version = version { $version } ({ $source })
 imagine-persona-button = Ouvrir mon persona
+imagine-info-button = Infos
+imagine-info = **À propos de cette image** — modèle { $model }, graine { $seed }, { $steps } étapes, { $width }×{ $height }.
+    Prompt saisi : { $prompt }
+    Prompt rendu : { $rendered }
+    Prompt négatif : { $negative }
+    Persona : { $persona }
+imagine-info-none = aucun
+imagine-info-not-yours = Seul le membre qui a créé cette image peut en voir les détails.
+imagine-info-gone = Les détails de cette image ne sont plus conservés.
 imagine-field-left = Gauche
 imagine-field-right = Droite
 imagine-compare-result = Même graine, deux prompts : l’un réécrit pour votre persona, l’autre tel que vous l’avez saisi. Quelle image préférez-vous ?

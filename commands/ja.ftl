@@ -47,6 +47,15 @@ imagine-field-rewrite = 書き換え
 imagine-field-persona = ペルソナ
 imagine-persona-version = バージョン { $version }（{ $source }）
 imagine-persona-button = 自分のペルソナを開く
+imagine-info-button = 情報
+imagine-info = **この画像について** — モデル { $model }、シード { $seed }、{ $steps } ステップ、{ $width }×{ $height }。
+    入力したプロンプト: { $prompt }
+    描画したプロンプト: { $rendered }
+    ネガティブプロンプト: { $negative }
+    ペルソナ: { $persona }
+imagine-info-none = なし
+imagine-info-not-yours = この画像の詳細を見られるのは、画像を作成したメンバーだけです。
+imagine-info-gone = この画像の詳細はもう保存されていません。
 imagine-field-left = 左
 imagine-field-right = 右
 imagine-compare-result = 同じシードで 2 つのプロンプトを使いました。1 つはあなたのペルソナに合わせて書き換えたもの、もう 1 つは入力されたままのものです。どちらが好みですか？

@@ -47,6 +47,15 @@ imagine-field-rewrite = Reescrita
 imagine-field-persona = Persona
 imagine-persona-version = versão { $version } ({ $source })
 imagine-persona-button = Abrir minha persona
+imagine-info-button = Info
+imagine-info = **Sobre esta imagem** — modelo { $model }, semente { $seed }, { $steps } passos, { $width }×{ $height }.
+    Prompt digitado: { $prompt }
+    Prompt renderizado: { $rendered }
+    Prompt negativo: { $negative }
+    Persona: { $persona }
+imagine-info-none = nenhum
+imagine-info-not-yours = Só o membro que criou esta imagem pode ver os detalhes dela.
+imagine-info-gone = Os detalhes desta imagem não são mais guardados.
 imagine-field-left = Esquerda
 imagine-field-right = Direita
 imagine-compare-result = Mesma semente, dois prompts: um reescrito para a sua persona e outro exatamente como você digitou. Qual você prefere?

@@ -414,9 +414,13 @@ impl Delivery {
             )],
             _ => Vec::new(),
         };
-        if let Some(p) = &persona {
-            components.push(super::persona::open_button(&self.i18n, &job.locale, p.id));
-        }
+        // Info (for its owner), and the persona the render used.
+        components.push(super::info::result_row(
+            &self.i18n,
+            &job.locale,
+            job.id,
+            persona.as_ref().map(|p| p.id),
+        ));
         if via == "interaction" {
             // The result replaces the deferred response: an edit, so sending it twice (a bot
             // killed before recording the delivery) still shows one result.
@@ -567,16 +571,9 @@ fn never_acknowledged(error: &anyhow::Error) -> bool {
     })
 }
 
-/// The PNG text chunk other Stable Diffusion tools read generation parameters from.
-const PARAMETERS: &str = "parameters";
-
-/// A render's generation parameters in the `parameters` convention (the prompt, an optional
-/// `Negative prompt:` line, then `Key: value` pairs): the prompt as the member typed it — never
-/// the persona, nor the rewrite it produced.
-///
-/// A job that left steps and size to the model's defaults (0) reports what ran: the steps its
-/// progress counted, the size of the image (one half of a comparison).
-fn parameters(job: &RenderJob, image: &RenderedImage) -> String {
+/// The steps and size a render ran with: the job's, or for what it left to the model (0), the
+/// steps its progress counted and the size of the image (one half of a comparison).
+pub(super) fn what_ran(job: &RenderJob, image: &RenderedImage) -> (u32, u32, u32) {
     let halves = if job.compare.is_some() { 2 } else { 1 };
     let steps = match job.steps {
         0 => job.progress_total / halves,
@@ -590,6 +587,20 @@ fn parameters(job: &RenderJob, image: &RenderedImage) -> String {
         (0, _) | (_, 0) => (image.width, image.height),
         size => size,
     };
+    (steps, width, height)
+}
+
+/// The PNG text chunk other Stable Diffusion tools read generation parameters from.
+const PARAMETERS: &str = "parameters";
+
+/// A render's generation parameters in the `parameters` convention (the prompt, an optional
+/// `Negative prompt:` line, then `Key: value` pairs): the prompt as the member typed it — never
+/// the persona, nor the rewrite it produced.
+///
+/// A job that left steps and size to the model's defaults (0) reports what ran: the steps its
+/// progress counted, the size of the image (one half of a comparison).
+fn parameters(job: &RenderJob, image: &RenderedImage) -> String {
+    let (steps, width, height) = what_ran(job, image);
     let mut text = job.prompt.clone();
     if !job.negative_prompt.is_empty() {
         text.push_str("\nNegative prompt: ");

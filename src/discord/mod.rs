@@ -17,6 +17,7 @@ mod delivery;
 mod errors;
 mod events;
 mod imagine;
+mod info;
 mod localize;
 mod persona;
 mod persona_image;
@@ -212,6 +213,7 @@ pub async fn start(
                         } => {
                             if !persona_interactions::on_component(ctx, component, data).await?
                                 && !queue::on_component(ctx, component, data).await?
+                                && !info::on_component(ctx, component, data).await?
                             {
                                 compare::on_component(ctx, component, data).await?;
                             }

@@ -352,12 +352,10 @@ pub(super) fn show_buttons(i18n: &I18n, locale: &str) -> serenity::CreateActionR
 }
 
 /// The "open my persona" button of an `/imagine` reply.
-pub fn open_button(i18n: &I18n, locale: &str, persona_id: i64) -> serenity::CreateActionRow {
-    serenity::CreateActionRow::Buttons(vec![serenity::CreateButton::new(format!(
-        "{OPEN_PREFIX}{persona_id}"
-    ))
-    .label(i18n.tr(locale, "imagine-persona-button", None))
-    .style(serenity::ButtonStyle::Secondary)])
+pub fn open_button(i18n: &I18n, locale: &str, persona_id: i64) -> serenity::CreateButton {
+    serenity::CreateButton::new(format!("{OPEN_PREFIX}{persona_id}"))
+        .label(i18n.tr(locale, "imagine-persona-button", None))
+        .style(serenity::ButtonStyle::Secondary)
 }
 
 pub(super) fn edit_modal(

@@ -181,14 +181,44 @@ async fn persona_lifecycle(kind: Db) {
         field(&followup, "Persona"),
         "version 1 (inferred from your activity)"
     );
-    let open = followup
-        .json
-        .as_ref()
-        .and_then(|j| j.pointer("/components/0/components/0/custom_id"))
-        .and_then(Value::as_str)
-        .expect("the open button")
-        .to_owned();
+    let button = |n: usize| {
+        followup
+            .json
+            .as_ref()
+            .and_then(|j| j.pointer(&format!("/components/0/components/{n}/custom_id")))
+            .and_then(Value::as_str)
+            .expect("a button")
+            .to_owned()
+    };
+    let (info, open) = (button(0), button(1));
     assert_eq!(open, format!("zipp-persona-open:{}", inferred.id));
+    // Info: how the image was made, for its owner only, without the persona's text.
+    assert!(info.starts_with("zipp-info:"), "{info}");
+    let answer = component(fake, next(), BOB, &info, None).await;
+    assert_eq!(
+        ephemeral(&answer),
+        "Only the member who made this image can see its details."
+    );
+    let answer = component(fake, next(), DEFAULT_USER_ID, &info, None).await;
+    let details = ephemeral(&answer);
+    assert!(
+        details.starts_with("**About this image** — model tiny, seed "),
+        "{details}"
+    );
+    assert!(
+        details.contains("\nPrompt as typed: `a red fox`\n"),
+        "{details}"
+    );
+    assert!(
+        details.contains(&format!("\nPrompt rendered: `{rendered}`\n")),
+        "{details}"
+    );
+    assert!(details.contains("\nNegative prompt: none\n"), "{details}");
+    assert!(
+        details.ends_with("\nPersona: version 1 (inferred from your activity)"),
+        "{details}"
+    );
+    assert!(!details.contains(&inferred.text), "{details}");
     let answer = component(fake, next(), BOB, &open, None).await;
     assert_eq!(
         ephemeral(&answer),
