@@ -47,6 +47,8 @@ imagine-field-rewrite = 書き換え
 imagine-field-persona = ペルソナ
 imagine-persona-version = バージョン { $version }（{ $source }）
 imagine-persona-button = 自分のペルソナを開く
+imagine-reroll-button = 再生成
+imagine-again-not-yours = この画像から新しい画像を作れるのは、画像を作成したメンバーだけです。
 imagine-info-button = 情報
 imagine-info = **この画像について** — モデル { $model }、シード { $seed }、{ $steps } ステップ、{ $width }×{ $height }。
     入力したプロンプト: { $prompt }

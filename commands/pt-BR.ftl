@@ -47,6 +47,8 @@ imagine-field-rewrite = Reescrita
 imagine-field-persona = Persona
 imagine-persona-version = versão { $version } ({ $source })
 imagine-persona-button = Abrir minha persona
+imagine-reroll-button = Refazer
+imagine-again-not-yours = Só o membro que criou esta imagem pode fazer novas a partir dela.
 imagine-info-button = Info
 imagine-info = **Sobre esta imagem** — modelo { $model }, semente { $seed }, { $steps } passos, { $width }×{ $height }.
     Prompt digitado: { $prompt }

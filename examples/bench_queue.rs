@@ -64,6 +64,7 @@ fn job(i: u64) -> NewJob {
         persona_mode: zipp::store::PersonaMode::On,
         channel_nsfw: false,
         aspect: None,
+        parent_id: None,
     }
 }
 

@@ -83,11 +83,15 @@ impl From<PersonaMode> for crate::imagine::PersonaMode {
 
 /// Whether `channel` is age-restricted (Discord's `nsfw`; a thread inherits its parent's), from
 /// the gateway cache. Unknown (not cached, DMs) counts as not.
-fn age_restricted(ctx: Context<'_>, channel: serenity::ChannelId) -> bool {
-    let Some(guild) = ctx.guild_id() else {
+pub(super) fn age_restricted(
+    cache: &serenity::Cache,
+    guild: Option<serenity::GuildId>,
+    channel: serenity::ChannelId,
+) -> bool {
+    let Some(guild) = guild else {
         return false;
     };
-    let Some(guild) = ctx.serenity_context().cache.guild(guild) else {
+    let Some(guild) = cache.guild(guild) else {
         return false;
     };
     let find = |id: serenity::ChannelId| {
@@ -137,8 +141,13 @@ pub async fn imagine(
         seed,
         mode: persona.map(Into::into).unwrap_or_default(),
         // Age-restricted channels (Discord's `nsfw`) are where a flagged image may be shown.
-        channel_nsfw: age_restricted(ctx, interaction.channel_id),
+        channel_nsfw: age_restricted(
+            &ctx.serenity_context().cache,
+            interaction.guild_id,
+            interaction.channel_id,
+        ),
         aspect: aspect.map(Into::into),
+        parent: None,
     };
     // Everything that can refuse comes before deferring: a refusal is an ephemeral reply and
     // nothing is stored.

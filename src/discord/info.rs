@@ -14,8 +14,8 @@ use crate::text::for_echo;
 /// Prefix of the button: `zipp-info:<job id>`.
 const INFO_PREFIX: &str = "zipp-info:";
 
-/// The buttons under a result: Info, and (when a persona rewrote the prompt) the one that opens
-/// it.
+/// The buttons under a result: Reroll, Info, and (when a persona rewrote the prompt) the one
+/// that opens it.
 pub fn result_row(
     i18n: &I18n,
     locale: &str,
@@ -23,6 +23,7 @@ pub fn result_row(
     persona: Option<i64>,
 ) -> serenity::CreateActionRow {
     let mut buttons = vec![
+        super::again::reroll_button(i18n, locale, job),
         serenity::CreateButton::new(format!("{INFO_PREFIX}{}", job.0))
             .label(i18n.tr(locale, "imagine-info-button", None))
             .style(serenity::ButtonStyle::Secondary),

@@ -10,6 +10,7 @@
 //! that only for a proxy on this machine or one that respects Discord's rate limits itself
 //! (`discord.proxy_rate_limits`): towards Discord, the rate limiter is always on.
 
+mod again;
 pub mod backfill;
 mod compare;
 mod config;
@@ -214,6 +215,7 @@ pub async fn start(
                             if !persona_interactions::on_component(ctx, component, data).await?
                                 && !queue::on_component(ctx, component, data).await?
                                 && !info::on_component(ctx, component, data).await?
+                                && !again::on_component(ctx, component, data).await?
                             {
                                 compare::on_component(ctx, component, data).await?;
                             }

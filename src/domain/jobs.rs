@@ -236,6 +236,8 @@ pub struct NewJob {
     pub channel_nsfw: bool,
     /// The shape the member asked for (None: the model's default size).
     pub aspect: Option<Aspect>,
+    /// The job whose result this one was made from (its Reroll button); None for `/imagine`.
+    pub parent_id: Option<JobId>,
 }
 
 /// A job as stored.
@@ -315,6 +317,8 @@ pub struct RenderJob {
     pub nsfw: Option<bool>,
     /// The shape the member asked for (None: the model's default size).
     pub aspect: Option<Aspect>,
+    /// The job whose result this one was made from (its Reroll button); None for `/imagine`.
+    pub parent_id: Option<JobId>,
 }
 
 /// A job handed to a worker together with its lease.
@@ -548,6 +552,7 @@ mod tests {
             channel_nsfw: false,
             nsfw: None,
             aspect: None,
+            parent_id: None,
         };
         let new = NewJob {
             guild_id: job.guild_id,
@@ -573,6 +578,7 @@ mod tests {
             max_attempts: 1,
             channel_nsfw: false,
             aspect: None,
+            parent_id: None,
         };
         let leased = LeasedJob {
             job: job.clone(),

@@ -77,6 +77,8 @@ pub struct ImagineRequest {
     pub channel_nsfw: bool,
     /// The shape asked for (None: the model's default size).
     pub aspect: Option<crate::domain::Aspect>,
+    /// The result this request was made from (a Reroll press); None for `/imagine`.
+    pub parent: Option<JobId>,
 }
 
 impl std::fmt::Debug for ImagineRequest {
@@ -270,6 +272,7 @@ impl ImagineService {
             max_attempts: self.config.render.max_attempts,
             channel_nsfw: request.channel_nsfw,
             aspect: request.aspect,
+            parent_id: request.parent,
             compare,
             persona_id: None,
             persona_mode: mode,

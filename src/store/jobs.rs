@@ -24,7 +24,7 @@ pub(super) const JOB_COLUMNS: &str = "id, guild_id, channel_id, member_id, inter
     width, height, steps, attachment_size_limit, status, attempts, max_attempts, progress_step, \
     progress_total, notified_step, error_message_id, last_error, created_at, started_at, \
     finished_at, delivered_at, generic_prompt, persona_side, persona_id, rewrite_attempts, \
-    persona_mode, channel_nsfw, nsfw, aspect";
+    persona_mode, channel_nsfw, nsfw, aspect, parent_id";
 
 /// An hour, in milliseconds (the window of the hourly limits).
 pub(super) const HOUR_MS: i64 = 3_600_000;
@@ -89,6 +89,7 @@ pub(super) fn job_from_row(row: &AnyRow) -> Result<RenderJob, sqlx::Error> {
         persona_id: row.try_get("persona_id")?,
         channel_nsfw: row.try_get::<i64, _>("channel_nsfw")? != 0,
         nsfw: row.try_get::<Option<i64>, _>("nsfw")?.map(|n| n != 0),
+        parent_id: row.try_get::<Option<i64>, _>("parent_id")?.map(JobId),
         aspect: match row.try_get::<Option<String>, _>("aspect")? {
             None => None,
             Some(name) => {

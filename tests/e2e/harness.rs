@@ -141,6 +141,7 @@ pub fn new_job(interaction: u64) -> zipp::store::NewJob {
         persona_mode: zipp::store::PersonaMode::On,
         channel_nsfw: false,
         aspect: None,
+        parent_id: None,
     }
 }
 

@@ -387,3 +387,99 @@ async fn aspect_shapes_the_image(kind: Db) {
 }
 
 on_both_databases!(aspect_shapes_the_image);
+
+/// Reroll: only the member who made an image may press it; a press is a new job (same prompt,
+/// persona mode and shape, a new seed) linked to its parent, acknowledged with a new public
+/// message that the result then replaces.
+async fn reroll_makes_a_new_image_from_a_result(kind: Db) {
+    let setup = Setup::new(kind, 2).await;
+    let fake = &setup.fake;
+    let app = setup.start_bot(1).await;
+    let (_, token) = dispatch_imagine(
+        fake,
+        902_000_000_000_000_001,
+        vec![
+            opt_str("prompt", "a red cat"),
+            opt_int("seed", 5),
+            opt_int("aspect", 5),
+        ],
+        |b| b,
+    )
+    .await;
+    let webhook = webhook_path(fake.config().app_id, &token);
+    let delivered = fake
+        .wait_for_request("image delivery", WAIT, |r| is_image_delivery(r, &webhook))
+        .await
+        .expect("the image arrives");
+    let message = delivered.response_json.clone().expect("the message");
+    let reroll = message
+        .pointer("/components/0/components/0/custom_id")
+        .and_then(Value::as_str)
+        .expect("a Reroll button")
+        .to_owned();
+    assert_eq!(reroll, "zipp-reroll:1");
+
+    // Someone else: a private note, no job.
+    let answer = press_button(
+        fake,
+        902_000_000_000_000_002,
+        400_000_000_000_000_009,
+        &reroll,
+        &message,
+    )
+    .await;
+    assert_eq!(answer["type"], 4, "{answer}");
+    assert_eq!(answer["data"]["flags"], 64, "{answer}");
+    assert_eq!(
+        answer["data"]["content"],
+        "Only the member who made this image can make new ones from it."
+    );
+    assert!(app
+        .store
+        .job(zipp::ids::JobId(2))
+        .await
+        .expect("read")
+        .is_none());
+
+    // The owner: a public "thinking…" message, then the new image in it.
+    let answer = press_button(
+        fake,
+        902_000_000_000_000_003,
+        fake_discord::fixtures::DEFAULT_USER_ID,
+        &reroll,
+        &message,
+    )
+    .await;
+    assert_eq!(answer["type"], 5, "deferred: {answer}");
+    assert!(answer["data"]["flags"].is_null(), "public: {answer}");
+    let webhook = webhook_path(fake.config().app_id, "token-902000000000000003");
+    let again = fake
+        .wait_for_request("rerolled image", WAIT, |r| is_image_delivery(r, &webhook))
+        .await
+        .expect("the new image arrives");
+    let png = &again.file("files[0]").expect("the image").bytes;
+    let image = image::load_from_memory(png).expect("a PNG");
+    assert_eq!((image.width(), image.height()), (88, 48), "the same shape");
+    let (parent, child) = (
+        app.store
+            .job(zipp::ids::JobId(1))
+            .await
+            .expect("read")
+            .expect("the first job"),
+        app.store
+            .job(zipp::ids::JobId(2))
+            .await
+            .expect("read")
+            .expect("the rerolled job"),
+    );
+    assert_eq!(child.parent_id, Some(parent.id));
+    assert_eq!(
+        (child.prompt.as_str(), child.persona_mode, child.aspect),
+        (parent.prompt.as_str(), parent.persona_mode, parent.aspect)
+    );
+    assert_ne!(child.seed, parent.seed, "a new seed");
+    assert_openapi_valid(fake);
+    setup.finish(app).await;
+}
+
+on_both_databases!(reroll_makes_a_new_image_from_a_result);

@@ -190,7 +190,8 @@ async fn persona_lifecycle(kind: Db) {
             .expect("a button")
             .to_owned()
     };
-    let (info, open) = (button(0), button(1));
+    let (reroll, info, open) = (button(0), button(1), button(2));
+    assert!(reroll.starts_with("zipp-reroll:"), "{reroll}");
     assert_eq!(open, format!("zipp-persona-open:{}", inferred.id));
     // Info: how the image was made, for its owner only, without the persona's text.
     assert!(info.starts_with("zipp-info:"), "{info}");
