@@ -49,6 +49,7 @@ imagine-persona-version = Version { $version } ({ $source })
 imagine-persona-button = Meine Persona öffnen
 imagine-reroll-button = Neu würfeln
 imagine-again-not-yours = Nur das Mitglied, das dieses Bild erstellt hat, kann daraus neue machen.
+imagine-plain-button = Ohne Persona
 imagine-info-button = Info
 imagine-info = **Über dieses Bild** — Modell { $model }, Seed { $seed }, { $steps } Schritte, { $width }×{ $height }.
     Prompt wie eingegeben: { $prompt }

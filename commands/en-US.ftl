@@ -49,6 +49,7 @@ imagine-persona-version = version { $version } ({ $source })
 imagine-persona-button = Open my persona
 imagine-reroll-button = Reroll
 imagine-again-not-yours = Only the member who made this image can make new ones from it.
+imagine-plain-button = Without persona
 imagine-info-button = Info
 imagine-info = **About this image** — model { $model }, seed { $seed }, { $steps } steps, { $width }×{ $height }.
     Prompt as typed: { $prompt }

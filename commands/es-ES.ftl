@@ -49,6 +49,7 @@ imagine-persona-version = versión { $version } ({ $source })
 imagine-persona-button = Abrir mi persona
 imagine-reroll-button = Repetir
 imagine-again-not-yours = Solo el miembro que creó esta imagen puede hacer otras nuevas a partir de ella.
+imagine-plain-button = Sin persona
 imagine-info-button = Info
 imagine-info = **Sobre esta imagen** — modelo { $model }, semilla { $seed }, { $steps } pasos, { $width }×{ $height }.
     Prompt escrito: { $prompt }

@@ -49,6 +49,7 @@ imagine-persona-version = version { $version } ({ $source })
 imagine-persona-button = Ouvrir mon persona
 imagine-reroll-button = Relancer
 imagine-again-not-yours = Seul le membre qui a créé cette image peut en faire de nouvelles à partir d’elle.
+imagine-plain-button = Sans persona
 imagine-info-button = Infos
 imagine-info = **À propos de cette image** — modèle { $model }, graine { $seed }, { $steps } étapes, { $width }×{ $height }.
     Prompt saisi : { $prompt }

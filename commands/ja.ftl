@@ -49,6 +49,7 @@ imagine-persona-version = バージョン { $version }（{ $source }）
 imagine-persona-button = 自分のペルソナを開く
 imagine-reroll-button = 再生成
 imagine-again-not-yours = この画像から新しい画像を作れるのは、画像を作成したメンバーだけです。
+imagine-plain-button = ペルソナなし
 imagine-info-button = 情報
 imagine-info = **この画像について** — モデル { $model }、シード { $seed }、{ $steps } ステップ、{ $width }×{ $height }。
     入力したプロンプト: { $prompt }

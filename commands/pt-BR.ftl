@@ -49,6 +49,7 @@ imagine-persona-version = versão { $version } ({ $source })
 imagine-persona-button = Abrir minha persona
 imagine-reroll-button = Refazer
 imagine-again-not-yours = Só o membro que criou esta imagem pode fazer novas a partir dela.
+imagine-plain-button = Sem persona
 imagine-info-button = Info
 imagine-info = **Sobre esta imagem** — modelo { $model }, semente { $seed }, { $steps } passos, { $width }×{ $height }.
     Prompt digitado: { $prompt }

@@ -1,7 +1,9 @@
-//! The Reroll button of every `/imagine` result: the same prompt, negative prompt, persona
-//! mode and shape with a new seed, as a new job linked to the one it came from. Only the member
-//! who made the image may press it (others get a short private note). A press passes the same
-//! checks as `/imagine` (prompt rules, limits) and is stored before it is acknowledged.
+//! Buttons that make a new image from a result, as a new job linked to the one it came from:
+//! **Reroll** (the same prompt, negative prompt, persona mode and shape with a new seed) and,
+//! under a result a persona rewrote, **Without persona** (the same seed and shape, the prompt
+//! as typed). Only the member who made the image may press them (others get a short private
+//! note). A press passes the same checks as `/imagine` (prompt rules, limits) and is stored
+//! before it is acknowledged.
 
 use poise::serenity_prelude as serenity;
 
@@ -10,8 +12,10 @@ use crate::i18n::I18n;
 use crate::ids::{ApplicationId, ChannelId, GuildId, InteractionId, JobId, MemberId};
 use crate::imagine::{ImagineError, ImagineRequest};
 
-/// Prefix of the button: `zipp-reroll:<job id>`.
+/// Prefix of the Reroll button: `zipp-reroll:<job id>`.
 const REROLL_PREFIX: &str = "zipp-reroll:";
+/// Prefix of the Without persona button: `zipp-plain:<job id>`.
+const PLAIN_PREFIX: &str = "zipp-plain:";
 
 /// The Reroll button of result `job`.
 pub fn reroll_button(i18n: &I18n, locale: &str, job: JobId) -> serenity::CreateButton {
@@ -20,14 +24,27 @@ pub fn reroll_button(i18n: &I18n, locale: &str, job: JobId) -> serenity::CreateB
         .style(serenity::ButtonStyle::Primary)
 }
 
-/// Handles the Reroll button; returns false for other components.
+/// The Without persona button of result `job`.
+pub fn plain_button(i18n: &I18n, locale: &str, job: JobId) -> serenity::CreateButton {
+    serenity::CreateButton::new(format!("{PLAIN_PREFIX}{}", job.0))
+        .label(i18n.tr(locale, "imagine-plain-button", None))
+        .style(serenity::ButtonStyle::Secondary)
+}
+
+/// Handles the Reroll and Without persona buttons; returns false for other components.
 pub async fn on_component(
     ctx: &serenity::Context,
     component: &serenity::ComponentInteraction,
     data: &BotData,
 ) -> Result<bool, serenity::Error> {
-    let Some(id) = component.data.custom_id.strip_prefix(REROLL_PREFIX) else {
-        return Ok(false);
+    let custom_id = component.data.custom_id.as_str();
+    let (id, plain) = match (
+        custom_id.strip_prefix(REROLL_PREFIX),
+        custom_id.strip_prefix(PLAIN_PREFIX),
+    ) {
+        (Some(id), _) => (id, false),
+        (_, Some(id)) => (id, true),
+        _ => return Ok(false),
     };
     let locale = component.locale.as_str();
     let member = MemberId(component.user.id.get());
@@ -73,8 +90,13 @@ pub async fn on_component(
         attachment_size_limit: u64::from(component.attachment_size_limit),
         prompt: parent.prompt.clone(),
         negative: Some(parent.negative_prompt.clone()).filter(|n| !n.is_empty()),
-        seed: None,
-        mode: parent.persona_mode,
+        // Without persona: the very image, minus the persona's rewrite.
+        seed: plain.then_some(parent.seed as i64),
+        mode: if plain {
+            crate::imagine::PersonaMode::Off
+        } else {
+            parent.persona_mode
+        },
         channel_nsfw: super::imagine::age_restricted(
             &ctx.cache,
             component.guild_id,
@@ -122,7 +144,7 @@ pub async fn on_component(
         }
         return Err(error);
     }
-    tracing::info!(job = %accepted.job, parent = %parent.id, "reroll accepted");
+    tracing::info!(job = %accepted.job, parent = %parent.id, plain, "new image from a result accepted");
     service.hand_off(accepted);
     Ok(true)
 }

@@ -14,8 +14,8 @@ use crate::text::for_echo;
 /// Prefix of the button: `zipp-info:<job id>`.
 const INFO_PREFIX: &str = "zipp-info:";
 
-/// The buttons under a result: Reroll, Info, and (when a persona rewrote the prompt) the one
-/// that opens it.
+/// The buttons under a result: Reroll, Info, and, when a persona rewrote the prompt, Without
+/// persona and the one that opens the persona.
 pub fn result_row(
     i18n: &I18n,
     locale: &str,
@@ -29,6 +29,7 @@ pub fn result_row(
             .style(serenity::ButtonStyle::Secondary),
     ];
     if let Some(id) = persona {
+        buttons.push(super::again::plain_button(i18n, locale, job));
         buttons.push(super::persona::open_button(i18n, locale, id));
     }
     serenity::CreateActionRow::Buttons(buttons)

@@ -190,8 +190,9 @@ async fn persona_lifecycle(kind: Db) {
             .expect("a button")
             .to_owned()
     };
-    let (reroll, info, open) = (button(0), button(1), button(2));
+    let (reroll, info, plain, open) = (button(0), button(1), button(2), button(3));
     assert!(reroll.starts_with("zipp-reroll:"), "{reroll}");
+    assert!(plain.starts_with("zipp-plain:"), "{plain}");
     assert_eq!(open, format!("zipp-persona-open:{}", inferred.id));
     // Info: how the image was made, for its owner only, without the persona's text.
     assert!(info.starts_with("zipp-info:"), "{info}");
@@ -220,6 +221,19 @@ async fn persona_lifecycle(kind: Db) {
         "{details}"
     );
     assert!(!details.contains(&inferred.text), "{details}");
+    // Without persona: the same seed, the prompt as typed.
+    let press = next();
+    let answer = component(fake, press, DEFAULT_USER_ID, &plain, None).await;
+    assert_eq!(answer["type"], 5, "deferred: {answer}");
+    let plain_webhook = webhook_path(fake.config().app_id, &format!("token-{press}"));
+    let without = fake
+        .wait_for_request("the image without persona", WAIT, |r| {
+            is_image_delivery(r, &plain_webhook)
+        })
+        .await
+        .expect("delivered");
+    assert_eq!(field(&without, "Prompt rendered"), "a red fox");
+    assert_eq!(field(&without, "Seed"), field(&followup, "Seed"));
     let answer = component(fake, next(), BOB, &open, None).await;
     assert_eq!(
         ephemeral(&answer),
