@@ -4,7 +4,11 @@
 //! are measured) on SQLite and on PostgreSQL. Every deferral follows the durable write of its job
 //! (`ImagineService::accept`), so the figure includes it; the run checks that all N jobs exist.
 //!
-//! `cargo run --release --example bench_ack -- [--n 500]`
+//! With `--press`, the same for presses of a result's Reroll and Without persona buttons (each a
+//! new job, stored before its deferral like `/imagine`): N parent jobs of N members, each owner
+//! presses once.
+//!
+//! `cargo run --release --example bench_ack -- [--n 500] [--press]`
 
 #![allow(
     clippy::print_stdout,
@@ -97,6 +101,82 @@ async fn run(kind: Db, n: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// N owners each press `button` (`zipp-reroll` or `zipp-plain`) under their own result.
+async fn run_presses(kind: Db, n: u64, button: &str) -> anyhow::Result<()> {
+    let db = TestDb::new(kind).await;
+    let fake = start_fake().await;
+    let dir = tempfile::tempdir()?;
+    let catalog = write_catalog(dir.path(), 2);
+    let guard = UnknownEventGuard::default();
+    let mut config = test_config(&db, &fake, &catalog);
+    config.log.filter = "warn".to_owned();
+    config.database.max_connections = zipp::config::Config::default().database.max_connections;
+    config.limits.server_active = u32::try_from(4 * n)?;
+    config.limits.server_hourly = u32::try_from(4 * n)?;
+    let app = start_app(config, true, 0, None, &guard).await;
+    wait_registered(&fake).await;
+    let cfg = *fake.config();
+    let owner = |i: u64| 400_000_000_000_000_000 + i;
+    let mut parents = Vec::new();
+    for i in 0..n {
+        let job = zipp::store::NewJob {
+            guild_id: Some(zipp::ids::GuildId(cfg.guild_id)),
+            channel_id: zipp::ids::ChannelId(cfg.channel_id),
+            member_id: zipp::ids::MemberId(owner(i)),
+            ..new_job(970_000_000_000_000_000 + i)
+        };
+        parents.push(app.store.enqueue(&job).await?.id);
+    }
+    let mut message = fake_discord::fixtures::message(
+        800_000_000_000_000_001,
+        cfg.channel_id,
+        serde_json::Value::Null,
+        "",
+    );
+    message["author"] = fake_discord::fixtures::bot_user(&cfg);
+    let mut sent = HashMap::new();
+    for (i, parent) in parents.iter().enumerate() {
+        let id = 990_000_000_000_000_000 + i as u64;
+        let token = format!("token-{id}");
+        let event = fake_discord::fixtures::InteractionBuilder::new(&cfg, id, &token)
+            .user(owner(i as u64), "member")
+            .button(&format!("{button}:{}", parent.0), message.clone());
+        sent.insert(harness::callback_path(id, &token), Instant::now());
+        fake.dispatch("INTERACTION_CREATE", event).await;
+    }
+    let is_callback = |r: &fake_discord::RecordedRequest| r.path.ends_with("/callback");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while fake.count_requests(is_callback) < n as usize {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the deferrals did not all arrive"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let callbacks: Vec<_> = fake.requests().into_iter().filter(is_callback).collect();
+    anyhow::ensure!(
+        callbacks
+            .iter()
+            .all(|r| r.json.as_ref().is_some_and(|j| j["type"] == 5)),
+        "every press was deferred (a new job)"
+    );
+    let mut latencies: Vec<f64> = callbacks
+        .iter()
+        .map(|r| r.at.duration_since(sent[&r.path]).as_secs_f64() * 1000.0)
+        .collect();
+    latencies.sort_by(f64::total_cmp);
+    println!(
+        "{{\"db\":\"{kind:?}\",\"button\":\"{button}\",\"presses\":{n},\"ack_p50_ms\":{:.1},\"ack_p99_ms\":{:.1},\"ack_max_ms\":{:.1}}}",
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+        latencies.last().copied().unwrap_or(0.0)
+    );
+    guard.assert_none();
+    app.shutdown().await;
+    db.cleanup().await;
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -107,8 +187,15 @@ async fn main() -> anyhow::Result<()> {
         .map(|v| v.parse())
         .transpose()?
         .unwrap_or(500);
+    let press = args.iter().any(|a| a == "--press");
     for kind in [Db::Sqlite, Db::Postgres] {
-        run(kind, n).await?;
+        if press {
+            for button in ["zipp-reroll", "zipp-plain"] {
+                run_presses(kind, n, button).await?;
+            }
+        } else {
+            run(kind, n).await?;
+        }
     }
     Ok(())
 }
