@@ -390,7 +390,7 @@ on_both_databases!(aspect_shapes_the_image);
 
 /// Reroll: only the member who made an image may press it; a press is a new job (same prompt,
 /// persona mode and shape, a new seed) linked to its parent, acknowledged with a new public
-/// message that the result then replaces.
+/// message that the result then replaces — also after the bot restarted.
 async fn reroll_makes_a_new_image_from_a_result(kind: Db) {
     let setup = Setup::new(kind, 2).await;
     let fake = &setup.fake;
@@ -440,6 +440,17 @@ async fn reroll_makes_a_new_image_from_a_result(kind: Db) {
         .await
         .expect("read")
         .is_none());
+
+    // The bot restarts: the button still works (the result's job is in the database).
+    app.shutdown().await;
+    let app = setup.start(setup.config(), true, 1).await;
+    for _ in 0..polls(10) {
+        if fake.identify_count() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(fake.identify_count(), 2, "the second bot is connected");
 
     // The owner: a public "thinking…" message, then the new image in it.
     let answer = press_button(
