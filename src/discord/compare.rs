@@ -65,12 +65,24 @@ pub async fn on_component(
             return ephemeral(ctx, component, data.i18n.tr(locale, "error-internal", None)).await;
         }
     };
+    // The pick row shows the choice; the result's other buttons stay.
+    let mut rows = vec![buttons(&data.i18n, locale, job, Some(side))];
+    match data.store.job(job).await {
+        Ok(Some(found)) => rows.push(super::info::result_row(
+            &data.i18n,
+            locale,
+            &found,
+            found.persona_id,
+        )),
+        Ok(None) => {}
+        Err(error) => tracing::warn!(%job, %error, "reading the compared job failed"),
+    }
     match outcome {
         PickOutcome::Recorded { persona_won } => {
             tracing::info!(%job, side = side.as_str(), persona_won, "compare pick recorded");
             let response = serenity::CreateInteractionResponse::UpdateMessage(
                 serenity::CreateInteractionResponseMessage::new()
-                    .components(vec![buttons(&data.i18n, locale, job, Some(side))])
+                    .components(rows.clone())
                     .allowed_mentions(serenity::CreateAllowedMentions::new()),
             );
             component.create_response(&ctx.http, response).await
@@ -79,7 +91,7 @@ pub async fn on_component(
             tracing::info!(%job, persona_won, "compare pick shown, not kept (no consent)");
             let response = serenity::CreateInteractionResponse::UpdateMessage(
                 serenity::CreateInteractionResponseMessage::new()
-                    .components(vec![buttons(&data.i18n, locale, job, Some(side))])
+                    .components(rows.clone())
                     .allowed_mentions(serenity::CreateAllowedMentions::new()),
             );
             component.create_response(&ctx.http, response).await?;

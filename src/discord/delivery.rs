@@ -418,7 +418,7 @@ impl Delivery {
         components.push(super::info::result_row(
             &self.i18n,
             &job.locale,
-            job.id,
+            job,
             persona.as_ref().map(|p| p.id),
         ));
         if via == "interaction" {
@@ -573,7 +573,8 @@ fn never_acknowledged(error: &anyhow::Error) -> bool {
 
 /// The steps and size a render ran with: the job's, or for what it left to the model (0), the
 /// steps its progress counted and the size of the image (one half of a comparison).
-pub(super) fn what_ran(job: &RenderJob, image: &RenderedImage) -> (u32, u32, u32) {
+pub(super) fn what_ran(job: &RenderJob, image: Option<&RenderedImage>) -> (u32, u32, u32) {
+    let (image_w, image_h) = image.map_or((0, 0), |i| (i.width, i.height));
     let halves = if job.compare.is_some() { 2 } else { 1 };
     let steps = match job.steps {
         0 => job.progress_total / halves,
@@ -581,10 +582,10 @@ pub(super) fn what_ran(job: &RenderJob, image: &RenderedImage) -> (u32, u32, u32
     };
     let (width, height) = match (job.width, job.height) {
         (0, _) | (_, 0) if halves == 2 => (
-            image.width.saturating_sub(crate::render::png::COMPARE_GAP) / 2,
-            image.height,
+            image_w.saturating_sub(crate::render::png::COMPARE_GAP) / 2,
+            image_h,
         ),
-        (0, _) | (_, 0) => (image.width, image.height),
+        (0, _) | (_, 0) => (image_w, image_h),
         size => size,
     };
     (steps, width, height)
@@ -600,7 +601,7 @@ const PARAMETERS: &str = "parameters";
 /// A job that left steps and size to the model's defaults (0) reports what ran: the steps its
 /// progress counted, the size of the image (one half of a comparison).
 fn parameters(job: &RenderJob, image: &RenderedImage) -> String {
-    let (steps, width, height) = what_ran(job, image);
+    let (steps, width, height) = what_ran(job, Some(image));
     let mut text = job.prompt.clone();
     if !job.negative_prompt.is_empty() {
         text.push_str("\nNegative prompt: ");

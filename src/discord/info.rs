@@ -9,27 +9,33 @@ use super::BotData;
 use crate::fluent_args;
 use crate::i18n::I18n;
 use crate::ids::{JobId, MemberId};
+use crate::store::RenderJob;
 use crate::text::for_echo;
+
+/// The most characters of each text (prompt, rendered prompt, negative prompt) Info shows.
+const MAX_SHOWN: usize = 500;
 
 /// Prefix of the button: `zipp-info:<job id>`.
 const INFO_PREFIX: &str = "zipp-info:";
 
-/// The buttons under a result: Reroll, Info, and, when a persona rewrote the prompt, Without
-/// persona and the one that opens the persona.
+/// The buttons under result `job`: Reroll, Info, and, when a persona (`persona`) changed the
+/// prompt, Without persona and the one that opens the persona.
 pub fn result_row(
     i18n: &I18n,
     locale: &str,
-    job: JobId,
+    job: &RenderJob,
     persona: Option<i64>,
 ) -> serenity::CreateActionRow {
     let mut buttons = vec![
-        super::again::reroll_button(i18n, locale, job),
-        serenity::CreateButton::new(format!("{INFO_PREFIX}{}", job.0))
+        super::again::reroll_button(i18n, locale, job.id),
+        serenity::CreateButton::new(format!("{INFO_PREFIX}{}", job.id.0))
             .label(i18n.tr(locale, "imagine-info-button", None))
             .style(serenity::ButtonStyle::Secondary),
     ];
     if let Some(id) = persona {
-        buttons.push(super::again::plain_button(i18n, locale, job));
+        if job.rendered_prompt != job.prompt {
+            buttons.push(super::again::plain_button(i18n, locale, job.id));
+        }
         buttons.push(super::persona::open_button(i18n, locale, id));
     }
     serenity::CreateActionRow::Buttons(buttons)
@@ -84,10 +90,10 @@ async fn info(
     if job.member_id != member {
         return Ok(t("imagine-info-not-yours"));
     }
-    let Some(image) = data.store.rendered_image(id).await? else {
-        return Ok(t("imagine-info-gone"));
-    };
-    let (steps, width, height) = what_ran(&job, &image);
+    // The image may be gone (images are kept for less long than jobs): its size then comes
+    // from the job alone.
+    let image = data.store.rendered_image(id).await?;
+    let (steps, width, height) = what_ran(&job, image.as_ref());
     let persona = match job.persona_id {
         Some(pid) => match data.store.persona(pid).await? {
             Some(p) => super::persona::version_label(&data.i18n, locale, &p),
@@ -95,12 +101,15 @@ async fn info(
         },
         None => t("imagine-info-none"),
     };
+    // Within Discord's 2000 characters: three texts of at most 500.
     let shown = |text: &str| {
         if text.is_empty() {
-            t("imagine-info-none")
-        } else {
-            format!("`{}`", for_echo(text).replace('`', "'"))
+            return t("imagine-info-none");
         }
+        let text = for_echo(text).replace('`', "'");
+        let cut: String = text.chars().take(MAX_SHOWN).collect();
+        let more = if cut.len() < text.len() { "…" } else { "" };
+        format!("`{cut}`{more}")
     };
     Ok(data.i18n.tr(
         locale,

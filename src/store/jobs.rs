@@ -90,14 +90,16 @@ pub(super) fn job_from_row(row: &AnyRow) -> Result<RenderJob, sqlx::Error> {
         channel_nsfw: row.try_get::<i64, _>("channel_nsfw")? != 0,
         nsfw: row.try_get::<Option<i64>, _>("nsfw")?.map(|n| n != 0),
         parent_id: row.try_get::<Option<i64>, _>("parent_id")?.map(JobId),
-        aspect: match row.try_get::<Option<String>, _>("aspect")? {
-            None => None,
-            Some(name) => {
-                Some(Aspect::parse(&name).ok_or_else(|| {
-                    sqlx::Error::Decode(format!("unknown aspect {name:?}").into())
-                })?)
-            }
-        },
+        // A shape a newer version wrote: the model's default size rather than a failed read.
+        aspect: row
+            .try_get::<Option<String>, _>("aspect")?
+            .and_then(|name| {
+                let aspect = Aspect::parse(&name);
+                if aspect.is_none() {
+                    tracing::warn!(aspect = %name, "unknown aspect; using the model's default size");
+                }
+                aspect
+            }),
         persona_mode: {
             let mode: String = row.try_get("persona_mode")?;
             PersonaMode::parse(&mode).ok_or_else(|| {

@@ -166,6 +166,17 @@ async fn persona_rewrite_and_compare(kind: Db) {
         .find(|b| b["custom_id"] == persona_button.as_str())
         .unwrap();
     assert_eq!(picked["style"], 3, "success style on the pick");
+    // The result's other buttons stay under it.
+    let others: Vec<&str> = answer["data"]["components"][1]["components"]
+        .as_array()
+        .expect("the result's buttons")
+        .iter()
+        .filter_map(|b| b["custom_id"].as_str())
+        .collect();
+    assert!(
+        others[0] == "zipp-reroll:3" && others[1] == "zipp-info:3",
+        "{others:?}"
+    );
     // A second pick does not count.
     let other_side = format!("zipp-pick:3:{}", compare.persona_side.other().as_str());
     let answer = press_button(

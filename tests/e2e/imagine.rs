@@ -494,3 +494,115 @@ async fn reroll_makes_a_new_image_from_a_result(kind: Db) {
 }
 
 on_both_databases!(reroll_makes_a_new_image_from_a_result);
+
+/// Info fits Discord's 2000 characters whatever the prompt's length, and still answers once the
+/// image itself is gone (images are kept for less long than jobs).
+async fn info_fits_and_outlives_the_image(kind: Db) {
+    let setup = Setup::new(kind, 2).await;
+    let fake = &setup.fake;
+    let app = setup.start_bot(1).await;
+    let long = "a red cat on a roof ".repeat(50);
+    let negative = "blurry, ".repeat(60);
+    let (_, token) = dispatch_imagine(
+        fake,
+        903_000_000_000_000_001,
+        vec![
+            opt_str("prompt", long.trim()),
+            opt_str("negative", negative.trim()),
+        ],
+        |b| b,
+    )
+    .await;
+    let webhook = webhook_path(fake.config().app_id, &token);
+    let delivered = fake
+        .wait_for_request("image delivery", WAIT, |r| is_image_delivery(r, &webhook))
+        .await
+        .expect("the image arrives");
+    let message = delivered.response_json.clone().expect("the message");
+    let info = |id: u64| {
+        let message = message.clone();
+        async move {
+            let answer = press_button(
+                fake,
+                id,
+                fake_discord::fixtures::DEFAULT_USER_ID,
+                "zipp-info:1",
+                &message,
+            )
+            .await;
+            assert_eq!(answer["data"]["flags"], 64, "{answer}");
+            answer["data"]["content"]
+                .as_str()
+                .expect("content")
+                .to_owned()
+        }
+    };
+    let text = info(903_000_000_000_000_002).await;
+    assert!(text.chars().count() <= 2000, "{}", text.chars().count());
+    assert!(text.contains(", 64×64."), "{text}");
+    assert!(text.contains("…\nPrompt rendered: "), "cut, marked: {text}");
+    // The image row goes (the retention of images is shorter than that of jobs).
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let swept = app
+        .store
+        .sweep_retention(&zipp::store::RetentionPolicy {
+            images_ms: 1,
+            ..Default::default()
+        })
+        .await
+        .expect("sweep");
+    assert!(swept.contains(&("rendered_images", 1)), "{swept:?}");
+    let text = info(903_000_000_000_000_003).await;
+    assert!(
+        text.starts_with("**About this image** — model tiny"),
+        "{text}"
+    );
+    setup.finish(app).await;
+}
+
+on_both_databases!(info_fits_and_outlives_the_image);
+
+/// A press passes the limits like `/imagine`: over them, a private refusal that says when to
+/// try again, and no job.
+async fn a_press_over_the_limits_is_refused_privately(kind: Db) {
+    let setup = Setup::new(kind, 2).await;
+    let fake = &setup.fake;
+    let mut config = setup.config();
+    config.limits.member_hourly = 1;
+    let app = setup.start(config, true, 1).await;
+    wait_registered(fake).await;
+    let (_, token) = dispatch_imagine(
+        fake,
+        904_000_000_000_000_001,
+        vec![opt_str("prompt", "a red cat")],
+        |b| b,
+    )
+    .await;
+    let webhook = webhook_path(fake.config().app_id, &token);
+    let delivered = fake
+        .wait_for_request("image delivery", WAIT, |r| is_image_delivery(r, &webhook))
+        .await
+        .expect("the image arrives");
+    let message = delivered.response_json.clone().expect("the message");
+    let answer = press_button(
+        fake,
+        904_000_000_000_000_002,
+        fake_discord::fixtures::DEFAULT_USER_ID,
+        "zipp-reroll:1",
+        &message,
+    )
+    .await;
+    assert_eq!(answer["type"], 4, "{answer}");
+    assert_eq!(answer["data"]["flags"], 64, "{answer}");
+    let text = answer["data"]["content"].as_str().expect("content");
+    assert!(text.contains("<t:"), "says when: {text}");
+    assert!(app
+        .store
+        .job(zipp::ids::JobId(2))
+        .await
+        .expect("read")
+        .is_none());
+    setup.finish(app).await;
+}
+
+on_both_databases!(a_press_over_the_limits_is_refused_privately);
