@@ -339,3 +339,28 @@ error-image-type = Diese Datei ist kein PNG-, JPEG- oder WebP-Bild. Bitte hänge
 error-image-too-large = Diese Datei ist zu groß; die Grenze liegt bei { $max } MB.
 error-image-too-many-pixels = Dieses Bild hat zu viele Pixel; die Grenze liegt bei { $max } Megapixeln.
 error-image-unreadable = Ich konnte dieses Bild nicht lesen: Es ist vielleicht abgeschnitten oder beschädigt. Bitte versuche eine andere Datei.
+
+## /settings
+
+settings = vorgaben
+    .description = Deine Standardwerte für /imagine auf diesem Server
+    .aspect = format
+    .aspect-description = Die Form deiner Bilder, wenn du keine angibst
+    .aspect-square = 1:1 quadratisch
+    .aspect-landscape = 4:3 quer
+    .aspect-portrait = 3:4 hoch
+    .aspect-photo = 3:2 Foto
+    .aspect-photo-portrait = 2:3 Foto, hoch
+    .aspect-wide = 16:9 breit
+    .aspect-tall = 9:16 schmal
+    .persona = persona
+    .persona-description = Ob deine Persona deine Prompts umschreibt, wenn du nichts angibst
+    .persona-on = an
+    .persona-off = aus
+    .reset = zuruecksetzen
+    .reset-description = Deine Standardwerte vergessen
+settings-shown = Deine Standardwerte auf diesem Server — Form: { $aspect }; Persona: { $persona }. Die Optionen von /imagine haben Vorrang.
+settings-aspect-model = die des Modells
+settings-persona-on = an
+settings-persona-off = aus
+settings-reset-done = Deine Standardwerte sind gelöscht: /imagine nutzt wieder die Form des Modells und deine Persona.

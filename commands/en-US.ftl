@@ -339,3 +339,28 @@ error-image-type = That file is not a PNG, JPEG or WebP image. Please attach one
 error-image-too-large = That file is too large; the limit is { $max } MB.
 error-image-too-many-pixels = That image has too many pixels; the limit is { $max } megapixels.
 error-image-unreadable = I couldn't read that image: it may be truncated or damaged. Please try another file.
+
+## /settings
+
+settings = settings
+    .description = Your defaults for /imagine in this server
+    .aspect = aspect
+    .aspect-description = The shape of your images when you give none
+    .aspect-square = 1:1 square
+    .aspect-landscape = 4:3 landscape
+    .aspect-portrait = 3:4 portrait
+    .aspect-photo = 3:2 photo
+    .aspect-photo-portrait = 2:3 photo, upright
+    .aspect-wide = 16:9 wide
+    .aspect-tall = 9:16 tall
+    .persona = persona
+    .persona-description = Whether your persona rewrites your prompts when you do not say
+    .persona-on = on
+    .persona-off = off
+    .reset = reset
+    .reset-description = Forget your defaults
+settings-shown = Your defaults in this server — shape: { $aspect }; persona: { $persona }. The options of /imagine override them.
+settings-aspect-model = the model's own
+settings-persona-on = on
+settings-persona-off = off
+settings-reset-done = Your defaults are cleared: /imagine uses the model's shape and your persona again.

@@ -339,3 +339,28 @@ error-image-type = Ese archivo no es una imagen PNG, JPEG o WebP. Adjunta una de
 error-image-too-large = Ese archivo es demasiado grande; el límite es { $max } MB.
 error-image-too-many-pixels = Esa imagen tiene demasiados píxeles; el límite es { $max } megapíxeles.
 error-image-unreadable = No he podido leer esa imagen: puede estar truncada o dañada. Prueba con otro archivo, por favor.
+
+## /settings
+
+settings = ajustes
+    .description = Tus valores por defecto para /imagine en este servidor
+    .aspect = formato
+    .aspect-description = La forma de tus imágenes cuando no indicas ninguna
+    .aspect-square = 1:1 cuadrado
+    .aspect-landscape = 4:3 horizontal
+    .aspect-portrait = 3:4 vertical
+    .aspect-photo = 3:2 foto
+    .aspect-photo-portrait = 2:3 foto, vertical
+    .aspect-wide = 16:9 panorámico
+    .aspect-tall = 9:16 alto
+    .persona = persona
+    .persona-description = Si tu persona reescribe tus prompts cuando no lo indicas
+    .persona-on = activada
+    .persona-off = desactivada
+    .reset = restablecer
+    .reset-description = Olvidar tus valores por defecto
+settings-shown = Tus valores por defecto en este servidor — forma: { $aspect }; persona: { $persona }. Las opciones de /imagine tienen prioridad.
+settings-aspect-model = la del modelo
+settings-persona-on = activada
+settings-persona-off = desactivada
+settings-reset-done = Tus valores por defecto se han borrado: /imagine vuelve a usar la forma del modelo y tu persona.

@@ -339,3 +339,28 @@ error-image-type = Ce fichier n’est pas une image PNG, JPEG ou WebP. Merci d�
 error-image-too-large = Ce fichier est trop volumineux ; la limite est de { $max } Mo.
 error-image-too-many-pixels = Cette image a trop de pixels ; la limite est de { $max } mégapixels.
 error-image-unreadable = Je n’ai pas pu lire cette image : elle est peut-être tronquée ou endommagée. Merci d’essayer un autre fichier.
+
+## /settings
+
+settings = reglages
+    .description = Vos valeurs par défaut pour /imagine sur ce serveur
+    .aspect = format
+    .aspect-description = La forme de vos images quand vous n’en donnez pas
+    .aspect-square = 1:1 carré
+    .aspect-landscape = 4:3 paysage
+    .aspect-portrait = 3:4 portrait
+    .aspect-photo = 3:2 photo
+    .aspect-photo-portrait = 2:3 photo, verticale
+    .aspect-wide = 16:9 large
+    .aspect-tall = 9:16 vertical
+    .persona = persona
+    .persona-description = Si votre persona réécrit vos prompts quand vous ne le précisez pas
+    .persona-on = activée
+    .persona-off = désactivée
+    .reset = reinitialiser
+    .reset-description = Oublier vos valeurs par défaut
+settings-shown = Vos valeurs par défaut sur ce serveur — forme : { $aspect } ; persona : { $persona }. Les options de /imagine ont la priorité.
+settings-aspect-model = celle du modèle
+settings-persona-on = activée
+settings-persona-off = désactivée
+settings-reset-done = Vos valeurs par défaut sont effacées : /imagine reprend la forme du modèle et votre persona.

@@ -339,3 +339,28 @@ error-image-type = このファイルは PNG・JPEG・WebP 画像ではありま
 error-image-too-large = ファイルが大きすぎます。上限は { $max } MB です。
 error-image-too-many-pixels = 画像のピクセル数が多すぎます。上限は { $max } メガピクセルです。
 error-image-unreadable = この画像を読み込めませんでした。途中で切れているか、破損している可能性があります。別のファイルをお試しください。
+
+## /settings
+
+settings = 既定値
+    .description = このサーバーでの /画像生成 のデフォルト
+    .aspect = アスペクト比
+    .aspect-description = 指定しないときの画像の形
+    .aspect-square = 1:1 正方形
+    .aspect-landscape = 4:3 横長
+    .aspect-portrait = 3:4 縦長
+    .aspect-photo = 3:2 写真
+    .aspect-photo-portrait = 2:3 写真（縦）
+    .aspect-wide = 16:9 ワイド
+    .aspect-tall = 9:16 縦長ワイド
+    .persona = ペルソナ
+    .persona-description = 指定しないときにペルソナでプロンプトを書き換えるかどうか
+    .persona-on = オン
+    .persona-off = オフ
+    .reset = リセット
+    .reset-description = デフォルトを消去します
+settings-shown = このサーバーでのデフォルト — 形: { $aspect }、ペルソナ: { $persona }。/画像生成 のオプションが優先されます。
+settings-aspect-model = モデル本来の形
+settings-persona-on = オン
+settings-persona-off = オフ
+settings-reset-done = デフォルトを消去しました。/画像生成 はモデル本来の形とペルソナを再び使います。

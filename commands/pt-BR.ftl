@@ -339,3 +339,28 @@ error-image-type = Esse arquivo não é uma imagem PNG, JPEG ou WebP. Anexe uma 
 error-image-too-large = Esse arquivo é grande demais; o limite é { $max } MB.
 error-image-too-many-pixels = Essa imagem tem pixels demais; o limite é { $max } megapixels.
 error-image-unreadable = Não consegui ler essa imagem: ela pode estar truncada ou danificada. Tente outro arquivo, por favor.
+
+## /settings
+
+settings = preferencias
+    .description = Seus padrões para /imagine neste servidor
+    .aspect = formato
+    .aspect-description = O formato das suas imagens quando você não informar nenhum
+    .aspect-square = 1:1 quadrado
+    .aspect-landscape = 4:3 paisagem
+    .aspect-portrait = 3:4 retrato
+    .aspect-photo = 3:2 foto
+    .aspect-photo-portrait = 2:3 foto, vertical
+    .aspect-wide = 16:9 largo
+    .aspect-tall = 9:16 alto
+    .persona = persona
+    .persona-description = Se a sua persona reescreve seus prompts quando você não disser
+    .persona-on = ativada
+    .persona-off = desativada
+    .reset = redefinir
+    .reset-description = Esquecer seus padrões
+settings-shown = Seus padrões neste servidor — formato: { $aspect }; persona: { $persona }. As opções de /imagine têm prioridade.
+settings-aspect-model = o do modelo
+settings-persona-on = ativada
+settings-persona-off = desativada
+settings-reset-done = Seus padrões foram apagados: /imagine volta a usar o formato do modelo e a sua persona.

@@ -92,11 +92,11 @@ pub async fn on_component(
         negative: Some(parent.negative_prompt.clone()).filter(|n| !n.is_empty()),
         // Without persona: the very image, minus the persona's rewrite.
         seed: plain.then_some(parent.seed as i64),
-        mode: if plain {
+        mode: Some(if plain {
             crate::imagine::PersonaMode::Off
         } else {
             parent.persona_mode
-        },
+        }),
         channel_nsfw: super::imagine::age_restricted(
             &ctx.cache,
             component.guild_id,

@@ -139,7 +139,7 @@ pub async fn imagine(
         prompt,
         negative,
         seed,
-        mode: persona.map(Into::into).unwrap_or_default(),
+        mode: persona.map(Into::into),
         // Age-restricted channels (Discord's `nsfw`) are where a flagged image may be shown.
         channel_nsfw: age_restricted(
             &ctx.serenity_context().cache,

@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use super::{config, imagine, persona, queue, stats, BotData, BotError};
+use super::{config, imagine, persona, queue, settings, stats, BotData, BotError};
 use crate::i18n::{I18n, FALLBACK_LOCALE};
 
 /// Every slash command, without texts (tests use this to check the locale files).
@@ -14,6 +14,7 @@ pub fn raw_commands() -> Vec<poise::Command<BotData, BotError>> {
         config::config(),
         stats::stats(),
         queue::queue(),
+        settings::settings(),
     ]
 }
 

@@ -24,6 +24,7 @@ mod persona;
 mod persona_image;
 mod persona_interactions;
 mod queue;
+mod settings;
 mod stats;
 
 use std::sync::Arc;

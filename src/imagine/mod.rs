@@ -71,11 +71,12 @@ pub struct ImagineRequest {
     pub negative: Option<String>,
     /// The seed, if any.
     pub seed: Option<i64>,
-    /// Persona conditioning.
-    pub mode: PersonaMode,
+    /// Persona conditioning (None: the member's default from `/settings`, else on).
+    pub mode: Option<PersonaMode>,
     /// Whether the channel is age-restricted.
     pub channel_nsfw: bool,
-    /// The shape asked for (None: the model's default size).
+    /// The shape asked for (None: the member's default from `/settings`, else the model's
+    /// size).
     pub aspect: Option<crate::domain::Aspect>,
     /// The result this request was made from (a Reroll press); None for `/imagine`.
     pub parent: Option<JobId>,
@@ -193,9 +194,10 @@ impl ImagineService {
         self.config.rewrite.budget_ms as i64 + 5_000
     }
 
-    /// Validates the input. Everything that can refuse the request happens here, before the
-    /// interaction is deferred; only compare mode reads the store (it needs a persona).
-    pub async fn prepare(&self, request: ImagineRequest) -> Result<Prepared, ImagineError> {
+    /// Validates the input and fills in the member's defaults (`/settings`) for what the
+    /// request left open. Everything that can refuse the request happens here, before the
+    /// interaction is deferred; compare mode also reads the store (it needs a persona).
+    pub async fn prepare(&self, mut request: ImagineRequest) -> Result<Prepared, ImagineError> {
         let limits = InputLimits {
             max_prompt_chars: self.config.render.max_prompt_chars,
             max_negative_chars: self.config.render.max_negative_chars,
@@ -216,7 +218,17 @@ impl ImagineService {
             tracing::info!(guild = ?request.guild, member = %request.member, reason = blocked.as_str(), "prompt refused by a blocklist");
             return Err(UserError::new("error-prompt-blocked").into());
         }
-        if request.mode == PersonaMode::Compare {
+        if let Some(guild) = request
+            .guild
+            .filter(|_| request.mode.is_none() || request.aspect.is_none())
+        {
+            let defaults = self.store.member_settings(guild, request.member).await?;
+            request.mode = request.mode.or(defaults.persona_mode);
+            request.aspect = request.aspect.or(defaults.aspect);
+        }
+        let mode = request.mode.unwrap_or_default();
+        request.mode = Some(mode);
+        if mode == PersonaMode::Compare {
             let persona = match request.guild {
                 Some(guild) => self.store.active_persona(guild, request.member).await?,
                 None => None,
@@ -237,7 +249,8 @@ impl ImagineService {
     /// same statement; a refusal says when to try again.
     pub async fn accept(&self, prepared: Prepared) -> Result<Accepted, ImagineError> {
         let Prepared { request, input } = prepared;
-        let compare = (request.mode == PersonaMode::Compare).then(|| Compare {
+        let requested = request.mode.unwrap_or_default();
+        let compare = (requested == PersonaMode::Compare).then(|| Compare {
             generic_prompt: input.prompt.clone(),
             persona_side: if rand::random() {
                 Side::Left
@@ -247,7 +260,7 @@ impl ImagineService {
         });
         // DMs have no persona: their jobs render the prompt as typed.
         let mode = match request.guild {
-            Some(_) => request.mode,
+            Some(_) => requested,
             None => PersonaMode::Off,
         };
         let job = NewJob {

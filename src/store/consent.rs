@@ -192,7 +192,7 @@ impl Store {
         let mut erased = Erased::default();
         // The consent row goes first: deleting it locks it, so inserts in flight serialize
         // with the erasure (see the module docs). DM renders (no server) are the member's too.
-        let statements: [(&'static str, &str); 14] = [
+        let statements: [(&'static str, &str); 15] = [
             (
                 "consents",
                 "DELETE FROM consents WHERE guild_id = $1 AND member_id = $2",
@@ -250,6 +250,10 @@ impl Store {
             (
                 "member_turns",
                 "DELETE FROM member_turns WHERE (guild_id = $1 OR guild_id = 0) AND member_id = $2",
+            ),
+            (
+                "member_settings",
+                "DELETE FROM member_settings WHERE guild_id = $1 AND member_id = $2",
             ),
             (
                 "guild_blocklist",

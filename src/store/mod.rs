@@ -20,6 +20,7 @@ mod guilds;
 mod images;
 mod jobs;
 mod limits;
+mod member_settings;
 mod personas;
 mod queue_view;
 mod retention;
@@ -37,6 +38,7 @@ pub use guilds::{AuditEntry, Disposition, GuildSetting, GuildSettings, NsfwPolic
 pub use images::RenderedImage;
 pub use jobs::FinishedRewrite;
 pub use limits::RefusalReason;
+pub use member_settings::MemberSettings;
 pub use queue_view::CANCELLED;
 pub use retention::RetentionPolicy;
 

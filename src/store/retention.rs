@@ -31,7 +31,7 @@ pub struct RetentionPolicy {
 
 /// Tables holding a `guild_id`, in deletion order (dependents first): what erasing a server
 /// deletes.
-const GUILD_TABLES: [&str; 18] = [
+const GUILD_TABLES: [&str; 19] = [
     "render_feedback",
     "image_embeddings",
     "compare_picks",
@@ -48,6 +48,7 @@ const GUILD_TABLES: [&str; 18] = [
     "guild_blocklist",
     "guild_refusals",
     "member_turns",
+    "member_settings",
     "guild_turns",
     "guild_departures",
 ];

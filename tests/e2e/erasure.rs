@@ -97,6 +97,17 @@ async fn forget_leaves_nothing(kind: Db) {
         .add_persona(guild, alice, "edited", "I love cats.", None)
         .await
         .expect("persona");
+    store
+        .set_member_settings(
+            guild,
+            alice,
+            zipp::store::MemberSettings {
+                aspect: Some(zipp::store::Aspect::Wide16x9),
+                persona_mode: Some(zipp::store::PersonaMode::Off),
+            },
+        )
+        .await
+        .expect("settings");
     assert!(store
         .add_inferred_persona(guild, alice, "I like watercolor.", None, false)
         .await

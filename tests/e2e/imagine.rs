@@ -1,6 +1,6 @@
 //! `/imagine` end to end, its bad-input refusals, late delivery and the upload limit.
 
-use fake_discord::fixtures::{opt_int, opt_str};
+use fake_discord::fixtures::{opt_bool, opt_int, opt_str};
 use fake_discord::RecordedRequest;
 use serde_json::Value;
 use zipp::store::JobStatus;
@@ -606,3 +606,97 @@ async fn a_press_over_the_limits_is_refused_privately(kind: Db) {
 }
 
 on_both_databases!(a_press_over_the_limits_is_refused_privately);
+
+/// `/settings`: a member's defaults for `/imagine` here (shape, persona on or off), private,
+/// overridden by the options of `/imagine`, and cleared by `reset`.
+async fn member_defaults_apply_until_overridden(kind: Db) {
+    let setup = Setup::new(kind, 2).await;
+    let fake = &setup.fake;
+    let app = setup.start_bot(1).await;
+    let guild = zipp::ids::GuildId(fake.config().guild_id);
+    let alice = zipp::ids::MemberId(fake_discord::fixtures::DEFAULT_USER_ID);
+    app.store
+        .add_persona(guild, alice, "edited", "I love the sea and sailing.", None)
+        .await
+        .expect("persona");
+    let settings = |id: u64, options: Vec<Value>| async move {
+        let token = format!("token-{id}");
+        let event = fake_discord::fixtures::InteractionBuilder::new(fake.config(), id, &token)
+            .command("settings", options);
+        assert!(fake.dispatch("INTERACTION_CREATE", event).await > 0);
+        let reply = fake
+            .wait_for_request("settings reply", WAIT, |r| {
+                r.path == callback_path(id, &token)
+            })
+            .await
+            .expect("a reply");
+        let json = reply.json.clone().expect("json");
+        assert_eq!(json["data"]["flags"], 64, "private: {json}");
+        json["data"]["content"]
+            .as_str()
+            .expect("content")
+            .to_owned()
+    };
+    let image = |id: u64, options: Vec<Value>| async move {
+        let (_, token) = dispatch_imagine(fake, id, options, |b| b).await;
+        let webhook = webhook_path(fake.config().app_id, &token);
+        let delivered = fake
+            .wait_for_request("image delivery", WAIT, |r| is_image_delivery(r, &webhook))
+            .await
+            .expect("the image arrives");
+        let png = &delivered.file("files[0]").expect("the image").bytes;
+        let decoded = image::load_from_memory(png).expect("a PNG");
+        (
+            (decoded.width(), decoded.height()),
+            field(&delivered, "Prompt rendered"),
+        )
+    };
+
+    assert_eq!(
+        settings(905_000_000_000_000_001, vec![]).await,
+        "Your defaults in this server — shape: the model's own; persona: on. \
+         The options of /imagine override them."
+    );
+    // Persona on by default: the template rewrites the prompt.
+    let (size, rendered) = image(905_000_000_000_000_002, vec![opt_str("prompt", "a cat")]).await;
+    assert_eq!(size, (64, 64));
+    assert_ne!(rendered, "a cat");
+
+    let shown = settings(
+        905_000_000_000_000_003,
+        vec![opt_int("aspect", 5), opt_int("persona", 1)],
+    )
+    .await;
+    assert!(shown.contains("shape: 16:9; persona: off."), "{shown}");
+    let (size, rendered) = image(905_000_000_000_000_004, vec![opt_str("prompt", "a cat")]).await;
+    assert_eq!(
+        (size, rendered.as_str()),
+        ((88, 48), "a cat"),
+        "the defaults"
+    );
+    // The options of /imagine win.
+    let (size, rendered) = image(
+        905_000_000_000_000_005,
+        vec![
+            opt_str("prompt", "a cat"),
+            opt_int("aspect", 0),
+            opt_int("persona", 0),
+        ],
+    )
+    .await;
+    assert_eq!(size, (64, 64));
+    assert_ne!(rendered, "a cat");
+
+    assert!(
+        settings(905_000_000_000_000_006, vec![opt_bool("reset", true)])
+            .await
+            .starts_with("Your defaults are cleared")
+    );
+    assert_eq!(
+        app.store.member_settings(guild, alice).await.expect("read"),
+        zipp::store::MemberSettings::default()
+    );
+    setup.finish(app).await;
+}
+
+on_both_databases!(member_defaults_apply_until_overridden);
