@@ -54,6 +54,9 @@ pub enum PersonaMode {
     Off,
     /// Render both, side by side, and let the member pick.
     Compare,
+    /// Not chosen: the member's default (`/settings`), else on. Only an accepted job carries
+    /// it: the rewrite stage resolves it after the acknowledgement and stores the outcome.
+    Default,
 }
 
 impl PersonaMode {
@@ -63,6 +66,7 @@ impl PersonaMode {
             PersonaMode::On => "on",
             PersonaMode::Off => "off",
             PersonaMode::Compare => "compare",
+            PersonaMode::Default => "default",
         }
     }
 
@@ -72,6 +76,7 @@ impl PersonaMode {
             "on" => PersonaMode::On,
             "off" => PersonaMode::Off,
             "compare" => PersonaMode::Compare,
+            "default" => PersonaMode::Default,
             _ => return None,
         })
     }

@@ -122,6 +122,7 @@ pub struct Accepted {
     member: MemberId,
     prompt: String,
     mode: PersonaMode,
+    aspect: Option<crate::domain::Aspect>,
 }
 
 impl std::fmt::Debug for Accepted {
@@ -194,10 +195,11 @@ impl ImagineService {
         self.config.rewrite.budget_ms as i64 + 5_000
     }
 
-    /// Validates the input and fills in the member's defaults (`/settings`) for what the
-    /// request left open. Everything that can refuse the request happens here, before the
-    /// interaction is deferred; compare mode also reads the store (it needs a persona).
-    pub async fn prepare(&self, mut request: ImagineRequest) -> Result<Prepared, ImagineError> {
+    /// Validates the input. Everything that can refuse the request happens here, before the
+    /// interaction is deferred; only compare mode reads the store (it needs a persona). What
+    /// the request leaves open (persona mode, shape) is settled from the member's `/settings`
+    /// by the rewrite stage, after the acknowledgement.
+    pub async fn prepare(&self, request: ImagineRequest) -> Result<Prepared, ImagineError> {
         let limits = InputLimits {
             max_prompt_chars: self.config.render.max_prompt_chars,
             max_negative_chars: self.config.render.max_negative_chars,
@@ -218,17 +220,7 @@ impl ImagineService {
             tracing::info!(guild = ?request.guild, member = %request.member, reason = blocked.as_str(), "prompt refused by a blocklist");
             return Err(UserError::new("error-prompt-blocked").into());
         }
-        if let Some(guild) = request
-            .guild
-            .filter(|_| request.mode.is_none() || request.aspect.is_none())
-        {
-            let defaults = self.store.member_settings(guild, request.member).await?;
-            request.mode = request.mode.or(defaults.persona_mode);
-            request.aspect = request.aspect.or(defaults.aspect);
-        }
-        let mode = request.mode.unwrap_or_default();
-        request.mode = Some(mode);
-        if mode == PersonaMode::Compare {
+        if request.mode == Some(PersonaMode::Compare) {
             let persona = match request.guild {
                 Some(guild) => self.store.active_persona(guild, request.member).await?,
                 None => None,
@@ -249,8 +241,7 @@ impl ImagineService {
     /// same statement; a refusal says when to try again.
     pub async fn accept(&self, prepared: Prepared) -> Result<Accepted, ImagineError> {
         let Prepared { request, input } = prepared;
-        let requested = request.mode.unwrap_or_default();
-        let compare = (requested == PersonaMode::Compare).then(|| Compare {
+        let compare = (request.mode == Some(PersonaMode::Compare)).then(|| Compare {
             generic_prompt: input.prompt.clone(),
             persona_side: if rand::random() {
                 Side::Left
@@ -260,7 +251,7 @@ impl ImagineService {
         });
         // DMs have no persona: their jobs render the prompt as typed.
         let mode = match request.guild {
-            Some(_) => requested,
+            Some(_) => request.mode.unwrap_or(PersonaMode::Default),
             None => PersonaMode::Off,
         };
         let job = NewJob {
@@ -318,6 +309,7 @@ impl ImagineService {
             member: request.member,
             prompt: input.prompt,
             mode,
+            aspect: request.aspect,
         })
     }
 
@@ -346,6 +338,7 @@ impl ImagineService {
             accepted.member,
             &accepted.prompt,
             accepted.mode,
+            accepted.aspect,
         )
         .await
     }
@@ -359,10 +352,31 @@ impl ImagineService {
         member: MemberId,
         prompt: &str,
         mode: PersonaMode,
+        aspect: Option<crate::domain::Aspect>,
     ) -> Result<(), StoreError> {
         let settings = match guild {
             Some(guild) => self.store.guild_settings(guild).await?,
             None => GuildSettings::default(),
+        };
+        // What the member left open, from their `/settings` (read here, after the
+        // acknowledgement, not before it).
+        let mut default_aspect = None;
+        let mode = match guild.filter(|_| mode == PersonaMode::Default || aspect.is_none()) {
+            Some(guild) => {
+                let defaults = self.store.member_settings(guild, member).await?;
+                if aspect.is_none() {
+                    default_aspect = defaults.aspect;
+                }
+                match mode {
+                    PersonaMode::Default => defaults
+                        .persona_mode
+                        .filter(|m| matches!(m, PersonaMode::On | PersonaMode::Off))
+                        .unwrap_or(PersonaMode::On),
+                    chosen => chosen,
+                }
+            }
+            None if mode == PersonaMode::Default => PersonaMode::On,
+            None => mode,
         };
         let persona = match (guild, mode) {
             (Some(guild), PersonaMode::On | PersonaMode::Compare) => {
@@ -388,8 +402,15 @@ impl ImagineService {
             .diffusion_model
             .clone()
             .unwrap_or_else(|| self.config.render.default_model.clone());
-        self.finish(job, &rewritten, &model, persona.as_ref().map(|p| p.id))
-            .await
+        self.finish(
+            job,
+            &rewritten,
+            &model,
+            persona.as_ref().map(|p| p.id),
+            mode,
+            default_aspect,
+        )
+        .await
     }
 
     async fn finish(
@@ -398,12 +419,16 @@ impl ImagineService {
         rewritten: &Rewritten,
         model: &str,
         persona_id: Option<i64>,
+        persona_mode: PersonaMode,
+        default_aspect: Option<crate::domain::Aspect>,
     ) -> Result<(), StoreError> {
         let finished = FinishedRewrite {
             rendered_prompt: &rewritten.prompt,
             rewrite_kind: &rewritten.kind,
             model,
+            persona_mode,
             persona_id,
+            default_aspect,
         };
         if self
             .store
@@ -587,7 +612,8 @@ impl ImagineService {
                 persona: None,
                 examples: Vec::new(),
             });
-            self.finish(job.id, &rewritten, &job.model, None).await?;
+            self.finish(job.id, &rewritten, &job.model, None, PersonaMode::Off, None)
+                .await?;
         } else {
             self.recovered(&job).await?;
         }
@@ -601,6 +627,7 @@ impl ImagineService {
             job.member_id,
             &job.prompt,
             job.persona_mode,
+            job.aspect,
         )
         .await
     }

@@ -118,8 +118,12 @@ pub struct FinishedRewrite<'a> {
     pub rewrite_kind: &'a str,
     /// The diffusion model (the server's choice at this moment).
     pub model: &'a str,
+    /// Whether the persona conditioned it (resolved: never `Default`).
+    pub persona_mode: PersonaMode,
     /// The persona version the rewrite used.
     pub persona_id: Option<i64>,
+    /// The member's default shape, for a job that asked for none.
+    pub default_aspect: Option<Aspect>,
 }
 
 impl Store {
@@ -250,7 +254,7 @@ impl Store {
         let result = sqlx::query(
             "UPDATE render_jobs SET status = 'queued', rendered_prompt = $1, rewrite_kind = $2, \
              model = $3, persona_id = $4, lease_owner = NULL, lease_expires_at = NULL, \
-             not_before = $5 \
+             not_before = $5, persona_mode = $8, aspect = COALESCE(aspect, $9) \
              WHERE id = $6 AND lease_owner = $7 AND status = 'rewriting'",
         )
         .bind(rewrite.rendered_prompt)
@@ -260,6 +264,8 @@ impl Store {
         .bind(now)
         .bind(id.0)
         .bind(owner)
+        .bind(rewrite.persona_mode.as_str())
+        .bind(rewrite.default_aspect.map(Aspect::as_str))
         .execute(self.pool())
         .await
         .map_err(db_err("finish rewrite"))?;

@@ -302,7 +302,9 @@ async fn rewrite_stage_contract(kind: Db) {
         rendered_prompt: prompt,
         rewrite_kind: kind,
         model: "tiny",
+        persona_mode: zipp::store::PersonaMode::On,
         persona_id: None,
+        default_aspect: None,
     };
     assert!(store
         .finish_rewrite(id, "bot-a", &finished("a cat, watercolor", "llm"))
