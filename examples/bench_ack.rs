@@ -33,7 +33,18 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[index.min(sorted.len() - 1)]
 }
 
-async fn run(kind: Db, n: u64) -> anyhow::Result<()> {
+/// The real bot (no workers) on a fresh database of `kind` and a fake Discord, with the
+/// production pool and server limits of `limit` (far above the run: every limit is checked, in
+/// the accepting insert, and none refuses).
+struct Bench {
+    db: TestDb,
+    fake: fake_discord::FakeDiscord,
+    _dir: tempfile::TempDir,
+    guard: UnknownEventGuard,
+    app: zipp::app::App,
+}
+
+async fn bench(kind: Db, limit: u64) -> anyhow::Result<Bench> {
     let db = TestDb::new(kind).await;
     let fake = start_fake().await;
     let dir = tempfile::tempdir()?;
@@ -43,13 +54,77 @@ async fn run(kind: Db, n: u64) -> anyhow::Result<()> {
     config.log.filter = "warn".to_owned();
     // The production pool, not the tests' small one.
     config.database.max_connections = zipp::config::Config::default().database.max_connections;
-    // Each interaction from its own member, the server's limits far above n (the common case:
-    // on PostgreSQL only requests near a server's limits take its lock): every limit is checked
-    // (the counts run in the accepting insert) and none refuses.
-    config.limits.server_active = u32::try_from(2 * n)?;
-    config.limits.server_hourly = u32::try_from(2 * n)?;
+    // On PostgreSQL only requests near a server's limits take its lock: the common case.
+    config.limits.server_active = u32::try_from(limit)?;
+    config.limits.server_hourly = u32::try_from(limit)?;
     let app = start_app(config, true, 0, None, &guard).await;
     wait_registered(&fake).await;
+    Ok(Bench {
+        db,
+        fake,
+        _dir: dir,
+        guard,
+        app,
+    })
+}
+
+impl Bench {
+    /// Waits for the `n` deferrals and returns their latencies (ms, sorted) from `sent`.
+    ///
+    /// Polled (every 10 ms) rather than awaited: a waiter would rescan every recorded request
+    /// under the fake's lock on each new one, slowing the fake down. Each request carries its
+    /// own arrival time, so polling does not change the figures.
+    async fn latencies(&self, n: u64, sent: &HashMap<String, Instant>) -> anyhow::Result<Vec<f64>> {
+        let is_callback = |r: &fake_discord::RecordedRequest| r.path.ends_with("/callback");
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while self.fake.count_requests(is_callback) < n as usize {
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "the deferrals did not all arrive"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let callbacks: Vec<_> = self
+            .fake
+            .requests()
+            .into_iter()
+            .filter(is_callback)
+            .collect();
+        anyhow::ensure!(
+            callbacks
+                .iter()
+                .all(|r| r.json.as_ref().is_some_and(|j| j["type"] == 5)),
+            "every request was deferred (a new job)"
+        );
+        let mut latencies: Vec<f64> = callbacks
+            .iter()
+            .map(|r| r.at.duration_since(sent[&r.path]).as_secs_f64() * 1000.0)
+            .collect();
+        latencies.sort_by(f64::total_cmp);
+        Ok(latencies)
+    }
+
+    async fn finish(self) {
+        self.guard.assert_none();
+        self.app.shutdown().await;
+        self.db.cleanup().await;
+    }
+}
+
+/// One JSON line: `what` (e.g. `"interactions":500`) and the latency percentiles.
+fn report(kind: Db, what: &str, latencies: &[f64]) {
+    println!(
+        "{{\"db\":\"{kind:?}\",{what},\"ack_p50_ms\":{:.1},\"ack_p99_ms\":{:.1},\"ack_max_ms\":{:.1}}}",
+        percentile(latencies, 0.5),
+        percentile(latencies, 0.99),
+        latencies.last().copied().unwrap_or(0.0)
+    );
+}
+
+/// N members each send one `/imagine`.
+async fn run(kind: Db, n: u64) -> anyhow::Result<()> {
+    let bench = bench(kind, 2 * n).await?;
+    let fake = &bench.fake;
     let mut sent = HashMap::new();
     for i in 0..n {
         let id = 980_000_000_000_000_000 + i;
@@ -60,61 +135,23 @@ async fn run(kind: Db, n: u64) -> anyhow::Result<()> {
         sent.insert(harness::callback_path(id, &token), Instant::now());
         fake.dispatch("INTERACTION_CREATE", event).await;
     }
-    // Polled (every 10 ms) rather than awaited: a waiter would rescan every recorded request
-    // under the fake's lock on each new one, slowing the fake down. Each request carries its own
-    // arrival time, so polling does not change the figures.
-    let is_callback = |r: &fake_discord::RecordedRequest| r.path.ends_with("/callback");
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while fake.count_requests(is_callback) < n as usize {
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "the deferrals did not all arrive"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let callbacks: Vec<_> = fake.requests().into_iter().filter(is_callback).collect();
+    let latencies = bench.latencies(n, &sent).await?;
     // Every job was stored before its deferral; once the rewrites settle, all N are queued.
-    while app
-        .store
-        .count_jobs(zipp::store::JobStatus::Rewriting)
-        .await?
-        > 0
-    {
+    let store = &bench.app.store;
+    while store.count_jobs(zipp::store::JobStatus::Rewriting).await? > 0 {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let stored = app.store.count_jobs(zipp::store::JobStatus::Queued).await?;
+    let stored = store.count_jobs(zipp::store::JobStatus::Queued).await?;
     anyhow::ensure!(stored == n, "{stored} of {n} jobs stored");
-    let mut latencies: Vec<f64> = callbacks
-        .iter()
-        .map(|r| r.at.duration_since(sent[&r.path]).as_secs_f64() * 1000.0)
-        .collect();
-    latencies.sort_by(f64::total_cmp);
-    println!(
-        "{{\"db\":\"{kind:?}\",\"interactions\":{n},\"ack_p50_ms\":{:.1},\"ack_p99_ms\":{:.1},\"ack_max_ms\":{:.1}}}",
-        percentile(&latencies, 0.5),
-        percentile(&latencies, 0.99),
-        latencies.last().copied().unwrap_or(0.0)
-    );
-    guard.assert_none();
-    app.shutdown().await;
-    db.cleanup().await;
+    report(kind, &format!("\"interactions\":{n}"), &latencies);
+    bench.finish().await;
     Ok(())
 }
 
 /// N owners each press `button` (`zipp-reroll` or `zipp-plain`) under their own result.
 async fn run_presses(kind: Db, n: u64, button: &str) -> anyhow::Result<()> {
-    let db = TestDb::new(kind).await;
-    let fake = start_fake().await;
-    let dir = tempfile::tempdir()?;
-    let catalog = write_catalog(dir.path(), 2);
-    let guard = UnknownEventGuard::default();
-    let mut config = test_config(&db, &fake, &catalog);
-    config.log.filter = "warn".to_owned();
-    config.database.max_connections = zipp::config::Config::default().database.max_connections;
-    config.limits.server_active = u32::try_from(4 * n)?;
-    config.limits.server_hourly = u32::try_from(4 * n)?;
-    let app = start_app(config, true, 0, None, &guard).await;
-    wait_registered(&fake).await;
+    let bench = bench(kind, 4 * n).await?;
+    let fake = &bench.fake;
     let cfg = *fake.config();
     let owner = |i: u64| 400_000_000_000_000_000 + i;
     let mut parents = Vec::new();
@@ -125,7 +162,7 @@ async fn run_presses(kind: Db, n: u64, button: &str) -> anyhow::Result<()> {
             member_id: zipp::ids::MemberId(owner(i)),
             ..new_job(970_000_000_000_000_000 + i)
         };
-        parents.push(app.store.enqueue(&job).await?.id);
+        parents.push(bench.app.store.enqueue(&job).await?.id);
     }
     let mut message = fake_discord::fixtures::message(
         800_000_000_000_000_001,
@@ -144,36 +181,13 @@ async fn run_presses(kind: Db, n: u64, button: &str) -> anyhow::Result<()> {
         sent.insert(harness::callback_path(id, &token), Instant::now());
         fake.dispatch("INTERACTION_CREATE", event).await;
     }
-    let is_callback = |r: &fake_discord::RecordedRequest| r.path.ends_with("/callback");
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while fake.count_requests(is_callback) < n as usize {
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "the deferrals did not all arrive"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let callbacks: Vec<_> = fake.requests().into_iter().filter(is_callback).collect();
-    anyhow::ensure!(
-        callbacks
-            .iter()
-            .all(|r| r.json.as_ref().is_some_and(|j| j["type"] == 5)),
-        "every press was deferred (a new job)"
+    let latencies = bench.latencies(n, &sent).await?;
+    report(
+        kind,
+        &format!("\"button\":\"{button}\",\"presses\":{n}"),
+        &latencies,
     );
-    let mut latencies: Vec<f64> = callbacks
-        .iter()
-        .map(|r| r.at.duration_since(sent[&r.path]).as_secs_f64() * 1000.0)
-        .collect();
-    latencies.sort_by(f64::total_cmp);
-    println!(
-        "{{\"db\":\"{kind:?}\",\"button\":\"{button}\",\"presses\":{n},\"ack_p50_ms\":{:.1},\"ack_p99_ms\":{:.1},\"ack_max_ms\":{:.1}}}",
-        percentile(&latencies, 0.5),
-        percentile(&latencies, 0.99),
-        latencies.last().copied().unwrap_or(0.0)
-    );
-    guard.assert_none();
-    app.shutdown().await;
-    db.cleanup().await;
+    bench.finish().await;
     Ok(())
 }
 

@@ -17,6 +17,7 @@
 //!
 //! Encoder inference runs on the blocking pool; one snapshot + encoder run per server at a time.
 
+mod schedule;
 pub mod seed;
 pub mod snapshot;
 mod train;
@@ -192,26 +193,6 @@ impl PersonaService {
             .before_write
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(pause);
-    }
-
-    /// Shutdown: a scheduled pass stops before its next member and abandons an LLM call in
-    /// flight (that member's persona is not written; the next pass does it), and scheduled
-    /// training is abandoned (its checkpoint is written beside the old one and renamed into
-    /// place, so an unfinished one never replaces it). A member's own `/persona refresh` is
-    /// not interrupted. [`PersonaService::run`] calls this when its shutdown signal arrives.
-    pub fn stop(&self) {
-        self.stop.send_replace(true);
-    }
-
-    fn stopping(&self) -> bool {
-        *self.stop.borrow()
-    }
-
-    /// Resolves once [`Self::stop`] was called.
-    async fn stopped(&self) {
-        let mut stop = self.stop.subscribe();
-        // The sender lives as long as `self`.
-        let _ = stop.wait_for(|s| *s).await;
     }
 
     /// The settings in use.
@@ -703,30 +684,6 @@ impl PersonaService {
         }))
     }
 
-    /// Infers every server with consenting members (one pass of the schedule).
-    pub async fn infer_all(&self) {
-        let guilds = match self.store.guilds_with_consent().await {
-            Ok(guilds) => guilds,
-            Err(error) => {
-                tracing::error!(%error, "scheduled persona inference: cannot list servers");
-                return;
-            }
-        };
-        for guild in guilds {
-            if self.stopping() {
-                tracing::info!("scheduled persona inference stopped: shutting down");
-                return;
-            }
-            let started = Instant::now();
-            match self.infer_guild(guild).await {
-                Ok(run) => {
-                    tracing::info!(%guild, ?run, elapsed_ms = started.elapsed().as_millis() as u64, "scheduled persona inference")
-                }
-                Err(error) => tracing::error!(%guild, %error, "scheduled persona inference failed"),
-            }
-        }
-    }
-
     /// A member just consented: infer them in the background. At most once per
     /// `persona.refresh_cooldown_s` per member (withdrawing and consenting again in a loop
     /// cannot run the encoder more often), on its own clock so that it does not use up the
@@ -780,60 +737,5 @@ impl PersonaService {
     fn erased(&self) {
         self.erasures
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    }
-
-    /// The background loop: reload checks, scheduled inference and (when configured)
-    /// scheduled training, until `shutdown`.
-    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
-        // The loop below waits for a pass or a training to end before it looks at `shutdown`
-        // again; this makes them end early.
-        {
-            let me = Arc::clone(&self);
-            let mut shutdown = shutdown.clone();
-            tokio::spawn(async move {
-                // Dropped sender: the bot is gone, stop as well.
-                let _ = shutdown.wait_for(|s| *s).await;
-                me.stop();
-            });
-        }
-        self.reload_if_newer().await;
-        let mut reload =
-            tokio::time::interval(Duration::from_secs(self.settings.reload_check_s.max(1)));
-        reload.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let every = Duration::from_secs(self.settings.infer_every_s.max(1));
-        let mut infer = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-        infer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let train_every = Duration::from_secs(self.settings.train_every_s.max(1));
-        let mut train =
-            tokio::time::interval_at(tokio::time::Instant::now() + train_every, train_every);
-        train.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        // Data already there when the bot starts counts as trained on, unless there is no
-        // checkpoint at all.
-        let mut last_edges = if self.encoder_loaded() {
-            self.store.edge_total().await.unwrap_or(0)
-        } else {
-            0
-        };
-        loop {
-            if *shutdown.borrow() || self.stopping() {
-                break;
-            }
-            tokio::select! {
-                changed = shutdown.changed() => {
-                    if changed.is_err() {
-                        break;
-                    }
-                }
-                _ = reload.tick() => {
-                    self.reload_if_newer().await;
-                }
-                _ = infer.tick(), if self.settings.infer_every_s > 0 => {
-                    self.infer_all().await;
-                }
-                _ = train.tick(), if self.settings.train_every_s > 0 => {
-                    self.maybe_train(&mut last_edges).await;
-                }
-            }
-        }
     }
 }

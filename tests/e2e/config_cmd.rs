@@ -151,11 +151,7 @@ async fn moderators_configure_the_server(kind: Db) {
         |b| b,
     )
     .await;
-    let webhook = webhook_path(fake.config().app_id, &token);
-    let followup = fake
-        .wait_for_request("image", WAIT, |r| is_image_delivery(r, &webhook))
-        .await
-        .expect("delivered");
+    let followup = image_of(fake, &token).await;
     let fields = followup.json.as_ref().expect("json")["embeds"][0]["fields"].clone();
     assert!(
         fields
@@ -205,11 +201,7 @@ async fn moderators_configure_the_server(kind: Db) {
         |b| b,
     )
     .await;
-    let webhook = webhook_path(fake.config().app_id, &token);
-    let followup = fake
-        .wait_for_request("image", WAIT, |r| is_image_delivery(r, &webhook))
-        .await
-        .expect("delivered");
+    let followup = image_of(fake, &token).await;
     let png = &followup.file("files[0]").expect("the image").bytes;
     assert!(png_texts(png).is_empty());
     assert_openapi_valid(fake);

@@ -362,11 +362,7 @@ async fn aspect_shapes_the_image(kind: Db) {
             |b| b,
         )
         .await;
-        let webhook = webhook_path(fake.config().app_id, &token);
-        let followup = fake
-            .wait_for_request("image delivery", WAIT, |r| is_image_delivery(r, &webhook))
-            .await
-            .expect("the image arrives");
+        let followup = image_of(fake, &token).await;
         let png = &followup.file("files[0]").expect("the image").bytes;
         let image = image::load_from_memory(png).expect("a PNG");
         assert_eq!((image.width(), image.height()), size, "choice {choice}");
@@ -406,11 +402,7 @@ async fn reroll_makes_a_new_image_from_a_result(kind: Db) {
         |b| b,
     )
     .await;
-    let webhook = webhook_path(fake.config().app_id, &token);
-    let delivered = fake
-        .wait_for_request("image delivery", WAIT, |r| is_image_delivery(r, &webhook))
-        .await
-        .expect("the image arrives");
+    let delivered = image_of(fake, &token).await;
     let message = delivered.response_json.clone().expect("the message");
     let reroll = message
         .pointer("/components/0/components/0/custom_id")
@@ -513,11 +505,7 @@ async fn info_fits_and_outlives_the_image(kind: Db) {
         |b| b,
     )
     .await;
-    let webhook = webhook_path(fake.config().app_id, &token);
-    let delivered = fake
-        .wait_for_request("image delivery", WAIT, |r| is_image_delivery(r, &webhook))
-        .await
-        .expect("the image arrives");
+    let delivered = image_of(fake, &token).await;
     let message = delivered.response_json.clone().expect("the message");
     let info = |id: u64| {
         let message = message.clone();
@@ -578,11 +566,7 @@ async fn a_press_over_the_limits_is_refused_privately(kind: Db) {
         |b| b,
     )
     .await;
-    let webhook = webhook_path(fake.config().app_id, &token);
-    let delivered = fake
-        .wait_for_request("image delivery", WAIT, |r| is_image_delivery(r, &webhook))
-        .await
-        .expect("the image arrives");
+    let delivered = image_of(fake, &token).await;
     let message = delivered.response_json.clone().expect("the message");
     let answer = press_button(
         fake,
@@ -639,11 +623,7 @@ async fn member_defaults_apply_until_overridden(kind: Db) {
     };
     let image = |id: u64, options: Vec<Value>| async move {
         let (_, token) = dispatch_imagine(fake, id, options, |b| b).await;
-        let webhook = webhook_path(fake.config().app_id, &token);
-        let delivered = fake
-            .wait_for_request("image delivery", WAIT, |r| is_image_delivery(r, &webhook))
-            .await
-            .expect("the image arrives");
+        let delivered = image_of(fake, &token).await;
         let png = &delivered.file("files[0]").expect("the image").bytes;
         let decoded = image::load_from_memory(png).expect("a PNG");
         (
