@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run --release -p zipp-diffusion --example bench_render -- [--runs N] [--size PX] [--cuda]
 //!                                              [--tiny-only] [--no-vae] [--configs DIR]
+//!                                              [--cpu-profile]
 //! ```
 //!
 //! 1. The tiny random model (written to a temporary directory): full 64×64
@@ -12,6 +13,12 @@
 //!    through the loader's own config parsers: one UNet step at `--size`
 //!    (default 512) with batch 2 (classifier-free guidance) and batch 1, and one
 //!    VAE decode. F32 on CPU, F16 with `--cuda` (needs the `cuda` feature).
+//!
+//! `--cpu-profile` instead compares, at `--size`, the CPU profile (SD-Turbo:
+//! SD 2.1's UNet, one step without guidance, decoded by TAESD) with SD 1.5
+//! (25 guided steps, its KL VAE), both with random weights at real sizes:
+//! UNet step, decode, the seconds per image they add up to, and peak RSS.
+//! The text encoders (once per image, well under a second) are left out.
 
 #![allow(
     clippy::print_stdout,
@@ -37,6 +44,7 @@ struct Args {
     tiny_only: bool,
     vae: bool,
     configs: Option<PathBuf>,
+    cpu_profile: bool,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -47,6 +55,7 @@ fn parse_args() -> anyhow::Result<Args> {
         tiny_only: false,
         vae: true,
         configs: None,
+        cpu_profile: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -57,6 +66,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--tiny-only" => a.tiny_only = true,
             "--no-vae" => a.vae = false,
             "--configs" => a.configs = Some(it.next().context("--configs DIR")?.into()),
+            "--cpu-profile" => a.cpu_profile = true,
             other => bail!("unknown argument {other:?} (see the example's doc comment)"),
         }
     }
@@ -81,6 +91,9 @@ fn main() -> anyhow::Result<()> {
     let args = parse_args()?;
     let device = select_device(args.cuda)?;
     println!("device: {device:?}");
+    if args.cpu_profile {
+        return cpu_profile(&device, args.size);
+    }
 
     // 1. Tiny model, end to end.
     let dir = std::env::temp_dir().join(format!("zipp-bench-tiny-{}", std::process::id()));
@@ -163,6 +176,52 @@ fn main() -> anyhow::Result<()> {
         println!("VAE decode {s}x{s}: {:.2} s", t.as_secs_f64());
     }
     Ok(())
+}
+
+/// The CPU profile against SD 1.5, each at real size with random weights.
+fn cpu_profile(device: &candle_core::Device, s: u32) -> anyhow::Result<()> {
+    let dir = std::env::temp_dir().join(format!("zipp-bench-profile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let cases = [
+        ("sd-turbo + TAESD", tiny::SD21_UNET_CONFIG, tiny::TAESD_CONFIG, 1u32, 1usize),
+        ("sd15 + KL VAE", tiny::SD15_UNET_CONFIG, tiny::SD15_VAE_CONFIG, 25, 2),
+    ];
+    for (name, unet, vae, steps, batch) in cases {
+        let (u, v) = (dir.join("unet.json"), dir.join("vae.json"));
+        std::fs::write(&u, unet)?;
+        std::fs::write(&v, vae)?;
+        let pipe = RandomPipeline::from_configs(
+            &u,
+            &v,
+            device,
+            candle_core::DType::F32,
+            Default::default(),
+        )?;
+        let ((), step) = timed(|| pipe.unet_step(batch, s, s))?;
+        let ((), decode) = timed(|| pipe.vae_decode(s, s))?;
+        let total = step.as_secs_f64() * f64::from(steps) + decode.as_secs_f64();
+        println!(
+            "{name}: {s}x{s} UNet step (batch {batch}) {:.2} s x {steps} + decode {:.2} s = \
+             {total:.1} s per image; peak RSS so far {:.2} GiB",
+            step.as_secs_f64(),
+            decode.as_secs_f64(),
+            peak_rss_gib()
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// This process's peak resident memory (Linux `VmHWM`), in GiB; 0 elsewhere.
+fn peak_rss_gib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(0.0, |kib| kib / 1024.0 / 1024.0)
 }
 
 fn ms(d: Duration) -> f64 {

@@ -58,9 +58,7 @@ impl DiffusionModel {
                 let first = schedule.plan.img2img_start(init.strength);
                 let x0 = self.encode_image(&init.image, params.width, params.height, &mut rng)?;
                 let noise = rng.normal_tensor(shape, &self.device)?;
-                let noised = self
-                    .scheduler
-                    .add_noise(&schedule.plan, first, &x0, &noise)?;
+                let noised = self.add_noise(&schedule, first, &x0, &noise)?;
                 (first, noised)
             }
         };
@@ -77,12 +75,15 @@ impl DiffusionModel {
         to_rgb(&decoded, params.width, params.height)
     }
 
-    /// Text-to-image denoising from `start` (noise already multiplied by
-    /// `init_noise_sigma`) to the final latents, with the seed-0 generator for
-    /// ancestral samplers: what [`parity::check`] compares end to end.
+    /// Denoising from step `first` (0 for text-to-image, where `start` is
+    /// noise already multiplied by `init_noise_sigma`; img2img's start step
+    /// with its noised latents) to the final latents, with the seed-0
+    /// generator for ancestral samplers: what [`parity::check`] compares end
+    /// to end.
     pub fn denoise_from(
         &self,
         schedule: &Schedule,
+        first: usize,
         start: Tensor,
         cond: &Conditioning,
         guidance_scale: f64,
@@ -90,7 +91,7 @@ impl DiffusionModel {
         let mut rng = SeededRng::new(0);
         self.denoise(
             schedule,
-            0,
+            first,
             start,
             cond,
             guidance_scale,
@@ -156,21 +157,30 @@ impl DiffusionModel {
         } else {
             image::imageops::resize(img, width, height, image::imageops::FilterType::Lanczos3)
         };
-        let pixels = Tensor::from_vec(
-            img.into_raw(),
+        let pixels = self.image_to_pixels(&img)?;
+        let z = match self.encode_pixels(&pixels)? {
+            (mean, Some(std)) => {
+                let eps = rng.normal_tensor(mean.shape(), &self.device)?;
+                (mean + (std * eps)?)?
+            }
+            (latents, None) => latents,
+        };
+        self.scale_latents(&z)
+    }
+
+    /// An RGB image → pixels `[1, 3, H, W]` in [-1, 1] (diffusers'
+    /// `VaeImageProcessor.preprocess`: `2·x/255 − 1`).
+    pub fn image_to_pixels(&self, img: &image::RgbImage) -> Result<Tensor> {
+        let (width, height) = img.dimensions();
+        Ok(Tensor::from_vec(
+            img.as_raw().clone(),
             (height as usize, width as usize, 3),
             &self.device,
         )?
         .permute((2, 0, 1))?
         .to_dtype(DType::F32)?
         .affine(2.0 / 255.0, -1.0)?
-        .unsqueeze(0)?;
-        let (mean, std) = self.vae.encode(&pixels.to_dtype(self.vae_dtype)?)?;
-        let (mean, std) = (mean.to_dtype(DType::F32)?, std.to_dtype(DType::F32)?);
-        let eps = rng.normal_tensor(mean.shape(), &self.device)?;
-        let z = (mean + (std * eps)?)?;
-        // diffusers: (z - shift_factor) * scaling_factor.
-        Ok(((z - self.shift_factor)? * self.scaling_factor)?)
+        .unsqueeze(0)?)
     }
 
     /// Predicted peak memory in bytes of a render at `width`×`height` with
@@ -202,7 +212,7 @@ impl DiffusionModel {
         }
         let attention = 2 * self.budget.0 as u64;
         let unet = (skips + 6 * largest + 2 * tokens_ff) * unet_elt + attention;
-        let vae_ch0 = self.vae_config.block_out_channels[0] as u64;
+        let vae_ch0 = self.vae_full_res_channels as u64;
         let full = u64::from(width) * u64::from(height);
         let vae = 6 * vae_ch0 * full * vae_elt + attention;
         self.weights_bytes + unet.max(vae)

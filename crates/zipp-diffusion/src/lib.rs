@@ -89,6 +89,7 @@ mod json;
 pub mod parity;
 mod rng;
 mod scheduler;
+mod taesd;
 /// Width and height for the aspect ratio `ratio` (width:height) with about the pixel count of
 /// the model's `native` size: each side a multiple of 64 pixels (8 latent pixels: the buckets
 /// Stable Diffusion models are trained and fine-tuned on) for models of 512 pixels and more, of
@@ -223,8 +224,9 @@ pub struct DiffusionModel {
     unet: unet::Unet,
     unet_config: unet::UnetConfig,
     latent_channels: usize,
-    vae: vae::Vae,
-    vae_config: vae::VaeConfig,
+    vae: vae::Autoencoder,
+    /// Channels of the decoder's full-resolution feature map (its working set).
+    vae_full_res_channels: usize,
     vae_scale: u32,
     scaling_factor: f64,
     shift_factor: f64,
@@ -255,6 +257,54 @@ impl std::fmt::Debug for DiffusionModel {
     }
 }
 
+/// How to load a model: [`DiffusionModel::load_with`].
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// How attention is chunked.
+    pub budget: AttentionBudget,
+    /// An autoencoder to decode (and encode) with instead of the model's own
+    /// `vae/`: a folder with `config.json` and
+    /// `diffusion_pytorch_model.safetensors`, such as TAESD
+    /// (`madebyollin/taesd`, an `AutoencoderTiny`) or the fp16-fix SDXL VAE
+    /// (`madebyollin/sdxl-vae-fp16-fix`, an `AutoencoderKL`). Its latent
+    /// channels and scale must match the model's.
+    pub vae: Option<std::path::PathBuf>,
+}
+
+/// A loaded autoencoder and what the pipeline needs to know about it.
+struct LoadedVae {
+    model: vae::Autoencoder,
+    spec: vae::AutoencoderSpec,
+    dtype: DType,
+    bytes: u64,
+}
+
+/// Reads the weights in `dir` of the autoencoder `spec` (parsed from `dir/config.json`).
+fn load_vae(
+    dir: &Path,
+    spec: vae::AutoencoderSpec,
+    device: &Device,
+    budget: AttentionBudget,
+) -> Result<LoadedVae> {
+    // TAESD has no F16 overflow to guard against; a KL VAE says so in `force_upcast`.
+    let dtype = if device.is_cpu() || spec.force_upcast {
+        DType::F32
+    } else {
+        DType::F16
+    };
+    let file = weights_file(dir, "diffusion_pytorch_model", dtype == DType::F16)?;
+    let vb = mmap_var_builder(&file, dtype, device)?;
+    let model = spec
+        .build(vb, budget)
+        .map_err(|e| weights_error(&file, e))?;
+    Ok(LoadedVae {
+        model,
+        spec,
+        dtype,
+        bytes: loaded_bytes(&file, dtype),
+    })
+}
+
 /// Bytes a weights file will take once loaded as `dtype`.
 fn loaded_bytes(file: &Path, dtype: DType) -> u64 {
     let on_disk = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
@@ -278,11 +328,24 @@ impl DiffusionModel {
 
     /// Like [`Self::load`], with attention chunked to `budget`.
     pub fn load_with_budget(dir: &Path, device: &Device, budget: AttentionBudget) -> Result<Self> {
+        Self::load_with(
+            dir,
+            device,
+            &LoadOptions {
+                budget,
+                vae: None,
+            },
+        )
+    }
+
+    /// Like [`Self::load`], with [`LoadOptions`] (attention budget, another
+    /// autoencoder).
+    pub fn load_with(dir: &Path, device: &Device, options: &LoadOptions) -> Result<Self> {
+        let budget = options.budget;
         let kind = check_model_index(&dir.join("model_index.json"))?;
 
         let unet_cfg_path = dir.join("unet").join("config.json");
         let unet_spec = parse_unet_config(&unet_cfg_path)?;
-        let vae_spec = parse_vae_config(&dir.join("vae").join("config.json"))?;
         let scheduler =
             parse_scheduler_config(&dir.join("scheduler").join("scheduler_config.json"))?;
 
@@ -345,7 +408,33 @@ impl DiffusionModel {
             }
             (PipelineKind::StableDiffusion, None) => {}
         }
-        let latent_channels = vae_spec.config.latent_channels;
+        let vae_dir = options.vae.clone().unwrap_or_else(|| dir.join("vae"));
+        let vae_cfg_path = vae_dir.join("config.json");
+        let vae_spec = vae::AutoencoderSpec::parse(&vae_cfg_path)?;
+        let latent_channels = vae_spec.latent_channels;
+        if options.vae.is_some() {
+            // Another autoencoder must speak the model's latents.
+            let reason = if vae_spec.scale != 8 {
+                Some(format!(
+                    "this autoencoder scales images by {}, Stable Diffusion's by 8",
+                    vae_spec.scale
+                ))
+            } else if latent_channels != unet_cfg.in_channels {
+                Some(format!(
+                    "this autoencoder has {latent_channels} latent channels but the model's UNet \
+                     takes {}",
+                    unet_cfg.in_channels
+                ))
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                return Err(DiffusionError::BadConfig {
+                    file: vae_cfg_path,
+                    reason,
+                });
+            }
+        }
         if unet_cfg.in_channels != latent_channels || unet_cfg.out_channels != latent_channels {
             return Err(DiffusionError::Unsupported {
                 file: unet_cfg_path,
@@ -365,29 +454,15 @@ impl DiffusionModel {
 
         let on_gpu = !device.is_cpu();
         let unet_dtype = if on_gpu { DType::F16 } else { DType::F32 };
-        let vae_dtype = if on_gpu && !vae_spec.force_upcast {
-            DType::F16
-        } else {
-            DType::F32
-        };
 
+        let loaded_vae = load_vae(&vae_dir, vae_spec, device, budget)?;
         let unet_file = weights_file(&dir.join("unet"), "diffusion_pytorch_model", on_gpu)?;
         let unet = {
             let vb = mmap_var_builder(&unet_file, unet_dtype, device)?;
             unet::Unet::new(vb, unet_cfg, budget).map_err(|e| weights_error(&unet_file, e))?
         };
 
-        let vae_file = weights_file(
-            &dir.join("vae"),
-            "diffusion_pytorch_model",
-            on_gpu && vae_dtype == DType::F16,
-        )?;
-        let vae_model = {
-            let vb = mmap_var_builder(&vae_file, vae_dtype, device)?;
-            vae::Vae::new(vb, &vae_spec.config, budget).map_err(|e| weights_error(&vae_file, e))?
-        };
-        let mut weights_bytes =
-            loaded_bytes(&unet_file, unet_dtype) + loaded_bytes(&vae_file, vae_dtype);
+        let mut weights_bytes = loaded_bytes(&unet_file, unet_dtype) + loaded_vae.bytes;
         for (encoder, _) in branches {
             if let Ok(f) = weights_file(&dir.join(encoder), "model", false) {
                 weights_bytes += loaded_bytes(&f, DType::F32);
@@ -397,17 +472,17 @@ impl DiffusionModel {
         Ok(Self {
             device: device.clone(),
             unet_dtype,
-            vae_dtype,
+            vae_dtype: loaded_vae.dtype,
             kind,
             text,
             unet,
             unet_config: unet_spec.config,
             latent_channels,
-            vae: vae_model,
-            vae_config: vae_spec.config.clone(),
-            vae_scale: vae_spec.scale_factor(),
-            scaling_factor: vae_spec.scaling_factor,
-            shift_factor: vae_spec.shift_factor,
+            vae: loaded_vae.model,
+            vae_full_res_channels: loaded_vae.spec.full_res_channels,
+            vae_scale: loaded_vae.spec.scale,
+            scaling_factor: loaded_vae.spec.scaling_factor,
+            shift_factor: loaded_vae.spec.shift_factor,
             scheduler,
             sample_size: unet_spec.sample_size,
             budget,
@@ -519,6 +594,45 @@ impl DiffusionModel {
         Ok(self
             .scheduler
             .step(&schedule.plan, i, model_output, sample, &mut rng)?)
+    }
+
+    /// Whether images are decoded by a tiny autoencoder (TAESD).
+    pub fn has_tiny_autoencoder(&self) -> bool {
+        matches!(self.vae, vae::Autoencoder::Tiny(_))
+    }
+
+    /// img2img's first step for `strength` (diffusers' `get_timesteps`): the
+    /// last ⌊steps·strength⌋ steps run, at least one.
+    pub fn img2img_start(&self, schedule: &Schedule, strength: f64) -> usize {
+        schedule.plan.img2img_start(strength)
+    }
+
+    /// The autoencoder's encoding of pixels `[b, 3, H, W]` in [-1, 1]: the
+    /// latent distribution's `(mean, std)`, `std` `None` when the encoding is
+    /// exact (TAESD). Unscaled; see [`Self::scale_latents`].
+    pub fn encode_pixels(&self, pixels: &Tensor) -> Result<(Tensor, Option<Tensor>)> {
+        let (mean, std) = self.vae.encode(&pixels.to_dtype(self.vae_dtype)?)?;
+        let std = match std {
+            Some(s) => Some(s.to_dtype(DType::F32)?),
+            None => None,
+        };
+        Ok((mean.to_dtype(DType::F32)?, std))
+    }
+
+    /// Autoencoder latents → the UNet's: `(z − shift_factor) · scaling_factor`.
+    pub fn scale_latents(&self, z: &Tensor) -> Result<Tensor> {
+        Ok(((z - self.shift_factor)? * self.scaling_factor)?)
+    }
+
+    /// The clean latents `x0` noised to step `first` (diffusers' `add_noise`).
+    pub fn add_noise(
+        &self,
+        schedule: &Schedule,
+        first: usize,
+        x0: &Tensor,
+        noise: &Tensor,
+    ) -> Result<Tensor> {
+        Ok(self.scheduler.add_noise(&schedule.plan, first, x0, noise)?)
     }
 
     /// The VAE decode of final latents (divided by `scaling_factor`, plus

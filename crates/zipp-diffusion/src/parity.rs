@@ -314,13 +314,21 @@ pub fn check(dir: &Path) -> Result<Report> {
             / fx.num("init_noise_sigma")?.abs().max(1.0),
         RELATIVE,
     );
-    let latents_init = fx.f32("latents_init")?;
-    let start = (&latents_init * schedule.init_noise_sigma())?;
-    push(
-        "latents_start",
-        max_abs_diff(&start, &fx.f32("latents_start")?)?,
-        STAGE,
-    );
+    // img2img's start: the encoded init image noised to its first step.
+    let img2img = fx.json.get("strength").and_then(Value::as_f64);
+    let (first, start) = match img2img {
+        None => {
+            let latents_init = fx.f32("latents_init")?;
+            let start = (&latents_init * schedule.init_noise_sigma())?;
+            push(
+                "latents_start",
+                max_abs_diff(&start, &fx.f32("latents_start")?)?,
+                STAGE,
+            );
+            (0, start)
+        }
+        Some(strength) => img2img_start(&model, &fx, &schedule, strength, &mut push)?,
+    };
 
     // Each step, fed diffusers' inputs.
     let ref_cond = Conditioning {
@@ -334,7 +342,7 @@ pub fn check(dir: &Path) -> Result<Report> {
         },
     };
     let mut prev = fx.f32("latents_start")?;
-    for (i, &t) in schedule.timesteps().iter().enumerate() {
+    for (i, &t) in schedule.timesteps().iter().enumerate().skip(first) {
         let doubled = if n_halves == 2 {
             Tensor::cat(&[&prev, &prev], 0)?
         } else {
@@ -384,7 +392,7 @@ pub fn check(dir: &Path) -> Result<Report> {
     push("image", max_abs_diff(&image, &fx.f32("image")?)?, IMAGE);
 
     // End to end: ours from the prompt and the starting noise.
-    let final_latents = model.denoise_from(&schedule, start, &cond, guidance)?;
+    let final_latents = model.denoise_from(&schedule, first, start, &cond, guidance)?;
     let tol = STAGE * fx.max_abs("latents_final").max(1.0);
     push(
         "e2e:latents_final",
@@ -395,6 +403,84 @@ pub fn check(dir: &Path) -> Result<Report> {
     push("e2e:image", max_abs_diff(&image, &fx.f32("image")?)?, IMAGE);
 
     Ok(Report { case, stages })
+}
+
+/// img2img's stages up to the first denoising step, each fed diffusers'
+/// inputs: the init image's pixels, the autoencoder's distribution, the
+/// scaled sample, the noised start. Returns the first step and our own start
+/// for the end-to-end run: from the RGB8 image, with diffusers' draws (the
+/// distribution's ε and the noise), since the generators differ.
+fn img2img_start(
+    model: &DiffusionModel,
+    fx: &Fixture,
+    schedule: &crate::Schedule,
+    strength: f64,
+    push: &mut impl FnMut(&str, f64, f64),
+) -> Result<(usize, Tensor)> {
+    let first = model.img2img_start(schedule, strength);
+    let expected = fx.num("first_step")? as usize;
+    push(
+        "first_step",
+        if first == expected { 0.0 } else { 1.0 },
+        0.0,
+    );
+    let init = fx.f32("init_image")?;
+    let (_, _, h, w) = init.dims4()?;
+    let rgb: Vec<u8> = (init.i(0)?.permute((1, 2, 0))? * 255.0)?
+        .round()?
+        .to_dtype(DType::U8)?
+        .flatten_all()?
+        .to_vec1()?;
+    let image = image::RgbImage::from_raw(w as u32, h as u32, rgb)
+        .ok_or_else(|| ParityError::Fixture("init_image has the wrong size".to_string()))?;
+    let pixels = model.image_to_pixels(&image)?;
+    push(
+        "image_in",
+        max_abs_diff(&pixels, &fx.f32("image_in")?)?,
+        STAGE,
+    );
+    let (mean, std) = model.encode_pixels(&fx.f32("image_in")?)?;
+    push(
+        "latent_mean",
+        max_abs_diff(&mean, &fx.f32("latent_mean")?)?,
+        STAGE,
+    );
+    let ref_mean = fx.f32("latent_mean")?;
+    let ref_sample = fx.f32("latent_sample")?;
+    let eps = match &std {
+        Some(std) => {
+            push(
+                "latent_std",
+                max_abs_diff(std, &fx.f32("latent_std")?)?,
+                STAGE,
+            );
+            Some(((&ref_sample - &ref_mean)? / fx.f32("latent_std")?)?)
+        }
+        None => None,
+    };
+    push(
+        "init_latents",
+        max_abs_diff(
+            &model.scale_latents(&ref_sample)?,
+            &fx.f32("init_latents")?,
+        )?,
+        STAGE,
+    );
+    let noise = fx.f32("init_noise")?;
+    let noised = model.add_noise(schedule, first, &fx.f32("init_latents")?, &noise)?;
+    push(
+        "latents_start",
+        max_abs_diff(&noised, &fx.f32("latents_start")?)?,
+        STAGE,
+    );
+
+    let (ours_mean, ours_std) = model.encode_pixels(&pixels)?;
+    let z = match (ours_std, eps) {
+        (Some(std), Some(eps)) => (ours_mean + (std * eps)?)?,
+        _ => ours_mean,
+    };
+    let start = model.add_noise(schedule, first, &model.scale_latents(&z)?, &noise)?;
+    Ok((first, start))
 }
 
 /// diffusers' `output_type="pt"`: `clamp(x · 0.5 + 0.5, 0, 1)`.

@@ -312,14 +312,20 @@ fn sdxl_without_its_second_encoder_names_the_file() {
 /// The diffusers parity fixtures (`tests/fixtures/sd`, made by diffusers'
 /// own pipelines): every stage within the README's tolerances.
 fn parity(case: &str) {
+    let report = parity_report(case);
+    // Every step and the end-to-end image were compared.
+    assert!(report.stages.iter().any(|s| s.name == "noise_pred_0"));
+    assert!(report.stages.iter().any(|s| s.name == "e2e:image"));
+}
+
+/// The fixture's report, which must pass.
+fn parity_report(case: &str) -> crate::parity::Report {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/fixtures/sd")
         .join(case);
     let report = crate::parity::check(&dir).unwrap();
     assert!(report.passed(), "{report}");
-    // Every step and the end-to-end image were compared.
-    assert!(report.stages.iter().any(|s| s.name == "noise_pred_0"));
-    assert!(report.stages.iter().any(|s| s.name == "e2e:image"));
+    report
 }
 
 /// The checker finds a loader bug: a VAE scaling factor read wrong leaves
@@ -576,4 +582,110 @@ fn aspect_sizes_keep_the_pixel_count_on_the_model_grid() {
     // A tiny test model (64²): multiples of its latent factor, never zero.
     assert_eq!(aspect_size((64, 64), (16, 9), 8), (88, 48));
     assert_eq!(aspect_size((8, 8), (16, 9), 8), (8, 8));
+}
+
+/// SD-Turbo: trailing Euler, no guidance (batch 1), decoded by TAESD.
+#[test]
+fn parity_sd_turbo_with_tiny_autoencoder() {
+    parity("sd-turbo-taesd");
+}
+
+/// SDXL-Turbo: one ancestral step, no guidance.
+#[test]
+fn parity_sdxl_turbo() {
+    parity("sdxl-turbo");
+}
+
+/// img2img: the VAE encoder's distribution, the scaled sample, add_noise and
+/// the last steps of the schedule.
+#[test]
+fn parity_sd15_img2img() {
+    let report = parity_report("sd15-img2img");
+    for stage in ["latent_mean", "latent_std", "latents_start", "e2e:image"] {
+        assert!(report.stages.iter().any(|s| s.name == stage), "{report}");
+    }
+    // Only the last steps ran: step 0 was never compared.
+    assert!(!report.stages.iter().any(|s| s.name == "noise_pred_0"));
+}
+
+/// A catalog's `vae`: the tiny model decoded (and img2img-encoded) by a
+/// TAESD-layout autoencoder instead of its own VAE.
+#[test]
+fn another_autoencoder_replaces_the_models_vae() {
+    let dir = tiny_dir();
+    let taesd = tempfile::tempdir().unwrap();
+    crate::tiny::write_tiny_taesd(taesd.path()).unwrap();
+    let own = load(dir.path()).unwrap();
+    assert!(!own.has_tiny_autoencoder());
+    let options = LoadOptions {
+        vae: Some(taesd.path().to_path_buf()),
+        ..Default::default()
+    };
+    let tiny = DiffusionModel::load_with(dir.path(), &Device::Cpu, &options).unwrap();
+    assert!(tiny.has_tiny_autoencoder());
+    assert_eq!(tiny.scaling_factor(), 1.0);
+    // The same denoising, another decoder.
+    let p = GenerateParams {
+        guidance_scale: 0.0,
+        steps: 1,
+        ..params(3)
+    };
+    let a = own.generate(&p, &mut |_, _| {}).unwrap();
+    let b = tiny.generate(&p, &mut |_, _| {}).unwrap();
+    assert_eq!(b.dimensions(), (64, 64));
+    assert_ne!(a.as_raw(), b.as_raw());
+    // TAESD's working set is far smaller than the KL decoder's at a large size.
+    assert!(tiny.estimate_peak_bytes(2048, 2048, 1) < own.estimate_peak_bytes(2048, 2048, 1));
+    // img2img through TAESD's (deterministic) encoder.
+    let img2img = GenerateParams {
+        init_image: Some(InitImage {
+            image: b.clone(),
+            strength: 0.5,
+        }),
+        steps: 2,
+        ..p
+    };
+    let c = tiny.generate(&img2img, &mut |_, _| {}).unwrap();
+    assert_eq!(c.dimensions(), (64, 64));
+}
+
+/// An autoencoder that does not fit the model is named, not loaded.
+#[test]
+fn a_mismatched_autoencoder_is_refused_by_name() {
+    let dir = tiny_dir();
+    let taesd = tempfile::tempdir().unwrap();
+    crate::tiny::write_tiny_taesd(taesd.path()).unwrap();
+    let cfg = taesd.path().join("config.json");
+    let mut json: Value = serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+    json["latent_channels"] = 16.into();
+    std::fs::write(&cfg, json.to_string()).unwrap();
+    let options = LoadOptions {
+        vae: Some(taesd.path().to_path_buf()),
+        ..Default::default()
+    };
+    let err = DiffusionModel::load_with(dir.path(), &Device::Cpu, &options).unwrap_err();
+    assert!(err.to_string().contains("latent"), "{err}");
+
+    // A TAESD config that changes its width between blocks (diffusers cannot run it).
+    json["latent_channels"] = 4.into();
+    json["decoder_block_out_channels"] = serde_json::json!([8, 8, 16, 16]);
+    std::fs::write(&cfg, json.to_string()).unwrap();
+    let err = DiffusionModel::load_with(dir.path(), &Device::Cpu, &options).unwrap_err();
+    assert!(
+        matches!(&err, DiffusionError::BadConfig { file, .. } if *file == cfg),
+        "{err}"
+    );
+}
+
+/// TAESD's real config parses to its published architecture.
+#[test]
+fn real_taesd_config_parses() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.json");
+    std::fs::write(&cfg, crate::tiny::TAESD_CONFIG).unwrap();
+    let spec = crate::vae::AutoencoderSpec::parse(&cfg).unwrap();
+    assert_eq!(spec.scale, 8);
+    assert_eq!(spec.latent_channels, 4);
+    assert_eq!(spec.scaling_factor, 1.0);
+    assert_eq!(spec.full_res_channels, 64);
 }

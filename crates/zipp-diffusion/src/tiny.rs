@@ -275,6 +275,19 @@ pub const SD15_UNET_CONFIG: &str = r#"{
   "up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"]
 }"#;
 
+/// SD 2.1's (and SD-Turbo's) `unet/config.json` (stabilityai/sd-turbo).
+pub const SD21_UNET_CONFIG: &str = r#"{
+  "_class_name": "UNet2DConditionModel", "_diffusers_version": "0.24.0.dev0",
+  "act_fn": "silu", "attention_head_dim": [5, 10, 20, 20],
+  "block_out_channels": [320, 640, 1280, 1280], "center_input_sample": false,
+  "cross_attention_dim": 1024,
+  "down_block_types": ["CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"],
+  "downsample_padding": 1, "flip_sin_to_cos": true, "freq_shift": 0, "in_channels": 4,
+  "layers_per_block": 2, "mid_block_scale_factor": 1, "norm_eps": 1e-05,
+  "norm_num_groups": 32, "out_channels": 4, "sample_size": 64, "use_linear_projection": true,
+  "up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"]
+}"#;
+
 /// SD 1.5's `vae/config.json` (runwayml/stable-diffusion-v1-5).
 pub const SD15_VAE_CONFIG: &str = r#"{
   "_class_name": "AutoencoderKL", "_diffusers_version": "0.6.0", "act_fn": "silu",
@@ -285,12 +298,42 @@ pub const SD15_VAE_CONFIG: &str = r#"{
   "up_block_types": ["UpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D"]
 }"#;
 
+/// TAESD's `config.json` (madebyollin/taesd, an `AutoencoderTiny`).
+pub const TAESD_CONFIG: &str = r#"{
+  "_class_name": "AutoencoderTiny", "_diffusers_version": "0.20.0", "act_fn": "relu",
+  "decoder_block_out_channels": [64, 64, 64, 64], "encoder_block_out_channels": [64, 64, 64, 64],
+  "force_upcast": false, "in_channels": 3, "latent_channels": 4, "latent_magnitude": 3,
+  "latent_shift": 0.5, "num_decoder_blocks": [3, 3, 3, 1], "num_encoder_blocks": [1, 3, 3, 3],
+  "out_channels": 3, "scaling_factor": 1.0, "upsampling_scaling_factor": 2
+}"#;
+
+/// Writes a tiny random-weight TAESD-layout autoencoder into `dir`
+/// (`config.json` + `diffusion_pytorch_model.safetensors`, 8 channels wide),
+/// for a catalog entry's `vae` in tests and demos.
+pub fn write_tiny_taesd(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let cfg = dir.join("config.json");
+    let mut config: serde_json::Value = serde_json::from_str(TAESD_CONFIG)?;
+    config["decoder_block_out_channels"] = json!([8, 8, 8, 8]);
+    config["encoder_block_out_channels"] = json!([8, 8, 8, 8]);
+    config["num_decoder_blocks"] = json!([1, 1, 1, 1]);
+    config["num_encoder_blocks"] = json!([1, 1, 1, 1]);
+    write_json(&cfg, &config)?;
+    let spec = crate::vae::AutoencoderSpec::parse(&cfg)?;
+    let vm = VarMap::new();
+    spec.build(
+        VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu),
+        crate::AttentionBudget::default(),
+    )?;
+    save_seeded(&vm, &dir.join("diffusion_pytorch_model.safetensors"))
+}
+
 /// A UNet and VAE with (unseeded) random weights, built from diffusers
 /// `config.json` files through the loader's own parsers. Used to measure the
 /// speed of real-size architectures without their multi-GB weights.
 pub struct RandomPipeline {
     unet: crate::unet::Unet,
-    vae: crate::vae::Vae,
+    vae: crate::vae::Autoencoder,
     device: Device,
     dtype: DType,
     cross_attention_dim: usize,
@@ -301,7 +344,8 @@ pub struct RandomPipeline {
 
 impl RandomPipeline {
     /// Builds both networks in `dtype` on `device` (about 3.4 GB of F32
-    /// weights for SD 1.5's UNet), attention chunked to `budget`.
+    /// weights for SD 1.5's UNet), attention chunked to `budget`. The
+    /// autoencoder config may be a KL VAE's or TAESD's.
     pub fn from_configs(
         unet_config: &Path,
         vae_config: &Path,
@@ -310,7 +354,7 @@ impl RandomPipeline {
         budget: crate::AttentionBudget,
     ) -> anyhow::Result<Self> {
         let unet_spec = diffusion::parse_unet_config(unet_config)?;
-        let vae_spec = diffusion::parse_vae_config(vae_config)?;
+        let vae_spec = crate::vae::AutoencoderSpec::parse(vae_config)?;
         let vm = VarMap::new();
         let unet = crate::unet::Unet::new(
             VarBuilder::from_varmap(&vm, dtype, device),
@@ -318,11 +362,7 @@ impl RandomPipeline {
             budget,
         )?;
         let vm = VarMap::new();
-        let vae = crate::vae::Vae::new(
-            VarBuilder::from_varmap(&vm, dtype, device),
-            &vae_spec.config,
-            budget,
-        )?;
+        let vae = vae_spec.build(VarBuilder::from_varmap(&vm, dtype, device), budget)?;
         Ok(Self {
             unet,
             vae,
@@ -330,8 +370,8 @@ impl RandomPipeline {
             dtype,
             cross_attention_dim: unet_spec.config.cross_attention_dim,
             text_time: unet_spec.config.text_time,
-            latent_channels: vae_spec.config.latent_channels,
-            vae_scale: vae_spec.scale_factor(),
+            latent_channels: vae_spec.latent_channels,
+            vae_scale: vae_spec.scale,
         })
     }
 

@@ -228,3 +228,87 @@ impl Vae {
         d.conv_out.forward(&xs)
     }
 }
+
+/// The autoencoder a pipeline decodes with: the model's own KL VAE, or a
+/// tiny one (TAESD) in its place.
+pub(crate) enum Autoencoder {
+    Kl(Vae),
+    Tiny(crate::taesd::TinyAutoencoder),
+}
+
+impl Autoencoder {
+    /// Image `[b, 3, H, W]` in [-1, 1] → `(mean, std)` of the latent
+    /// distribution; `std` is `None` for TAESD, whose encoding is exact.
+    pub(crate) fn encode(&self, image: &Tensor) -> candle_core::Result<(Tensor, Option<Tensor>)> {
+        match self {
+            Self::Kl(v) => v.encode(image).map(|(m, s)| (m, Some(s))),
+            Self::Tiny(t) => Ok((t.encode(image)?, None)),
+        }
+    }
+
+    /// Latents (before `scaling_factor`) → image roughly in [-1, 1].
+    pub(crate) fn decode(&self, latents: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            Self::Kl(v) => v.decode(latents),
+            Self::Tiny(t) => t.decode(latents),
+        }
+    }
+}
+
+/// A parsed autoencoder config (`vae/config.json`, or a standalone
+/// autoencoder's `config.json`): a KL VAE or TAESD.
+pub(crate) struct AutoencoderSpec {
+    kind: SpecKind,
+    pub(crate) scale: u32,
+    pub(crate) scaling_factor: f64,
+    pub(crate) shift_factor: f64,
+    pub(crate) latent_channels: usize,
+    /// Channels of the decoder's full-resolution feature map (its working set).
+    pub(crate) full_res_channels: usize,
+    /// Whether it must stay F32 on a GPU (a KL VAE's `force_upcast`).
+    pub(crate) force_upcast: bool,
+}
+
+enum SpecKind {
+    Kl(VaeConfig),
+    Tiny(crate::taesd::TinyConfig),
+}
+
+impl AutoencoderSpec {
+    pub(crate) fn parse(path: &std::path::Path) -> crate::Result<Self> {
+        let json = crate::json::JsonConfig::read(path)?;
+        if crate::taesd::is_tiny(&json)? {
+            let (config, scaling_factor, shift_factor) = crate::taesd::parse_tiny_config(&json)?;
+            return Ok(Self {
+                scale: config.scale_factor(),
+                scaling_factor,
+                shift_factor,
+                latent_channels: config.latent_channels,
+                full_res_channels: config.full_resolution_channels(),
+                force_upcast: false,
+                kind: SpecKind::Tiny(config),
+            });
+        }
+        let spec = crate::parse_vae_config(path)?;
+        Ok(Self {
+            scale: spec.scale_factor(),
+            scaling_factor: spec.scaling_factor,
+            shift_factor: spec.shift_factor,
+            latent_channels: spec.config.latent_channels,
+            full_res_channels: spec.config.block_out_channels[0],
+            force_upcast: spec.force_upcast,
+            kind: SpecKind::Kl(spec.config),
+        })
+    }
+
+    pub(crate) fn build(
+        &self,
+        vb: VarBuilder,
+        budget: AttentionBudget,
+    ) -> candle_core::Result<Autoencoder> {
+        Ok(match &self.kind {
+            SpecKind::Kl(c) => Autoencoder::Kl(Vae::new(vb, c, budget)?),
+            SpecKind::Tiny(c) => Autoencoder::Tiny(crate::taesd::TinyAutoencoder::new(vb, c)?),
+        })
+    }
+}
