@@ -117,6 +117,7 @@ render-error-internal = Entschuldige, das Rendern ist nach mehreren Versuchen fe
 render-error-crashed = Entschuldige, der Renderer ist bei der Arbeit an diesem Bild stehen geblieben. Bitte versuch es noch einmal.
 render-error-model-unavailable = Entschuldige, das Bildmodell dieses Servers konnte nicht geladen werden. Ein Moderator muss die Konfiguration prüfen.
 render-error-invalid-size = Entschuldige, dieses Modell kann in dieser Größe nicht rendern.
+render-error-too-large = Entschuldige, ein so großes Bild passt nicht in den Speicher des Renderers. Versuche eine kleinere Größe oder ein anderes Format.
 render-error-timeout = Dieses Bild hat zu lange gebraucht, deshalb habe ich es abgebrochen. Bitte versuche es später erneut.
 imagine-withheld = Die Sicherheitsprüfung hat dieses Bild markiert, deshalb wurde es hier nicht gepostet. Versuche einen anderen Prompt oder Seed.
 

@@ -117,6 +117,7 @@ render-error-internal = Sorry, rendering failed after several tries. Please try 
 render-error-crashed = Sorry, the renderer stopped while working on this image. Please try again.
 render-error-model-unavailable = Sorry, the image model for this server could not be loaded. A moderator has to check the configuration.
 render-error-invalid-size = Sorry, this model cannot render at that size.
+render-error-too-large = Sorry, an image this large does not fit in the renderer's memory. Try a smaller size or another shape.
 render-error-timeout = Sorry, this image took too long to render, so I stopped it. Please try again later.
 imagine-withheld = The safety check flagged this image, so it was not posted here. Try another prompt or seed.
 

@@ -117,6 +117,7 @@ render-error-internal = Lo siento, la generación ha fallado tras varios intento
 render-error-crashed = Lo siento, el generador se ha detenido mientras trabajaba en esta imagen. Vuelve a intentarlo.
 render-error-model-unavailable = Lo siento, no se ha podido cargar el modelo de imagen de este servidor. Un moderador tiene que revisar la configuración.
 render-error-invalid-size = Lo siento, este modelo no puede generar imágenes de ese tamaño.
+render-error-too-large = Lo siento, una imagen tan grande no cabe en la memoria del generador. Prueba con un tamaño menor u otro formato.
 render-error-timeout = Lo siento, esta imagen tardaba demasiado, así que la detuve. Vuelve a intentarlo más tarde.
 imagine-withheld = El control de seguridad marcó esta imagen, así que no se publicó aquí. Prueba otro prompt u otra semilla.
 

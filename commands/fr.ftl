@@ -117,6 +117,7 @@ render-error-internal = Désolé, le rendu a échoué après plusieurs tentative
 render-error-crashed = Désolé, le moteur de rendu s’est arrêté pendant qu’il traitait cette image. Veuillez réessayer.
 render-error-model-unavailable = Désolé, le modèle d’image de ce serveur n’a pas pu être chargé. Un modérateur doit vérifier la configuration.
 render-error-invalid-size = Désolé, ce modèle ne peut pas générer d’image à cette taille.
+render-error-too-large = Désolé, une image aussi grande ne tient pas dans la mémoire du moteur de rendu. Essaie une taille plus petite ou un autre format.
 render-error-timeout = Désolé, cette image prenait trop de temps, je l'ai donc arrêtée. Réessayez plus tard.
 imagine-withheld = Le contrôle de sécurité a signalé cette image, elle n'a donc pas été publiée ici. Essayez un autre prompt ou une autre graine.
 

@@ -117,6 +117,7 @@ render-error-internal = Desculpe, a geração falhou depois de várias tentativa
 render-error-crashed = Desculpe, o gerador parou enquanto trabalhava nesta imagem. Tente novamente.
 render-error-model-unavailable = Desculpe, não foi possível carregar o modelo de imagem deste servidor. Um moderador precisa verificar a configuração.
 render-error-invalid-size = Desculpe, este modelo não consegue gerar imagens nesse tamanho.
+render-error-too-large = Desculpe, uma imagem tão grande não cabe na memória do gerador. Tente um tamanho menor ou outro formato.
 render-error-timeout = Desculpe, esta imagem demorou demais, então eu a interrompi. Tente de novo mais tarde.
 imagine-withheld = A verificação de segurança marcou esta imagem, então ela não foi postada aqui. Tente outro prompt ou outra seed.
 

@@ -63,12 +63,7 @@ pub struct App {
 
 /// Picks the candle device named by `render.device`.
 pub fn device(config: &Config) -> anyhow::Result<candle_core::Device> {
-    let want_cuda = match config.render.device.as_str() {
-        "cpu" => false,
-        "cuda" => true,
-        _ => cfg!(feature = "cuda"),
-    };
-    zipp_diffusion::select_device(want_cuda).context("render.device")
+    zipp_diffusion::select_device(config.render.wants_cuda()).context("render.device")
 }
 
 /// The CLIP model of `render.clip_model`, loaded off the runtime; on failure the error is
@@ -149,7 +144,11 @@ impl App {
         if options.workers > 0 {
             let renderer: Arc<dyn Renderer> = match options.renderer {
                 Some(renderer) => renderer,
-                None => Arc::new(DiffusionRenderer::new((*catalog).clone(), device(&config)?)),
+                None => Arc::new(DiffusionRenderer::new(
+                    (*catalog).clone(),
+                    device(&config)?,
+                    config.render.max_memory_bytes(),
+                )),
             };
             for index in 0..options.workers {
                 let worker_config = WorkerConfig {

@@ -94,6 +94,11 @@ pub struct DiffusionEntry {
     /// attempt fails as transient and counts.
     #[serde(default)]
     pub deadline_secs: Option<u64>,
+    /// Another autoencoder to decode with: a local folder or a Hugging Face repo id holding
+    /// `config.json` + `diffusion_pytorch_model.safetensors` (TAESD, `madebyollin/taesd`, for
+    /// fast CPU decoding; the fp16-fix SDXL VAE for F16 on a GPU).
+    #[serde(default)]
+    pub vae: Option<String>,
 }
 
 fn default_revision() -> String {
@@ -238,6 +243,7 @@ impl Catalog {
                 height: None,
                 available: true,
                 deadline_secs: None,
+                vae: None,
             });
         }
         Err(ModelError::Unknown(name.to_owned()))
@@ -255,7 +261,10 @@ impl Catalog {
 /// Returns a local directory holding the entry's files, downloading them first when needed.
 ///
 /// Blocking (file checks, and the download runs on its own runtime); call it off the async runtime.
-pub fn ensure_local(entry: &DiffusionEntry) -> Result<PathBuf, ModelError> {
+///
+/// With `prefer_fp16` (a GPU worker) the UNet's and VAE's `.fp16.safetensors` files are fetched
+/// where the repo has them (half the download; SDXL's F32 UNet alone is 10 GB).
+pub fn ensure_local(entry: &DiffusionEntry, prefer_fp16: bool) -> Result<PathBuf, ModelError> {
     if let Some(dir) = &entry.path {
         if entry.repo.is_none() || dir.join("model_index.json").is_file() {
             check_diffusers_dir(dir)?;
@@ -266,8 +275,47 @@ pub fn ensure_local(entry: &DiffusionEntry) -> Result<PathBuf, ModelError> {
         .repo
         .as_deref()
         .ok_or_else(|| ModelError::Unknown(String::new()))?;
-    download_diffusers(repo, &entry.revision)
+    download_diffusers(repo, &entry.revision, prefer_fp16)
 }
+
+/// The local folder of an entry's `vae` (None when it has none): the folder itself, or a
+/// Hugging Face repo whose `config.json` and `diffusion_pytorch_model.safetensors` are
+/// downloaded once into the Hugging Face cache, with a progress bar. Blocking.
+pub fn ensure_vae_local(entry: &DiffusionEntry) -> Result<Option<PathBuf>, ModelError> {
+    let Some(vae) = entry.vae.as_deref() else {
+        return Ok(None);
+    };
+    let path = Path::new(vae);
+    if path.is_dir() {
+        for file in VAE_FILES {
+            if !path.join(file).is_file() {
+                return Err(ModelError::MissingFile {
+                    dir: path.to_owned(),
+                    file: (*file).to_owned(),
+                });
+            }
+        }
+        return Ok(Some(path.to_owned()));
+    }
+    if vae.split('/').count() != 2 || vae.starts_with(['.', '/']) {
+        return Err(ModelError::MissingFile {
+            dir: path.to_owned(),
+            file: "config.json".to_owned(),
+        });
+    }
+    let hub = hub_repo(vae, "main")?;
+    let mut config = None;
+    for file in VAE_FILES {
+        let local = fetch(&hub, vae, file)?;
+        if *file == "config.json" {
+            config = Some(local);
+        }
+    }
+    Ok(config.and_then(|c| c.parent().map(Path::to_owned)))
+}
+
+/// The files of a standalone autoencoder folder.
+const VAE_FILES: &[&str] = &["config.json", "diffusion_pytorch_model.safetensors"];
 
 /// Returns the local GGUF file of a `local` LLM entry, downloading it first when needed.
 ///
@@ -325,36 +373,113 @@ pub fn check_diffusers_dir(dir: &Path) -> Result<(), ModelError> {
     Ok(())
 }
 
-/// Downloads (or finds in the Hugging Face cache) the diffusers files of `repo`.
-fn download_diffusers(repo: &str, revision: &str) -> Result<PathBuf, ModelError> {
+/// A repo on the Hugging Face hub (`HF_ENDPOINT`, `HF_HOME` and `HF_TOKEN` from the
+/// environment), with a progress bar for every file it downloads.
+fn hub_repo(repo: &str, revision: &str) -> Result<hf_hub::api::sync::ApiRepo, ModelError> {
+    let api = hf_hub::api::sync::ApiBuilder::from_env()
+        .with_progress(true)
+        .build()
+        .map_err(|e| ModelError::Download {
+            repo: repo.to_owned(),
+            reason: e.to_string(),
+        })?;
+    Ok(api.repo(hf_hub::Repo::with_revision(
+        repo.to_owned(),
+        hf_hub::RepoType::Model,
+        revision.to_owned(),
+    )))
+}
+
+/// One file of `repo`, from the cache or downloaded.
+fn fetch(hub: &hf_hub::api::sync::ApiRepo, repo: &str, file: &str) -> Result<PathBuf, ModelError> {
+    tracing::info!(
+        repo,
+        file,
+        "fetching model file (cached after the first time)"
+    );
+    hub.get(file).map_err(|e| ModelError::Download {
+        repo: repo.to_owned(),
+        reason: format!("{file}: {e}"),
+    })
+}
+
+/// The files to fetch for one component folder of a diffusers pipeline, by its class in
+/// `model_index.json`: (required, optional). Tokenizers' special-token files say which pad
+/// token they use (`!` for SD 2.x and SDXL's second tokenizer), so they are fetched when the
+/// repo has them.
+fn component_files(folder: &str, class: &str) -> (Vec<String>, Vec<String>) {
+    let f = |names: &[&str]| {
+        names
+            .iter()
+            .map(|n| format!("{folder}/{n}"))
+            .collect::<Vec<_>>()
+    };
+    match class {
+        c if c.contains("Tokenizer") => (
+            f(&["vocab.json", "merges.txt"]),
+            f(&["special_tokens_map.json", "tokenizer_config.json"]),
+        ),
+        c if c.starts_with("CLIPText") => (f(&["config.json", "model.safetensors"]), vec![]),
+        c if c.contains("Scheduler") => (f(&["scheduler_config.json"]), vec![]),
+        _ => (
+            f(&["config.json", "diffusion_pytorch_model.safetensors"]),
+            vec![],
+        ),
+    }
+}
+
+/// Downloads (or finds in the Hugging Face cache) the diffusers files of `repo`: what its
+/// `model_index.json` lists (both text encoders and tokenizers of SDXL), not the safety
+/// checker or feature extractor, which zipp does not use.
+fn download_diffusers(
+    repo: &str,
+    revision: &str,
+    prefer_fp16: bool,
+) -> Result<PathBuf, ModelError> {
+    let hub = hub_repo(repo, revision)?;
+    let index = fetch(&hub, repo, "model_index.json")?;
     let err = |reason: String| ModelError::Download {
         repo: repo.to_owned(),
         reason,
     };
-    let api = hf_hub::api::sync::ApiBuilder::from_env()
-        .with_progress(true)
-        .build()
-        .map_err(|e| err(e.to_string()))?;
-    let hub_repo = api.repo(hf_hub::Repo::with_revision(
-        repo.to_owned(),
-        hf_hub::RepoType::Model,
-        revision.to_owned(),
-    ));
-    let mut index = None;
-    for file in DIFFUSERS_FILES {
-        tracing::info!(
-            repo,
-            file,
-            "fetching model file (cached after the first time)"
-        );
-        let local = hub_repo
-            .get(file)
-            .map_err(|e| err(format!("{file}: {e}")))?;
-        if *file == "model_index.json" {
-            index = Some(local);
+    let text =
+        std::fs::read_to_string(&index).map_err(|e| err(format!("model_index.json: {e}")))?;
+    let parsed: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| err(format!("model_index.json: {e}")))?;
+    let components = parsed
+        .as_object()
+        .ok_or_else(|| err("model_index.json is not a JSON object".to_owned()))?;
+    const USED: &[&str] = &[
+        "scheduler",
+        "text_encoder",
+        "text_encoder_2",
+        "tokenizer",
+        "tokenizer_2",
+        "unet",
+        "vae",
+    ];
+    for (folder, spec) in components {
+        let Some(class) = spec.get(1).and_then(serde_json::Value::as_str) else {
+            continue; // `_class_name`, `_diffusers_version`, null components
+        };
+        if !USED.contains(&folder.as_str()) {
+            continue;
+        }
+        let (required, optional) = component_files(folder, class);
+        for file in &required {
+            let half = file.replace(".safetensors", ".fp16.safetensors");
+            let denoiser = folder == "unet" || folder == "vae";
+            if prefer_fp16 && denoiser && half != *file && fetch(&hub, repo, &half).is_ok() {
+                continue;
+            }
+            fetch(&hub, repo, file)?;
+        }
+        for file in &optional {
+            if let Err(e) = fetch(&hub, repo, file) {
+                tracing::debug!(repo, file = %file, error = %e, "optional file not fetched");
+            }
         }
     }
-    let index = index.ok_or_else(|| err("model_index.json missing".to_owned()))?;
     index
         .parent()
         .map(Path::to_owned)
@@ -482,6 +607,7 @@ mod tests {
                 height: None,
                 available: false,
                 deadline_secs: None,
+                vae: None,
             },
         );
         assert!(matches!(
@@ -498,7 +624,7 @@ mod tests {
         let entry = catalog
             .diffusion(dir.path().to_str().expect("utf8"))
             .expect("a directory with model_index.json is a model");
-        let err = ensure_local(&entry).unwrap_err().to_string();
+        let err = ensure_local(&entry, false).unwrap_err().to_string();
         assert!(err.contains("scheduler/scheduler_config.json"), "{err}");
     }
 }

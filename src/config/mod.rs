@@ -153,8 +153,8 @@ impl Default for DatabaseConfig {
 pub struct RenderConfig {
     /// The model catalog (see `config/models.toml`).
     pub models_file: PathBuf,
-    /// The diffusion model used when a server chose none: a catalog name, or the path of a local
-    /// directory in the diffusers layout.
+    /// The diffusion model used when a server chose none: a catalog name, the path of a local
+    /// directory in the diffusers layout, or `auto` ([`RenderConfig::default_model`]).
     pub default_model: String,
     /// `cpu`, `cuda` (needs a build with the `cuda` feature) or `auto` (CUDA when built with it).
     pub device: String,
@@ -183,13 +183,68 @@ pub struct RenderConfig {
     /// `model.safetensors`) or a Hugging Face repo id, e.g. `openai/clip-vit-base-patch32`.
     /// Empty: renders are not embedded.
     pub clip_model: String,
+    /// The most memory one render may take on this worker, in GiB: a job whose estimated peak
+    /// (weights + working set, `DiffusionModel::estimate_peak_bytes`) exceeds it is refused
+    /// with a clear message instead of running out of memory. 0: on a CPU the machine's total
+    /// memory, on a GPU no check (set it to the card's memory).
+    pub max_memory_gib: f64,
+}
+
+/// What `render.default_model = "auto"` picks without a GPU: SD-Turbo decoded by TAESD, one
+/// step, seconds per image on a few CPU cores.
+pub const CPU_DEFAULT_MODEL: &str = "sd-turbo";
+/// What `auto` picks when this process renders on CUDA.
+pub const GPU_DEFAULT_MODEL: &str = "sdxl";
+
+impl RenderConfig {
+    /// Whether this process renders on CUDA: `render.device` is `cuda`, or `auto` in a build
+    /// with the `cuda` feature.
+    pub fn wants_cuda(&self) -> bool {
+        match self.device.as_str() {
+            "cpu" => false,
+            "cuda" => true,
+            _ => cfg!(feature = "cuda"),
+        }
+    }
+
+    /// The render memory limit in bytes: `max_memory_gib`, or for 0 the machine's total memory
+    /// on a CPU (Linux's `/proc/meminfo`); `None` means no check.
+    pub fn max_memory_bytes(&self) -> Option<u64> {
+        if self.max_memory_gib > 0.0 {
+            return Some((self.max_memory_gib * 1024.0 * 1024.0 * 1024.0) as u64);
+        }
+        if self.wants_cuda() {
+            return None;
+        }
+        let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+        let kib: u64 = meminfo
+            .lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))?
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()?;
+        Some(kib * 1024)
+    }
+
+    /// The model for servers that chose none: `default_model`, where `auto` means
+    /// [`GPU_DEFAULT_MODEL`] when this process renders on CUDA and [`CPU_DEFAULT_MODEL`]
+    /// otherwise. A bot whose renders run on other machines' GPUs should name its model.
+    pub fn default_model(&self) -> &str {
+        match self.default_model.trim() {
+            "auto" if self.wants_cuda() => GPU_DEFAULT_MODEL,
+            "auto" => CPU_DEFAULT_MODEL,
+            name => name,
+        }
+    }
 }
 
 impl Default for RenderConfig {
     fn default() -> Self {
         Self {
             models_file: PathBuf::from("config/models.toml"),
-            default_model: "sd15".to_owned(),
+            default_model: "auto".to_owned(),
             device: "auto".to_owned(),
             in_process_workers: 1,
             max_prompt_chars: 1000,
@@ -201,6 +256,7 @@ impl Default for RenderConfig {
             deadline_secs: 900,
             safety_checker: "stable-diffusion-v1-5/stable-diffusion-v1-5/safety_checker".to_owned(),
             clip_model: String::new(),
+            max_memory_gib: 0.0,
         }
     }
 }
@@ -523,6 +579,11 @@ impl Config {
             if value == 0 {
                 return Err(ConfigError(format!("{key} must be greater than 0")));
             }
+        }
+        if !(self.render.max_memory_gib.is_finite() && self.render.max_memory_gib >= 0.0) {
+            return Err(ConfigError(
+                "render.max_memory_gib must be 0 (automatic) or a positive number".to_owned(),
+            ));
         }
         if self.render.default_model.trim().is_empty() {
             return Err(ConfigError(

@@ -79,7 +79,7 @@ pub async fn show(ctx: Context<'_>) -> Result<(), BotError> {
         locale(ctx),
         "config-settings",
         Some(&fluent_args![
-            "diffusion" => settings.diffusion_model.unwrap_or_else(|| format!("{} ({default})", data.config.render.default_model)),
+            "diffusion" => settings.diffusion_model.unwrap_or_else(|| format!("{} ({default})", data.config.render.default_model())),
             "llm" => settings.llm.unwrap_or_else(|| format!("{} ({default})", data.config.rewrite.default_llm)),
             "persona" => persona,
             "backfill" => backfill,

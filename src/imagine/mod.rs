@@ -267,7 +267,7 @@ impl ImagineService {
             rewrite_kind: PENDING_REWRITE.to_owned(),
             negative_prompt: input.negative_prompt,
             // Settled by the rewrite (the server's choice then).
-            model: self.config.render.default_model.clone(),
+            model: self.config.render.default_model().to_owned(),
             seed: input.seed,
             width: 0,
             height: 0,
@@ -401,7 +401,7 @@ impl ImagineService {
         let model = settings
             .diffusion_model
             .clone()
-            .unwrap_or_else(|| self.config.render.default_model.clone());
+            .unwrap_or_else(|| self.config.render.default_model().to_owned());
         self.finish(
             job,
             &rewritten,

@@ -16,6 +16,8 @@ pub struct DiffusionRenderer {
     catalog: Catalog,
     device: candle_core::Device,
     loaded: Mutex<Vec<(String, Arc<DiffusionModel>)>>,
+    /// Jobs whose estimated peak memory exceeds this are refused (None: no check).
+    max_memory: Option<u64>,
 }
 
 impl std::fmt::Debug for DiffusionRenderer {
@@ -27,12 +29,14 @@ impl std::fmt::Debug for DiffusionRenderer {
 }
 
 impl DiffusionRenderer {
-    /// A renderer over `catalog` on `device`.
-    pub fn new(catalog: Catalog, device: candle_core::Device) -> Self {
+    /// A renderer over `catalog` on `device`, refusing jobs estimated to need more than
+    /// `max_memory` bytes.
+    pub fn new(catalog: Catalog, device: candle_core::Device, max_memory: Option<u64>) -> Self {
         Self {
             catalog,
             device,
             loaded: Mutex::new(Vec::new()),
+            max_memory,
         }
     }
 
@@ -50,9 +54,14 @@ impl DiffusionRenderer {
         if let Some((_, model)) = loaded.iter().find(|(n, _)| n == name) {
             return Ok((Arc::clone(model), entry));
         }
-        let dir = models::ensure_local(&entry).map_err(model_error)?;
+        let dir = models::ensure_local(&entry, !self.device.is_cpu()).map_err(model_error)?;
+        let vae = models::ensure_vae_local(&entry).map_err(model_error)?;
         let started = std::time::Instant::now();
-        let model = DiffusionModel::load(&dir, &self.device).map_err(|e| {
+        let options = zipp_diffusion::LoadOptions {
+            vae,
+            ..Default::default()
+        };
+        let model = DiffusionModel::load_with(&dir, &self.device, &options).map_err(|e| {
             RenderError::permanent(
                 "render-error-model-unavailable",
                 format!("loading {name} from {}: {e}", dir.display()),
@@ -102,6 +111,23 @@ impl Renderer for DiffusionRenderer {
             guidance_scale: entry.guidance_scale,
             init_image: None,
         };
+        if let Some(limit) = self.max_memory {
+            let batch = if params.guidance_scale > 1.0 { 2 } else { 1 };
+            let need = model.estimate_peak_bytes(params.width, params.height, batch);
+            if need > limit {
+                return Err(RenderError::permanent(
+                    "render-error-too-large",
+                    format!(
+                        "{} at {}x{} needs about {:.1} GiB, more than render.max_memory_gib ({:.1} GiB)",
+                        spec.model,
+                        params.width,
+                        params.height,
+                        need as f64 / GIB,
+                        limit as f64 / GIB
+                    ),
+                ));
+            }
+        }
         // The callback returns false once the lease is lost: the render stops after the current
         // step instead of finishing an image nobody will store.
         model
@@ -129,6 +155,8 @@ impl DiffusionRenderer {
         entry.deadline_secs.map(std::time::Duration::from_secs)
     }
 }
+
+const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 
 fn nonzero_or(value: u32, default: u32) -> u32 {
     if value == 0 {

@@ -111,6 +111,7 @@ async fn withdraw_during_a_render(kind: Db) {
         inner: Arc::new(zipp::render::engine::DiffusionRenderer::new(
             catalog,
             candle_core::Device::Cpu,
+            None,
         )),
         armed: AtomicBool::new(false),
         reached: std::sync::Barrier::new(2),

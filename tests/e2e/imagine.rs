@@ -286,6 +286,119 @@ async fn image_respects_the_attachment_size_limit() {
     setup.finish(app).await;
 }
 
+/// Waits for the "Sorry…" edit of the deferral of `token` and returns its text.
+async fn failure_notice(fake: &fake_discord::FakeDiscord, token: &str) -> String {
+    let original = format!(
+        "{}/messages/@original",
+        webhook_path(fake.config().app_id, token)
+    );
+    let edit = fake
+        .wait_for_request("failure notice", WAIT, |r| {
+            r.method == "PATCH"
+                && r.path == original
+                && r.json
+                    .as_ref()
+                    .and_then(|j| j["content"].as_str())
+                    .is_some_and(|c| c.starts_with("Sorry"))
+        })
+        .await
+        .expect("the member is told");
+    edit.json.as_ref().expect("json")["content"]
+        .as_str()
+        .expect("content")
+        .to_owned()
+}
+
+/// The CPU profile's kind of catalog entry: one step, no guidance, decoded by a TAESD-layout
+/// autoencoder named by `vae`. An entry whose `vae` cannot be loaded fails politely, which
+/// also shows the renderer really reads the entry's autoencoder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entry_with_its_own_autoencoder_renders() {
+    let setup = Setup::new(Db::Sqlite, 2).await;
+    let fake = &setup.fake;
+    let taesd = setup.dir.path().join("taesd");
+    zipp_diffusion::tiny::write_tiny_taesd(&taesd).expect("tiny TAESD");
+    let broken = setup.dir.path().join("broken");
+    std::fs::create_dir_all(&broken).expect("mkdir");
+    std::fs::copy(taesd.join("config.json"), broken.join("config.json")).expect("copy");
+    let mut catalog = std::fs::read_to_string(&setup.catalog).expect("catalog");
+    for (name, vae) in [("turbo", &taesd), ("broken", &broken)] {
+        catalog.push_str(&format!(
+            "\n[diffusion.{name}]\npath = {:?}\nvae = {:?}\nsteps = 1\nguidance_scale = 0.0\nwidth = 64\nheight = 64\n",
+            tiny_model_dir().display().to_string(),
+            vae.display().to_string()
+        ));
+    }
+    std::fs::write(&setup.catalog, catalog).expect("write catalog");
+    let mut config = setup.config();
+    config.render.default_model = "turbo".to_owned();
+    let app = setup.start(config, true, 1).await;
+    wait_registered(fake).await;
+
+    let (_, token) = dispatch_imagine(
+        fake,
+        961_000_000_000_000_001,
+        vec![opt_str("prompt", "a cat")],
+        |b| b,
+    )
+    .await;
+    let delivered = image_of(fake, &token).await;
+    assert!(!delivered.files.is_empty(), "a PNG is attached");
+    let png = image::load_from_memory(&delivered.files[0].bytes).expect("a PNG");
+    assert_eq!((png.width(), png.height()), (64, 64));
+
+    // A server that chose the entry whose autoencoder is missing its weights.
+    app.store
+        .change_guild_setting(
+            zipp::ids::GuildId(fake.config().guild_id),
+            zipp::store::GuildSetting::DiffusionModel,
+            Some("broken"),
+            zipp::ids::MemberId(1),
+        )
+        .await
+        .expect("choose the model");
+    let (_, token) = dispatch_imagine(
+        fake,
+        961_000_000_000_000_002,
+        vec![opt_str("prompt", "a dog")],
+        |b| b,
+    )
+    .await;
+    let content = failure_notice(fake, &token).await;
+    assert!(content.contains("could not be loaded"), "{content}");
+    assert!(!content.contains("safetensors"), "no raw error: {content}");
+    setup.finish(app).await;
+}
+
+/// A request whose estimated peak memory is over `render.max_memory_gib` is refused before it
+/// starts, once and for good, with a short explanation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_render_too_large_for_memory_is_refused() {
+    let setup = Setup::new(Db::Sqlite, 2).await;
+    let fake = &setup.fake;
+    let mut config = setup.config();
+    config.render.max_memory_gib = 0.001;
+    let app = setup.start(config, true, 1).await;
+    wait_registered(fake).await;
+    let (_, token) = dispatch_imagine(
+        fake,
+        962_000_000_000_000_001,
+        vec![opt_str("prompt", "a cat")],
+        |b| b,
+    )
+    .await;
+    let content = failure_notice(fake, &token).await;
+    assert!(content.contains("does not fit"), "{content}");
+    assert!(!content.contains("GiB"), "no raw error: {content}");
+    let failed = app
+        .store
+        .count_jobs(JobStatus::Failed)
+        .await
+        .expect("count");
+    assert_eq!(failed, 1);
+    setup.finish(app).await;
+}
+
 /// A render that cannot succeed (the configured model does not exist) fails once, for good, and
 /// the member reads a short explanation instead of a raw error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

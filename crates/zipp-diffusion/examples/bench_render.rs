@@ -183,8 +183,20 @@ fn cpu_profile(device: &candle_core::Device, s: u32) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("zipp-bench-profile-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let cases = [
-        ("sd-turbo + TAESD", tiny::SD21_UNET_CONFIG, tiny::TAESD_CONFIG, 1u32, 1usize),
-        ("sd15 + KL VAE", tiny::SD15_UNET_CONFIG, tiny::SD15_VAE_CONFIG, 25, 2),
+        (
+            "sd-turbo + TAESD",
+            tiny::SD21_UNET_CONFIG,
+            tiny::TAESD_CONFIG,
+            1u32,
+            1usize,
+        ),
+        (
+            "sd15 + KL VAE",
+            tiny::SD15_UNET_CONFIG,
+            tiny::SD15_VAE_CONFIG,
+            25,
+            2,
+        ),
     ];
     for (name, unet, vae, steps, batch) in cases {
         let (u, v) = (dir.join("unet.json"), dir.join("vae.json"));

@@ -328,14 +328,7 @@ impl DiffusionModel {
 
     /// Like [`Self::load`], with attention chunked to `budget`.
     pub fn load_with_budget(dir: &Path, device: &Device, budget: AttentionBudget) -> Result<Self> {
-        Self::load_with(
-            dir,
-            device,
-            &LoadOptions {
-                budget,
-                vae: None,
-            },
-        )
+        Self::load_with(dir, device, &LoadOptions { budget, vae: None })
     }
 
     /// Like [`Self::load`], with [`LoadOptions`] (attention budget, another

@@ -419,11 +419,7 @@ fn img2img_start(
 ) -> Result<(usize, Tensor)> {
     let first = model.img2img_start(schedule, strength);
     let expected = fx.num("first_step")? as usize;
-    push(
-        "first_step",
-        if first == expected { 0.0 } else { 1.0 },
-        0.0,
-    );
+    push("first_step", if first == expected { 0.0 } else { 1.0 }, 0.0);
     let init = fx.f32("init_image")?;
     let (_, _, h, w) = init.dims4()?;
     let rgb: Vec<u8> = (init.i(0)?.permute((1, 2, 0))? * 255.0)?
@@ -460,10 +456,7 @@ fn img2img_start(
     };
     push(
         "init_latents",
-        max_abs_diff(
-            &model.scale_latents(&ref_sample)?,
-            &fx.f32("init_latents")?,
-        )?,
+        max_abs_diff(&model.scale_latents(&ref_sample)?, &fx.f32("init_latents")?)?,
         STAGE,
     );
     let noise = fx.f32("init_noise")?;

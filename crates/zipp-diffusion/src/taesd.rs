@@ -63,7 +63,11 @@ pub(crate) fn parse_tiny_config(c: &JsonConfig) -> Result<(TinyConfig, f64, f64)
         if blocks.len() != channels.len() {
             return Err(c.bad(
                 &format!("num_{what}_blocks"),
-                &format!("has {} entries but `{key}` has {}", blocks.len(), channels.len()),
+                &format!(
+                    "has {} entries but `{key}` has {}",
+                    blocks.len(),
+                    channels.len()
+                ),
             ));
         }
         // Its strided and upsampling convolutions keep the width: diffusers would fail to
@@ -265,4 +269,3 @@ impl TinyAutoencoder {
 pub(crate) fn is_tiny(c: &JsonConfig) -> Result<bool> {
     Ok(c.opt_str("_class_name")?.as_deref() == Some("AutoencoderTiny"))
 }
-
