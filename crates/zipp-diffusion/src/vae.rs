@@ -232,7 +232,7 @@ impl Vae {
 /// The autoencoder a pipeline decodes with: the model's own KL VAE, or a
 /// tiny one (TAESD) in its place.
 pub(crate) enum Autoencoder {
-    Kl(Vae),
+    Kl(Box<Vae>),
     Tiny(crate::taesd::TinyAutoencoder),
 }
 
@@ -307,7 +307,7 @@ impl AutoencoderSpec {
         budget: AttentionBudget,
     ) -> candle_core::Result<Autoencoder> {
         Ok(match &self.kind {
-            SpecKind::Kl(c) => Autoencoder::Kl(Vae::new(vb, c, budget)?),
+            SpecKind::Kl(c) => Autoencoder::Kl(Box::new(Vae::new(vb, c, budget)?)),
             SpecKind::Tiny(c) => Autoencoder::Tiny(crate::taesd::TinyAutoencoder::new(vb, c)?),
         })
     }
