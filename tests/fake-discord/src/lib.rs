@@ -57,6 +57,7 @@
 )]
 #![warn(missing_docs)]
 
+pub mod console;
 pub mod fixtures;
 mod gateway;
 pub mod llm;
