@@ -50,12 +50,18 @@ imagine-persona-button = Meine Persona öffnen
 imagine-reroll-button = Neu würfeln
 imagine-again-not-yours = Nur das Mitglied, das dieses Bild erstellt hat, kann daraus neue machen.
 imagine-plain-button = Ohne Persona
+imagine-vary-subtle-button = Variieren (leicht)
+imagine-vary-strong-button = Variieren (stark)
+imagine-upscale-button = Hochskalieren ×2
+imagine-derive-gone = Dieses Bild wird nicht mehr aufbewahrt und kann daher weder variiert noch hochskaliert werden. Neu würfeln geht weiterhin.
+imagine-derive-unavailable = Ein Vergleich nebeneinander kann weder variiert noch hochskaliert werden. Wähle eine Seite und würfle dann neu.
 imagine-info-button = Info
 imagine-info = **Über dieses Bild** — Modell { $model }, Seed { $seed }, { $steps } Schritte, { $width }×{ $height }.
     Prompt wie eingegeben: { $prompt }
     Gerenderter Prompt: { $rendered }
     Negativer Prompt: { $negative }
     Persona: { $persona }
+imagine-info-derived = Aus Bild { $parent } mit „{ $how }“ gemacht.
 imagine-info-none = keiner
 imagine-info-not-yours = Nur das Mitglied, das dieses Bild erstellt hat, kann seine Details sehen.
 imagine-info-gone = Die Details dieses Bildes werden nicht mehr aufbewahrt.
@@ -118,6 +124,7 @@ render-error-crashed = Entschuldige, der Renderer ist bei der Arbeit an diesem B
 render-error-model-unavailable = Entschuldige, das Bildmodell dieses Servers konnte nicht geladen werden. Ein Moderator muss die Konfiguration prüfen.
 render-error-invalid-size = Entschuldige, dieses Modell kann in dieser Größe nicht rendern.
 render-error-too-large = Entschuldige, ein so großes Bild passt nicht in den Speicher des Renderers. Versuche eine kleinere Größe oder ein anderes Format.
+render-error-source-gone = Entschuldige, das Ausgangsbild wird nicht mehr aufbewahrt. Neu würfeln geht weiterhin.
 render-error-timeout = Dieses Bild hat zu lange gebraucht, deshalb habe ich es abgebrochen. Bitte versuche es später erneut.
 imagine-withheld = Die Sicherheitsprüfung hat dieses Bild markiert, deshalb wurde es hier nicht gepostet. Versuche einen anderen Prompt oder Seed.
 

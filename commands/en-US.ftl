@@ -50,12 +50,18 @@ imagine-persona-button = Open my persona
 imagine-reroll-button = Reroll
 imagine-again-not-yours = Only the member who made this image can make new ones from it.
 imagine-plain-button = Without persona
+imagine-vary-subtle-button = Vary (subtle)
+imagine-vary-strong-button = Vary (strong)
+imagine-upscale-button = Upscale ×2
+imagine-derive-gone = This image is no longer kept, so it cannot be varied or upscaled. Reroll still works.
+imagine-derive-unavailable = A side-by-side comparison cannot be varied or upscaled. Pick a side, then Reroll.
 imagine-info-button = Info
 imagine-info = **About this image** — model { $model }, seed { $seed }, { $steps } steps, { $width }×{ $height }.
     Prompt as typed: { $prompt }
     Prompt rendered: { $rendered }
     Negative prompt: { $negative }
     Persona: { $persona }
+imagine-info-derived = Made from image { $parent } with { $how }.
 imagine-info-none = none
 imagine-info-not-yours = Only the member who made this image can see its details.
 imagine-info-gone = The details of this image are no longer kept.
@@ -118,6 +124,7 @@ render-error-crashed = Sorry, the renderer stopped while working on this image. 
 render-error-model-unavailable = Sorry, the image model for this server could not be loaded. A moderator has to check the configuration.
 render-error-invalid-size = Sorry, this model cannot render at that size.
 render-error-too-large = Sorry, an image this large does not fit in the renderer's memory. Try a smaller size or another shape.
+render-error-source-gone = Sorry, the image to start from is no longer kept. Reroll still works.
 render-error-timeout = Sorry, this image took too long to render, so I stopped it. Please try again later.
 imagine-withheld = The safety check flagged this image, so it was not posted here. Try another prompt or seed.
 

@@ -50,12 +50,18 @@ imagine-persona-button = Abrir mi persona
 imagine-reroll-button = Repetir
 imagine-again-not-yours = Solo el miembro que creó esta imagen puede hacer otras nuevas a partir de ella.
 imagine-plain-button = Sin persona
+imagine-vary-subtle-button = Variar (sutil)
+imagine-vary-strong-button = Variar (fuerte)
+imagine-upscale-button = Ampliar ×2
+imagine-derive-gone = Esta imagen ya no se conserva, así que no se puede variar ni ampliar. Repetir sigue funcionando.
+imagine-derive-unavailable = Una comparación lado a lado no se puede variar ni ampliar. Elige un lado y luego repite.
 imagine-info-button = Info
 imagine-info = **Sobre esta imagen** — modelo { $model }, semilla { $seed }, { $steps } pasos, { $width }×{ $height }.
     Prompt escrito: { $prompt }
     Prompt renderizado: { $rendered }
     Prompt negativo: { $negative }
     Persona: { $persona }
+imagine-info-derived = Hecha a partir de la imagen { $parent } con «{ $how }».
 imagine-info-none = ninguno
 imagine-info-not-yours = Solo el miembro que creó esta imagen puede ver sus detalles.
 imagine-info-gone = Los detalles de esta imagen ya no se conservan.
@@ -118,6 +124,7 @@ render-error-crashed = Lo siento, el generador se ha detenido mientras trabajaba
 render-error-model-unavailable = Lo siento, no se ha podido cargar el modelo de imagen de este servidor. Un moderador tiene que revisar la configuración.
 render-error-invalid-size = Lo siento, este modelo no puede generar imágenes de ese tamaño.
 render-error-too-large = Lo siento, una imagen tan grande no cabe en la memoria del generador. Prueba con un tamaño menor u otro formato.
+render-error-source-gone = Lo siento, la imagen de partida ya no se conserva. Repetir sigue funcionando.
 render-error-timeout = Lo siento, esta imagen tardaba demasiado, así que la detuve. Vuelve a intentarlo más tarde.
 imagine-withheld = El control de seguridad marcó esta imagen, así que no se publicó aquí. Prueba otro prompt u otra semilla.
 

@@ -50,12 +50,18 @@ imagine-persona-button = Ouvrir mon persona
 imagine-reroll-button = Relancer
 imagine-again-not-yours = Seul le membre qui a créé cette image peut en faire de nouvelles à partir d’elle.
 imagine-plain-button = Sans persona
+imagine-vary-subtle-button = Varier (léger)
+imagine-vary-strong-button = Varier (fort)
+imagine-upscale-button = Agrandir ×2
+imagine-derive-gone = Cette image n’est plus conservée : elle ne peut plus être variée ni agrandie. Relancer fonctionne toujours.
+imagine-derive-unavailable = Une comparaison côte à côte ne peut pas être variée ni agrandie. Choisis un côté, puis relance.
 imagine-info-button = Infos
 imagine-info = **À propos de cette image** — modèle { $model }, graine { $seed }, { $steps } étapes, { $width }×{ $height }.
     Prompt saisi : { $prompt }
     Prompt rendu : { $rendered }
     Prompt négatif : { $negative }
     Persona : { $persona }
+imagine-info-derived = Fait à partir de l’image { $parent } avec « { $how } ».
 imagine-info-none = aucun
 imagine-info-not-yours = Seul le membre qui a créé cette image peut en voir les détails.
 imagine-info-gone = Les détails de cette image ne sont plus conservés.
@@ -118,6 +124,7 @@ render-error-crashed = Désolé, le moteur de rendu s’est arrêté pendant qu�
 render-error-model-unavailable = Désolé, le modèle d’image de ce serveur n’a pas pu être chargé. Un modérateur doit vérifier la configuration.
 render-error-invalid-size = Désolé, ce modèle ne peut pas générer d’image à cette taille.
 render-error-too-large = Désolé, une image aussi grande ne tient pas dans la mémoire du moteur de rendu. Essaie une taille plus petite ou un autre format.
+render-error-source-gone = Désolé, l’image de départ n’est plus conservée. Relancer fonctionne toujours.
 render-error-timeout = Désolé, cette image prenait trop de temps, je l'ai donc arrêtée. Réessayez plus tard.
 imagine-withheld = Le contrôle de sécurité a signalé cette image, elle n'a donc pas été publiée ici. Essayez un autre prompt ou une autre graine.
 

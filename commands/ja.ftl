@@ -50,12 +50,18 @@ imagine-persona-button = 自分のペルソナを開く
 imagine-reroll-button = 再生成
 imagine-again-not-yours = この画像から新しい画像を作れるのは、画像を作成したメンバーだけです。
 imagine-plain-button = ペルソナなし
+imagine-vary-subtle-button = バリエーション（弱）
+imagine-vary-strong-button = バリエーション（強）
+imagine-upscale-button = 2倍に拡大
+imagine-derive-gone = この画像はもう保存されていないため、バリエーションも拡大もできません。再生成は使えます。
+imagine-derive-unavailable = 左右比較の画像はバリエーションも拡大もできません。片方を選んでから再生成してください。
 imagine-info-button = 情報
 imagine-info = **この画像について** — モデル { $model }、シード { $seed }、{ $steps } ステップ、{ $width }×{ $height }。
     入力したプロンプト: { $prompt }
     描画したプロンプト: { $rendered }
     ネガティブプロンプト: { $negative }
     ペルソナ: { $persona }
+imagine-info-derived = 画像 { $parent } から「{ $how }」で作成。
 imagine-info-none = なし
 imagine-info-not-yours = この画像の詳細を見られるのは、画像を作成したメンバーだけです。
 imagine-info-gone = この画像の詳細はもう保存されていません。
@@ -118,6 +124,7 @@ render-error-crashed = 申し訳ありません。この画像の生成中にレ
 render-error-model-unavailable = 申し訳ありません。このサーバーの画像モデルを読み込めませんでした。モデレーターによる設定の確認が必要です。
 render-error-invalid-size = 申し訳ありません。このモデルではそのサイズの画像を生成できません。
 render-error-too-large = 申し訳ありません。この大きさの画像はレンダラーのメモリに収まりません。小さいサイズか別の形を試してください。
+render-error-source-gone = 申し訳ありません。元の画像はもう保存されていません。再生成は使えます。
 render-error-timeout = 申し訳ありません。この画像は生成に時間がかかりすぎたため中止しました。後でもう一度お試しください。
 imagine-withheld = 安全チェックでこの画像が検出されたため、ここには投稿しませんでした。別のプロンプトかシードをお試しください。
 

@@ -50,12 +50,18 @@ imagine-persona-button = Abrir minha persona
 imagine-reroll-button = Refazer
 imagine-again-not-yours = Só o membro que criou esta imagem pode fazer novas a partir dela.
 imagine-plain-button = Sem persona
+imagine-vary-subtle-button = Variar (sutil)
+imagine-vary-strong-button = Variar (forte)
+imagine-upscale-button = Ampliar ×2
+imagine-derive-gone = Esta imagem não é mais guardada, então não pode ser variada nem ampliada. Refazer ainda funciona.
+imagine-derive-unavailable = Uma comparação lado a lado não pode ser variada nem ampliada. Escolha um lado e depois refaça.
 imagine-info-button = Info
 imagine-info = **Sobre esta imagem** — modelo { $model }, semente { $seed }, { $steps } passos, { $width }×{ $height }.
     Prompt digitado: { $prompt }
     Prompt renderizado: { $rendered }
     Prompt negativo: { $negative }
     Persona: { $persona }
+imagine-info-derived = Feita a partir da imagem { $parent } com “{ $how }”.
 imagine-info-none = nenhum
 imagine-info-not-yours = Só o membro que criou esta imagem pode ver os detalhes dela.
 imagine-info-gone = Os detalhes desta imagem não são mais guardados.
@@ -118,6 +124,7 @@ render-error-crashed = Desculpe, o gerador parou enquanto trabalhava nesta image
 render-error-model-unavailable = Desculpe, não foi possível carregar o modelo de imagem deste servidor. Um moderador precisa verificar a configuração.
 render-error-invalid-size = Desculpe, este modelo não consegue gerar imagens nesse tamanho.
 render-error-too-large = Desculpe, uma imagem tão grande não cabe na memória do gerador. Tente um tamanho menor ou outro formato.
+render-error-source-gone = Desculpe, a imagem de partida não é mais guardada. Refazer ainda funciona.
 render-error-timeout = Desculpe, esta imagem demorou demais, então eu a interrompi. Tente de novo mais tarde.
 imagine-withheld = A verificação de segurança marcou esta imagem, então ela não foi postada aqui. Tente outro prompt ou outra seed.
 

@@ -4,9 +4,9 @@
 //! are measured) on SQLite and on PostgreSQL. Every deferral follows the durable write of its job
 //! (`ImagineService::accept`), so the figure includes it; the run checks that all N jobs exist.
 //!
-//! With `--press`, the same for presses of a result's Reroll and Without persona buttons (each a
-//! new job, stored before its deferral like `/imagine`): N parent jobs of N members, each owner
-//! presses once.
+//! With `--press`, the same for presses of a result's Reroll, Without persona, Vary (subtle,
+//! strong) and Upscale buttons (each a new job, stored before its deferral like `/imagine`): N
+//! finished parent jobs of N members, each owner presses once.
 //!
 //! `cargo run --release --example bench_ack -- [--n 500] [--press]`
 
@@ -148,7 +148,8 @@ async fn run(kind: Db, n: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// N owners each press `button` (`zipp-reroll` or `zipp-plain`) under their own result.
+/// N owners each press `button` (`zipp-reroll`, `zipp-plain`, `zipp-vary-subtle`, …) under
+/// their own result (a finished job with an image: Vary and Upscale check it is kept).
 async fn run_presses(kind: Db, n: u64, button: &str) -> anyhow::Result<()> {
     let bench = bench(kind, 4 * n).await?;
     let fake = &bench.fake;
@@ -163,6 +164,25 @@ async fn run_presses(kind: Db, n: u64, button: &str) -> anyhow::Result<()> {
             ..new_job(970_000_000_000_000_000 + i)
         };
         parents.push(bench.app.store.enqueue(&job).await?.id);
+    }
+    let png = {
+        let mut bytes = Vec::new();
+        image::RgbImage::new(8, 8)
+            .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)?;
+        bytes
+    };
+    for _ in 0..n {
+        let leased = bench
+            .app
+            .store
+            .lease("bench", 60_000)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("a parent job to finish"))?;
+        bench
+            .app
+            .store
+            .complete(leased.job.id, "bench", &png, 8, 8, 1)
+            .await?;
     }
     let mut message = fake_discord::fixtures::message(
         800_000_000_000_000_001,
@@ -204,7 +224,13 @@ async fn main() -> anyhow::Result<()> {
     let press = args.iter().any(|a| a == "--press");
     for kind in [Db::Sqlite, Db::Postgres] {
         if press {
-            for button in ["zipp-reroll", "zipp-plain"] {
+            for button in [
+                "zipp-reroll",
+                "zipp-plain",
+                "zipp-vary-subtle",
+                "zipp-vary-strong",
+                "zipp-upscale",
+            ] {
                 run_presses(kind, n, button).await?;
             }
         } else {

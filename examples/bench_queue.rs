@@ -65,6 +65,7 @@ fn job(i: u64) -> NewJob {
         channel_nsfw: false,
         aspect: None,
         parent_id: None,
+        derive: None,
     }
 }
 

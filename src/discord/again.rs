@@ -1,13 +1,16 @@
 //! Buttons that make a new image from a result, as a new job linked to the one it came from:
-//! **Reroll** (the same prompt, negative prompt, persona mode and shape with a new seed) and,
-//! under a result a persona rewrote, **Without persona** (the same seed and shape, the prompt
-//! as typed). Only the member who made the image may press them (others get a short private
+//! **Reroll** (the same prompt, negative prompt, persona mode and shape with a new seed),
+//! under a result a persona rewrote **Without persona** (the same seed and shape, the prompt
+//! as typed), and **Vary (subtle)**, **Vary (strong)** and **Upscale ×2**: img2img from the
+//! result's own PNG (see [`Derive`]), with a new seed for a variation and the same one for an
+//! upscale. Only the member who made the image may press them (others get a short private
 //! note). A press passes the same checks as `/imagine` (prompt rules, limits) and is stored
 //! before it is acknowledged.
 
 use poise::serenity_prelude as serenity;
 
 use super::BotData;
+use crate::domain::Derive;
 use crate::i18n::I18n;
 use crate::ids::{ApplicationId, ChannelId, GuildId, InteractionId, JobId, MemberId};
 use crate::imagine::{ImagineError, ImagineRequest};
@@ -16,6 +19,60 @@ use crate::imagine::{ImagineError, ImagineRequest};
 const REROLL_PREFIX: &str = "zipp-reroll:";
 /// Prefix of the Without persona button: `zipp-plain:<job id>`.
 const PLAIN_PREFIX: &str = "zipp-plain:";
+
+/// What a press of one of these buttons asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Again {
+    /// Reroll: a new seed.
+    Reroll,
+    /// Without persona: the same seed, the prompt as typed.
+    Plain,
+    /// Vary or Upscale: img2img from the result's image.
+    Derive(Derive),
+}
+
+/// The custom-id prefix of a derivation's button: `zipp-vary-subtle:<job id>`, ….
+fn derive_prefix(derive: Derive) -> String {
+    format!("zipp-{}:", derive.as_str())
+}
+
+/// What `custom_id` asks for, and the job id text after its prefix.
+fn parse(custom_id: &str) -> Option<(Again, &str)> {
+    if let Some(id) = custom_id.strip_prefix(REROLL_PREFIX) {
+        return Some((Again::Reroll, id));
+    }
+    if let Some(id) = custom_id.strip_prefix(PLAIN_PREFIX) {
+        return Some((Again::Plain, id));
+    }
+    Derive::ALL.into_iter().find_map(|derive| {
+        custom_id
+            .strip_prefix(&derive_prefix(derive))
+            .map(|id| (Again::Derive(derive), id))
+    })
+}
+
+/// The Fluent id of a derivation's button label.
+pub fn derive_label_key(derive: Derive) -> &'static str {
+    match derive {
+        Derive::VarySubtle => "imagine-vary-subtle-button",
+        Derive::VaryStrong => "imagine-vary-strong-button",
+        Derive::Upscale => "imagine-upscale-button",
+    }
+}
+
+/// The Vary (subtle), Vary (strong) and Upscale buttons of result `job` (not for a
+/// side-by-side comparison).
+pub fn derive_row(i18n: &I18n, locale: &str, job: JobId) -> serenity::CreateActionRow {
+    let buttons = Derive::ALL
+        .into_iter()
+        .map(|derive| {
+            serenity::CreateButton::new(format!("{}{}", derive_prefix(derive), job.0))
+                .label(i18n.tr(locale, derive_label_key(derive), None))
+                .style(serenity::ButtonStyle::Secondary)
+        })
+        .collect();
+    serenity::CreateActionRow::Buttons(buttons)
+}
 
 /// The Reroll button of result `job`.
 pub fn reroll_button(i18n: &I18n, locale: &str, job: JobId) -> serenity::CreateButton {
@@ -31,20 +88,20 @@ pub fn plain_button(i18n: &I18n, locale: &str, job: JobId) -> serenity::CreateBu
         .style(serenity::ButtonStyle::Secondary)
 }
 
-/// Handles the Reroll and Without persona buttons; returns false for other components.
+/// Handles the Reroll, Without persona, Vary and Upscale buttons; returns false for other
+/// components.
 pub async fn on_component(
     ctx: &serenity::Context,
     component: &serenity::ComponentInteraction,
     data: &BotData,
 ) -> Result<bool, serenity::Error> {
-    let custom_id = component.data.custom_id.as_str();
-    let (id, plain) = match (
-        custom_id.strip_prefix(REROLL_PREFIX),
-        custom_id.strip_prefix(PLAIN_PREFIX),
-    ) {
-        (Some(id), _) => (id, false),
-        (_, Some(id)) => (id, true),
-        _ => return Ok(false),
+    let Some((again, id)) = parse(component.data.custom_id.as_str()) else {
+        return Ok(false);
+    };
+    let plain = again == Again::Plain;
+    let derive = match again {
+        Again::Derive(derive) => Some(derive),
+        Again::Reroll | Again::Plain => None,
     };
     let locale = component.locale.as_str();
     let member = MemberId(component.user.id.get());
@@ -78,6 +135,27 @@ pub async fn on_component(
         component.create_response(&ctx.http, private(text)).await?;
         return Ok(true);
     }
+    if derive.is_some() {
+        // img2img needs the result's own image, one picture: not a side-by-side comparison,
+        // and not one the retention sweep already deleted.
+        let refusal = if parent.compare.is_some() {
+            Some("imagine-derive-unavailable")
+        } else {
+            match data.store.has_rendered_image(parent.id).await {
+                Ok(true) => None,
+                Ok(false) => Some("imagine-derive-gone"),
+                Err(error) => {
+                    tracing::error!(parent = %parent.id, %member, %error, "Vary/Upscale: reading the image failed");
+                    Some("error-internal")
+                }
+            }
+        };
+        if let Some(key) = refusal {
+            let text = data.i18n.tr(locale, key, None);
+            component.create_response(&ctx.http, private(text)).await?;
+            return Ok(true);
+        }
+    }
     let service = &data.imagine;
     let request = ImagineRequest {
         guild: component.guild_id.map(|g| GuildId(g.get())),
@@ -90,8 +168,9 @@ pub async fn on_component(
         attachment_size_limit: u64::from(component.attachment_size_limit),
         prompt: parent.prompt.clone(),
         negative: Some(parent.negative_prompt.clone()).filter(|n| !n.is_empty()),
-        // Without persona: the very image, minus the persona's rewrite.
-        seed: plain.then_some(parent.seed as i64),
+        // Without persona: the very image, minus the persona's rewrite; an upscale redraws the
+        // very image larger.
+        seed: (plain || derive.is_some_and(|d| !d.new_seed())).then_some(parent.seed as i64),
         mode: Some(if plain {
             crate::imagine::PersonaMode::Off
         } else {
@@ -104,6 +183,7 @@ pub async fn on_component(
         ),
         aspect: parent.aspect,
         parent: Some(parent.id),
+        derive,
     };
     // As `/imagine`: everything that can refuse before the acknowledgement, and the job stored
     // before it.
@@ -144,7 +224,7 @@ pub async fn on_component(
         }
         return Err(error);
     }
-    tracing::info!(job = %accepted.job, parent = %parent.id, plain, "new image from a result accepted");
+    tracing::info!(job = %accepted.job, parent = %parent.id, plain, derive = derive.map(Derive::as_str), "new image from a result accepted");
     service.hand_off(accepted);
     Ok(true)
 }

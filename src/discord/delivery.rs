@@ -421,6 +421,11 @@ impl Delivery {
             job,
             persona.as_ref().map(|p| p.id),
         ));
+        // Vary and Upscale start from this one picture: not under a comparison, nor when no
+        // image could be attached.
+        if job.compare.is_none() && attachment.is_some() {
+            components.push(super::again::derive_row(&self.i18n, &job.locale, job.id));
+        }
         if via == "interaction" {
             // The result replaces the deferred response: an edit, so sending it twice (a bot
             // killed before recording the delivery) still shows one result.

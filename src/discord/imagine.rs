@@ -148,6 +148,7 @@ pub async fn imagine(
         ),
         aspect: aspect.map(Into::into),
         parent: None,
+        derive: None,
     };
     // Everything that can refuse comes before deferring: a refusal is an ephemeral reply and
     // nothing is stored.

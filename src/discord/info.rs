@@ -111,7 +111,7 @@ async fn info(
         let more = if cut.len() < text.len() { "…" } else { "" };
         format!("`{cut}`{more}")
     };
-    Ok(data.i18n.tr(
+    let mut text = data.i18n.tr(
         locale,
         "imagine-info",
         Some(&fluent_args![
@@ -125,5 +125,16 @@ async fn info(
             "negative" => shown(&job.negative_prompt),
             "persona" => persona,
         ]),
-    ))
+    );
+    // A Vary or Upscale result: the image it was made from, and how.
+    if let (Some(derive), Some(parent)) = (job.derive, job.parent_id) {
+        let how = t(super::again::derive_label_key(derive));
+        text.push('\n');
+        text.push_str(&data.i18n.tr(
+            locale,
+            "imagine-info-derived",
+            Some(&fluent_args!["parent" => format!("#{}", parent.0), "how" => how]),
+        ));
+    }
+    Ok(text)
 }

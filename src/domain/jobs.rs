@@ -146,6 +146,59 @@ impl Aspect {
     }
 }
 
+/// How a job starts from its parent's image (the Vary and Upscale buttons): img2img from that
+/// PNG, at a strength (the share of the schedule that runs again) and a size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Derive {
+    /// A close variation: the composition stays, details change.
+    VarySubtle,
+    /// A freer variation: colours and forms may move.
+    VaryStrong,
+    /// Twice the size, redrawn lightly at the higher resolution ("hires fix").
+    Upscale,
+}
+
+impl Derive {
+    /// Every derivation, in the order the buttons show them.
+    pub const ALL: [Derive; 3] = [Derive::VarySubtle, Derive::VaryStrong, Derive::Upscale];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Derive::VarySubtle => "vary-subtle",
+            Derive::VaryStrong => "vary-strong",
+            Derive::Upscale => "upscale",
+        }
+    }
+
+    /// The derivation a stored name stands for.
+    pub fn parse(text: &str) -> Option<Derive> {
+        Derive::ALL.into_iter().find(|d| d.as_str() == text)
+    }
+
+    /// How much of the image is redrawn, in (0, 1]: img2img's strength.
+    pub fn strength(self) -> f64 {
+        match self {
+            Derive::VarySubtle => 0.35,
+            Derive::VaryStrong => 0.7,
+            Derive::Upscale => 0.35,
+        }
+    }
+
+    /// The size to render, from the parent image's: the same, or twice it for an upscale.
+    pub fn size(self, parent: (u32, u32)) -> (u32, u32) {
+        match self {
+            Derive::VarySubtle | Derive::VaryStrong => parent,
+            Derive::Upscale => (parent.0 * 2, parent.1 * 2),
+        }
+    }
+
+    /// Whether the image gets a new seed (a variation) or keeps its parent's (an upscale).
+    pub fn new_seed(self) -> bool {
+        !matches!(self, Derive::Upscale)
+    }
+}
+
 /// A side of a compare image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
@@ -243,6 +296,8 @@ pub struct NewJob {
     pub aspect: Option<Aspect>,
     /// The job whose result this one was made from (its Reroll button); None for `/imagine`.
     pub parent_id: Option<JobId>,
+    /// How it starts from its parent's image (Vary, Upscale); None for a new image.
+    pub derive: Option<Derive>,
 }
 
 /// A job as stored.
@@ -324,6 +379,8 @@ pub struct RenderJob {
     pub aspect: Option<Aspect>,
     /// The job whose result this one was made from (its Reroll button); None for `/imagine`.
     pub parent_id: Option<JobId>,
+    /// How it starts from its parent's image (Vary, Upscale); None for a new image.
+    pub derive: Option<Derive>,
 }
 
 /// A job handed to a worker together with its lease.
@@ -558,6 +615,7 @@ mod tests {
             nsfw: None,
             aspect: None,
             parent_id: None,
+            derive: None,
         };
         let new = NewJob {
             guild_id: job.guild_id,
@@ -584,6 +642,7 @@ mod tests {
             channel_nsfw: false,
             aspect: None,
             parent_id: None,
+            derive: None,
         };
         let leased = LeasedJob {
             job: job.clone(),

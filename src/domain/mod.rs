@@ -8,7 +8,7 @@ pub mod personas;
 
 pub use edges::{Edge, EdgeDelta, EdgeKind, GraphNode};
 pub use jobs::{
-    Acceptance, Aspect, Compare, FailOutcome, JobLimits, JobStatus, LeasedJob, LimitKind,
+    Acceptance, Aspect, Compare, Derive, FailOutcome, JobLimits, JobStatus, LeasedJob, LimitKind,
     LimitRefusal, NewJob, PersonaMode, QueuedJob, RenderJob, Side,
 };
 pub use personas::{Persona, SOURCE_EDITED, SOURCE_INFERRED, SOURCE_QUESTIONNAIRE};

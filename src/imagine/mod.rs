@@ -78,8 +78,11 @@ pub struct ImagineRequest {
     /// The shape asked for (None: the member's default from `/settings`, else the model's
     /// size).
     pub aspect: Option<crate::domain::Aspect>,
-    /// The result this request was made from (a Reroll press); None for `/imagine`.
+    /// The result this request was made from (a Reroll, Vary or Upscale press); None for
+    /// `/imagine`.
     pub parent: Option<JobId>,
+    /// How it starts from the parent's image (Vary, Upscale); None for a new image.
+    pub derive: Option<crate::domain::Derive>,
 }
 
 impl std::fmt::Debug for ImagineRequest {
@@ -277,6 +280,7 @@ impl ImagineService {
             channel_nsfw: request.channel_nsfw,
             aspect: request.aspect,
             parent_id: request.parent,
+            derive: request.derive,
             compare,
             persona_id: None,
             persona_mode: mode,

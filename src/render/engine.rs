@@ -109,7 +109,10 @@ impl Renderer for DiffusionRenderer {
             height: nonzero_or(spec.height, default.1),
             steps: nonzero_or(spec.steps, entry.steps),
             guidance_scale: entry.guidance_scale,
-            init_image: None,
+            init_image: spec.init.as_ref().map(|init| zipp_diffusion::InitImage {
+                image: (*init.image).clone(),
+                strength: init.strength,
+            }),
         };
         if let Some(limit) = self.max_memory {
             let batch = if params.guidance_scale > 1.0 { 2 } else { 1 };

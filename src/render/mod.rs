@@ -35,6 +35,28 @@ pub struct RenderSpec {
     /// Width : height, for a size left to the model (0 × 0): that shape with about the
     /// model's default pixel count.
     pub aspect: Option<(u32, u32)>,
+    /// The image to start from (Vary, Upscale: img2img); None renders from noise.
+    pub init: Option<InitImage>,
+}
+
+/// An image a render starts from, and how much of it is redrawn.
+#[derive(Clone)]
+pub struct InitImage {
+    /// The image (resized to the render's size if it differs).
+    pub image: std::sync::Arc<image::RgbImage>,
+    /// The share of the denoising schedule that runs, in (0, 1].
+    pub strength: f64,
+}
+
+impl std::fmt::Debug for InitImage {
+    // The pixels are not for logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InitImage")
+            .field("width", &self.image.width())
+            .field("height", &self.image.height())
+            .field("strength", &self.strength)
+            .finish()
+    }
 }
 
 /// Why a render failed: what the member is told (a Fluent message id), what the logs get, and

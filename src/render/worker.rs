@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify};
 use tracing::Instrument;
 
-use super::{png, RenderError, RenderSpec, Renderer};
-use crate::store::{LeasedJob, Side, Store};
+use super::{png, InitImage, RenderError, RenderSpec, Renderer};
+use crate::domain::Derive;
+use crate::store::{LeasedJob, RenderJob, Side, Store};
 
 /// How a worker behaves.
 #[derive(Debug, Clone)]
@@ -133,7 +134,15 @@ async fn process_leased(
     let lease_ms = config.lease.as_millis() as i64;
     tracing::info!("job leased");
 
-    let spec = RenderSpec {
+    // Vary and Upscale start from the parent's image.
+    let source = match source_image(store, job).await {
+        Ok(source) => source,
+        Err(error) => {
+            record_failure(store, config, job, owner, &error).await;
+            return;
+        }
+    };
+    let mut spec = RenderSpec {
         job_id: job.id,
         model: job.model.clone(),
         prompt: job.rendered_prompt.clone(),
@@ -143,6 +152,7 @@ async fn process_leased(
         height: job.height,
         steps: job.steps,
         aspect: job.aspect.map(crate::domain::Aspect::ratio),
+        init: None,
     };
     let compare = job.compare.clone();
     let (progress_tx, mut progress_rx) = watch::channel((0u32, 0u32));
@@ -154,6 +164,19 @@ async fn process_leased(
         let safety = config.safety.clone();
         tokio::task::spawn_blocking(move || {
             let started = Instant::now();
+            if let Some((derive, bytes)) = source {
+                let image = image::load_from_memory_with_format(&bytes, image::ImageFormat::Png)
+                    .map_err(|e| RenderError::transient(format!("decoding the parent image: {e}")))?
+                    .to_rgb8();
+                let (width, height) = derive.size(image.dimensions());
+                spec.width = width;
+                spec.height = height;
+                spec.aspect = None;
+                spec.init = Some(InitImage {
+                    image: Arc::new(image),
+                    strength: derive.strength(),
+                });
+            }
             let mut progress = |done: u32, total: u32| {
                 let _ = progress_tx.send((done, total));
                 !lease_lost.load(Ordering::Relaxed)
@@ -293,27 +316,60 @@ async fn process_leased(
                 }
             }
         }
-        Err(error) => {
-            let backoff = config.retry_backoff.as_millis() as i64
-                * 2_i64.saturating_pow(job.attempts.saturating_sub(1));
-            match store
-                .fail(
-                    job.id,
-                    owner,
-                    error.message_id,
-                    &error.detail,
-                    error.retryable,
-                    backoff,
-                )
-                .await
-            {
-                Ok(outcome) => {
-                    tracing::warn!(error = %error.detail, retryable = error.retryable, ?outcome, "render attempt failed")
-                }
-                Err(store_error) => {
-                    tracing::error!(%store_error, error = %error.detail, "render failed and recording the failure failed")
-                }
-            }
+        Err(error) => record_failure(store, config, job, owner, &error).await,
+    }
+}
+
+/// The PNG a Vary or Upscale job starts from (its parent's image), with how; None for a job
+/// that renders from noise.
+async fn source_image(
+    store: &Store,
+    job: &RenderJob,
+) -> Result<Option<(Derive, Vec<u8>)>, RenderError> {
+    let Some(derive) = job.derive else {
+        return Ok(None);
+    };
+    let gone = |detail: String| RenderError::permanent("render-error-source-gone", detail);
+    let parent = job
+        .parent_id
+        .ok_or_else(|| gone("a Vary/Upscale job without a parent".to_owned()))?;
+    match store.rendered_image(parent).await {
+        Ok(Some(image)) => Ok(Some((derive, image.png))),
+        // Swept by retention between the press and the render.
+        Ok(None) => Err(gone(format!("the image of job {parent} is no longer kept"))),
+        Err(error) => Err(RenderError::transient(format!(
+            "reading the image of job {parent}: {error}"
+        ))),
+    }
+}
+
+/// Records a failed attempt: retried later with a backoff when another attempt may help,
+/// else failed for good (the member is then told why).
+async fn record_failure(
+    store: &Store,
+    config: &WorkerConfig,
+    job: &RenderJob,
+    owner: &str,
+    error: &RenderError,
+) {
+    let backoff = config.retry_backoff.as_millis() as i64
+        * 2_i64.saturating_pow(job.attempts.saturating_sub(1));
+    match store
+        .fail(
+            job.id,
+            owner,
+            error.message_id,
+            &error.detail,
+            error.retryable,
+            backoff,
+        )
+        .await
+    {
+        Ok(outcome) => {
+            tracing::warn!(error = %error.detail, retryable = error.retryable, ?outcome, "render attempt failed")
+        }
+        Err(store_error) => {
+            tracing::error!(%store_error, error = %error.detail, "render failed and recording the failure failed")
         }
     }
 }

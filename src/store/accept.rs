@@ -119,25 +119,25 @@ impl Store {
              application_id, interaction_token, locale, prompt, rendered_prompt, rewrite_kind, \
              negative_prompt, model, seed, width, height, steps, attachment_size_limit, status, \
              max_attempts, not_before, created_at, generic_prompt, persona_side, persona_id, \
-             lease_owner, lease_expires_at, rewrite_attempts, persona_mode, channel_nsfw, aspect, parent_id) \
+             lease_owner, lease_expires_at, rewrite_attempts, persona_mode, channel_nsfw, aspect, parent_id, derive) \
              SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-             $24, $18, $19, $20, $21, $22, $23, $25, $26, $27, $28, $29, $30, $31 \
+             $24, $18, $19, $20, $21, $22, $23, $25, $26, $27, $28, $29, $30, $31, $32 \
              {condition} ON CONFLICT (interaction_id) DO NOTHING RETURNING id",
             condition = if checked {
                 format!(
                     "WHERE (SELECT COUNT(*) FROM render_jobs WHERE member_id = $3 \
                         AND status IN ('rewriting', 'queued', 'running')) < {member_active} \
                      AND (SELECT COUNT(*) FROM render_jobs WHERE member_id = $3 \
-                        AND created_at > $32) < {member_hourly} \
+                        AND created_at > $33) < {member_hourly} \
                      AND ($1 IS NULL OR ((SELECT COUNT(*) FROM render_jobs WHERE guild_id = $1 \
                         AND status IN ('rewriting', 'queued', 'running')) + {margin} \
                         < {server_active} \
                      AND (SELECT COUNT(*) FROM render_jobs WHERE guild_id = $1 \
-                        AND created_at > $32) + {margin} < {server_hourly}))",
-                    member_active = limit("member_active_limit", 33),
-                    member_hourly = limit("member_hourly_limit", 34),
-                    server_active = limit("server_active_limit", 35),
-                    server_hourly = limit("server_hourly_limit", 36),
+                        AND created_at > $33) + {margin} < {server_hourly}))",
+                    member_active = limit("member_active_limit", 34),
+                    member_hourly = limit("member_hourly_limit", 35),
+                    server_active = limit("server_active_limit", 36),
+                    server_hourly = limit("server_hourly_limit", 37),
                 )
             } else {
                 // SQLite needs a WHERE between an INSERT's SELECT and its ON CONFLICT.
@@ -175,7 +175,8 @@ impl Store {
             .bind(job.persona_mode.as_str())
             .bind(i64::from(job.channel_nsfw))
             .bind(job.aspect.map(crate::domain::Aspect::as_str))
-            .bind(job.parent_id.map(|id| id.0));
+            .bind(job.parent_id.map(|id| id.0))
+            .bind(job.derive.map(crate::domain::Derive::as_str));
         let query = if checked {
             query
                 .bind(now - HOUR_MS)

@@ -22,6 +22,17 @@ pub struct RenderedImage {
 }
 
 impl Store {
+    /// Whether the image of job `job` is still kept (the Vary and Upscale buttons start from
+    /// it), without reading it.
+    pub async fn has_rendered_image(&self, job: JobId) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT 1 AS one FROM rendered_images WHERE job_id = $1")
+            .bind(job.0)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db_err("check image"))?;
+        Ok(row.is_some())
+    }
+
     /// The image of a finished job.
     pub async fn rendered_image(&self, job: JobId) -> Result<Option<RenderedImage>, StoreError> {
         let row = sqlx::query(

@@ -14,8 +14,8 @@ use sqlx::Row;
 
 use super::{db_err, now_ms, Backend, Store, StoreError};
 use crate::domain::{
-    Aspect, Compare, FailOutcome, JobStatus, LeasedJob, NewJob, PersonaMode, QueuedJob, RenderJob,
-    Side,
+    Aspect, Compare, Derive, FailOutcome, JobStatus, LeasedJob, NewJob, PersonaMode, QueuedJob,
+    RenderJob, Side,
 };
 use crate::ids::{ApplicationId, ChannelId, GuildId, InteractionId, JobId, MemberId};
 
@@ -24,7 +24,7 @@ pub(super) const JOB_COLUMNS: &str = "id, guild_id, channel_id, member_id, inter
     width, height, steps, attachment_size_limit, status, attempts, max_attempts, progress_step, \
     progress_total, notified_step, error_message_id, last_error, created_at, started_at, \
     finished_at, delivered_at, generic_prompt, persona_side, persona_id, rewrite_attempts, \
-    persona_mode, channel_nsfw, nsfw, aspect, parent_id";
+    persona_mode, channel_nsfw, nsfw, aspect, parent_id, derive";
 
 /// An hour, in milliseconds (the window of the hourly limits).
 pub(super) const HOUR_MS: i64 = 3_600_000;
@@ -90,6 +90,16 @@ pub(super) fn job_from_row(row: &AnyRow) -> Result<RenderJob, sqlx::Error> {
         channel_nsfw: row.try_get::<i64, _>("channel_nsfw")? != 0,
         nsfw: row.try_get::<Option<i64>, _>("nsfw")?.map(|n| n != 0),
         parent_id: row.try_get::<Option<i64>, _>("parent_id")?.map(JobId),
+        // A derivation a newer version wrote: read as a new image rather than a failed read.
+        derive: row
+            .try_get::<Option<String>, _>("derive")?
+            .and_then(|name| {
+                let derive = Derive::parse(&name);
+                if derive.is_none() {
+                    tracing::warn!(derive = %name, "unknown derivation; rendering a new image");
+                }
+                derive
+            }),
         // A shape a newer version wrote: the model's default size rather than a failed read.
         aspect: row
             .try_get::<Option<String>, _>("aspect")?

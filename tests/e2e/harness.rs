@@ -142,6 +142,7 @@ pub fn new_job(interaction: u64) -> zipp::store::NewJob {
         channel_nsfw: false,
         aspect: None,
         parent_id: None,
+        derive: None,
     }
 }
 

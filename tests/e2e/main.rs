@@ -34,3 +34,4 @@ mod queue;
 mod retention;
 mod rewrite;
 mod surface;
+mod variations;
