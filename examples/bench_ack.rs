@@ -167,8 +167,10 @@ async fn run_presses(kind: Db, n: u64, button: &str) -> anyhow::Result<()> {
     }
     let png = {
         let mut bytes = Vec::new();
-        image::RgbImage::new(8, 8)
-            .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)?;
+        image::RgbImage::new(8, 8).write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )?;
         bytes
     };
     for _ in 0..n {

@@ -252,3 +252,87 @@ async fn a_vary_without_its_image_is_refused_or_told(kind: Db) {
 }
 
 on_both_databases!(a_vary_without_its_image_is_refused_or_told);
+
+/// Presses after Discord's 15 minutes: the result's own interaction expired (its token blanked
+/// by retention) — a press still works, for it is a new interaction; and a press Discord no
+/// longer accepts (its callback answered "Unknown interaction") keeps no job and renders
+/// nothing, for the member was told it failed.
+async fn presses_outlive_the_result_interaction(kind: Db) {
+    let setup = Setup::new(kind, 2).await;
+    let fake = &setup.fake;
+    let app = setup.start_bot(1).await;
+    let (_, token) = dispatch_imagine(
+        fake,
+        907_000_000_000_000_001,
+        vec![opt_str("prompt", "a red cat")],
+        |b| b,
+    )
+    .await;
+    let delivered = image_of(fake, &token).await;
+    let message = delivered.response_json.clone().expect("the message");
+
+    // The result's token expires: retention blanks it.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let swept = app
+        .store
+        .sweep_retention(&zipp::store::RetentionPolicy {
+            tokens_ms: 1,
+            ..Default::default()
+        })
+        .await
+        .expect("sweep");
+    assert!(
+        swept
+            .iter()
+            .any(|(what, n)| what.contains("token") && *n >= 1),
+        "{swept:?}"
+    );
+    let parent = app.store.job(JobId(1)).await.expect("read").expect("job");
+    assert_eq!(parent.interaction_token, "", "blanked");
+    let subtle = press_for_image(
+        fake,
+        907_000_000_000_000_002,
+        "zipp-vary-subtle:1",
+        &message,
+    )
+    .await;
+    assert_eq!(size_of(&subtle), (64, 64));
+
+    // A press whose own interaction Discord no longer knows.
+    let id = 907_000_000_000_000_003_u64;
+    let callback = callback_path(id, &format!("token-{id}"));
+    fake.set_response_override(
+        "POST",
+        &callback,
+        404,
+        Some(serde_json::json!({"message": "Unknown interaction", "code": 10062})),
+    );
+    let event =
+        fake_discord::fixtures::InteractionBuilder::new(fake.config(), id, &format!("token-{id}"))
+            .button("zipp-reroll:1", message.clone());
+    assert!(fake.dispatch("INTERACTION_CREATE", event).await > 0);
+    fake.wait_for_request("the refused callback", WAIT, |r| r.path == callback)
+        .await
+        .expect("the bot answers");
+    // The job stored before the acknowledgement is dropped again.
+    let mut dropped = false;
+    for _ in 0..polls(10) {
+        if app.store.job(JobId(3)).await.expect("read").is_none() {
+            dropped = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(dropped, "the unacknowledged press keeps no job");
+    assert_eq!(
+        app.store
+            .count_jobs(zipp::domain::JobStatus::Done)
+            .await
+            .expect("count"),
+        2,
+        "the result and the variation, nothing else"
+    );
+    setup.finish(app).await;
+}
+
+on_both_databases!(presses_outlive_the_result_interaction);
