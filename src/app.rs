@@ -159,6 +159,7 @@ impl App {
                     clip: clip.clone(),
                     deadline: Duration::from_secs(config.render.deadline_secs),
                     safety: safety.clone(),
+                    preview_every: config.render.preview_every,
                 };
                 workers.push(tokio::spawn(run_worker(
                     store.clone(),

@@ -188,6 +188,9 @@ pub struct RenderConfig {
     /// with a clear message instead of running out of memory. 0: on a CPU the machine's total
     /// memory, on a GPU no check (set it to the card's memory).
     pub max_memory_gib: f64,
+    /// A live preview every this many denoising steps (a small image projected from the
+    /// latents, no VAE decode), attached to the progress edits; 0: none.
+    pub preview_every: u32,
 }
 
 /// What `render.default_model = "auto"` picks without a GPU: SD-Turbo decoded by TAESD, one
@@ -257,6 +260,7 @@ impl Default for RenderConfig {
             safety_checker: "stable-diffusion-v1-5/stable-diffusion-v1-5/safety_checker".to_owned(),
             clip_model: String::new(),
             max_memory_gib: 0.0,
+            preview_every: 5,
         }
     }
 }

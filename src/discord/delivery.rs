@@ -41,6 +41,8 @@ const MAX_DELIVERY_TRIES: u32 = 5;
 const BATCH: i64 = 50;
 /// Name of the attached file.
 const FILE_NAME: &str = "imagine.png";
+/// Name of the live preview attached to progress edits.
+const PREVIEW_NAME: &str = "preview.png";
 /// The file name of an image shown behind a spoiler (Discord blurs `SPOILER_` attachments).
 const SPOILER_FILE_NAME: &str = "SPOILER_imagine.png";
 /// Discord's JSON error code for a webhook (here: an interaction token) it does not know.
@@ -53,7 +55,8 @@ struct Delivery {
     http: Arc<serenity::Http>,
     i18n: Arc<I18n>,
     config: Arc<Config>,
-    last_progress_edit: DashMap<JobId, Instant>,
+    /// When each running job's reply was last edited, and the step of the preview it shows.
+    last_progress_edit: DashMap<JobId, (Instant, u32)>,
     failed_tries: DashMap<JobId, u32>,
 }
 
@@ -142,10 +145,12 @@ impl Delivery {
 
     async fn show_progress(&self, job: &RenderJob) {
         let interval = Duration::from_millis(self.config.discord.progress_edit_interval_ms);
+        let mut shown_preview = 0;
         if let Some(last) = self.last_progress_edit.get(&job.id) {
-            if last.elapsed() < interval {
+            if last.0.elapsed() < interval {
                 return;
             }
+            shown_preview = last.1;
         }
         if self.token_usable(job) {
             let text = if job.progress_total == 0 {
@@ -157,14 +162,25 @@ impl Delivery {
                     Some(&fluent_args!["step" => job.progress_step, "total" => job.progress_total]),
                 )
             };
-            let edit = serenity::EditInteractionResponse::new()
+            let mut edit = serenity::EditInteractionResponse::new()
                 .content(text)
                 .allowed_mentions(serenity::CreateAllowedMentions::new());
+            // A newer live preview replaces the one shown (the result replaces it in turn).
+            match self.store.preview(job.id).await {
+                Ok(Some((png, step))) if step > shown_preview => {
+                    edit =
+                        edit.new_attachment(serenity::CreateAttachment::bytes(png, PREVIEW_NAME));
+                    shown_preview = step;
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(job = %job.id, %error, "reading the preview failed"),
+            }
             if let Err(error) = edit.execute(&self.http, &job.interaction_token).await {
                 tracing::warn!(job = %job.id, %error, "progress edit failed");
             }
         }
-        self.last_progress_edit.insert(job.id, Instant::now());
+        self.last_progress_edit
+            .insert(job.id, (Instant::now(), shown_preview));
         if let Err(error) = self.store.mark_notified(job.id, job.progress_step).await {
             tracing::warn!(job = %job.id, %error, "recording progress notification failed");
         }
@@ -539,7 +555,8 @@ impl Delivery {
     /// by another bot): nothing older than an hour is still news.
     fn trim(&self) {
         let hour = Duration::from_secs(3600);
-        self.last_progress_edit.retain(|_, at| at.elapsed() < hour);
+        self.last_progress_edit
+            .retain(|_, (at, _)| at.elapsed() < hour);
         if self.failed_tries.len() > 10_000 {
             self.failed_tries.clear();
         }

@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use super::{Progress, RenderError, RenderSpec, Renderer};
+use super::{Preview, Progress, RenderError, RenderSpec, Renderer};
 use crate::models::{self, Catalog, ModelError};
 use zipp_diffusion::{DiffusionError, DiffusionModel, GenerateParams};
 
@@ -90,6 +90,16 @@ impl Renderer for DiffusionRenderer {
         spec: &RenderSpec,
         progress: Progress<'_>,
     ) -> Result<image::RgbImage, RenderError> {
+        self.render_previewed(spec, progress, 0, &mut |_, _| {})
+    }
+
+    fn render_previewed(
+        &self,
+        spec: &RenderSpec,
+        progress: Progress<'_>,
+        every: u32,
+        preview: Preview<'_>,
+    ) -> Result<image::RgbImage, RenderError> {
         let (model, entry) = self.model(&spec.model)?;
         let (native_w, native_h) = model.default_size();
         // The catalog's default size, or the model's; an aspect ratio reshapes it.
@@ -134,7 +144,7 @@ impl Renderer for DiffusionRenderer {
         // The callback returns false once the lease is lost: the render stops after the current
         // step instead of finishing an image nobody will store.
         model
-            .generate_cancellable(&params, progress)
+            .generate_previewed(&params, progress, every, preview)
             .map_err(|e| match e {
                 DiffusionError::InvalidParams(reason) => {
                     RenderError::permanent("render-error-invalid-size", reason)

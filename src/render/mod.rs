@@ -96,6 +96,9 @@ impl RenderError {
 /// lease was lost), and the renderer then returns early.
 pub type Progress<'a> = &'a mut dyn FnMut(u32, u32) -> bool;
 
+/// Live-preview callback: `(step, image)`.
+pub type Preview<'a> = &'a mut dyn FnMut(u32, image::RgbImage);
+
 /// Renders images. Called on a blocking thread; may take minutes.
 pub trait Renderer: Send + Sync + 'static {
     /// Renders one image.
@@ -104,6 +107,19 @@ pub trait Renderer: Send + Sync + 'static {
         spec: &RenderSpec,
         progress: Progress<'_>,
     ) -> Result<image::RgbImage, RenderError>;
+
+    /// Renders one image, handing `preview(step, image)` a small live preview every `every`
+    /// steps (0: none). Renderers without previews render as [`Renderer::render`].
+    fn render_previewed(
+        &self,
+        spec: &RenderSpec,
+        progress: Progress<'_>,
+        every: u32,
+        preview: Preview<'_>,
+    ) -> Result<image::RgbImage, RenderError> {
+        let _ = (every, preview);
+        self.render(spec, progress)
+    }
 
     /// The most one render of `model` may take, when the model sets its own (else the worker's
     /// default).

@@ -34,6 +34,8 @@ pub struct WorkerConfig {
     pub deadline: Duration,
     /// The image safety checker every render passes (None: renders are not checked).
     pub safety: Option<Arc<zipp_clip::safety::SafetyChecker>>,
+    /// A live preview every this many steps (0: none; never for a comparison's two renders).
+    pub preview_every: u32,
 }
 
 impl WorkerConfig {
@@ -155,7 +157,15 @@ async fn process_leased(
         init: None,
     };
     let compare = job.compare.clone();
-    let (progress_tx, mut progress_rx) = watch::channel((0u32, 0u32));
+    // (done, total, the latest live preview: its step and PNG). A preview rides with the
+    // progress of its step, so both are stored in one statement; a newer value keeps a preview
+    // not read yet.
+    let (progress_tx, mut progress_rx) = watch::channel::<Progressed>((0, 0, None));
+    let preview_every = if compare.is_some() {
+        0
+    } else {
+        config.preview_every
+    };
     let lease_lost = Arc::new(AtomicBool::new(false));
     let render = {
         let renderer = Arc::clone(renderer);
@@ -164,6 +174,7 @@ async fn process_leased(
         let safety = config.safety.clone();
         tokio::task::spawn_blocking(move || {
             let started = Instant::now();
+            let preview_made: std::cell::RefCell<Option<(u32, Vec<u8>)>> = Default::default();
             if let Some((derive, bytes)) = source {
                 let image = image::load_from_memory_with_format(&bytes, image::ImageFormat::Png)
                     .map_err(|e| RenderError::transient(format!("decoding the parent image: {e}")))?
@@ -178,7 +189,14 @@ async fn process_leased(
                 });
             }
             let mut progress = |done: u32, total: u32| {
-                let _ = progress_tx.send((done, total));
+                let preview = preview_made.borrow_mut().take();
+                progress_tx.send_modify(|value| {
+                    value.0 = done;
+                    value.1 = total;
+                    if preview.is_some() {
+                        value.2 = preview;
+                    }
+                });
                 !lease_lost.load(Ordering::Relaxed)
             };
             // The image the member asked for (the persona side of a comparison) is embedded.
@@ -186,7 +204,18 @@ async fn process_leased(
             let nsfw;
             let image = match &compare {
                 None => {
-                    let image = renderer.render(&spec, &mut progress)?;
+                    // Previews are small PNGs handed to the async side, which stores the latest.
+                    let mut on_preview =
+                        |step: u32, image: image::RgbImage| match png::encode_png(&image) {
+                            Ok(bytes) => *preview_made.borrow_mut() = Some((step, bytes)),
+                            Err(error) => tracing::debug!(%error, "encoding a preview failed"),
+                        };
+                    let image = renderer.render_previewed(
+                        &spec,
+                        &mut progress,
+                        preview_every,
+                        &mut on_preview,
+                    )?;
                     embedded = embed(clip.as_deref(), &image);
                     nsfw = safety_verdict(safety.as_deref(), &[&image]);
                     image
@@ -231,6 +260,7 @@ async fn process_leased(
     let mut heartbeat = tokio::time::interval(config.lease / 3);
     heartbeat.tick().await;
     let mut progress_open = true;
+    let mut preview_stored = 0;
     let outcome = loop {
         tokio::select! {
             result = &mut render => break Some(result),
@@ -249,8 +279,19 @@ async fn process_leased(
                     progress_open = false;
                     continue;
                 }
-                let (done, total) = *progress_rx.borrow_and_update();
-                match store.set_progress(job.id, owner, done, total, lease_ms).await {
+                let (done, total, preview) = progress_rx.borrow_and_update().clone();
+                // Only a preview newer than the one stored.
+                let preview = preview
+                    .as_ref()
+                    .filter(|(step, _)| *step > preview_stored)
+                    .map(|(step, png)| (png.as_slice(), *step));
+                let stored = store
+                    .set_progress_and_preview(job.id, owner, (done, total), lease_ms, preview)
+                    .await;
+                if let (Ok(true), Some((_, step))) = (&stored, preview) {
+                    preview_stored = step;
+                }
+                match stored {
                     Ok(true) => {}
                     Ok(false) => lease_lost.store(true, Ordering::Relaxed),
                     Err(error) => tracing::warn!(%error, "recording progress failed"),
@@ -319,6 +360,10 @@ async fn process_leased(
         Err(error) => record_failure(store, config, job, owner, &error).await,
     }
 }
+
+/// What the render thread reports: steps done, of how many, and the latest live preview (its
+/// step and PNG).
+type Progressed = (u32, u32, Option<(u32, Vec<u8>)>);
 
 /// The PNG a Vary or Upscale job starts from (its parent's image), with how; None for a job
 /// that renders from noise.

@@ -22,6 +22,23 @@ pub struct RenderedImage {
 }
 
 impl Store {
+    /// The latest live preview of job `id` and the step it shows, while it renders.
+    pub async fn preview(&self, id: JobId) -> Result<Option<(Vec<u8>, u32)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT preview_png, preview_step FROM render_jobs \
+             WHERE id = $1 AND status = 'running' AND preview_png IS NOT NULL",
+        )
+        .bind(id.0)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(db_err("read preview"))?;
+        let Some(row) = row else { return Ok(None) };
+        let get = |e| db_err("read preview")(e);
+        let png: Vec<u8> = row.try_get("preview_png").map_err(get)?;
+        let step: i64 = row.try_get("preview_step").map_err(get)?;
+        Ok(Some((png, u32::try_from(step).unwrap_or(0))))
+    }
+
     /// Whether the image of job `job` is still kept (the Vary and Upscale buttons start from
     /// it), without reading it.
     pub async fn has_rendered_image(&self, job: JobId) -> Result<bool, StoreError> {

@@ -440,8 +440,24 @@ impl Store {
         total: u32,
         lease_ms: i64,
     ) -> Result<bool, StoreError> {
+        self.set_progress_and_preview(id, owner, (step, total), lease_ms, None)
+            .await
+    }
+
+    /// Records progress (and extends the lease) with, when given, a newer live preview (its
+    /// PNG and the step it shows) in the same statement: whoever reads the progress sees the
+    /// preview made by then. False when the lease was lost.
+    pub async fn set_progress_and_preview(
+        &self,
+        id: JobId,
+        owner: &str,
+        (step, total): (u32, u32),
+        lease_ms: i64,
+        preview: Option<(&[u8], u32)>,
+    ) -> Result<bool, StoreError> {
         let result = sqlx::query(
-            "UPDATE render_jobs SET progress_step = $1, progress_total = $2, lease_expires_at = $3 \
+            "UPDATE render_jobs SET progress_step = $1, progress_total = $2, lease_expires_at = $3, \
+             preview_png = COALESCE($6, preview_png), preview_step = COALESCE($7, preview_step) \
              WHERE id = $4 AND lease_owner = $5 AND status = 'running'",
         )
         .bind(i64::from(step))
@@ -449,6 +465,8 @@ impl Store {
         .bind(now_ms() + lease_ms)
         .bind(id.0)
         .bind(owner)
+        .bind(preview.map(|(png, _)| png.to_vec()))
+        .bind(preview.map(|(_, step)| i64::from(step)))
         .execute(self.pool())
         .await
         .map_err(db_err("progress"))?;
@@ -486,7 +504,7 @@ impl Store {
         let mut tx = self.pool().begin().await.map_err(db_err("complete"))?;
         let row = sqlx::query(
             "UPDATE render_jobs SET status = 'done', finished_at = $1, lease_owner = NULL, \
-             lease_expires_at = NULL, last_error = NULL, nsfw = $4 \
+             lease_expires_at = NULL, last_error = NULL, nsfw = $4, preview_png = NULL \
              WHERE id = $2 AND lease_owner = $3 AND status = 'running' \
              RETURNING guild_id, member_id",
         )
@@ -538,7 +556,8 @@ impl Store {
         let retried = if retryable {
             sqlx::query(
                 "UPDATE render_jobs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, \
-                 not_before = $1, last_error = $2, progress_step = 0, progress_total = 0 \
+                 not_before = $1, last_error = $2, progress_step = 0, progress_total = 0, \
+                 preview_png = NULL \
                  WHERE id = $3 AND lease_owner = $4 AND status = 'running' AND attempts < max_attempts",
             )
             .bind(now + backoff_ms)
@@ -557,7 +576,7 @@ impl Store {
         }
         let failed = sqlx::query(
             "UPDATE render_jobs SET status = 'failed', lease_owner = NULL, lease_expires_at = NULL, \
-             finished_at = $1, last_error = $2, error_message_id = $3 \
+             finished_at = $1, last_error = $2, error_message_id = $3, preview_png = NULL \
              WHERE id = $4 AND lease_owner = $5 AND status = 'running'",
         )
         .bind(now)

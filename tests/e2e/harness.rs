@@ -294,6 +294,8 @@ pub fn test_config(db: &TestDb, fake: &FakeDiscord, catalog: &Path) -> Config {
     config.render.safety_checker = tiny_checker_dir(false).display().to_string();
     config.discord.delivery_poll_ms = 50;
     config.discord.progress_edit_interval_ms = 0;
+    // Live previews are tested on their own (`preview.rs`).
+    config.render.preview_every = 0;
     config
 }
 
@@ -577,11 +579,12 @@ pub fn spawn_zipp(
 }
 
 /// Whether `r` delivers an image through the interaction webhook `webhook`: the result
-/// replaces the deferred response (an edit of `@original` that carries a file).
+/// replaces the deferred response (an edit of `@original` that carries a file other than a live
+/// preview).
 pub fn is_image_delivery(r: &RecordedRequest, webhook: &str) -> bool {
     r.method == "PATCH"
         && r.path.strip_prefix(webhook) == Some("/messages/@original")
-        && !r.files.is_empty()
+        && r.files.iter().any(|f| f.filename != "preview.png")
 }
 
 /// The image deliveries through the interaction webhook `webhook` (see [`is_image_delivery`]).

@@ -29,6 +29,7 @@ mod limits;
 mod llamacpp;
 mod local_llm;
 mod persona;
+mod preview;
 mod public_safety;
 mod queue;
 mod retention;

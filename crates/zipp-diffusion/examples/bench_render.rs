@@ -76,6 +76,25 @@ fn parse_args() -> anyhow::Result<Args> {
     Ok(a)
 }
 
+/// The size of `image` as a PNG, encoded as the worker encodes previews (best compression,
+/// adaptive filters).
+fn png_bytes(image: &image::RgbImage) -> usize {
+    use image::ImageEncoder as _;
+    let mut out = Vec::new();
+    image::codecs::png::PngEncoder::new_with_quality(
+        &mut out,
+        image::codecs::png::CompressionType::Best,
+        image::codecs::png::FilterType::Adaptive,
+    )
+    .write_image(
+        image.as_raw(),
+        image.width(),
+        image.height(),
+        image::ExtendedColorType::Rgb8,
+    )
+    .map_or(0, |()| out.len())
+}
+
 fn median(mut xs: Vec<Duration>) -> Duration {
     xs.sort();
     xs[xs.len() / 2]
@@ -126,6 +145,58 @@ fn main() -> anyhow::Result<()> {
             args.runs
         );
     }
+    // Live previews: 20 steps with a preview every 5 (projected and PNG-encoded, as the worker
+    // does) against none, interleaved; then one preview of a 512×512 render's latents.
+    let params = GenerateParams {
+        prompt: "a photo of a cat".into(),
+        negative_prompt: String::new(),
+        seed: 7,
+        width: 64,
+        height: 64,
+        steps: 20,
+        guidance_scale: 7.5,
+        init_image: None,
+    };
+    model.latent_preview()?; // fitted once per model, at the first preview
+    let (mut plain, mut previewed, mut bytes) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..args.runs {
+        plain.push(timed(|| Ok(model.generate(&params, &mut |_, _| {})?))?.1);
+        previewed.push(
+            timed(|| {
+                Ok(
+                    model.generate_previewed(&params, &mut |_, _| true, 5, &mut |_, image| {
+                        bytes.push(png_bytes(&image));
+                    })?,
+                )
+            })?
+            .1,
+        );
+    }
+    let (plain, previewed) = (ms(median(plain)), ms(median(previewed)));
+    println!(
+        "tiny model: 64x64, 20 steps, a preview every 5: median {previewed:.1} ms against \
+         {plain:.1} ms without ({:+.2} ms per render), {:.0} bytes per preview",
+        previewed - plain,
+        bytes.iter().sum::<usize>() as f64 / bytes.len().max(1) as f64
+    );
+    let fit = zipp_diffusion::LatentPreview {
+        weights: vec![
+            [0.3, 0.2, 0.3],
+            [0.3, 0.5, 0.2],
+            [-0.3, 0.2, 0.3],
+            [-0.2, -0.3, -0.7],
+        ],
+        bias: [0.5, 0.5, 0.5],
+    };
+    let latents = candle_core::Tensor::randn(0f32, 1.0, (1, 4, 64, 64), &candle_core::Device::Cpu)?;
+    let (image, took) = timed(|| Ok(fit.project(&latents)?))?;
+    let png = png_bytes(&image);
+    println!(
+        "preview of a 512x512 render (64x64 latents, random): projection {:.2} ms, {} bytes as PNG \
+         (noise: an upper bound)",
+        ms(took),
+        png
+    );
     drop(model);
     let _ = std::fs::remove_dir_all(&dir);
     if args.tiny_only {

@@ -33,6 +33,19 @@ impl DiffusionModel {
         params: &GenerateParams,
         progress: &mut dyn FnMut(u32, u32) -> bool,
     ) -> Result<image::RgbImage> {
+        self.generate_previewed(params, progress, 0, &mut |_, _| {})
+    }
+
+    /// Like [`Self::generate_cancellable`], and every `every` steps (0: never; never after the
+    /// last, which the decoded image follows) `preview(done, image)` gets the current latents
+    /// projected to RGB ([`Self::latent_preview`]: one pixel per latent pixel, no VAE).
+    pub fn generate_previewed(
+        &self,
+        params: &GenerateParams,
+        progress: &mut dyn FnMut(u32, u32) -> bool,
+        every: u32,
+        preview: &mut dyn FnMut(u32, image::RgbImage),
+    ) -> Result<image::RgbImage> {
         self.validate(params)?;
         let guided = params.guidance_scale > 1.0;
         // An empty negative prompt is "no negative prompt".
@@ -62,6 +75,19 @@ impl DiffusionModel {
                 (first, noised)
             }
         };
+        let projection = if every > 0 {
+            Some(self.latent_preview()?)
+        } else {
+            None
+        };
+        let mut observe = |done: u32, total: u32, latents: &Tensor| -> Result<()> {
+            if let Some(projection) = projection {
+                if done % every == 0 && done < total {
+                    preview(done, projection.project(latents)?);
+                }
+            }
+            Ok(())
+        };
         let latents = self.denoise(
             &schedule,
             first,
@@ -70,6 +96,7 @@ impl DiffusionModel {
             params.guidance_scale,
             &mut rng,
             progress,
+            &mut observe,
         )?;
         let decoded = self.decode_latents(&latents)?;
         to_rgb(&decoded, params.width, params.height)
@@ -97,6 +124,7 @@ impl DiffusionModel {
             guidance_scale,
             &mut rng,
             &mut |_, _| true,
+            &mut |_, _, _| Ok(()),
         )
     }
 
@@ -112,6 +140,7 @@ impl DiffusionModel {
         guidance_scale: f64,
         rng: &mut SeededRng,
         progress: &mut dyn FnMut(u32, u32) -> bool,
+        observe: &mut dyn FnMut(u32, u32, &Tensor) -> Result<()>,
     ) -> Result<Tensor> {
         let guided = cond.context.dim(0)? == 2;
         let steps = &schedule.plan.timesteps[first..];
@@ -136,6 +165,7 @@ impl DiffusionModel {
                 .scheduler
                 .step(&schedule.plan, i, &out, &latents, rng)?;
             let done = u32::try_from(k + 1).unwrap_or(total);
+            observe(done, total, &latents)?;
             if !progress(done, total) {
                 return Err(DiffusionError::Cancelled { done, total });
             }

@@ -87,6 +87,7 @@ mod files;
 mod generate;
 mod json;
 pub mod parity;
+mod preview;
 mod rng;
 mod scheduler;
 mod taesd;
@@ -120,6 +121,7 @@ pub use conditioning::Conditioning;
 use conditioning::TextBranch;
 pub use error::DiffusionError;
 use files::{check_model_index, mmap_var_builder, weights_error, weights_file, PipelineKind};
+pub use preview::LatentPreview;
 use scheduler::{parse_scheduler_config, Plan, SchedulerSpec};
 pub use unet::AddedConditioning;
 
@@ -235,6 +237,8 @@ pub struct DiffusionModel {
     sample_size: (usize, usize),
     budget: AttentionBudget,
     weights_bytes: u64,
+    /// The latent → RGB projection for live previews, fitted on first use.
+    preview: std::sync::OnceLock<LatentPreview>,
 }
 
 // The worker shares one model between threads; fail the build, not the bot,
@@ -480,6 +484,7 @@ impl DiffusionModel {
             sample_size: unet_spec.sample_size,
             budget,
             weights_bytes,
+            preview: std::sync::OnceLock::new(),
         })
     }
 

@@ -70,6 +70,36 @@ fn generation_can_be_cancelled() {
     );
 }
 
+/// Previews come every `every` steps but not after the last (the image follows it), at one pixel
+/// per latent pixel, and leave the image unchanged; the projection is fitted once.
+#[test]
+fn previews_come_every_few_steps_and_change_nothing() {
+    let dir = tiny_dir();
+    let model = load(dir.path()).unwrap();
+    let plain = model.generate(&params(1), &mut |_, _| {}).unwrap();
+    let mut previews = Vec::new();
+    let previewed = model
+        .generate_previewed(&params(1), &mut |_, _| true, 1, &mut |done, image| {
+            previews.push((done, image));
+        })
+        .unwrap();
+    assert_eq!(plain.as_raw(), previewed.as_raw());
+    let steps: Vec<u32> = previews.iter().map(|(d, _)| *d).collect();
+    assert_eq!(steps, [1, 2], "every step but the last of 3");
+    let latent_side = 64 / model.latent_factor();
+    for (_, image) in &previews {
+        assert_eq!(image.dimensions(), (latent_side, latent_side));
+    }
+    assert_ne!(previews[0].1.as_raw(), previews[1].1.as_raw());
+    let fitted = model.latent_preview().unwrap().clone();
+    assert_eq!(&fitted, model.latent_preview().unwrap(), "kept");
+    let mut none = 0;
+    model
+        .generate_previewed(&params(1), &mut |_, _| true, 0, &mut |_, _| none += 1)
+        .unwrap();
+    assert_eq!(none, 0, "every = 0: no previews");
+}
+
 #[test]
 fn tiny_model_handles_sizes_and_no_guidance() {
     let dir = tiny_dir();

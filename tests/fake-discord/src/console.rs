@@ -372,7 +372,10 @@ impl Console {
                 .join(format!("{:04}-{}", r.seq, safe_name(&file.filename)));
             std::fs::write(&name, &file.bytes)
                 .with_context(|| format!("saving {}", name.display()))?;
-            if file.content_type.as_deref() == Some("image/png") || name.ends_with(".png") {
+            // A live preview (`preview.png`) is shown and saved, but the render goes on.
+            let is_image =
+                file.content_type.as_deref() == Some("image/png") || name.ends_with(".png");
+            if is_image && file.filename != "preview.png" {
                 self.images += 1;
                 if let Some(token) = &token {
                     self.rendering.remove(token);
