@@ -165,14 +165,15 @@ impl Delivery {
             let mut edit = serenity::EditInteractionResponse::new()
                 .content(text)
                 .allowed_mentions(serenity::CreateAllowedMentions::new());
-            // A newer live preview replaces the one shown (the result replaces it in turn).
-            match self.store.preview(job.id).await {
-                Ok(Some((png, step))) if step > shown_preview => {
+            // Another live preview replaces the one shown (the result replaces it in turn). A
+            // retried render's previews start again from its first steps: "another", not "later".
+            match self.store.preview(job.id, shown_preview).await {
+                Ok(Some((png, step))) => {
                     edit =
                         edit.new_attachment(serenity::CreateAttachment::bytes(png, PREVIEW_NAME));
                     shown_preview = step;
                 }
-                Ok(_) => {}
+                Ok(None) => {}
                 Err(error) => tracing::warn!(job = %job.id, %error, "reading the preview failed"),
             }
             if let Err(error) = edit.execute(&self.http, &job.interaction_token).await {

@@ -22,13 +22,20 @@ pub struct RenderedImage {
 }
 
 impl Store {
-    /// The latest live preview of job `id` and the step it shows, while it renders.
-    pub async fn preview(&self, id: JobId) -> Result<Option<(Vec<u8>, u32)>, StoreError> {
+    /// The latest live preview of job `id` and the step it shows, while it renders, unless it
+    /// shows step `shown` (the one already on Discord: its bytes are not read again).
+    pub async fn preview(
+        &self,
+        id: JobId,
+        shown: u32,
+    ) -> Result<Option<(Vec<u8>, u32)>, StoreError> {
         let row = sqlx::query(
             "SELECT preview_png, preview_step FROM render_jobs \
-             WHERE id = $1 AND status = 'running' AND preview_png IS NOT NULL",
+             WHERE id = $1 AND status = 'running' AND preview_png IS NOT NULL \
+             AND preview_step <> $2",
         )
         .bind(id.0)
+        .bind(i64::from(shown))
         .fetch_optional(self.pool())
         .await
         .map_err(db_err("read preview"))?;

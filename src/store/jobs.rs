@@ -344,7 +344,8 @@ impl Store {
         let now = now_ms();
         sqlx::query(
             "UPDATE render_jobs SET status = 'failed', error_message_id = 'render-error-crashed', \
-             last_error = 'lease expired on the last attempt', finished_at = $1, lease_owner = NULL \
+             last_error = 'lease expired on the last attempt', finished_at = $1, lease_owner = NULL, \
+             preview_png = NULL \
              WHERE status = 'running' AND lease_expires_at < $1 AND attempts >= max_attempts",
         )
         .bind(now)
@@ -358,7 +359,7 @@ impl Store {
         let sql = format!(
             "UPDATE render_jobs SET status = 'running', lease_owner = $1, lease_expires_at = $2, \
              attempts = attempts + 1, started_at = COALESCE(started_at, $3), progress_step = 0, \
-             progress_total = 0 \
+             progress_total = 0, preview_png = NULL \
              WHERE id = (SELECT j.id FROM render_jobs j \
                  LEFT JOIN guild_turns g ON g.guild_id = COALESCE(j.guild_id, 0) \
                  LEFT JOIN member_turns m ON m.guild_id = COALESCE(j.guild_id, 0) \

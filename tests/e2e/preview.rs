@@ -129,7 +129,7 @@ async fn progress_edits_carry_a_live_preview(kind: Db) {
     assert_eq!(names, ["imagine.png"]);
     assert!(app
         .store
-        .preview(zipp::ids::JobId(1))
+        .preview(zipp::ids::JobId(1), 0)
         .await
         .expect("read")
         .is_none());

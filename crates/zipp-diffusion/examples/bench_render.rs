@@ -123,17 +123,18 @@ fn main() -> anyhow::Result<()> {
         ms(load),
         model.scheduler_name()
     );
+    let tiny_params = |steps| GenerateParams {
+        prompt: "a photo of a cat".into(),
+        negative_prompt: String::new(),
+        seed: 7,
+        width: 64,
+        height: 64,
+        steps,
+        guidance_scale: 7.5,
+        init_image: None,
+    };
     for steps in [4, 20] {
-        let params = GenerateParams {
-            prompt: "a photo of a cat".into(),
-            negative_prompt: String::new(),
-            seed: 7,
-            width: 64,
-            height: 64,
-            steps,
-            guidance_scale: 7.5,
-            init_image: None,
-        };
+        let params = tiny_params(steps);
         model.generate(&params, &mut |_, _| {})?; // warm-up
         let mut times = Vec::with_capacity(args.runs);
         for _ in 0..args.runs {
@@ -147,16 +148,7 @@ fn main() -> anyhow::Result<()> {
     }
     // Live previews: 20 steps with a preview every 5 (projected and PNG-encoded, as the worker
     // does) against none, interleaved; then one preview of a 512×512 render's latents.
-    let params = GenerateParams {
-        prompt: "a photo of a cat".into(),
-        negative_prompt: String::new(),
-        seed: 7,
-        width: 64,
-        height: 64,
-        steps: 20,
-        guidance_scale: 7.5,
-        init_image: None,
-    };
+    let params = tiny_params(20);
     model.latent_preview()?; // fitted once per model, at the first preview
     let (mut plain, mut previewed, mut bytes) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..args.runs {
