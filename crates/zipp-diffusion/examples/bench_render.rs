@@ -77,7 +77,8 @@ fn parse_args() -> anyhow::Result<Args> {
 }
 
 /// The size of `image` as a PNG, encoded as the worker encodes previews (best compression,
-/// adaptive filters).
+/// adaptive filters: `render::png::encode_png` of the bot crate, which this engine crate must
+/// not depend on).
 fn png_bytes(image: &image::RgbImage) -> usize {
     use image::ImageEncoder as _;
     let mut out = Vec::new();
