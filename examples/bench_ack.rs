@@ -5,8 +5,9 @@
 //! (`ImagineService::accept`), so the figure includes it; the run checks that all N jobs exist.
 //!
 //! With `--press`, the same for presses of a result's Reroll, Without persona, Vary (subtle,
-//! strong) and Upscale buttons (each a new job, stored before its deferral like `/imagine`): N
-//! finished parent jobs of N members, each owner presses once.
+//! strong) and Upscale buttons, and of U3 and V3 under a grid of four (each a new job, stored
+//! before its deferral like `/imagine`): N finished parent jobs of N members, each owner
+//! presses once.
 //!
 //! `cargo run --release --example bench_ack -- [--n 500] [--press]`
 
@@ -149,8 +150,9 @@ async fn run(kind: Db, n: u64) -> anyhow::Result<()> {
 }
 
 /// N owners each press `button` (`zipp-reroll`, `zipp-plain`, `zipp-vary-subtle`, …) under
-/// their own result (a finished job with an image: Vary and Upscale check it is kept).
-async fn run_presses(kind: Db, n: u64, button: &str) -> anyhow::Result<()> {
+/// their own result (a finished job with an image: Vary and Upscale check it is kept); with
+/// `cell`, under image `cell` of a grid of four (the U and V buttons).
+async fn run_presses(kind: Db, n: u64, button: &str, cell: Option<u32>) -> anyhow::Result<()> {
     let bench = bench(kind, 4 * n).await?;
     let fake = &bench.fake;
     let cfg = *fake.config();
@@ -161,6 +163,7 @@ async fn run_presses(kind: Db, n: u64, button: &str) -> anyhow::Result<()> {
             guild_id: Some(zipp::ids::GuildId(cfg.guild_id)),
             channel_id: zipp::ids::ChannelId(cfg.channel_id),
             member_id: zipp::ids::MemberId(owner(i)),
+            image_count: cell.map(|_| 4),
             ..new_job(970_000_000_000_000_000 + i)
         };
         parents.push(bench.app.store.enqueue(&job).await?.id);
@@ -193,20 +196,28 @@ async fn run_presses(kind: Db, n: u64, button: &str) -> anyhow::Result<()> {
         "",
     );
     message["author"] = fake_discord::fixtures::bot_user(&cfg);
+    let custom_id = |parent: i64| match cell {
+        Some(cell) => format!("{button}:{parent}:{cell}"),
+        None => format!("{button}:{parent}"),
+    };
     let mut sent = HashMap::new();
     for (i, parent) in parents.iter().enumerate() {
         let id = 990_000_000_000_000_000 + i as u64;
         let token = format!("token-{id}");
         let event = fake_discord::fixtures::InteractionBuilder::new(&cfg, id, &token)
             .user(owner(i as u64), "member")
-            .button(&format!("{button}:{}", parent.0), message.clone());
+            .button(&custom_id(parent.0), message.clone());
         sent.insert(harness::callback_path(id, &token), Instant::now());
         fake.dispatch("INTERACTION_CREATE", event).await;
     }
     let latencies = bench.latencies(n, &sent).await?;
     report(
         kind,
-        &format!("\"button\":\"{button}\",\"presses\":{n}"),
+        &format!(
+            "\"button\":\"{button}{}\",\"presses\":{n}",
+            cell.map(|c| format!(" of image {}", c + 1))
+                .unwrap_or_default()
+        ),
         &latencies,
     );
     bench.finish().await;
@@ -226,14 +237,17 @@ async fn main() -> anyhow::Result<()> {
     let press = args.iter().any(|a| a == "--press");
     for kind in [Db::Sqlite, Db::Postgres] {
         if press {
-            for button in [
-                "zipp-reroll",
-                "zipp-plain",
-                "zipp-vary-subtle",
-                "zipp-vary-strong",
-                "zipp-upscale",
+            for (button, cell) in [
+                ("zipp-reroll", None),
+                ("zipp-plain", None),
+                ("zipp-vary-subtle", None),
+                ("zipp-vary-strong", None),
+                ("zipp-upscale", None),
+                // U3 and V3 under a grid of four.
+                ("zipp-upscale", Some(2)),
+                ("zipp-vary-strong", Some(2)),
             ] {
-                run_presses(kind, n, button).await?;
+                run_presses(kind, n, button, cell).await?;
             }
         } else {
             run(kind, n).await?;

@@ -66,6 +66,9 @@ fn job(i: u64) -> NewJob {
         aspect: None,
         parent_id: None,
         derive: None,
+        source_cell: None,
+        image_count: None,
+        model_choice: None,
     }
 }
 

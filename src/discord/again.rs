@@ -3,7 +3,8 @@
 //! under a result a persona rewrote **Without persona** (the same seed and shape, the prompt
 //! as typed), and **Vary (subtle)**, **Vary (strong)** and **Upscale ×2**: img2img from the
 //! result's own PNG (see [`Derive`]), with a new seed for a variation and the same one for an
-//! upscale. Only the member who made the image may press them (others get a short private
+//! upscale. Under a grid of several images, **U1…** and **V1…** do the same from one of them
+//! (see [`cell_rows`]). Only the member who made the image may press them (others get a short private
 //! note). A press passes the same checks as `/imagine` (prompt rules, limits) and is stored
 //! before it is acknowledged.
 
@@ -74,6 +75,46 @@ pub fn derive_row(i18n: &I18n, locale: &str, job: JobId) -> serenity::CreateActi
     serenity::CreateActionRow::Buttons(buttons)
 }
 
+/// The Fluent id of the label of a derivation's button under one image of a grid (`U1`, `V1`).
+fn cell_label_key(derive: Derive) -> &'static str {
+    match derive {
+        Derive::Upscale => "imagine-upscale-cell-button",
+        _ => "imagine-vary-cell-button",
+    }
+}
+
+/// The buttons under a grid of `count` images, as Midjourney's: a row of Upscale (`U1`…) and a
+/// row of Vary (strong) (`V1`…), one per image. A `V` press renders a new grid of variations of
+/// that image; a `U` press one image twice its size.
+pub fn cell_rows(
+    i18n: &I18n,
+    locale: &str,
+    job: JobId,
+    count: u32,
+) -> Vec<serenity::CreateActionRow> {
+    [Derive::Upscale, Derive::VaryStrong]
+        .into_iter()
+        .map(|derive| {
+            let buttons = (0..count)
+                .map(|cell| {
+                    serenity::CreateButton::new(format!(
+                        "{}{}:{cell}",
+                        derive_prefix(derive),
+                        job.0
+                    ))
+                    .label(i18n.tr(
+                        locale,
+                        cell_label_key(derive),
+                        Some(&crate::fluent_args!["n" => cell + 1]),
+                    ))
+                    .style(serenity::ButtonStyle::Secondary)
+                })
+                .collect();
+            serenity::CreateActionRow::Buttons(buttons)
+        })
+        .collect()
+}
+
 /// The Reroll button of result `job`.
 pub fn reroll_button(i18n: &I18n, locale: &str, job: JobId) -> serenity::CreateButton {
     serenity::CreateButton::new(format!("{REROLL_PREFIX}{}", job.0))
@@ -113,6 +154,11 @@ pub async fn on_component(
                 .allowed_mentions(serenity::CreateAllowedMentions::new()),
         )
     };
+    // `<job id>`, or `<job id>:<image>` under one image of a grid.
+    let (id, cell) = match id.split_once(':') {
+        Some((id, cell)) => (id, cell.parse::<u32>().ok()),
+        None => (id, None),
+    };
     let parent = match id.parse::<i64>() {
         Ok(id) => match data.store.job(JobId(id)).await {
             Ok(job) => job,
@@ -138,7 +184,9 @@ pub async fn on_component(
     if derive.is_some() {
         // img2img needs the result's own image, one picture: not a side-by-side comparison,
         // and not one the retention sweep already deleted.
-        let refusal = if parent.compare.is_some() {
+        let refusal = if parent.compare.is_some()
+            || cell.is_some_and(|cell| cell >= parent.image_count)
+        {
             Some("imagine-derive-unavailable")
         } else {
             match data.store.has_rendered_image(parent.id).await {
@@ -169,8 +217,11 @@ pub async fn on_component(
         prompt: parent.prompt.clone(),
         negative: Some(parent.negative_prompt.clone()).filter(|n| !n.is_empty()),
         // Without persona: the very image, minus the persona's rewrite; an upscale redraws the
-        // very image larger.
-        seed: (plain || derive.is_some_and(|d| !d.new_seed())).then_some(parent.seed as i64),
+        // very image larger (one of a grid: that image's own seed).
+        seed: (plain || derive.is_some_and(|d| !d.new_seed())).then_some(
+            crate::domain::image_seed(parent.seed, cell.filter(|_| derive.is_some()).unwrap_or(0))
+                as i64,
+        ),
         mode: Some(if plain {
             crate::imagine::PersonaMode::Off
         } else {
@@ -184,6 +235,12 @@ pub async fn on_component(
         aspect: parent.aspect,
         parent: Some(parent.id),
         derive,
+        source_cell: cell.filter(|_| derive.is_some()),
+        // As many as the parent (a V press under a grid makes a grid of variations); an
+        // upscale is one image.
+        count: Some(parent.image_count),
+        // The parent's pick, if the member made one (refused if the server no longer allows it).
+        model: parent.model_choice.clone(),
     };
     // As `/imagine`: everything that can refuse before the acknowledgement, and the job stored
     // before it.

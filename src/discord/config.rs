@@ -75,6 +75,7 @@ pub async fn show(ctx: Context<'_>) -> Result<(), BotError> {
     let backfill = on_off(settings.backfill_on());
     let metadata = on_off(settings.metadata_on());
     let default = data.i18n.tr(locale(ctx), "config-default", None);
+    let choices = data.imagine.allowed_models(Some(guild(ctx)?)).await?;
     let text = data.i18n.tr(
         locale(ctx),
         "config-settings",
@@ -84,6 +85,7 @@ pub async fn show(ctx: Context<'_>) -> Result<(), BotError> {
             "persona" => persona,
             "backfill" => backfill,
             "metadata" => metadata,
+            "choices" => choices.join(", "),
         ]),
     );
     reply(ctx, text).await
@@ -133,17 +135,51 @@ pub async fn llm(
     Ok(())
 }
 
-/// Choose the diffusion model that renders images.
+/// What `/config diffusion` does with the model it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, poise::ChoiceParameter)]
+pub enum ModelRole {
+    /// The server's model: it renders unless a member picks another (the default).
+    #[name = "default"]
+    Default,
+    /// Members may also pick it with `/imagine model`.
+    #[name = "allow"]
+    Allow,
+    /// Members may no longer pick it.
+    #[name = "remove"]
+    Remove,
+}
+
+/// Choose the diffusion model that renders images, and the ones members may pick.
 #[poise::command(slash_command, guild_only, required_permissions = "MANAGE_GUILD")]
 pub async fn diffusion(
     ctx: Context<'_>,
     #[autocomplete = "complete_diffusion"] name: String,
+    role: Option<ModelRole>,
 ) -> Result<(), BotError> {
     let data = ctx.data();
-    if !data.catalog.available_diffusion().any(|n| n == name) {
+    let role = role.unwrap_or(ModelRole::Default);
+    // A model no longer in the catalog may still be taken off the list.
+    if role != ModelRole::Remove && !data.catalog.available_diffusion().any(|n| n == name) {
         return Err(UserError::new("error-unknown-diffusion").into());
     }
-    change(ctx, GuildSetting::DiffusionModel, &name).await
+    if role == ModelRole::Default {
+        return change(ctx, GuildSetting::DiffusionModel, &name).await;
+    }
+    let guild = guild(ctx)?;
+    let member = MemberId(ctx.author().id.get());
+    let allow = role == ModelRole::Allow;
+    let changed = data
+        .store
+        .set_diffusion_allowed(guild, &name, allow, member)
+        .await?;
+    tracing::info!(guild = %guild, member = %member, model = %name, allow, changed, "models members may pick changed");
+    let models = data.imagine.allowed_models(Some(guild)).await?;
+    let text = data.i18n.tr(
+        locale(ctx),
+        "config-diffusion-choices",
+        Some(&fluent_args!["models" => models.join(", ")]),
+    );
+    reply(ctx, text).await
 }
 
 /// Turn persona inference on or off for the whole server.

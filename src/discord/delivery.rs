@@ -212,7 +212,7 @@ impl Delivery {
         };
         embed = embed
             .field(t("imagine-field-model"), clip(&job.model, 256), true)
-            .field(t("imagine-field-seed"), job.seed.to_string(), true)
+            .field(t("imagine-field-seed"), seeds(job), true)
             .field(
                 t("imagine-field-rewrite"),
                 clip(&crate::rewrite::public_kind(&job.rewrite_kind), 256),
@@ -369,15 +369,17 @@ impl Delivery {
             }))
         })
         .await??;
-        let mut content = self.i18n.tr(
-            &job.locale,
-            if job.compare.is_some() {
-                "imagine-compare-result"
-            } else {
-                "imagine-result"
-            },
-            None,
-        );
+        let mut content = if job.compare.is_some() {
+            self.i18n.tr(&job.locale, "imagine-compare-result", None)
+        } else if job.image_count > 1 {
+            self.i18n.tr(
+                &job.locale,
+                "imagine-result-grid",
+                Some(&fluent_args!["count" => job.image_count]),
+            )
+        } else {
+            self.i18n.tr(&job.locale, "imagine-result", None)
+        };
         let mut embed = self.embed(job, Some(image.render_ms));
         // Which persona version the rewrite used, and a button that opens it for its owner.
         let persona = match job.persona_id {
@@ -441,7 +443,16 @@ impl Delivery {
         // Vary and Upscale start from this one picture: not under a comparison, nor when no
         // image could be attached.
         if job.compare.is_none() && attachment.is_some() {
-            components.push(super::again::derive_row(&self.i18n, &job.locale, job.id));
+            if job.image_count > 1 {
+                components.extend(super::again::cell_rows(
+                    &self.i18n,
+                    &job.locale,
+                    job.id,
+                    job.image_count,
+                ));
+            } else {
+                components.push(super::again::derive_row(&self.i18n, &job.locale, job.id));
+            }
         }
         if via == "interaction" {
             // The result replaces the deferred response: an edit, so sending it twice (a bot
@@ -600,7 +611,7 @@ pub(super) fn what_ran(job: &RenderJob, image: Option<&RenderedImage>) -> (u32, 
     let (image_w, image_h) = image.map_or((0, 0), |i| (i.width, i.height));
     let halves = if job.compare.is_some() { 2 } else { 1 };
     let steps = match job.steps {
-        0 => job.progress_total / halves,
+        0 => job.progress_total / halves / job.image_count.max(1),
         steps => steps,
     };
     let (width, height) = match (job.width, job.height) {
@@ -608,10 +619,26 @@ pub(super) fn what_ran(job: &RenderJob, image: Option<&RenderedImage>) -> (u32, 
             image_w.saturating_sub(crate::render::png::COMPARE_GAP) / 2,
             image_h,
         ),
-        (0, _) | (_, 0) => (image_w, image_h),
+        (0, _) | (_, 0) => {
+            let (cols, rows) = crate::domain::grid_shape(job.image_count);
+            (image_w / cols, image_h / rows)
+        }
         size => size,
     };
     (steps, width, height)
+}
+
+/// The seed of a job's image, or the first and last of a grid's (they follow each other).
+pub(super) fn seeds(job: &RenderJob) -> String {
+    if job.image_count > 1 {
+        format!(
+            "{}–{}",
+            job.seed,
+            crate::domain::image_seed(job.seed, job.image_count - 1)
+        )
+    } else {
+        job.seed.to_string()
+    }
 }
 
 /// The PNG text chunk other Stable Diffusion tools read generation parameters from.
@@ -638,6 +665,10 @@ fn parameters(job: &RenderJob, image: &RenderedImage) -> String {
         "Seed: {}, Size: {width}x{height}, Model: {}",
         job.seed, job.model
     ));
+    // A grid: the images' seeds follow the first (as other tools write a batch).
+    if job.image_count > 1 {
+        text.push_str(&format!(", Batch size: {}", job.image_count));
+    }
     text
 }
 

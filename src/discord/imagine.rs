@@ -1,4 +1,4 @@
-//! `/imagine prompt [seed] [negative] [persona]`, shaped as the product: convert the interaction
+//! `/imagine prompt [seed] [negative] [persona] [aspect] [count] [model]`, shaped as the product: convert the interaction
 //! → [`ImagineService::prepare`] (validation; refusals are ephemeral) →
 //! [`ImagineService::accept`] (the durable job, one statement) → defer →
 //! [`ImagineService::hand_off`] (the rewrite stage rewrites and queues it). The worker renders;
@@ -109,7 +109,34 @@ pub(super) fn age_restricted(
     }
 }
 
+/// The models this server lets its members pick (its own first) that contain `partial`.
+async fn complete_model(ctx: Context<'_>, partial: &str) -> serenity::CreateAutocompleteResponse {
+    let guild = ctx.guild_id().map(|g| GuildId(g.get()));
+    let models = match ctx.data().imagine.allowed_models(guild).await {
+        Ok(models) => models,
+        Err(error) => {
+            tracing::warn!(%error, "listing the models a member may pick failed");
+            Vec::new()
+        }
+    };
+    let partial = partial.to_lowercase();
+    models
+        .into_iter()
+        .filter(|m| m.to_lowercase().contains(&partial))
+        .take(25)
+        .fold(
+            serenity::CreateAutocompleteResponse::new(),
+            |response, name| {
+                // Discord's limit on a choice's name and value.
+                let shown: String = name.chars().take(100).collect();
+                response.add_string_choice(shown.clone(), shown)
+            },
+        )
+}
+
 /// Render an image from your prompt (texts come from commands/*.ftl).
+// One argument per option Discord shows.
+#[allow(clippy::too_many_arguments)]
 #[poise::command(slash_command)]
 pub async fn imagine(
     ctx: Context<'_>,
@@ -120,6 +147,10 @@ pub async fn imagine(
     negative: Option<String>,
     persona: Option<PersonaMode>,
     aspect: Option<AspectChoice>,
+    #[min = 1]
+    #[max = 4]
+    count: Option<u32>,
+    #[autocomplete = "complete_model"] model: Option<String>,
 ) -> Result<(), BotError> {
     let poise::Context::Application(app) = ctx else {
         return Ok(());
@@ -149,6 +180,9 @@ pub async fn imagine(
         aspect: aspect.map(Into::into),
         parent: None,
         derive: None,
+        source_cell: None,
+        count,
+        model,
     };
     // Everything that can refuse comes before deferring: a refusal is an ephemeral reply and
     // nothing is stored.

@@ -116,7 +116,8 @@ async fn info(
         "imagine-info",
         Some(&fluent_args![
             "model" => for_echo(&job.model),
-            "seed" => job.seed.to_string(),
+            // A grid's images take the seeds that follow the first.
+            "seed" => super::delivery::seeds(&job),
             "steps" => steps,
             "width" => width,
             "height" => height,
@@ -133,7 +134,14 @@ async fn info(
         text.push_str(&data.i18n.tr(
             locale,
             "imagine-info-derived",
-            Some(&fluent_args!["parent" => format!("#{}", parent.0), "how" => how]),
+            Some(&fluent_args![
+                // Which image of the parent's grid, when it came from one.
+                "parent" => match job.source_cell {
+                    Some(cell) => format!("#{} ({})", parent.0, cell + 1),
+                    None => format!("#{}", parent.0),
+                },
+                "how" => how
+            ]),
         ));
     }
     Ok(text)

@@ -1,5 +1,6 @@
 //! `/settings`: a member's defaults for `/imagine` in this server (the shape of their images,
-//! and whether their persona rewrites their prompts). Private; erased by `/persona forget`.
+//! how many per command, and whether their persona rewrites their prompts). Private; erased by
+//! `/persona forget`.
 
 use poise::serenity_prelude as serenity;
 
@@ -29,6 +30,9 @@ pub async fn settings(
     ctx: Context<'_>,
     aspect: Option<AspectChoice>,
     persona: Option<PersonaDefault>,
+    #[min = 1]
+    #[max = 4]
+    count: Option<u32>,
     reset: Option<bool>,
 ) -> Result<(), BotError> {
     let guild = ctx
@@ -43,7 +47,15 @@ pub async fn settings(
         data.i18n.tr(locale, "settings-reset-done", None)
     } else {
         let mut current = data.store.member_settings(guild, member).await?;
-        if aspect.is_some() || persona.is_some() {
+        if aspect.is_some() || persona.is_some() || count.is_some() {
+            if let Some(count) = count {
+                if !(1..=crate::domain::MAX_IMAGES).contains(&count) {
+                    return Err(UserError::new("error-count-range")
+                        .with_number("max", i64::from(crate::domain::MAX_IMAGES))
+                        .into());
+                }
+                current.image_count = Some(count);
+            }
             if let Some(aspect) = aspect {
                 current.aspect = Some(aspect.into());
             }
@@ -81,6 +93,10 @@ fn shown(data: &super::BotData, locale: &str, settings: MemberSettings) -> Strin
     data.i18n.tr(
         locale,
         "settings-shown",
-        Some(&fluent_args!["aspect" => aspect, "persona" => persona]),
+        Some(&fluent_args![
+            "aspect" => aspect,
+            "persona" => persona,
+            "count" => settings.image_count.unwrap_or(1),
+        ]),
     )
 }

@@ -298,6 +298,31 @@ pub struct NewJob {
     pub parent_id: Option<JobId>,
     /// How it starts from its parent's image (Vary, Upscale); None for a new image.
     pub derive: Option<Derive>,
+    /// Which image of the parent's grid a Vary or Upscale starts from (None: its whole image).
+    pub source_cell: Option<u32>,
+    /// How many images to render, 1 to [`MAX_IMAGES`] (None: the member's default from
+    /// `/settings`, else 1; settled when the job is stored).
+    pub image_count: Option<u32>,
+    /// The model the member picked (`/imagine model`); None: the server's.
+    pub model_choice: Option<String>,
+}
+
+/// The most images one job renders (`/imagine count`).
+pub const MAX_IMAGES: u32 = 4;
+
+/// The columns and rows of a grid of `count` images: four as 2 × 2, fewer in one row.
+pub fn grid_shape(count: u32) -> (u32, u32) {
+    match count {
+        0 | 1 => (1, 1),
+        4 => (2, 2),
+        n => (n, 1),
+    }
+}
+
+/// The seed of image `index` of a job seeded `seed`: the following seeds, wrapping within
+/// Discord's seed range (32 bits).
+pub fn image_seed(seed: u64, index: u32) -> u64 {
+    (seed + u64::from(index)) & u64::from(u32::MAX)
 }
 
 /// A job as stored.
@@ -381,6 +406,12 @@ pub struct RenderJob {
     pub parent_id: Option<JobId>,
     /// How it starts from its parent's image (Vary, Upscale); None for a new image.
     pub derive: Option<Derive>,
+    /// Which image of the parent's grid a Vary or Upscale starts from (None: its whole image).
+    pub source_cell: Option<u32>,
+    /// How many images it renders (seeds `seed`, `seed + 1`, …), shown as one grid.
+    pub image_count: u32,
+    /// The model the member picked (None: the server's, settled by the rewrite).
+    pub model_choice: Option<String>,
 }
 
 /// A job handed to a worker together with its lease.
@@ -616,6 +647,9 @@ mod tests {
             aspect: None,
             parent_id: None,
             derive: None,
+            source_cell: None,
+            image_count: 1,
+            model_choice: None,
         };
         let new = NewJob {
             guild_id: job.guild_id,
@@ -643,6 +677,9 @@ mod tests {
             aspect: None,
             parent_id: None,
             derive: None,
+            source_cell: None,
+            image_count: None,
+            model_choice: None,
         };
         let leased = LeasedJob {
             job: job.clone(),

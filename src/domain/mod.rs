@@ -7,9 +7,10 @@ pub mod jobs;
 pub mod personas;
 
 pub use edges::{Edge, EdgeDelta, EdgeKind, GraphNode};
+pub use jobs::{grid_shape, image_seed};
 pub use jobs::{
     Acceptance, Aspect, Compare, Derive, FailOutcome, JobLimits, JobStatus, LeasedJob, LimitKind,
-    LimitRefusal, NewJob, PersonaMode, QueuedJob, RenderJob, Side,
+    LimitRefusal, NewJob, PersonaMode, QueuedJob, RenderJob, Side, MAX_IMAGES,
 };
 pub use personas::{Persona, SOURCE_EDITED, SOURCE_INFERRED, SOURCE_QUESTIONNAIRE};
 

@@ -30,6 +30,7 @@ pub use validate::{validate, ImagineInput, InputLimits, MAX_SEED};
 
 use crate::config::Config;
 pub use crate::domain::PersonaMode;
+use crate::domain::MAX_IMAGES;
 use crate::error::UserError;
 use crate::ids::{ApplicationId, ChannelId, GuildId, InteractionId, JobId, MemberId};
 use crate::rewrite::prompt::Example;
@@ -83,6 +84,12 @@ pub struct ImagineRequest {
     pub parent: Option<JobId>,
     /// How it starts from the parent's image (Vary, Upscale); None for a new image.
     pub derive: Option<crate::domain::Derive>,
+    /// Which image of the parent's grid a Vary or Upscale starts from (None: its whole image).
+    pub source_cell: Option<u32>,
+    /// How many images (None: the member's default from `/settings`, else 1).
+    pub count: Option<u32>,
+    /// The diffusion model the member picked (None: the server's).
+    pub model: Option<String>,
 }
 
 impl std::fmt::Debug for ImagineRequest {
@@ -114,6 +121,18 @@ pub enum ImagineError {
     Store(#[from] StoreError),
 }
 
+/// What the rewrite of a job starts from: the request as stored.
+#[derive(Clone, Copy)]
+struct Pending<'a> {
+    job: JobId,
+    guild: Option<GuildId>,
+    member: MemberId,
+    prompt: &'a str,
+    mode: PersonaMode,
+    aspect: Option<crate::domain::Aspect>,
+    model_choice: Option<&'a str>,
+}
+
 /// A job stored before the acknowledgement, with what its rewrite needs.
 pub struct Accepted {
     /// The job.
@@ -126,6 +145,7 @@ pub struct Accepted {
     prompt: String,
     mode: PersonaMode,
     aspect: Option<crate::domain::Aspect>,
+    model_choice: Option<String>,
 }
 
 impl std::fmt::Debug for Accepted {
@@ -223,7 +243,21 @@ impl ImagineService {
             tracing::info!(guild = ?request.guild, member = %request.member, reason = blocked.as_str(), "prompt refused by a blocklist");
             return Err(UserError::new("error-prompt-blocked").into());
         }
+        if let Some(count) = request.count {
+            if !(1..=MAX_IMAGES).contains(&count) {
+                return Err(UserError::new("error-count-range")
+                    .with_number("max", i64::from(MAX_IMAGES))
+                    .into());
+            }
+        }
+        if let Some(model) = &request.model {
+            self.check_model_choice(request.guild, model).await?;
+        }
         if request.mode == Some(PersonaMode::Compare) {
+            // A comparison is one pair of images.
+            if request.count.is_some_and(|n| n > 1) {
+                return Err(UserError::new("error-compare-count").into());
+            }
             let persona = match request.guild {
                 Some(guild) => self.store.active_persona(guild, request.member).await?,
                 None => None,
@@ -257,6 +291,7 @@ impl ImagineService {
             Some(_) => request.mode.unwrap_or(PersonaMode::Default),
             None => PersonaMode::Off,
         };
+        let one_image = compare.is_some() || request.derive == Some(crate::domain::Derive::Upscale);
         let job = NewJob {
             guild_id: request.guild,
             channel_id: request.channel,
@@ -284,6 +319,10 @@ impl ImagineService {
             compare,
             persona_id: None,
             persona_mode: mode,
+            source_cell: request.source_cell,
+            // A comparison is one pair; an upscale, one image.
+            image_count: if one_image { Some(1) } else { request.count },
+            model_choice: request.model.clone(),
         };
         let limits = operator_limits(&self.config);
         let (id, newly_created) = match self
@@ -314,6 +353,7 @@ impl ImagineService {
             prompt: input.prompt,
             mode,
             aspect: request.aspect,
+            model_choice: request.model,
         })
     }
 
@@ -336,28 +376,30 @@ impl ImagineService {
     /// worker. Nothing happens when this process lost the rewrite lease meanwhile (another bot
     /// process took the job over).
     pub async fn rewrite(&self, accepted: &Accepted) -> Result<(), StoreError> {
-        self.rewrite_job(
-            accepted.job,
-            accepted.guild,
-            accepted.member,
-            &accepted.prompt,
-            accepted.mode,
-            accepted.aspect,
-        )
+        self.rewrite_job(&Pending {
+            job: accepted.job,
+            guild: accepted.guild,
+            member: accepted.member,
+            prompt: &accepted.prompt,
+            mode: accepted.mode,
+            aspect: accepted.aspect,
+            model_choice: accepted.model_choice.as_deref(),
+        })
         .await
     }
 
     /// Looks up what the rewrite needs *now* — the server's model and LLM, the member's persona —
     /// rewrites and queues the job.
-    async fn rewrite_job(
-        &self,
-        job: JobId,
-        guild: Option<GuildId>,
-        member: MemberId,
-        prompt: &str,
-        mode: PersonaMode,
-        aspect: Option<crate::domain::Aspect>,
-    ) -> Result<(), StoreError> {
+    async fn rewrite_job(&self, pending: &Pending<'_>) -> Result<(), StoreError> {
+        let Pending {
+            job,
+            guild,
+            member,
+            prompt,
+            mode,
+            aspect,
+            model_choice,
+        } = *pending;
         let settings = match guild {
             Some(guild) => self.store.guild_settings(guild).await?,
             None => GuildSettings::default(),
@@ -402,10 +444,7 @@ impl ImagineService {
                 };
             }
         }
-        let model = settings
-            .diffusion_model
-            .clone()
-            .unwrap_or_else(|| self.config.render.default_model().to_owned());
+        let model = self.settled_model(guild, &settings, model_choice).await?;
         self.finish(
             job,
             &rewritten,
@@ -625,15 +664,84 @@ impl ImagineService {
     }
 
     async fn recovered(&self, job: &RenderJob) -> Result<(), StoreError> {
-        self.rewrite_job(
-            job.id,
-            job.guild_id,
-            job.member_id,
-            &job.prompt,
-            job.persona_mode,
-            job.aspect,
-        )
+        self.rewrite_job(&Pending {
+            job: job.id,
+            guild: job.guild_id,
+            member: job.member_id,
+            prompt: &job.prompt,
+            mode: job.persona_mode,
+            aspect: job.aspect,
+            model_choice: job.model_choice.as_deref(),
+        })
         .await
+    }
+
+    /// The models `guild`'s members may pick with `/imagine model`: the server's own first, then
+    /// the ones its moderators allowed. In DMs, the operator's default only.
+    pub async fn allowed_models(&self, guild: Option<GuildId>) -> Result<Vec<String>, StoreError> {
+        let default = self.config.render.default_model().to_owned();
+        let Some(guild) = guild else {
+            return Ok(vec![default]);
+        };
+        let own = self
+            .store
+            .guild_settings(guild)
+            .await?
+            .diffusion_model
+            .unwrap_or(default);
+        let mut models = vec![own];
+        for model in self.store.allowed_diffusion_models(guild).await? {
+            if !models.contains(&model) {
+                models.push(model);
+            }
+        }
+        Ok(models)
+    }
+
+    /// Refuses a model the member may not pick here, naming the ones they may.
+    async fn check_model_choice(
+        &self,
+        guild: Option<GuildId>,
+        model: &str,
+    ) -> Result<(), ImagineError> {
+        let allowed = self.allowed_models(guild).await?;
+        if allowed.iter().any(|m| m == model) {
+            return Ok(());
+        }
+        Err(UserError::new("error-model-not-allowed")
+            .with_text("models", allowed.join(", "))
+            .into())
+    }
+
+    /// The model a job renders with: the member's pick while the server still allows it (a
+    /// moderator may have removed it since the request), else the server's.
+    async fn settled_model(
+        &self,
+        guild: Option<GuildId>,
+        settings: &GuildSettings,
+        choice: Option<&str>,
+    ) -> Result<String, StoreError> {
+        let own = settings
+            .diffusion_model
+            .clone()
+            .unwrap_or_else(|| self.config.render.default_model().to_owned());
+        let Some(choice) = choice.filter(|c| *c != own) else {
+            return Ok(own);
+        };
+        if self
+            .allowed_models(guild)
+            .await?
+            .iter()
+            .any(|m| m == choice)
+        {
+            Ok(choice.to_owned())
+        } else {
+            tracing::info!(
+                model = choice,
+                "the picked model is no longer allowed; rendering with the server's"
+            );
+            Ok(own)
+        }
     }
 }
 
@@ -655,6 +763,11 @@ pub fn limit_error(refusal: &LimitRefusal) -> UserError {
         LimitKind::MemberHourly => "error-limit-member-hourly",
         LimitKind::ServerActive => "error-limit-server-active",
         LimitKind::ServerHourly => "error-limit-server-hourly",
+    };
+    // An hourly limit below the count asked for: no wait helps.
+    let id = match (refusal.kind.hourly(), refusal.retry_at_ms) {
+        (true, None) => "error-limit-count",
+        _ => id,
     };
     let error = UserError::new(id).with_number("limit", i64::from(refusal.limit));
     match refusal.retry_at_ms {

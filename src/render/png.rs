@@ -16,6 +16,31 @@ pub fn side_by_side(left: &RgbImage, right: &RgbImage) -> RgbImage {
     out
 }
 
+/// Puts same-sized renders in a grid of [`crate::domain::grid_shape`] (four as 2 × 2, fewer in
+/// a row), edge to edge, so that [`grid_cell`] cuts each one back out exactly.
+pub fn grid(images: &[RgbImage]) -> RgbImage {
+    let (cols, rows) = crate::domain::grid_shape(images.len() as u32);
+    let (w, h) = images.first().map_or((0, 0), RgbImage::dimensions);
+    let mut out = RgbImage::new(w * cols, h * rows);
+    for (index, image) in images.iter().enumerate() {
+        let index = index as u32;
+        let (x, y) = ((index % cols) * w, (index / cols) * h);
+        image::imageops::replace(&mut out, image, i64::from(x), i64::from(y));
+    }
+    out
+}
+
+/// Image `cell` of a [`grid`] of `count` images (None when the grid has no such cell).
+pub fn grid_cell(grid: &RgbImage, count: u32, cell: u32) -> Option<RgbImage> {
+    let (cols, rows) = crate::domain::grid_shape(count);
+    if cell >= count.max(1) {
+        return None;
+    }
+    let (w, h) = (grid.width() / cols, grid.height() / rows);
+    let (x, y) = ((cell % cols) * w, (cell / cols) * h);
+    Some(image::imageops::crop_imm(grid, x, y, w, h).to_image())
+}
+
 /// Encodes an RGB image as PNG.
 pub fn encode_png(image: &RgbImage) -> Result<Vec<u8>, image::ImageError> {
     let mut out = Vec::new();
@@ -149,6 +174,28 @@ pub fn fit_png(png: &[u8], limit: u64) -> Result<Option<FittedPng>, image::Image
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_grid_cell_is_the_image_put_there() {
+        for count in 1..=4_u32 {
+            let images: Vec<RgbImage> = (0..count)
+                .map(|i| {
+                    RgbImage::from_fn(6, 4, |x, y| image::Rgb([i as u8 * 50, x as u8, y as u8]))
+                })
+                .collect();
+            let out = grid(&images);
+            let (cols, rows) = crate::domain::grid_shape(count);
+            assert_eq!(out.dimensions(), (6 * cols, 4 * rows), "count {count}");
+            for (cell, image) in images.iter().enumerate() {
+                assert_eq!(
+                    grid_cell(&out, count, cell as u32).as_ref(),
+                    Some(image),
+                    "count {count} cell {cell}"
+                );
+            }
+            assert_eq!(grid_cell(&out, count, count), None);
+        }
+    }
 
     /// The text chunks the `png` crate (the decoder `image` uses) reads back.
     fn read_texts(png: &[u8]) -> Vec<(String, String)> {

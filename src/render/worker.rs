@@ -157,6 +157,7 @@ async fn process_leased(
         init: None,
     };
     let compare = job.compare.clone();
+    let count = job.image_count.max(1);
     // (done, total, the latest live preview: its step and PNG). A preview rides with the
     // progress of its step, so both are stored in one statement; a newer value keeps a preview
     // not read yet.
@@ -175,10 +176,26 @@ async fn process_leased(
         tokio::task::spawn_blocking(move || {
             let started = Instant::now();
             let preview_made: std::cell::RefCell<Option<(u32, Vec<u8>)>> = Default::default();
-            if let Some((derive, bytes)) = source {
-                let image = image::load_from_memory_with_format(&bytes, image::ImageFormat::Png)
-                    .map_err(|e| RenderError::transient(format!("decoding the parent image: {e}")))?
-                    .to_rgb8();
+            if let Some(source) = source {
+                let derive = source.derive;
+                let image =
+                    image::load_from_memory_with_format(&source.png, image::ImageFormat::Png)
+                        .map_err(|e| {
+                            RenderError::transient(format!("decoding the parent image: {e}"))
+                        })?
+                        .to_rgb8();
+                // One image of the parent's grid (its U and V buttons).
+                let image = match source.cell {
+                    None => image,
+                    Some((cell, count)) => {
+                        png::grid_cell(&image, count, cell).ok_or_else(|| {
+                            RenderError::permanent(
+                                "render-error-source-gone",
+                                format!("the parent's grid of {count} has no image {cell}"),
+                            )
+                        })?
+                    }
+                };
                 let (width, height) = derive.size(image.dimensions());
                 spec.width = width;
                 spec.height = height;
@@ -188,7 +205,7 @@ async fn process_leased(
                     strength: derive.strength(),
                 });
             }
-            let mut progress = |done: u32, total: u32| {
+            let progress = |done: u32, total: u32| {
                 let preview = preview_made.borrow_mut().take();
                 progress_tx.send_modify(|value| {
                     value.0 = done;
@@ -203,22 +220,46 @@ async fn process_leased(
             let embedded;
             let nsfw;
             let image = match &compare {
+                // `count` images, seeds `seed`, `seed + 1`, …, one after the other (the memory
+                // of one render at a time); progress and previews count the steps of all.
                 None => {
-                    // Previews are small PNGs handed to the async side, which stores the latest.
-                    let mut on_preview =
-                        |step: u32, image: image::RgbImage| match png::encode_png(&image) {
-                            Ok(bytes) => *preview_made.borrow_mut() = Some((step, bytes)),
-                            Err(error) => tracing::debug!(%error, "encoding a preview failed"),
+                    let mut images = Vec::with_capacity(count as usize);
+                    // Steps per image, known from the first progress report.
+                    let per_image = std::cell::Cell::new(0);
+                    for index in 0..count {
+                        let spec = RenderSpec {
+                            seed: crate::domain::image_seed(spec.seed, index),
+                            ..spec.clone()
                         };
-                    let image = renderer.render_previewed(
-                        &spec,
-                        &mut progress,
-                        preview_every,
-                        &mut on_preview,
-                    )?;
-                    embedded = embed(clip.as_deref(), &image);
-                    nsfw = safety_verdict(safety.as_deref(), &[&image]);
-                    image
+                        // Previews are small PNGs handed to the async side, which stores the
+                        // latest.
+                        let mut on_preview =
+                            |step: u32, image: image::RgbImage| match png::encode_png(&image) {
+                                Ok(bytes) => {
+                                    *preview_made.borrow_mut() =
+                                        Some((index * per_image.get() + step, bytes))
+                                }
+                                Err(error) => tracing::debug!(%error, "encoding a preview failed"),
+                            };
+                        let image = renderer.render_previewed(
+                            &spec,
+                            &mut |done, total| {
+                                per_image.set(total);
+                                progress(index * total + done, count * total)
+                            },
+                            preview_every,
+                            &mut on_preview,
+                        )?;
+                        images.push(image);
+                    }
+                    // The first image stands for the job in the persona encoder's data.
+                    embedded = images.first().and_then(|i| embed(clip.as_deref(), i));
+                    nsfw = safety_verdict(safety.as_deref(), &images.iter().collect::<Vec<_>>());
+                    if images.len() == 1 {
+                        images.remove(0)
+                    } else {
+                        png::grid(&images)
+                    }
                 }
                 // Compare mode: the persona prompt and the generic prompt, same seed, one image;
                 // progress counts the steps of both renders.
@@ -254,7 +295,7 @@ async fn process_leased(
     };
     tokio::pin!(render);
     let deadline = renderer.deadline(&job.model).unwrap_or(config.deadline)
-        * if job.compare.is_some() { 2 } else { 1 };
+        * if job.compare.is_some() { 2 } else { count };
     let past_deadline = tokio::time::sleep(deadline);
     tokio::pin!(past_deadline);
     let mut heartbeat = tokio::time::interval(config.lease / 3);
@@ -365,12 +406,17 @@ async fn process_leased(
 /// step and PNG).
 type Progressed = (u32, u32, Option<(u32, Vec<u8>)>);
 
-/// The PNG a Vary or Upscale job starts from (its parent's image), with how; None for a job
-/// that renders from noise.
-async fn source_image(
-    store: &Store,
-    job: &RenderJob,
-) -> Result<Option<(Derive, Vec<u8>)>, RenderError> {
+/// What a Vary or Upscale job starts from: its parent's PNG, and which image of the parent's
+/// grid (and of how many) when it starts from one.
+struct Source {
+    derive: Derive,
+    png: Vec<u8>,
+    cell: Option<(u32, u32)>,
+}
+
+/// The image a Vary or Upscale job starts from (its parent's), with how; None for a job that
+/// renders from noise.
+async fn source_image(store: &Store, job: &RenderJob) -> Result<Option<Source>, RenderError> {
     let Some(derive) = job.derive else {
         return Ok(None);
     };
@@ -378,13 +424,24 @@ async fn source_image(
     let parent = job
         .parent_id
         .ok_or_else(|| gone("a Vary/Upscale job without a parent".to_owned()))?;
-    match store.rendered_image(parent).await {
-        Ok(Some(image)) => Ok(Some((derive, image.png))),
+    let read_failed = |error: crate::store::StoreError| {
+        RenderError::transient(format!("reading the image of job {parent}: {error}"))
+    };
+    let cell = match job.source_cell {
+        None => None,
+        Some(cell) => match store.job(parent).await.map_err(read_failed)? {
+            Some(parent) => Some((cell, parent.image_count)),
+            None => return Err(gone(format!("job {parent} is no longer kept"))),
+        },
+    };
+    match store.rendered_image(parent).await.map_err(read_failed)? {
+        Some(image) => Ok(Some(Source {
+            derive,
+            png: image.png,
+            cell,
+        })),
         // Swept by retention between the press and the render.
-        Ok(None) => Err(gone(format!("the image of job {parent} is no longer kept"))),
-        Err(error) => Err(RenderError::transient(format!(
-            "reading the image of job {parent}: {error}"
-        ))),
+        None => Err(gone(format!("the image of job {parent} is no longer kept"))),
     }
 }
 

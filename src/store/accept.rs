@@ -14,6 +14,11 @@ use crate::ids::{GuildId, JobId};
 /// near the limits every request takes the server's lock and the check is exact.
 pub(super) const SERVER_MARGIN: i64 = 16;
 
+/// The images a job renders, settled in the insert itself: the request's count ($35), else the
+/// member's default from `/settings`, else one. The hourly limits count these, not jobs.
+pub(super) const IMAGE_COUNT: &str = "COALESCE($35, (SELECT image_count FROM member_settings \
+     WHERE guild_id = $1 AND member_id = $3), 1)";
+
 /// Which advisory locks an accepting transaction takes on PostgreSQL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Locks {
@@ -119,25 +124,29 @@ impl Store {
              application_id, interaction_token, locale, prompt, rendered_prompt, rewrite_kind, \
              negative_prompt, model, seed, width, height, steps, attachment_size_limit, status, \
              max_attempts, not_before, created_at, generic_prompt, persona_side, persona_id, \
-             lease_owner, lease_expires_at, rewrite_attempts, persona_mode, channel_nsfw, aspect, parent_id, derive) \
+             lease_owner, lease_expires_at, rewrite_attempts, persona_mode, channel_nsfw, aspect, parent_id, derive, \
+             source_cell, model_choice, image_count) \
              SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-             $24, $18, $19, $20, $21, $22, $23, $25, $26, $27, $28, $29, $30, $31, $32 \
-             {condition} ON CONFLICT (interaction_id) DO NOTHING RETURNING id",
+             $24, $18, $19, $20, $21, $22, $23, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, \
+             {count} {condition} ON CONFLICT (interaction_id) DO NOTHING RETURNING id",
+            count = IMAGE_COUNT,
             condition = if checked {
                 format!(
                     "WHERE (SELECT COUNT(*) FROM render_jobs WHERE member_id = $3 \
                         AND status IN ('rewriting', 'queued', 'running')) < {member_active} \
-                     AND (SELECT COUNT(*) FROM render_jobs WHERE member_id = $3 \
-                        AND created_at > $33) < {member_hourly} \
+                     AND (SELECT COALESCE(SUM(image_count), 0) FROM render_jobs \
+                        WHERE member_id = $3 AND created_at > $36) + {count} <= {member_hourly} \
                      AND ($1 IS NULL OR ((SELECT COUNT(*) FROM render_jobs WHERE guild_id = $1 \
                         AND status IN ('rewriting', 'queued', 'running')) + {margin} \
                         < {server_active} \
-                     AND (SELECT COUNT(*) FROM render_jobs WHERE guild_id = $1 \
-                        AND created_at > $33) + {margin} < {server_hourly}))",
-                    member_active = limit("member_active_limit", 34),
-                    member_hourly = limit("member_hourly_limit", 35),
-                    server_active = limit("server_active_limit", 36),
-                    server_hourly = limit("server_hourly_limit", 37),
+                     AND (SELECT COALESCE(SUM(image_count), 0) FROM render_jobs \
+                        WHERE guild_id = $1 AND created_at > $36) + {margin} + {count} \
+                        <= {server_hourly}))",
+                    member_active = limit("member_active_limit", 37),
+                    member_hourly = limit("member_hourly_limit", 38),
+                    server_active = limit("server_active_limit", 39),
+                    server_hourly = limit("server_hourly_limit", 40),
+                    count = IMAGE_COUNT,
                 )
             } else {
                 // SQLite needs a WHERE between an INSERT's SELECT and its ON CONFLICT.
@@ -176,7 +185,10 @@ impl Store {
             .bind(i64::from(job.channel_nsfw))
             .bind(job.aspect.map(crate::domain::Aspect::as_str))
             .bind(job.parent_id.map(|id| id.0))
-            .bind(job.derive.map(crate::domain::Derive::as_str));
+            .bind(job.derive.map(crate::domain::Derive::as_str))
+            .bind(job.source_cell.map(i64::from))
+            .bind(job.model_choice.as_deref())
+            .bind(job.image_count.map(i64::from));
         let query = if checked {
             query
                 .bind(now - HOUR_MS)

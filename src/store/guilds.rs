@@ -7,6 +7,9 @@ use sqlx::Row;
 use super::{db_err, now_ms, Store, StoreError};
 use crate::ids::{GuildId, MemberId};
 
+/// The audit log's name for a change of the models members may pick.
+pub const DIFFUSION_ALLOWED: &str = "diffusion_allowed";
+
 /// What a server's moderators chose. `None` means "the operator's default".
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GuildSettings {
@@ -238,6 +241,80 @@ impl Store {
         .map_err(db_err("change setting"))?;
         tx.commit().await.map_err(db_err("change setting"))?;
         Ok(())
+    }
+
+    /// The diffusion models this server's members may pick besides the server's own
+    /// (`/config diffusion … role:allow`), by name.
+    pub async fn allowed_diffusion_models(
+        &self,
+        guild: GuildId,
+    ) -> Result<Vec<String>, StoreError> {
+        let op = "read allowed models";
+        sqlx::query("SELECT model FROM guild_diffusion_models WHERE guild_id = $1 ORDER BY model")
+            .bind(guild.to_db())
+            .fetch_all(self.pool())
+            .await
+            .map_err(db_err(op))?
+            .iter()
+            .map(|row| row.try_get("model"))
+            .collect::<Result<_, _>>()
+            .map_err(db_err(op))
+    }
+
+    /// Lets this server's members pick `model` (`allowed`), or stops offering it; the change and
+    /// who made it go to the audit log in one transaction. False when nothing changed.
+    pub async fn set_diffusion_allowed(
+        &self,
+        guild: GuildId,
+        model: &str,
+        allowed: bool,
+        by: MemberId,
+    ) -> Result<bool, StoreError> {
+        let op = "change allowed models";
+        let now = now_ms();
+        let mut tx = self.pool().begin().await.map_err(db_err(op))?;
+        // One row per model: two moderators changing different models never undo each other.
+        let query = if allowed {
+            sqlx::query(
+                "INSERT INTO guild_diffusion_models (guild_id, model, added_at) \
+                 VALUES ($1, $2, $3) ON CONFLICT (guild_id, model) DO NOTHING",
+            )
+            .bind(guild.to_db())
+            .bind(model)
+            .bind(now)
+        } else {
+            sqlx::query("DELETE FROM guild_diffusion_models WHERE guild_id = $1 AND model = $2")
+                .bind(guild.to_db())
+                .bind(model)
+        };
+        let changed = query
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err(op))?
+            .rows_affected()
+            == 1;
+        if changed {
+            let (old, new) = if allowed {
+                (None, Some(model))
+            } else {
+                (Some(model), None)
+            };
+            sqlx::query(
+                "INSERT INTO config_audit (guild_id, member_id, setting, old_value, new_value, \
+                 changed_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(guild.to_db())
+            .bind(by.to_db())
+            .bind(DIFFUSION_ALLOWED)
+            .bind(old)
+            .bind(new)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err(op))?;
+        }
+        tx.commit().await.map_err(db_err(op))?;
+        Ok(changed)
     }
 
     /// The server's audit log, newest first, at most `limit` entries.

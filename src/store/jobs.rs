@@ -15,7 +15,7 @@ use sqlx::Row;
 use super::{db_err, now_ms, Backend, Store, StoreError};
 use crate::domain::{
     Aspect, Compare, Derive, FailOutcome, JobStatus, LeasedJob, NewJob, PersonaMode, QueuedJob,
-    RenderJob, Side,
+    RenderJob, Side, MAX_IMAGES,
 };
 use crate::ids::{ApplicationId, ChannelId, GuildId, InteractionId, JobId, MemberId};
 
@@ -24,7 +24,7 @@ pub(super) const JOB_COLUMNS: &str = "id, guild_id, channel_id, member_id, inter
     width, height, steps, attachment_size_limit, status, attempts, max_attempts, progress_step, \
     progress_total, notified_step, error_message_id, last_error, created_at, started_at, \
     finished_at, delivered_at, generic_prompt, persona_side, persona_id, rewrite_attempts, \
-    persona_mode, channel_nsfw, nsfw, aspect, parent_id, derive";
+    persona_mode, channel_nsfw, nsfw, aspect, parent_id, derive, source_cell, image_count, model_choice";
 
 /// An hour, in milliseconds (the window of the hourly limits).
 pub(super) const HOUR_MS: i64 = 3_600_000;
@@ -110,6 +110,12 @@ pub(super) fn job_from_row(row: &AnyRow) -> Result<RenderJob, sqlx::Error> {
                 }
                 aspect
             }),
+        source_cell: row
+            .try_get::<Option<i64>, _>("source_cell")?
+            .map(|cell| cell as u32),
+        image_count: (row.try_get::<i64, _>("image_count")?).clamp(1, i64::from(MAX_IMAGES))
+            as u32,
+        model_choice: row.try_get("model_choice")?,
         persona_mode: {
             let mode: String = row.try_get("persona_mode")?;
             PersonaMode::parse(&mode).ok_or_else(|| {

@@ -80,14 +80,34 @@ impl Store {
         })
     }
 
-    /// Which limit refuses `job` now, and when to try again (None: none does).
+    /// Which limit refuses `job` now, and when to try again (None: none does). The hourly
+    /// limits count images (a job of four counts four); a job of more images than an hourly
+    /// limit never fits it, and its refusal names no time.
     pub(super) async fn limit_refusal(
         &self,
         job: &NewJob,
         operator: &JobLimits,
     ) -> Result<Option<LimitRefusal>, StoreError> {
+        let op = "explain limit";
         let limits = self.guild_limits(job.guild_id, operator).await?;
         let since = now_ms() - HOUR_MS;
+        // The count the insert settled on (see `accept::IMAGE_COUNT`).
+        let images: i64 = sqlx::query(&format!(
+            "SELECT {} AS n",
+            // Renumbered: $1 the server, $2 the member, $3 the request's count.
+            super::accept::IMAGE_COUNT
+                .replace("$35", "$count")
+                .replace("$3", "$2")
+                .replace("$count", "$3")
+        ))
+        .bind(job.guild_id.map(GuildId::to_db))
+        .bind(job.member_id.to_db())
+        .bind(job.image_count.map(i64::from))
+        .fetch_one(self.pool())
+        .await
+        .map_err(db_err(op))?
+        .try_get("n")
+        .map_err(db_err(op))?;
         for kind in LimitKind::ALL {
             let (column, key) = match kind {
                 LimitKind::MemberActive | LimitKind::MemberHourly => {
@@ -99,49 +119,58 @@ impl Store {
                 },
             };
             let limit = kind.of(limits);
-            let sql = if kind.hourly() {
-                format!(
-                    "SELECT COUNT(*) AS n FROM render_jobs WHERE {column} = $1 AND created_at > $2"
-                )
-            } else {
-                format!(
+            if !kind.hourly() {
+                let count: i64 = sqlx::query(&format!(
                     "SELECT COUNT(*) AS n FROM render_jobs WHERE {column} = $1 \
                      AND status IN ('rewriting', 'queued', 'running')"
-                )
-            };
-            let query = sqlx::query(&sql).bind(key);
-            let query = if kind.hourly() {
-                query.bind(since)
-            } else {
-                query
-            };
-            let count: i64 = query
-                .fetch_one(self.pool())
-                .await
-                .map_err(db_err("explain limit"))?
-                .try_get("n")
-                .map_err(db_err("explain limit"))?;
-            if count < i64::from(limit) {
-                continue;
-            }
-            let retry_at_ms = if kind.hourly() {
-                // The job whose leaving the hour brings the count under the limit.
-                let row = sqlx::query(&format!(
-                    "SELECT created_at FROM render_jobs WHERE {column} = $1 AND created_at > $2 \
-                     ORDER BY created_at LIMIT 1 OFFSET $3"
                 ))
                 .bind(key)
-                .bind(since)
-                .bind(count - i64::from(limit))
-                .fetch_optional(self.pool())
+                .fetch_one(self.pool())
                 .await
-                .map_err(db_err("explain limit"))?;
-                row.map(|r| r.try_get::<i64, _>("created_at"))
-                    .transpose()
-                    .map_err(db_err("explain limit"))?
-                    .map(|at| at + HOUR_MS)
-            } else {
+                .map_err(db_err(op))?
+                .try_get("n")
+                .map_err(db_err(op))?;
+                if count < i64::from(limit) {
+                    continue;
+                }
+                return Ok(Some(LimitRefusal {
+                    kind,
+                    limit,
+                    retry_at_ms: None,
+                }));
+            }
+            // The hour's jobs, oldest first, with their images.
+            let rows = sqlx::query(&format!(
+                "SELECT created_at, image_count FROM render_jobs \
+                 WHERE {column} = $1 AND created_at > $2 ORDER BY created_at"
+            ))
+            .bind(key)
+            .bind(since)
+            .fetch_all(self.pool())
+            .await
+            .map_err(db_err(op))?;
+            let jobs = rows
+                .iter()
+                .map(|r| {
+                    Ok((
+                        r.try_get::<i64, _>("created_at")?,
+                        r.try_get::<i64, _>("image_count")?,
+                    ))
+                })
+                .collect::<Result<Vec<_>, sqlx::Error>>()
+                .map_err(db_err(op))?;
+            let mut used: i64 = jobs.iter().map(|(_, n)| n).sum();
+            if used + images <= i64::from(limit) {
+                continue;
+            }
+            // The job whose leaving the hour makes room for this one.
+            let retry_at_ms = if images > i64::from(limit) {
                 None
+            } else {
+                jobs.iter().find_map(|(at, n)| {
+                    used -= n;
+                    (used + images <= i64::from(limit)).then_some(at + HOUR_MS)
+                })
             };
             return Ok(Some(LimitRefusal {
                 kind,

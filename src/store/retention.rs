@@ -31,7 +31,7 @@ pub struct RetentionPolicy {
 
 /// Tables holding a `guild_id`, in deletion order (dependents first): what erasing a server
 /// deletes.
-const GUILD_TABLES: [&str; 19] = [
+const GUILD_TABLES: [&str; 20] = [
     "render_feedback",
     "image_embeddings",
     "compare_picks",
@@ -45,6 +45,7 @@ const GUILD_TABLES: [&str; 19] = [
     "consents",
     "config_audit",
     "guild_settings",
+    "guild_diffusion_models",
     "guild_blocklist",
     "guild_refusals",
     "member_turns",

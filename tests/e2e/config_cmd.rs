@@ -139,7 +139,10 @@ async fn moderators_configure_the_server(kind: Db) {
     )
     .await;
     assert!(
-        shown.ends_with("persona inference: on; history backfill: on; image metadata: on."),
+        shown.ends_with(
+            "persona inference: on; history backfill: on; image metadata: on; \
+             models members may pick: tiny2."
+        ),
         "{shown}"
     );
 

@@ -104,6 +104,7 @@ async fn forget_leaves_nothing(kind: Db) {
             zipp::store::MemberSettings {
                 aspect: Some(zipp::store::Aspect::Wide16x9),
                 persona_mode: Some(zipp::store::PersonaMode::Off),
+                image_count: Some(4),
             },
         )
         .await

@@ -143,6 +143,9 @@ pub fn new_job(interaction: u64) -> zipp::store::NewJob {
         aspect: None,
         parent_id: None,
         derive: None,
+        source_cell: None,
+        image_count: None,
+        model_choice: None,
     }
 }
 

@@ -747,7 +747,7 @@ async fn member_defaults_apply_until_overridden(kind: Db) {
 
     assert_eq!(
         settings(905_000_000_000_000_001, vec![]).await,
-        "Your defaults in this server — shape: the model's own; persona: on. \
+        "Your defaults in this server — shape: the model's own; persona: on; images: 1. \
          The options of /imagine override them."
     );
     // Persona on by default: the template rewrites the prompt.
@@ -760,7 +760,10 @@ async fn member_defaults_apply_until_overridden(kind: Db) {
         vec![opt_int("aspect", 5), opt_int("persona", 1)],
     )
     .await;
-    assert!(shown.contains("shape: 16:9; persona: off."), "{shown}");
+    assert!(
+        shown.contains("shape: 16:9; persona: off; images: 1."),
+        "{shown}"
+    );
     let (size, rendered) = image(905_000_000_000_000_004, vec![opt_str("prompt", "a cat")]).await;
     assert_eq!(
         (size, rendered.as_str()),

@@ -562,3 +562,68 @@ fn now_ms() -> i64 {
         .expect("clock")
         .as_millis() as i64
 }
+
+/// The hourly limits count images: a job of three counts three. A job without a count takes
+/// the member's default from `/settings` inside the insert; a job of more images than the
+/// limit is refused with no time to wait for, for none would help.
+async fn hourly_limits_count_images(kind: Db) {
+    let db = TestDb::new(kind).await;
+    let store = Store::connect(&db.url, 8).await.expect("connect");
+    let guild = 12;
+    let counted = |interaction: u64, member: u64, count: Option<u32>| NewJob {
+        image_count: count,
+        ..job(interaction, Some(guild), member)
+    };
+    let before = now_ms();
+    assert!(refused(accept(&store, &counted(1, 200, Some(3)), &LIMITS).await).is_none());
+    finish_all(&db, kind, 200).await;
+    // 3 + 2 > 4: refused until the job of three leaves the hour.
+    let (what, limit, retry) =
+        refused(accept(&store, &counted(2, 200, Some(2)), &LIMITS).await).expect("refused");
+    assert_eq!((what, limit), (LimitKind::MemberHourly, 4));
+    let retry = retry.expect("a time to retry");
+    assert!((before + 3_600_000..=now_ms() + 3_600_000).contains(&retry));
+    // 3 + 1 fits.
+    assert!(refused(accept(&store, &counted(3, 200, Some(1)), &LIMITS).await).is_none());
+
+    // More than the limit in one job: refused, and no wait helps.
+    assert_eq!(
+        refused(accept(&store, &counted(4, 201, Some(5)), &LIMITS).await),
+        Some((LimitKind::MemberHourly, 4, None))
+    );
+
+    // The member's default count, settled by the insert.
+    store
+        .set_member_settings(
+            GuildId(guild),
+            MemberId(202),
+            zipp::store::MemberSettings {
+                image_count: Some(4),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("settings");
+    let Acceptance::Accepted { id, .. } = accept(&store, &counted(5, 202, None), &LIMITS).await
+    else {
+        panic!("four images fit an hourly limit of four");
+    };
+    let stored = store.job(id).await.expect("read").expect("job");
+    assert_eq!(stored.image_count, 4);
+    finish_all(&db, kind, 202).await;
+    assert_eq!(
+        refused(accept(&store, &counted(6, 202, None), &LIMITS).await).map(|r| r.0),
+        Some(LimitKind::MemberHourly)
+    );
+    // An explicit count overrides the default; none fits now, though.
+    assert!(refused(accept(&store, &counted(7, 202, Some(1)), &LIMITS).await).is_some());
+    // The server counts its members' images: 3 + 1 + 4 = 8 of 8.
+    assert_eq!(
+        refused(accept(&store, &counted(8, 203, Some(1)), &LIMITS).await).map(|r| r.0),
+        Some(LimitKind::ServerHourly)
+    );
+    store.close().await;
+    db.cleanup().await;
+}
+
+on_both_databases!(hourly_limits_count_images);

@@ -23,6 +23,7 @@ mod consent_races;
 mod deploy;
 mod durability;
 mod erasure;
+mod grid;
 mod imagine;
 mod ingest;
 mod limits;

@@ -400,6 +400,28 @@ impl InteractionBuilder {
         )
     }
 
+    /// APPLICATION_COMMAND_AUTOCOMPLETE (`type` 4): the member is typing option `focused` of
+    /// slash command `name` (its partial value `partial`), the other options as `options`.
+    pub fn autocomplete(
+        &self,
+        name: &str,
+        mut options: Vec<Value>,
+        focused: &str,
+        partial: &str,
+    ) -> Value {
+        options.push(json!({"name": focused, "type": 3, "value": partial, "focused": true}));
+        self.interaction(
+            4,
+            json!({
+                "id": self.command_id.to_string(),
+                "name": name,
+                "type": 1,
+                "options": options,
+            }),
+            None,
+        )
+    }
+
     /// MESSAGE_COMPONENT (`type` 3): a press of button `custom_id` on `message` (e.g. a
     /// [`bot_message`] with a [`button_row`]).
     pub fn button(&self, custom_id: &str, message: Value) -> Value {
