@@ -9,7 +9,10 @@
 //! before its deferral like `/imagine`): N finished parent jobs of N members, each owner
 //! presses once.
 //!
-//! `cargo run --release --example bench_ack -- [--n 500] [--press]`
+//! With `--metrics`, the `/imagine` runs again with the metrics server on (`observe.listen`),
+//! for the overhead of recording them.
+//!
+//! `cargo run --release --example bench_ack -- [--n 500] [--press] [--metrics]`
 
 #![allow(
     clippy::print_stdout,
@@ -46,6 +49,11 @@ struct Bench {
 }
 
 async fn bench(kind: Db, limit: u64) -> anyhow::Result<Bench> {
+    bench_with(kind, limit, false).await
+}
+
+/// [`bench`], with the metrics server on (`observe.listen`) when `metrics`.
+async fn bench_with(kind: Db, limit: u64, metrics: bool) -> anyhow::Result<Bench> {
     let db = TestDb::new(kind).await;
     let fake = start_fake().await;
     let dir = tempfile::tempdir()?;
@@ -53,6 +61,9 @@ async fn bench(kind: Db, limit: u64) -> anyhow::Result<Bench> {
     let guard = UnknownEventGuard::default();
     let mut config = test_config(&db, &fake, &catalog);
     config.log.filter = "warn".to_owned();
+    if metrics {
+        config.observe.listen = "127.0.0.1:0".to_owned();
+    }
     // The production pool, not the tests' small one.
     config.database.max_connections = zipp::config::Config::default().database.max_connections;
     // On PostgreSQL only requests near a server's limits take its lock: the common case.
@@ -123,8 +134,8 @@ fn report(kind: Db, what: &str, latencies: &[f64]) {
 }
 
 /// N members each send one `/imagine`.
-async fn run(kind: Db, n: u64) -> anyhow::Result<()> {
-    let bench = bench(kind, 2 * n).await?;
+async fn run(kind: Db, n: u64, metrics: bool) -> anyhow::Result<()> {
+    let bench = bench_with(kind, 2 * n, metrics).await?;
     let fake = &bench.fake;
     let mut sent = HashMap::new();
     for i in 0..n {
@@ -144,7 +155,11 @@ async fn run(kind: Db, n: u64) -> anyhow::Result<()> {
     }
     let stored = store.count_jobs(zipp::store::JobStatus::Queued).await?;
     anyhow::ensure!(stored == n, "{stored} of {n} jobs stored");
-    report(kind, &format!("\"interactions\":{n}"), &latencies);
+    report(
+        kind,
+        &format!("\"interactions\":{n},\"metrics\":{metrics}"),
+        &latencies,
+    );
     bench.finish().await;
     Ok(())
 }
@@ -250,7 +265,14 @@ async fn main() -> anyhow::Result<()> {
                 run_presses(kind, n, button, cell).await?;
             }
         } else {
-            run(kind, n).await?;
+            run(kind, n, false).await?;
+        }
+    }
+    // The same with metrics recorded and served: after every run without them, for the
+    // recorder, once installed, stays for the whole process.
+    if args.iter().any(|a| a == "--metrics") {
+        for kind in [Db::Sqlite, Db::Postgres] {
+            run(kind, n, true).await?;
         }
     }
     Ok(())

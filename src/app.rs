@@ -57,6 +57,8 @@ pub struct App {
     pub ingestor: Option<Arc<Ingestor>>,
     /// Consent and erasure, when the bot runs.
     pub consent: Option<Arc<ConsentService>>,
+    /// The metrics and health server, when `observe.listen` is set.
+    pub observe: Option<crate::observe::Server>,
     workers: Vec<JoinHandle<()>>,
     shutdown: watch::Sender<bool>,
 }
@@ -127,6 +129,11 @@ impl App {
             .await
             .with_context(|| format!("database.url {}", redact_url(&config.database.url)))?;
         let catalog = Arc::new(load_catalog(&config)?);
+        // Before anything records a metric.
+        let observe_at = config.observe.address()?;
+        if observe_at.is_some() {
+            crate::observe::install().map_err(|e| anyhow::anyhow!("metrics: {e}"))?;
+        }
         let wake = Arc::new(Notify::new());
         let (shutdown, shutdown_rx) = watch::channel(false);
 
@@ -141,6 +148,7 @@ impl App {
             None
         };
         let mut workers = Vec::new();
+        let mut checks: Vec<(&'static str, crate::observe::Check)> = Vec::new();
         if options.workers > 0 {
             let renderer: Arc<dyn Renderer> = match options.renderer {
                 Some(renderer) => renderer,
@@ -150,6 +158,20 @@ impl App {
                     config.render.max_memory_bytes(),
                 )),
             };
+            // A worker is ready when the default model can be loaded.
+            let model = config.render.default_model().to_owned();
+            let loadable = Arc::clone(&renderer);
+            checks.push((
+                "model",
+                Arc::new(move || {
+                    let (renderer, model) = (Arc::clone(&loadable), model.clone());
+                    Box::pin(async move {
+                        tokio::task::spawn_blocking(move || renderer.ready(&model))
+                            .await
+                            .map_err(|e| format!("the check panicked: {e}"))?
+                    })
+                }),
+            ));
             for index in 0..options.workers {
                 let worker_config = WorkerConfig {
                     owner: WorkerConfig::unique_owner(index),
@@ -241,12 +263,30 @@ impl App {
         } else {
             None
         };
+        if let Some(bot) = &bot {
+            // A bot is ready when its shards are connected to the gateway.
+            let shards = Arc::clone(&bot.shard_manager);
+            checks.push((
+                "gateway",
+                Arc::new(move || {
+                    let shards = Arc::clone(&shards);
+                    Box::pin(async move { discord::gateway_ready(&shards).await })
+                }),
+            ));
+        }
+        let observe = match observe_at {
+            Some(address) => Some(
+                crate::observe::serve(address, store.clone(), checks, shutdown.subscribe()).await?,
+            ),
+            None => None,
+        };
         Ok(App {
             store,
             bot,
             personas: personas_handle,
             ingestor: ingestor_handle,
             consent: consent_handle,
+            observe,
             workers,
             shutdown,
         })
@@ -262,6 +302,9 @@ impl App {
             if let Err(error) = worker.await {
                 tracing::error!(%error, "worker task ended abnormally");
             }
+        }
+        if let Some(server) = self.observe {
+            server.stopped().await;
         }
         self.store.close().await;
     }

@@ -30,6 +30,7 @@ pub mod ingest;
 pub mod lifecycle;
 pub mod llm;
 pub mod models;
+pub mod observe;
 pub mod render;
 pub mod rewrite;
 pub mod store;

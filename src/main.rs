@@ -9,6 +9,7 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 mod persona_cli;
@@ -46,6 +47,13 @@ enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
+    /// Ask this machine's zipp (at `observe.listen`) whether it is ready (`/readyz`), or with
+    /// `--live` alive (`/healthz`): exit status 0 when it is, for container health checks.
+    Ready {
+        /// Check liveness only.
+        #[arg(long)]
+        live: bool,
+    },
     /// Train the persona encoder (link prediction + ImageAlign) on a saved graph, or on the
     /// graphs the bot collected (`--from-db`).
     Train {
@@ -402,6 +410,29 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 persona_cli::eval(&graph, json.as_deref(), &training.config(), training.quiet)
             })
             .await?
+        }
+        Command::Ready { live } => {
+            let Some(mut address) = config.observe.address()? else {
+                anyhow::bail!("observe.listen is not set: this zipp serves no health endpoint");
+            };
+            // A server listening on every interface is asked on this machine's.
+            if address.ip().is_unspecified() {
+                address.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            let path = if live { "healthz" } else { "readyz" };
+            let url = format!("http://{address}/{path}");
+            let response = reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(5))
+                .build()?
+                .get(&url)
+                .send()
+                .await
+                .with_context(|| format!("no answer from {url}"))?;
+            let status = response.status();
+            let body = response.text().await.unwrap_or_default();
+            anyhow::ensure!(status.is_success(), "{url}: {status}\n{}", body.trim_end());
+            println!("{}", body.trim_end());
+            Ok(())
         }
         Command::Migrate => {
             let store = zipp::store::Store::connect(&config.database.url, 1).await?;

@@ -38,6 +38,32 @@ pub struct Config {
     pub limits: LimitSettings,
     /// Logging.
     pub log: LogConfig,
+    /// Metrics and health endpoints.
+    pub observe: ObserveConfig,
+}
+
+/// `[observe]`
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ObserveConfig {
+    /// Where the HTTP server with `/metrics` (Prometheus' text format), `/healthz` and `/readyz`
+    /// listens, e.g. `0.0.0.0:9090`. Empty (the default): no server, and no metrics are kept.
+    pub listen: String,
+}
+
+impl ObserveConfig {
+    /// The address to listen on (None: off).
+    pub fn address(&self) -> Result<Option<std::net::SocketAddr>, ConfigError> {
+        let listen = self.listen.trim();
+        if listen.is_empty() {
+            return Ok(None);
+        }
+        listen.parse().map(Some).map_err(|_| {
+            ConfigError(format!(
+                "observe.listen must be an address and port such as 0.0.0.0:9090 (got {listen:?})"
+            ))
+        })
+    }
 }
 
 /// `[discord]`
@@ -530,6 +556,7 @@ impl Config {
             )));
         }
         self.discord.check_api_url()?;
+        self.observe.address()?;
         if !["auto", "cpu", "cuda"].contains(&self.render.device.as_str()) {
             return Err(ConfigError(format!(
                 "render.device must be auto, cpu or cuda (got {:?})",

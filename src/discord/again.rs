@@ -136,6 +136,7 @@ pub async fn on_component(
     component: &serenity::ComponentInteraction,
     data: &BotData,
 ) -> Result<bool, serenity::Error> {
+    let arrived = std::time::Instant::now();
     let Some((again, id)) = parse(component.data.custom_id.as_str()) else {
         return Ok(false);
     };
@@ -281,6 +282,7 @@ pub async fn on_component(
         }
         return Err(error);
     }
+    crate::observe::acknowledged("button", arrived);
     tracing::info!(job = %accepted.job, parent = %parent.id, plain, derive = derive.map(Derive::as_str), "new image from a result accepted");
     service.hand_off(accepted);
     Ok(true)

@@ -331,6 +331,7 @@ impl Delivery {
                 )
                 .await?;
         }
+        crate::observe::refused("safety");
         if let Some(guild) = job.guild_id {
             if let Err(error) = self.store.count_refusal(guild, RefusalReason::Safety).await {
                 tracing::warn!(job = %job.id, %error, "counting a refusal failed");

@@ -16,20 +16,26 @@ pub(super) async fn on_error(error: poise::FrameworkError<'_, BotData, BotError>
     match error {
         poise::FrameworkError::Command { error, ctx, .. } => match error {
             BotError::User(user_error) => {
+                crate::observe::interaction(&ctx.command().qualified_name, "refused");
                 let text = user_error.localize(&ctx.data().i18n, locale(ctx));
                 send_ephemeral(ctx, text).await;
             }
-            BotError::Internal(internal) => report_internal(ctx, &internal).await,
+            BotError::Internal(internal) => {
+                crate::observe::interaction(&ctx.command().qualified_name, "error");
+                report_internal(ctx, &internal).await;
+            }
         },
         poise::FrameworkError::ArgumentParse {
             ctx, error, input, ..
         } => {
             tracing::warn!(command = %ctx.command().qualified_name, ?input, %error, "argument parse failed");
+            crate::observe::interaction(&ctx.command().qualified_name, "error");
             let text = ctx.data().i18n.tr(locale(ctx), "error-internal", None);
             send_ephemeral(ctx, text).await;
         }
         poise::FrameworkError::MissingUserPermissions { ctx, .. } => {
             tracing::info!(command = %ctx.command().qualified_name, member = %ctx.author().id, "refused: missing permission");
+            crate::observe::interaction(&ctx.command().qualified_name, "refused");
             let text = ctx
                 .data()
                 .i18n
@@ -37,6 +43,7 @@ pub(super) async fn on_error(error: poise::FrameworkError<'_, BotData, BotError>
             send_ephemeral(ctx, text).await;
         }
         poise::FrameworkError::GuildOnly { ctx, .. } => {
+            crate::observe::interaction(&ctx.command().qualified_name, "refused");
             let text = ctx.data().i18n.tr(locale(ctx), "error-guild-only", None);
             send_ephemeral(ctx, text).await;
         }
@@ -45,6 +52,7 @@ pub(super) async fn on_error(error: poise::FrameworkError<'_, BotData, BotError>
         }
         other => {
             if let Some(ctx) = other.ctx() {
+                crate::observe::interaction(&ctx.command().qualified_name, "error");
                 tracing::error!(command = %ctx.command().qualified_name, error = %other, "framework error");
                 let text = ctx.data().i18n.tr(locale(ctx), "error-internal", None);
                 send_ephemeral(ctx, text).await;

@@ -152,6 +152,7 @@ pub async fn imagine(
     count: Option<u32>,
     #[autocomplete = "complete_model"] model: Option<String>,
 ) -> Result<(), BotError> {
+    let arrived = std::time::Instant::now();
     let poise::Context::Application(app) = ctx else {
         return Ok(());
     };
@@ -201,6 +202,7 @@ pub async fn imagine(
         }
         return Err(error.into());
     }
+    crate::observe::acknowledged("imagine", arrived);
     // The rewrite, and the queue position shown by delivery, happen off the handler.
     service.hand_off(accepted);
 

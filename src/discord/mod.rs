@@ -105,7 +105,25 @@ impl From<StoreError> for BotError {
 /// The poise context of our commands.
 pub type Context<'a> = poise::Context<'a, BotData, BotError>;
 
-/// A running bot.
+/// Ready when this process runs shards and every one is connected to the gateway (`/readyz`).
+pub async fn gateway_ready(shards: &serenity::ShardManager) -> Result<(), String> {
+    let runners = shards.runners.lock().await;
+    if runners.is_empty() {
+        return Err("no shard is running yet".to_owned());
+    }
+    let waiting: Vec<String> = runners
+        .iter()
+        .filter(|(_, runner)| runner.stage != serenity::ConnectionStage::Connected)
+        .map(|(id, runner)| format!("shard {id} is {:?}", runner.stage))
+        .collect();
+    if waiting.is_empty() {
+        Ok(())
+    } else {
+        Err(waiting.join(", "))
+    }
+}
+
+/// The running bot.
 pub struct Bot {
     /// The REST client (proxied when `discord.api_url` is set).
     pub http: Arc<serenity::Http>,
@@ -206,6 +224,11 @@ pub async fn start(
         .options(poise::FrameworkOptions {
             commands,
             on_error: |error| Box::pin(errors::on_error(error)),
+            post_command: |ctx| {
+                Box::pin(async move {
+                    crate::observe::interaction(&ctx.command().qualified_name, "ok");
+                })
+            },
             event_handler: |framework, event| {
                 Box::pin(async move {
                     let (ctx, data) = (framework.serenity_context, framework.user_data);
@@ -213,12 +236,33 @@ pub async fn start(
                         serenity::FullEvent::InteractionCreate {
                             interaction: serenity::Interaction::Component(component),
                         } => {
-                            if !persona_interactions::on_component(ctx, component, data).await?
-                                && !queue::on_component(ctx, component, data).await?
-                                && !info::on_component(ctx, component, data).await?
-                                && !again::on_component(ctx, component, data).await?
-                            {
-                                compare::on_component(ctx, component, data).await?;
+                            // Counted by the handler that took the press (a bounded label:
+                            // never the custom id a client sent).
+                            let handled = async {
+                                Ok::<_, serenity::Error>(
+                                    if persona_interactions::on_component(ctx, component, data)
+                                        .await?
+                                    {
+                                        "button:persona"
+                                    } else if queue::on_component(ctx, component, data).await? {
+                                        "button:queue"
+                                    } else if info::on_component(ctx, component, data).await? {
+                                        "button:info"
+                                    } else if again::on_component(ctx, component, data).await? {
+                                        "button:again"
+                                    } else {
+                                        compare::on_component(ctx, component, data).await?;
+                                        "button:compare"
+                                    },
+                                )
+                            }
+                            .await;
+                            match handled {
+                                Ok(handler) => crate::observe::interaction(handler, "ok"),
+                                Err(error) => {
+                                    crate::observe::interaction("button", "error");
+                                    return Err(error.into());
+                                }
                             }
                         }
                         serenity::FullEvent::InteractionCreate {

@@ -235,6 +235,7 @@ impl ImagineService {
             rand::random(),
         )?;
         if let Some(blocked) = self.blocked(request.guild, &input.prompt).await? {
+            crate::observe::refused(blocked.as_str());
             if let Some(guild) = request.guild {
                 if let Err(error) = self.store.count_refusal(guild, blocked).await {
                     tracing::warn!(%error, guild = %guild, "counting a refusal failed");
@@ -332,6 +333,7 @@ impl ImagineService {
         {
             Acceptance::Accepted { id, newly_created } => (id, newly_created),
             Acceptance::Refused(refusal) => {
+                crate::observe::refused(refusal.kind.as_str());
                 if let Some(guild) = request.guild {
                     let reason = RefusalReason::Limit(refusal.kind);
                     if let Err(error) = self.store.count_refusal(guild, reason).await {
@@ -514,6 +516,7 @@ impl ImagineService {
         } else {
             self.rewriters.get(chosen)
         };
+        let started = std::time::Instant::now();
         let mut rewritten = rewriter
             .rewrite(RewriteRequest {
                 prompt: prompt.to_owned(),
@@ -525,6 +528,18 @@ impl ImagineService {
             tracing::info!(guild = ?guild, "the server's LLM budget is spent; template rewrite");
             rewritten.kind = format!("{} (llm budget of this server spent)", rewritten.kind);
         }
+        // The backend asked: an operator's catalog name, never member data.
+        let backend = chosen
+            .unwrap_or(&self.config.rewrite.default_llm)
+            .to_owned();
+        metrics::histogram!(crate::observe::name::REWRITE_SECONDS, "backend" => backend.clone())
+            .record(started.elapsed());
+        metrics::counter!(
+            crate::observe::name::REWRITES,
+            "backend" => backend,
+            "outcome" => crate::observe::rewrite_outcome(&rewritten.kind)
+        )
+        .increment(1);
         Ok(rewritten)
     }
 

@@ -193,6 +193,7 @@ impl Ingestor {
     pub async fn record(&self, event: Event) -> Result<(), StoreError> {
         let result = self.record_event(event).await;
         self.handled.send_modify(|n| *n += 1);
+        metrics::counter!(crate::observe::name::INGESTED).increment(1);
         result
     }
 

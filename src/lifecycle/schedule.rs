@@ -46,9 +46,17 @@ impl PersonaService {
             let started = Instant::now();
             match self.infer_guild(guild).await {
                 Ok(run) => {
+                    metrics::counter!(crate::observe::name::PERSONA_PASSES, "outcome" => "ok")
+                        .increment(1);
+                    metrics::counter!(crate::observe::name::PERSONAS_ACTIVATED)
+                        .increment(run.activated as u64);
                     tracing::info!(%guild, ?run, elapsed_ms = started.elapsed().as_millis() as u64, "scheduled persona inference")
                 }
-                Err(error) => tracing::error!(%guild, %error, "scheduled persona inference failed"),
+                Err(error) => {
+                    metrics::counter!(crate::observe::name::PERSONA_PASSES, "outcome" => "error")
+                        .increment(1);
+                    tracing::error!(%guild, %error, "scheduled persona inference failed")
+                }
             }
         }
     }

@@ -18,6 +18,8 @@ pub struct DiffusionRenderer {
     loaded: Mutex<Vec<(String, Arc<DiffusionModel>)>>,
     /// Jobs whose estimated peak memory exceeds this are refused (None: no check).
     max_memory: Option<u64>,
+    /// Why the last load of each model failed (cleared when one succeeds): readiness.
+    load_failures: Mutex<std::collections::HashMap<String, String>>,
 }
 
 impl std::fmt::Debug for DiffusionRenderer {
@@ -37,10 +39,27 @@ impl DiffusionRenderer {
             device,
             loaded: Mutex::new(Vec::new()),
             max_memory,
+            load_failures: Mutex::default(),
         }
     }
 
     fn model(
+        &self,
+        name: &str,
+    ) -> Result<(Arc<DiffusionModel>, models::DiffusionEntry), RenderError> {
+        let loaded = self.load(name);
+        let mut failures = self
+            .load_failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match &loaded {
+            Ok(_) => failures.remove(name),
+            Err(error) => failures.insert(name.to_owned(), error.detail.clone()),
+        };
+        loaded
+    }
+
+    fn load(
         &self,
         name: &str,
     ) -> Result<(Arc<DiffusionModel>, models::DiffusionEntry), RenderError> {
@@ -158,6 +177,23 @@ impl Renderer for DiffusionRenderer {
 
     fn deadline(&self, model: &str) -> Option<std::time::Duration> {
         self.model_deadline(model)
+    }
+
+    /// Ready when the catalog has `model`, a local folder of it holds its files (a hub model
+    /// is downloaded on first use), and its last load did not fail.
+    fn ready(&self, model: &str) -> Result<(), String> {
+        let entry = self.catalog.diffusion(model).map_err(|e| e.to_string())?;
+        if let (Some(dir), None) = (&entry.path, &entry.repo) {
+            models::check_diffusers_dir(dir).map_err(|e| e.to_string())?;
+        }
+        let failures = self
+            .load_failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match failures.get(model) {
+            Some(why) => Err(format!("the last load of {model} failed: {why}")),
+            None => Ok(()),
+        }
     }
 }
 

@@ -126,4 +126,10 @@ pub trait Renderer: Send + Sync + 'static {
     fn deadline(&self, _model: &str) -> Option<std::time::Duration> {
         None
     }
+
+    /// Whether `model` can be rendered with now (a worker's readiness): `Err` says why not.
+    /// Blocking (file checks); call it off the async runtime.
+    fn ready(&self, _model: &str) -> Result<(), String> {
+        Ok(())
+    }
 }

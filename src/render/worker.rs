@@ -14,7 +14,7 @@ use tracing::Instrument;
 
 use super::{png, InitImage, RenderError, RenderSpec, Renderer};
 use crate::domain::Derive;
-use crate::store::{LeasedJob, RenderJob, Side, Store};
+use crate::store::{FailOutcome, LeasedJob, RenderJob, Side, Store};
 
 /// How a worker behaves.
 #[derive(Debug, Clone)]
@@ -376,6 +376,27 @@ async fn process_leased(
             {
                 Ok(true) => {
                     tracing::info!(render_ms, bytes = bytes.len(), ?nsfw, "job done");
+                    // The size of one image (of a grid, or one side of a comparison).
+                    let (cols, rows, gap) = match job.compare {
+                        Some(_) => (2, 1, png::COMPARE_GAP),
+                        None => {
+                            let (cols, rows) = crate::domain::grid_shape(count);
+                            (cols, rows, 0)
+                        }
+                    };
+                    let size = format!("{}x{}", (width - gap) / cols, height / rows);
+                    metrics::histogram!(
+                        crate::observe::name::RENDER_SECONDS,
+                        "model" => job.model.clone(),
+                        "size" => size
+                    )
+                    .record(elapsed);
+                    metrics::counter!(
+                        crate::observe::name::RENDERS,
+                        "model" => job.model.clone(),
+                        "outcome" => "ok"
+                    )
+                    .increment(1);
                     // Kept only for a consenting member in a server with inference on: the
                     // store checks, at the moment of the insert.
                     if let Some(embedding) = embedded {
@@ -468,6 +489,19 @@ async fn record_failure(
         .await
     {
         Ok(outcome) => {
+            let counted = match outcome {
+                FailOutcome::WillRetry => Some("retry"),
+                FailOutcome::Failed => Some("failed"),
+                FailOutcome::LeaseLost => None,
+            };
+            if let Some(outcome) = counted {
+                metrics::counter!(
+                    crate::observe::name::RENDERS,
+                    "model" => job.model.clone(),
+                    "outcome" => outcome
+                )
+                .increment(1);
+            }
             tracing::warn!(error = %error.detail, retryable = error.retryable, ?outcome, "render attempt failed")
         }
         Err(store_error) => {

@@ -36,7 +36,7 @@ const LAYERS: &[&[&str]] = &[
     &["i18n", "config", "domain"],
     &["error", "models", "upload"],
     &["store"],
-    &["rewrite", "verbalize"],
+    &["rewrite", "verbalize", "observe"],
     &["imagine", "ingest", "render", "lifecycle", "sweep"],
     &["consent"],
     &["discord"],

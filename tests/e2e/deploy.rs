@@ -49,3 +49,69 @@ fn secrets_never_enter_an_image_and_nothing_runs_as_root() {
         }
     }
 }
+
+/// The metric names of `src/observe.rs` (`pub const … = "zipp_…"`).
+fn defined_metrics() -> Vec<String> {
+    read("src/observe.rs")
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("pub const "))
+        .filter_map(|l| l.split('"').nth(1))
+        .filter(|name| name.starts_with("zipp_"))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Every metric the Grafana dashboard queries is one zipp records, and every one zipp records
+/// is on the dashboard.
+#[test]
+fn the_dashboard_shows_every_metric_and_only_those() {
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&read("deploy/grafana/zipp.json")).expect("the dashboard is JSON");
+    let defined = defined_metrics();
+    assert!(defined.len() >= 10, "{defined:?}");
+    let mut used = std::collections::BTreeSet::new();
+    for panel in dashboard["panels"].as_array().expect("panels") {
+        for target in panel["targets"].as_array().expect("targets") {
+            let expr = target["expr"].as_str().expect("expr");
+            for word in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+                if let Some(name) = word.strip_prefix("zipp_") {
+                    let name = format!("zipp_{name}");
+                    let base = ["_bucket", "_count", "_sum"]
+                        .iter()
+                        .find_map(|s| name.strip_suffix(s))
+                        .unwrap_or(&name)
+                        .to_owned();
+                    assert!(defined.contains(&base), "{base} is not recorded ({expr})");
+                    used.insert(base);
+                }
+            }
+        }
+    }
+    for name in &defined {
+        assert!(used.contains(name), "{name} is not on the dashboard");
+    }
+}
+
+/// Both long-running services serve the health endpoints, and compose checks them with
+/// `zipp ready`.
+#[test]
+fn compose_checks_the_health_of_bot_and_worker() {
+    let compose = read("deploy/compose.yaml");
+    for service in ["  bot:", "  worker:"] {
+        let block = &compose[compose.find(service).expect("service")..];
+        let block = block
+            .lines()
+            .skip(1)
+            .take_while(|l| l.starts_with("    ") || l.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(
+            block.contains("ZIPP_OBSERVE__LISTEN: 0.0.0.0:9090"),
+            "{service}\n{block}"
+        );
+        assert!(
+            block.contains(r#"test: ["CMD", "zipp", "ready"]"#),
+            "{service}\n{block}"
+        );
+    }
+}

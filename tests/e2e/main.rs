@@ -29,6 +29,7 @@ mod ingest;
 mod limits;
 mod llamacpp;
 mod local_llm;
+mod observe;
 mod persona;
 mod preview;
 mod public_safety;
