@@ -1,14 +1,15 @@
 //! The retention sweep: every `retention.sweep_every_s`, deletes what the configured retention
 //! no longer keeps (`store/retention.rs`) and erases the servers the bot left longer than the
-//! grace period ago. Runs in every bot process; the sweep's statements are idempotent, so two
-//! processes sweeping at once delete nothing twice.
+//! grace period ago. Of the bot processes on one database, the one leading the retention duty
+//! sweeps ([`Duty::RETENTION`]); the sweep's statements are idempotent besides, so two processes
+//! sweeping at once (SQLite, or a leader lost mid-sweep) delete nothing twice.
 
 use std::time::Duration;
 
 use tokio::sync::watch;
 
 use crate::config::Config;
-use crate::store::{RetentionPolicy, Store};
+use crate::store::{Duty, RetentionPolicy, Store};
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -35,7 +36,15 @@ pub async fn run(
 ) {
     let policy = policy(&config);
     let every = Duration::from_secs(config.retention.sweep_every_s.max(1));
+    let mut duty = Duty::new(&store, Duty::RETENTION);
     while !*shutdown.borrow() {
+        if !duty.lead().await {
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = shutdown.changed() => {}
+            }
+            continue;
+        }
         match store.sweep_retention(&policy).await {
             Ok(done) => {
                 let deleted: Vec<_> = done.into_iter().filter(|(_, n)| *n > 0).collect();

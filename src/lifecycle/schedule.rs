@@ -88,6 +88,9 @@ impl PersonaService {
         train.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // Data already there when the bot starts counts as trained on, unless there is no
         // checkpoint at all.
+        // Of the bot processes on one database, only the one leading this duty runs the
+        // scheduled passes and training (every process reloads the checkpoint).
+        let mut duty = crate::store::Duty::new(&self.store, crate::store::Duty::PERSONAS);
         let mut last_edges = if self.encoder_loaded() {
             self.store.edge_total().await.unwrap_or(0)
         } else {
@@ -107,10 +110,14 @@ impl PersonaService {
                     self.reload_if_newer().await;
                 }
                 _ = infer.tick(), if self.settings.infer_every_s > 0 => {
-                    self.infer_all().await;
+                    if duty.lead().await {
+                        self.infer_all().await;
+                    }
                 }
                 _ = train.tick(), if self.settings.train_every_s > 0 => {
-                    self.maybe_train(&mut last_edges).await;
+                    if duty.lead().await {
+                        self.maybe_train(&mut last_edges).await;
+                    }
                 }
             }
         }

@@ -20,6 +20,7 @@ mod guilds;
 mod health;
 mod images;
 mod jobs;
+mod lead;
 mod limits;
 mod member_settings;
 mod personas;
@@ -39,6 +40,7 @@ pub use guilds::{AuditEntry, Disposition, GuildSetting, GuildSettings, NsfwPolic
 pub use health::PoolUse;
 pub use images::RenderedImage;
 pub use jobs::FinishedRewrite;
+pub use lead::{Duty, DutyName};
 pub use limits::RefusalReason;
 pub use member_settings::MemberSettings;
 pub use queue_view::CANCELLED;
@@ -102,6 +104,7 @@ pub(crate) fn db_err(operation: &'static str) -> impl FnOnce(sqlx::Error) -> Sto
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    leading: lead::Leading,
 }
 
 impl Store {
@@ -168,7 +171,11 @@ impl Store {
             .connect_with(options)
             .await
             .map_err(db_err("connect"))?;
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            leading: lead::Leading::default(),
+        })
     }
 
     /// Applies pending migrations (idempotent).

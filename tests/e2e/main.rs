@@ -22,6 +22,7 @@ mod config_cmd;
 mod consent_races;
 mod deploy;
 mod durability;
+mod duties;
 mod erasure;
 mod grid;
 mod imagine;
