@@ -96,9 +96,65 @@ pub struct DiscordConfig {
     /// How long a bot's claim on delivering a finished render lasts, in seconds: a bot killed
     /// mid-delivery leaves a claim another bot (or its restart) takes over after this long.
     pub delivery_lease_secs: u64,
+    /// The gateway shards this process runs: empty (one shard, the whole bot), `auto` (every
+    /// shard, as many as Discord recommends), or a range of a total — `0-7/16` (shards 0 to 7
+    /// of 16) or `3/16` — for a bot split over processes (Discord requires shards from 2,500
+    /// servers on). Every process of a bot must name the same total.
+    pub shards: String,
+}
+
+/// Which gateway shards a bot process runs (`discord.shards`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shards {
+    /// One shard: the whole bot.
+    One,
+    /// Every shard, as many as Discord recommends.
+    Auto,
+    /// Shards `first` to `last` (both included) of `total`.
+    Range {
+        /// The first shard.
+        first: u32,
+        /// The last shard (included).
+        last: u32,
+        /// Shards of the whole bot.
+        total: u32,
+    },
 }
 
 impl DiscordConfig {
+    /// The shards this process runs.
+    pub fn shards(&self) -> Result<Shards, ConfigError> {
+        let text = self.shards.trim();
+        if text.is_empty() {
+            return Ok(Shards::One);
+        }
+        if text.eq_ignore_ascii_case("auto") {
+            return Ok(Shards::Auto);
+        }
+        let bad = || {
+            ConfigError(format!(
+                "discord.shards must be empty, auto, or a range of a total such as 0-7/16 or \
+                 3/16, within the total (got {text:?})"
+            ))
+        };
+        let (range, total) = text.split_once('/').ok_or_else(bad)?;
+        let number = |s: &str| s.trim().parse::<u32>().map_err(|_| bad());
+        let (first, last) = match range.split_once('-') {
+            Some((first, last)) => (number(first)?, number(last)?),
+            None => (number(range)?, number(range)?),
+        };
+        let total = number(total)?;
+        if first > last || last >= total {
+            return Err(bad());
+        }
+        Ok(Shards::Range { first, last, total })
+    }
+
+    /// Whether `guild`'s events reach shard `shard` of `total` (Discord's rule).
+    pub fn shard_of(guild: u64, total: u32) -> u32 {
+        ((guild >> 22) % u64::from(total.max(1))) as u32
+    }
+
     /// `api_url` is empty, or a proxy or fake Discord that may go unthrottled (see its doc).
     fn check_api_url(&self) -> Result<(), ConfigError> {
         let api = self.api_url.trim();
@@ -150,6 +206,7 @@ impl Default for DiscordConfig {
             delivery_poll_ms: 250,
             progress_edit_interval_ms: 1500,
             delivery_lease_secs: 60,
+            shards: String::new(),
         }
     }
 }
@@ -557,6 +614,7 @@ impl Config {
         }
         self.discord.check_api_url()?;
         self.observe.address()?;
+        self.discord.shards()?;
         if !["auto", "cpu", "cuda"].contains(&self.render.device.as_str()) {
             return Err(ConfigError(format!(
                 "render.device must be auto, cpu or cuda (got {:?})",

@@ -33,7 +33,7 @@ use poise::serenity_prelude as serenity;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
-use crate::config::Config;
+use crate::config::{Config, Shards};
 use crate::error::UserError;
 use crate::i18n::I18n;
 use crate::ingest::Ingestor;
@@ -298,7 +298,18 @@ pub async fn start(
     let mut client = customize(builder).await?;
     let http = Arc::clone(&client.http);
     let shard_manager = Arc::clone(&client.shard_manager);
-    let client_task = tokio::spawn(async move { client.start().await });
+    let shards = config.discord.shards()?;
+    tracing::info!(?shards, "gateway shards of this process");
+    let client_task = tokio::spawn(async move {
+        match shards {
+            Shards::One => client.start().await,
+            Shards::Auto => client.start_autosharded().await,
+            // serenity's range runs from its start to its end, both included.
+            Shards::Range { first, last, total } => {
+                client.start_shard_range(first..last, total).await
+            }
+        }
+    });
     let (shutdown, shutdown_rx) = watch::channel(false);
     let persona_task = tokio::spawn(personas.run(shutdown_rx.clone()));
     let rewrite_task = tokio::spawn(imagine.run_rewrite_stage(wake, shutdown_rx.clone()));

@@ -1,7 +1,7 @@
-//! One process of each duty: two bot processes on one PostgreSQL database share the scheduled
-//! persona passes and the retention sweep out — exactly one leads each — and when the leader
-//! stops, the other takes its duties over. On SQLite (one machine's database) every process
-//! leads.
+//! Many bot processes: two on one PostgreSQL database share the scheduled persona passes and
+//! the retention sweep out — exactly one leads each — and when the leader stops, the other takes
+//! its duties over (on SQLite, one machine's database, every process leads); two running shards
+//! 0 and 1 of 2 each get the events of their own servers only.
 
 use std::time::Duration;
 
@@ -66,3 +66,77 @@ async fn each_duty_runs_in_one_process(kind: Db) {
 }
 
 on_both_databases!(each_duty_runs_in_one_process);
+
+/// Two bot processes, shards 0 and 1 of 2: each identifies its own shard, each server's
+/// interactions reach the process of the server's shard only (and are answered once), and a
+/// stopped process's servers reach nobody.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_shard_s_events_reach_its_process() {
+    use zipp::config::DiscordConfig;
+    let setup = Setup::new(Db::Postgres, 1).await;
+    let fake = &setup.fake;
+    let home = fake.config().guild_id;
+    let home_shard = DiscordConfig::shard_of(home, 2);
+    // A server on the other shard.
+    let away = (1..)
+        .map(|i| home + (i << 22))
+        .find(|g| DiscordConfig::shard_of(*g, 2) != home_shard)
+        .expect("a server on the other shard");
+    let mut config = setup.config();
+    config.discord.shards = "0/2".to_owned();
+    let zero = setup.start(config.clone(), true, 0).await;
+    config.discord.shards = "1-1/2".to_owned();
+    let one = setup.start(config.clone(), true, 0).await;
+    for _ in 0..polls(50) {
+        if fake.identify_count() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut shards: Vec<_> = fake
+        .identifies()
+        .iter()
+        .map(|d| d["shard"].clone())
+        .collect();
+    shards.sort_by_key(|s| s[0].as_u64());
+    assert_eq!(
+        shards,
+        [serde_json::json!([0, 2]), serde_json::json!([1, 2])]
+    );
+
+    let ask = |id: u64, guild: u64| {
+        let token = format!("token-{id}");
+        let event = fake_discord::fixtures::InteractionBuilder::new(fake.config(), id, &token)
+            .guild(guild)
+            .command("settings", vec![]);
+        async move { (fake.dispatch("INTERACTION_CREATE", event).await, token) }
+    };
+    for (id, guild) in [
+        (912_000_000_000_000_001, home),
+        (912_000_000_000_000_002, away),
+    ] {
+        let (reached, token) = ask(id, guild).await;
+        assert_eq!(reached, 1, "one process gets server {guild}'s events");
+        let callback = callback_path(id, &token);
+        fake.wait_for_request("the answer", WAIT, |r| r.path == callback)
+            .await
+            .expect("answered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let answers = fake
+            .requests()
+            .iter()
+            .filter(|r| r.path == callback)
+            .count();
+        assert_eq!(answers, 1, "answered once");
+    }
+    // The process of the away server's shard stops: its events reach nobody; home's still do.
+    let (stopped, kept) = if home_shard == 0 {
+        (one, zero)
+    } else {
+        (zero, one)
+    };
+    stopped.shutdown().await;
+    assert_eq!(ask(912_000_000_000_000_003, away).await.0, 0);
+    assert_eq!(ask(912_000_000_000_000_004, home).await.0, 1);
+    setup.finish(kept).await;
+}

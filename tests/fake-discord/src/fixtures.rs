@@ -378,6 +378,12 @@ impl InteractionBuilder {
         self
     }
 
+    /// Makes it an interaction in server `guild_id` (another than the fake's own).
+    pub fn guild(mut self, guild_id: u64) -> Self {
+        self.guild_id = Some(guild_id);
+        self
+    }
+
     /// Makes it a DM interaction: no `guild_id`/`member`/`guild_locale`, a top-level `user`,
     /// `context` 1 (bot DM). Set a DM channel with [`InteractionBuilder::channel_id`].
     pub fn dm(mut self) -> Self {

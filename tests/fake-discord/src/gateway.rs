@@ -41,6 +41,7 @@ async fn session(shared: Arc<Shared>, mut socket: WebSocket) {
             SessionHandle {
                 tx,
                 identified: false,
+                shard: None,
             },
         );
         id
@@ -119,17 +120,27 @@ async fn handle_frame(
             let cfg = &shared.cfg;
             let session_id = format!("fake-session-{}", sess.id);
             let shard = frame["d"]["shard"].clone();
-            let ready = fixtures::ready(cfg, &shared.gateway_url(), &session_id, shard);
+            let ready = fixtures::ready(cfg, &shared.gateway_url(), &session_id, shard.clone());
             // Mark the session identified *before* READY goes out: the bot may answer READY
             // (register its commands) before this task gets to run again, and a test that
             // dispatches right then must reach this session. Its events queue on the session's
             // channel, which this task drains only after READY and GUILD_CREATE are written,
             // so they cannot overtake them.
+            let shard = shard
+                .as_array()
+                .and_then(|s| Some((s.first()?.as_u64()?, s.get(1)?.as_u64()?)));
+            let guild = fixtures::guild_create(cfg);
+            let mut gets_guild = true;
             if let Some(s) = shared.lock().sessions.get_mut(&sess.id) {
                 s.identified = true;
+                s.shard = shard;
+                // The server's own shard gets its GUILD_CREATE.
+                gets_guild = s.receives(&json!({ "guild_id": guild["id"] }));
             }
             dispatch(socket, sess, "READY", ready).await?;
-            dispatch(socket, sess, "GUILD_CREATE", fixtures::guild_create(cfg)).await?;
+            if gets_guild {
+                dispatch(socket, sess, "GUILD_CREATE", guild).await?;
+            }
             // Count the IDENTIFY only after READY is on the wire, so that a test's dispatch
             // after wait_for_identify() can't overtake it.
             shared.lock().identifies.push(frame["d"].clone());

@@ -294,7 +294,7 @@ impl FakeDiscord {
             st.observe_dispatch(&self.shared.cfg, event_name, &d);
             st.sessions
                 .values()
-                .filter(|s| s.identified)
+                .filter(|s| s.identified && s.receives(&d))
                 .filter_map(|s| {
                     let (done, rx) = oneshot::channel();
                     let out = Outbound::Dispatch {
@@ -321,7 +321,11 @@ impl FakeDiscord {
             let mut pending = Vec::with_capacity(events.len());
             for d in events {
                 st.observe_dispatch(&self.shared.cfg, event_name, &d);
-                for s in st.sessions.values().filter(|s| s.identified) {
+                for s in st
+                    .sessions
+                    .values()
+                    .filter(|s| s.identified && s.receives(&d))
+                {
                     let (done, rx) = oneshot::channel();
                     let out = Outbound::Dispatch {
                         t: event_name.to_owned(),

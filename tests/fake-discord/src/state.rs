@@ -118,6 +118,23 @@ pub(crate) struct SessionHandle {
     pub tx: mpsc::UnboundedSender<Outbound>,
     /// True after IDENTIFY (or RESUME): only then does it get dispatches.
     pub identified: bool,
+    /// The `[shard, total]` it identified with (None: the whole bot).
+    pub shard: Option<(u64, u64)>,
+}
+
+impl SessionHandle {
+    /// Whether event `d` reaches this session: Discord sends a server's events to shard
+    /// `(guild_id >> 22) % total`, and events of no server (DMs) to shard 0.
+    pub fn receives(&self, d: &serde_json::Value) -> bool {
+        let Some((shard, total)) = self.shard else {
+            return true;
+        };
+        let guild = d["guild_id"].as_str().and_then(|g| g.parse::<u64>().ok());
+        match guild {
+            Some(guild) => (guild >> 22) % total.max(1) == shard,
+            None => shard == 0,
+        }
+    }
 }
 
 pub(crate) struct State {
