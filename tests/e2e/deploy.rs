@@ -115,3 +115,66 @@ fn compose_checks_the_health_of_bot_and_worker() {
         );
     }
 }
+
+/// The Kubernetes manifests validate against the Kubernetes API's schemas (strict: no unknown
+/// field), and their probes, ports and secrets are the ones zipp serves and reads.
+#[test]
+fn the_kubernetes_manifests_are_valid() {
+    let dir = std::path::Path::new(ROOT).join("deploy/k8s");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("deploy/k8s")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 5, "{files:?}");
+    // Installed by .ci/setup (PyPI `kubernetes-validate`); a missing tool fails, never skips.
+    let out = std::process::Command::new("python3")
+        .args(["-m", "kubernetes_validate", "--strict", "-k", "1.30.0"])
+        .args(&files)
+        .output()
+        .expect("python3 runs");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "kubernetes-validate (run .ci/setup to install it):\n{report}"
+    );
+    assert!(!report.contains("ERROR"), "{report}");
+    let text = |name: &str| read(&format!("deploy/k8s/{name}"));
+    for (file, args) in [("bot.yaml", r#"["bot"]"#), ("worker.yaml", r#"["worker"]"#)] {
+        let manifest = text(file);
+        assert!(manifest.contains(&format!("args: {args}")), "{file}");
+        assert!(manifest.contains("path: /healthz, port: metrics"), "{file}");
+        assert!(manifest.contains("path: /readyz, port: metrics"), "{file}");
+        assert!(manifest.contains("containerPort: 9090"), "{file}");
+        assert!(manifest.contains("secretRef: { name: zipp }"), "{file}");
+    }
+    assert!(text("config.yaml").contains(r#"ZIPP_OBSERVE__LISTEN: "0.0.0.0:9090""#));
+    assert!(text("migrate.yaml").contains(r#"args: ["migrate"]"#));
+    // Each bot pod runs its own shard of as many as there are pods.
+    let bot = text("bot.yaml");
+    let replicas = bot
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("replicas: "))
+        .expect("replicas");
+    assert!(
+        bot.contains(&format!(r#"value: "$(POD_INDEX)/{replicas}""#)),
+        "{bot}"
+    );
+    // No secret value in any manifest.
+    for file in &files {
+        let manifest = std::fs::read_to_string(file).expect("read");
+        assert!(
+            !manifest.contains("kind: Secret"),
+            "{file:?} holds a Secret"
+        );
+        assert!(
+            !manifest.contains("postgres://zipp:"),
+            "{file:?} holds a password"
+        );
+    }
+}
