@@ -178,3 +178,41 @@ fn the_kubernetes_manifests_are_valid() {
         );
     }
 }
+
+/// `deploy/compose.yaml` follows the Compose specification (its JSON schema, fetched by
+/// `.ci/setup`): a misspelt key or a wrong type fails here, not at an operator's first `up`.
+#[test]
+fn the_compose_file_follows_the_compose_specification() {
+    let spec = std::env::var("TEST_COMPOSE_SPEC")
+        .expect("TEST_COMPOSE_SPEC: run the tests through .ci/test, which runs .ci/setup");
+    let validate = |file: &Path| {
+        std::process::Command::new("python3")
+            .arg(Path::new(ROOT).join("tests/deploy/validate_compose.py"))
+            .arg(&spec)
+            .arg(file)
+            .output()
+            .expect("python3 runs")
+    };
+    let out = validate(&Path::new(ROOT).join("deploy/compose.yaml"));
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The check finds a misspelt key.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broken = dir.path().join("compose.yaml");
+    std::fs::write(
+        &broken,
+        read("deploy/compose.yaml").replace("restart: unless-stopped", "restrat: unless-stopped"),
+    )
+    .expect("write");
+    let out = validate(&broken);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("restrat"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
