@@ -172,6 +172,16 @@ impl App {
                     })
                 }),
             ));
+            // Jobs queued by other processes wake these workers at once (PostgreSQL).
+            {
+                let (store, wake, shutdown) =
+                    (store.clone(), Arc::clone(&wake), shutdown_rx.clone());
+                workers.push(tokio::spawn(async move {
+                    if let Err(error) = store.relay_queued(wake, shutdown).await {
+                        tracing::warn!(%error, "cannot listen for queued jobs: workers poll");
+                    }
+                }));
+            }
             for index in 0..options.workers {
                 let worker_config = WorkerConfig {
                     owner: WorkerConfig::unique_owner(index),

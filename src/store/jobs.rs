@@ -154,6 +154,9 @@ impl Store {
                     table: "render_jobs",
                     reason: "an unlimited enqueue was refused".to_owned(),
                 })?;
+        if newly_created {
+            self.notify_queued().await;
+        }
         let position = self.queue_position(id).await?;
         Ok(QueuedJob {
             id,
@@ -285,7 +288,11 @@ impl Store {
         .execute(self.pool())
         .await
         .map_err(db_err("finish rewrite"))?;
-        Ok(result.rows_affected() == 1)
+        let queued = result.rows_affected() == 1;
+        if queued {
+            self.notify_queued().await;
+        }
+        Ok(queued)
     }
 
     /// The row lock of a leasing subquery: PostgreSQL skips rows another transaction is leasing
@@ -614,7 +621,11 @@ impl Store {
         .execute(self.pool())
         .await
         .map_err(db_err("release lease"))?;
-        Ok(result.rows_affected() == 1)
+        let queued = result.rows_affected() == 1;
+        if queued {
+            self.notify_queued().await;
+        }
+        Ok(queued)
     }
 
     /// The jobs in `status`, oldest first (for tests and benchmarks).

@@ -26,6 +26,7 @@ mod member_settings;
 mod personas;
 mod queue_view;
 mod retention;
+mod wake;
 
 pub use crate::domain::Persona;
 pub use crate::domain::{
@@ -105,6 +106,8 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     leading: lead::Leading,
+    /// The database URL (PostgreSQL's LISTEN needs a connection of its own).
+    url: wake::DbUrl,
 }
 
 impl Store {
@@ -175,6 +178,7 @@ impl Store {
             pool,
             backend,
             leading: lead::Leading::default(),
+            url: wake::DbUrl(url.into()),
         })
     }
 

@@ -1,7 +1,8 @@
 //! Many bot processes: two on one PostgreSQL database share the scheduled persona passes and
 //! the retention sweep out — exactly one leads each — and when the leader stops, the other takes
 //! its duties over (on SQLite, one machine's database, every process leads); two running shards
-//! 0 and 1 of 2 each get the events of their own servers only.
+//! 0 and 1 of 2 each get the events of their own servers only; a worker in another process is
+//! woken by PostgreSQL's NOTIFY, not its poll.
 
 use std::time::Duration;
 
@@ -139,4 +140,32 @@ async fn each_shard_s_events_reach_its_process() {
     assert_eq!(ask(912_000_000_000_000_003, away).await.0, 0);
     assert_eq!(ask(912_000_000_000_000_004, home).await.0, 1);
     setup.finish(kept).await;
+}
+
+/// A worker process that polls only every ten minutes renders a job another process queued
+/// at once: queuing NOTIFYs, and the worker process LISTENs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_in_another_process_wakes_on_notify() {
+    let setup = Setup::new(Db::Postgres, 1).await;
+    let fake = &setup.fake;
+    let mut config = setup.config();
+    config.render.poll_ms = 600_000;
+    let worker = setup.start(config, false, 1).await;
+    // Its first look at the queue (empty) is over; the next poll is ten minutes away.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let bot = setup.start(setup.config(), true, 0).await;
+    wait_registered(fake).await;
+    let started = std::time::Instant::now();
+    let (_, token) = dispatch_imagine(
+        fake,
+        913_000_000_000_000_001,
+        vec![fake_discord::fixtures::opt_str("prompt", "a red cat")],
+        |b| b,
+    )
+    .await;
+    // WAIT (60 s) is far below the poll: only the notification can bring the image.
+    image_of(fake, &token).await;
+    assert!(started.elapsed() < WAIT);
+    worker.shutdown().await;
+    setup.finish(bot).await;
 }
