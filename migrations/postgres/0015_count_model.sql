@@ -5,6 +5,12 @@
 -- 2 × 2, fewer in a row. Settled when the job is stored (the request's count, else the member's
 -- default, else 1); the hourly limits count images, not jobs.
 ALTER TABLE render_jobs ADD COLUMN image_count BIGINT NOT NULL DEFAULT 1;
+-- The hourly limits sum image_count over a member's and a server's jobs of the hour (in the
+-- accepting insert): the indexes they read carry it, so the sum reads no table row.
+DROP INDEX render_jobs_member_created;
+CREATE INDEX render_jobs_member_created ON render_jobs (member_id, created_at, image_count);
+DROP INDEX render_jobs_guild_created;
+CREATE INDEX render_jobs_guild_created ON render_jobs (guild_id, created_at, image_count);
 -- For a Vary or Upscale of one image of its parent's grid: which one (0-based). NULL: the
 -- parent's whole image.
 ALTER TABLE render_jobs ADD COLUMN source_cell BIGINT;
