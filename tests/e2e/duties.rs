@@ -137,6 +137,14 @@ async fn each_shard_s_events_reach_its_process() {
         (zero, one)
     };
     stopped.shutdown().await;
+    // Its gateway session is closed (the fake notices the socket close a moment later).
+    for _ in 0..polls(50) {
+        if fake.connected_sessions() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(fake.connected_sessions(), 1);
     assert_eq!(ask(912_000_000_000_000_003, away).await.0, 0);
     assert_eq!(ask(912_000_000_000_000_004, home).await.0, 1);
     setup.finish(kept).await;
