@@ -93,6 +93,7 @@ async fn run(kind: Db, workers: usize, n_jobs: u64) -> anyhow::Result<f64> {
                 deadline: Duration::from_secs(600),
                 safety: None,
                 preview_every: 0,
+                models: Vec::new(),
             },
             Arc::clone(&wake),
             shutdown_rx.clone(),

@@ -158,17 +158,24 @@ impl App {
                     config.render.max_memory_bytes(),
                 )),
             };
-            // A worker is ready when the default model can be loaded.
-            let model = config.render.default_model().to_owned();
+            // A worker is ready when the models it renders can be loaded: those of
+            // `render.models`, else the default one.
+            let models = if config.render.models.is_empty() {
+                vec![config.render.default_model().to_owned()]
+            } else {
+                config.render.models.clone()
+            };
             let loadable = Arc::clone(&renderer);
             checks.push((
                 "model",
                 Arc::new(move || {
-                    let (renderer, model) = (Arc::clone(&loadable), model.clone());
+                    let (renderer, models) = (Arc::clone(&loadable), models.clone());
                     Box::pin(async move {
-                        tokio::task::spawn_blocking(move || renderer.ready(&model))
-                            .await
-                            .map_err(|e| format!("the check panicked: {e}"))?
+                        tokio::task::spawn_blocking(move || {
+                            models.iter().try_for_each(|model| renderer.ready(model))
+                        })
+                        .await
+                        .map_err(|e| format!("the check panicked: {e}"))?
                     })
                 }),
             ));
@@ -192,6 +199,7 @@ impl App {
                     deadline: Duration::from_secs(config.render.deadline_secs),
                     safety: safety.clone(),
                     preview_every: config.render.preview_every,
+                    models: config.render.models.clone(),
                 };
                 workers.push(tokio::spawn(run_worker(
                     store.clone(),

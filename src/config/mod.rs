@@ -251,8 +251,13 @@ pub struct RenderConfig {
     pub max_attempts: u32,
     /// How long a worker owns a job without a heartbeat, in seconds; then another may take it.
     pub lease_secs: u64,
-    /// How often an idle worker looks for work, in milliseconds.
+    /// How often an idle worker looks for work, in milliseconds (on PostgreSQL a queued job
+    /// wakes it at once; this is the fallback).
     pub poll_ms: u64,
+    /// The models this process's workers render (catalog names or folders); empty: every model.
+    /// Routes each model's jobs to the workers that keep it loaded (e.g. `["sdxl"]` on one GPU
+    /// machine, `["sd-turbo"]` on another); a job of a model no worker lists waits.
+    pub models: Vec<String>,
     /// Delay before a failed attempt is retried, in seconds (doubled on every further attempt).
     pub retry_backoff_secs: u64,
     /// The most one render may take (seconds) unless its catalog entry sets `deadline_secs`;
@@ -338,6 +343,7 @@ impl Default for RenderConfig {
             max_attempts: 3,
             lease_secs: 60,
             poll_ms: 500,
+            models: Vec::new(),
             retry_backoff_secs: 5,
             deadline_secs: 900,
             safety_checker: "stable-diffusion-v1-5/stable-diffusion-v1-5/safety_checker".to_owned(),

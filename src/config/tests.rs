@@ -124,3 +124,43 @@ fn example_config_documents_every_key_with_its_default() {
         }
     }
 }
+
+#[test]
+fn worker_models_and_shards_come_from_the_environment() {
+    // Variable names of this test's own.
+    std::env::set_var("ZIPP_ENVMODELS__RENDER__MODELS", r#"["sdxl", "sd-turbo"]"#);
+    std::env::set_var("ZIPP_ENVMODELS__DISCORD__SHARDS", "2-3/8");
+    let config =
+        Config::load_with_env(None, Env::prefixed("ZIPP_ENVMODELS__").split("__")).expect("loads");
+    assert_eq!(config.render.models, ["sdxl", "sd-turbo"]);
+    assert_eq!(
+        config.discord.shards().expect("shards"),
+        super::Shards::Range {
+            first: 2,
+            last: 3,
+            total: 8
+        }
+    );
+    for (text, shards) in [
+        ("", Some(super::Shards::One)),
+        ("auto", Some(super::Shards::Auto)),
+        (
+            "3/16",
+            Some(super::Shards::Range {
+                first: 3,
+                last: 3,
+                total: 16,
+            }),
+        ),
+        ("16/16", None),
+        ("4-2/8", None),
+        ("0-7", None),
+        ("x/2", None),
+    ] {
+        let discord = super::DiscordConfig {
+            shards: text.to_owned(),
+            ..Default::default()
+        };
+        assert_eq!(discord.shards().ok(), shards, "{text:?}");
+    }
+}

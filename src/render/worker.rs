@@ -36,6 +36,8 @@ pub struct WorkerConfig {
     pub safety: Option<Arc<zipp_clip::safety::SafetyChecker>>,
     /// A live preview every this many steps (0: none; never for a comparison's two renders).
     pub preview_every: u32,
+    /// The models it renders (empty: every model): `render.models`.
+    pub models: Vec<String>,
 }
 
 impl WorkerConfig {
@@ -94,7 +96,10 @@ pub async fn run_worker(
     tracing::info!(owner = %config.owner, "render worker started");
     let lease_ms = config.lease.as_millis() as i64;
     while !*shutdown.borrow() {
-        match store.lease(&config.owner, lease_ms).await {
+        match store
+            .lease_models(&config.owner, lease_ms, &config.models)
+            .await
+        {
             Ok(Some(leased)) => {
                 process(&store, &renderer, &config, leased, &mut shutdown).await;
                 continue;

@@ -354,6 +354,17 @@ impl Store {
     /// the render each worker is busy with.
     #[tracing::instrument(skip_all, fields(owner))]
     pub async fn lease(&self, owner: &str, lease_ms: i64) -> Result<Option<LeasedJob>, StoreError> {
+        self.lease_models(owner, lease_ms, &[]).await
+    }
+
+    /// [`Store::lease`], of a job of one of `models` only (empty: any model): the routing of a
+    /// worker that renders some models (`render.models`). The turns stay fair among those jobs.
+    pub async fn lease_models(
+        &self,
+        owner: &str,
+        lease_ms: i64,
+        models: &[String],
+    ) -> Result<Option<LeasedJob>, StoreError> {
         let now = now_ms();
         sqlx::query(
             "UPDATE render_jobs SET status = 'failed', error_message_id = 'render-error-crashed', \
@@ -377,16 +388,24 @@ impl Store {
                  LEFT JOIN guild_turns g ON g.guild_id = COALESCE(j.guild_id, 0) \
                  LEFT JOIN member_turns m ON m.guild_id = COALESCE(j.guild_id, 0) \
                      AND m.member_id = j.member_id \
-                 WHERE (j.status = 'queued' AND j.not_before <= $3) \
-                    OR (j.status = 'running' AND j.lease_expires_at < $3) \
+                 WHERE ((j.status = 'queued' AND j.not_before <= $3) \
+                    OR (j.status = 'running' AND j.lease_expires_at < $3)) {routed} \
                  ORDER BY COALESCE(g.served_at, 0), COALESCE(m.served_at, 0), j.id \
                  LIMIT 1 {lock}) \
-             RETURNING {JOB_COLUMNS}"
+             RETURNING {JOB_COLUMNS}",
+            routed = if models.is_empty() {
+                String::new()
+            } else {
+                let places: Vec<String> =
+                    (0..models.len()).map(|i| format!("${}", i + 4)).collect();
+                format!("AND j.model IN ({})", places.join(", "))
+            },
         );
-        let row = sqlx::query(&sql)
-            .bind(owner)
-            .bind(now + lease_ms)
-            .bind(now)
+        let mut query = sqlx::query(&sql).bind(owner).bind(now + lease_ms).bind(now);
+        for model in models {
+            query = query.bind(model.as_str());
+        }
+        let row = query
             .fetch_optional(self.pool())
             .await
             .map_err(db_err("lease"))?;

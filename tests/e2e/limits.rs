@@ -484,6 +484,7 @@ async fn a_hung_render_ends_at_its_deadline(kind: Db) {
             deadline: Duration::from_millis(300),
             safety: None,
             preview_every: 0,
+            models: Vec::new(),
         },
         Arc::new(tokio::sync::Notify::new()),
         shutdown_rx,

@@ -417,3 +417,49 @@ async fn concurrent_leases_are_exclusive(kind: Db) {
 }
 
 on_both_databases!(concurrent_leases_are_exclusive);
+
+/// A worker that renders some models (`render.models`) leases only their jobs, oldest first
+/// among them; one that renders every model takes the oldest of all.
+async fn workers_lease_only_the_models_they_render(kind: Db) {
+    let db = TestDb::new(kind).await;
+    let store = store_for(&db).await;
+    let mut ids = Vec::new();
+    for (i, model) in ["sdxl", "sd-turbo", "sdxl"].into_iter().enumerate() {
+        let job = NewJob {
+            model: model.to_owned(),
+            ..new_job(930_000_000_000_000_001 + i as u64, 1)
+        };
+        ids.push(store.enqueue(&job).await.expect("enqueue").id);
+    }
+    let models = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
+    let leased = |models: Vec<String>| {
+        let store = store.clone();
+        async move {
+            store
+                .lease_models("w", 60_000, &models)
+                .await
+                .expect("lease")
+                .map(|l| (l.job.id, l.job.model))
+        }
+    };
+    assert_eq!(leased(models(&["flux"])).await, None, "no job of its model");
+    assert_eq!(
+        leased(models(&["sd-turbo"])).await,
+        Some((ids[1], "sd-turbo".to_owned())),
+        "past an older job of another model"
+    );
+    assert_eq!(
+        leased(models(&["sdxl", "flux"])).await,
+        Some((ids[0], "sdxl".to_owned()))
+    );
+    assert_eq!(
+        leased(Vec::new()).await,
+        Some((ids[2], "sdxl".to_owned())),
+        "every model"
+    );
+    assert_eq!(leased(Vec::new()).await, None);
+    store.close().await;
+    db.cleanup().await;
+}
+
+on_both_databases!(workers_lease_only_the_models_they_render);
