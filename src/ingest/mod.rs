@@ -101,6 +101,9 @@ pub struct Ingestor {
     handled: watch::Sender<u64>,
     /// Awaited by [`Ingestor::flush`] after the batch left memory, before it is written (tests).
     before_write: std::sync::Mutex<Option<Pause>>,
+    /// Held for a whole flush: a flush that starts while another is writing waits for it, so
+    /// when `flush` returns, everything pending at its call is in the store.
+    flushing: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Ingestor {
@@ -121,6 +124,7 @@ impl Ingestor {
             consent: DashMap::new(),
             inference_on: DashMap::new(),
             full: Notify::new(),
+            flushing: tokio::sync::Mutex::new(()),
             handled: watch::Sender::new(0),
             before_write: std::sync::Mutex::new(None),
         })
@@ -305,8 +309,11 @@ impl Ingestor {
         });
     }
 
-    /// Writes everything pending in one transaction; on failure the counts are put back.
+    /// Writes everything pending in one transaction; on failure the counts are put back. Flushes
+    /// run one at a time: one called while another writes waits for that write, then writes
+    /// what is left.
     pub async fn flush(&self) -> Result<usize, StoreError> {
+        let _one_at_a_time = self.flushing.lock().await;
         let keys: Vec<Key> = self.pending.iter().map(|e| *e.key()).collect();
         let batch: Vec<EdgeDelta> = keys
             .iter()

@@ -73,6 +73,68 @@ async fn forget_during_a_flush(kind: Db) {
 
 on_both_databases!(forget_during_a_flush);
 
+/// A flush called while another is between taking its batch and writing it returns only after
+/// that write: what was pending when it was called is in the store then (the fence tests and
+/// shutdown rely on). Without it, the second flush found nothing pending and returned at once.
+async fn a_flush_waits_for_the_one_writing(kind: Db) {
+    let setup = Setup::new(kind, 1).await;
+    let fake = &setup.fake;
+    let mut config = setup.config();
+    // Only the test flushes.
+    config.ingest.flush_ms = 3_600_000;
+    config.ingest.flush_max = 1_000_000;
+    let app = setup.start(config, true, 0).await;
+    wait_registered(fake).await;
+    let guild = GuildId(fake.config().guild_id);
+    let alice = MemberId(DEFAULT_USER_ID);
+    let consent = app.consent.clone().expect("consent service");
+    let ingestor = app.ingestor.clone().expect("ingestor");
+    consent.grant(guild, alice).await.expect("grant");
+    let before = ingestor.handled();
+    let m = message_create(
+        fake.config(),
+        971_000_000_000_000_000,
+        DEFAULT_USER_ID,
+        "alice",
+        "x",
+    );
+    fake.dispatch("MESSAGE_CREATE", m).await;
+    ingestor.handled_at_least(before + 1).await;
+
+    let (pause, reached, resume) = one_shot_pause();
+    ingestor.pause_before_write(pause);
+    let first = tokio::spawn({
+        let ingestor = Arc::clone(&ingestor);
+        async move { ingestor.flush().await }
+    });
+    reached.wait().await;
+    let second = tokio::spawn({
+        let ingestor = Arc::clone(&ingestor);
+        async move { ingestor.flush().await }
+    });
+    // While the first is held before its write, the second does not return (a wrong flush
+    // would, at once: nothing is pending).
+    let early = tokio::time::timeout(std::time::Duration::from_millis(300), async {
+        while !second.is_finished() {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(
+        early.is_err(),
+        "a flush returned while another was still writing"
+    );
+    resume.wait().await;
+    second.await.expect("second flush").expect("flush");
+    // Returned: the first flush's batch is in the store.
+    let edges = app.store.guild_edges(guild).await.expect("edges");
+    assert!(edges.iter().any(|e| e.member_id == alice), "{edges:?}");
+    first.await.expect("first flush").expect("flush");
+    setup.finish(app).await;
+}
+
+on_both_databases!(a_flush_waits_for_the_one_writing);
+
 /// The tiny diffusion renderer, paused (once) inside a render until the test lets it finish.
 struct PausingRenderer {
     inner: Arc<dyn Renderer>,
