@@ -17,6 +17,7 @@
 
 pub mod blocklist;
 mod budget;
+mod model_choice;
 mod rules;
 mod validate;
 
@@ -689,74 +690,6 @@ impl ImagineService {
             model_choice: job.model_choice.as_deref(),
         })
         .await
-    }
-
-    /// The models `guild`'s members may pick with `/imagine model`: the server's own first, then
-    /// the ones its moderators allowed. In DMs, the operator's default only.
-    pub async fn allowed_models(&self, guild: Option<GuildId>) -> Result<Vec<String>, StoreError> {
-        let default = self.config.render.default_model().to_owned();
-        let Some(guild) = guild else {
-            return Ok(vec![default]);
-        };
-        let own = self
-            .store
-            .guild_settings(guild)
-            .await?
-            .diffusion_model
-            .unwrap_or(default);
-        let mut models = vec![own];
-        for model in self.store.allowed_diffusion_models(guild).await? {
-            if !models.contains(&model) {
-                models.push(model);
-            }
-        }
-        Ok(models)
-    }
-
-    /// Refuses a model the member may not pick here, naming the ones they may.
-    async fn check_model_choice(
-        &self,
-        guild: Option<GuildId>,
-        model: &str,
-    ) -> Result<(), ImagineError> {
-        let allowed = self.allowed_models(guild).await?;
-        if allowed.iter().any(|m| m == model) {
-            return Ok(());
-        }
-        Err(UserError::new("error-model-not-allowed")
-            .with_text("models", allowed.join(", "))
-            .into())
-    }
-
-    /// The model a job renders with: the member's pick while the server still allows it (a
-    /// moderator may have removed it since the request), else the server's.
-    async fn settled_model(
-        &self,
-        guild: Option<GuildId>,
-        settings: &GuildSettings,
-        choice: Option<&str>,
-    ) -> Result<String, StoreError> {
-        let own = settings
-            .diffusion_model
-            .clone()
-            .unwrap_or_else(|| self.config.render.default_model().to_owned());
-        let Some(choice) = choice.filter(|c| *c != own) else {
-            return Ok(own);
-        };
-        if self
-            .allowed_models(guild)
-            .await?
-            .iter()
-            .any(|m| m == choice)
-        {
-            Ok(choice.to_owned())
-        } else {
-            tracing::info!(
-                model = choice,
-                "the picked model is no longer allowed; rendering with the server's"
-            );
-            Ok(own)
-        }
     }
 }
 

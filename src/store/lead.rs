@@ -32,8 +32,9 @@ impl DutyName {
     }
 }
 
-/// The duties this process leads now (shared by the clones of a [`Store`]).
-pub(super) type Leading = Arc<Mutex<std::collections::BTreeSet<&'static str>>>;
+/// Whether this process leads each duty it tried, as last found (shared by the clones of a
+/// [`Store`]).
+pub(super) type Leading = Arc<Mutex<std::collections::BTreeMap<&'static str, bool>>>;
 
 /// A duty this process tries to lead: [`Duty::lead`] before each run of its work.
 pub struct Duty {
@@ -84,16 +85,11 @@ impl Duty {
             tracing::info!(duty = self.name.name, leads, "duty leadership changed");
             self.leads = leads;
         }
-        let mut leading = self
-            .store
+        self.store
             .leading
             .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if leads {
-            leading.insert(self.name.name);
-        } else {
-            leading.remove(self.name.name);
-        }
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(self.name.name, leads);
         leads
     }
 
@@ -134,11 +130,19 @@ impl Duty {
 impl Store {
     /// The duties this process leads now (as [`Duty::lead`] last found).
     pub fn leading(&self) -> Vec<&'static str> {
+        self.duties()
+            .into_iter()
+            .filter_map(|(duty, leads)| leads.then_some(duty))
+            .collect()
+    }
+
+    /// Every duty this process has tried to lead, and whether it leads it now.
+    pub fn duties(&self) -> Vec<(&'static str, bool)> {
         self.leading
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
-            .copied()
+            .map(|(duty, leads)| (*duty, *leads))
             .collect()
     }
 }
