@@ -81,7 +81,7 @@ pub(super) async fn run(
     let mut polls: u64 = 0;
     while !*shutdown.borrow() {
         polls += 1;
-        if polls % 1000 == 0 {
+        if polls.is_multiple_of(1000) {
             delivery.trim();
         }
         match delivery.store.jobs_to_notify(BATCH).await {

@@ -82,7 +82,7 @@ impl DiffusionModel {
         };
         let mut observe = |done: u32, total: u32, latents: &Tensor| -> Result<()> {
             if let Some(projection) = projection {
-                if done % every == 0 && done < total {
+                if done.is_multiple_of(every) && done < total {
                     preview(done, projection.project(latents)?);
                 }
             }

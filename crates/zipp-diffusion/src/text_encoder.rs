@@ -93,7 +93,7 @@ pub(crate) fn parse_text_config(path: &Path) -> Result<TextSpec> {
             return Err(c.bad(key, "must be positive"));
         }
     }
-    if spec.hidden_size % spec.num_attention_heads != 0 {
+    if !spec.hidden_size.is_multiple_of(spec.num_attention_heads) {
         return Err(c.bad(
             "num_attention_heads",
             &format!(

@@ -281,7 +281,7 @@ pub fn aggregate(
     }
     let h = alpha.dim(1)?;
     let width = x.elem_count() / g.num_nodes().max(1);
-    if h == 0 || width % h != 0 {
+    if h == 0 || !width.is_multiple_of(h) {
         bail!("features: width {width} is not a multiple of {h} heads");
     }
     let out_dim = if concat { width } else { width / h };

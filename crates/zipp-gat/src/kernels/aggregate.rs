@@ -42,7 +42,7 @@ impl Aggregate {
         expect_rows(alpha, self.topo.num_edges(), "aggregate attention")?;
         expect_rows(x, self.topo.num_nodes, "aggregate features")?;
         let h = alpha.width;
-        if h == 0 || x.width % h != 0 {
+        if h == 0 || !x.width.is_multiple_of(h) {
             bail!(
                 "aggregate: feature width {} is not a multiple of {h} heads",
                 x.width

@@ -79,7 +79,11 @@ impl GatAttention {
     fn check<T>(&self, xw: &Rows<T>, att_src: &[T], att_dst: &[T]) -> Result<usize> {
         expect_rows(xw, self.topo.num_nodes, "gat attention features")?;
         let hc = xw.width;
-        if self.heads == 0 || hc % self.heads != 0 || att_src.len() != hc || att_dst.len() != hc {
+        if self.heads == 0
+            || !hc.is_multiple_of(self.heads)
+            || att_src.len() != hc
+            || att_dst.len() != hc
+        {
             bail!(
                 "gat attention: {} features, {} heads, attention vectors of {} and {}",
                 hc,

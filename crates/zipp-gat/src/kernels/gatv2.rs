@@ -92,7 +92,7 @@ impl Gatv2Logits {
                 xlr.width
             );
         }
-        if self.heads == 0 || p.hc % self.heads != 0 {
+        if self.heads == 0 || !p.hc.is_multiple_of(self.heads) {
             bail!("gatv2 logits: {} channels for {} heads", p.hc, self.heads);
         }
         match ea {
