@@ -375,6 +375,9 @@ pub struct RewriteConfig {
     pub temperature: f64,
     /// `local` backend: how many rewrites may generate at once (each holds its own KV cache).
     pub local_max_concurrency: usize,
+    /// `local` backend: where the model runs: `auto` (the GPU in a build with the `cuda`
+    /// feature when one is present, else the CPU), `cpu` or `cuda`.
+    pub local_device: String,
     /// LLM rewrites one server may use per hour (per bot process); past it the template
     /// rewrite answers and the reply says so. 0: no budget.
     pub server_llm_per_hour: u32,
@@ -391,6 +394,7 @@ impl Default for RewriteConfig {
             max_tokens: 96,
             temperature: 0.7,
             local_max_concurrency: 1,
+            local_device: "auto".to_owned(),
             server_llm_per_hour: 300,
         }
     }
@@ -626,6 +630,21 @@ impl Config {
                 "render.device must be auto, cpu or cuda (got {:?})",
                 self.render.device
             )));
+        }
+        match self.rewrite.local_device.as_str() {
+            "auto" | "cpu" => {}
+            "cuda" if cfg!(feature = "cuda") => {}
+            "cuda" => {
+                return Err(ConfigError(
+                    "rewrite.local_device = \"cuda\" needs zipp built with --features cuda"
+                        .to_owned(),
+                ))
+            }
+            other => {
+                return Err(ConfigError(format!(
+                    "rewrite.local_device must be auto, cpu or cuda (got {other:?})"
+                )))
+            }
         }
         if !["auto", "offline"].contains(&self.persona.verbalizer.as_str()) {
             return Err(ConfigError(format!(

@@ -25,6 +25,16 @@ fn unusable_config_names_the_key() {
     assert!(err.to_string().contains("database.url"), "{err}");
     let err = load_str("[render]\nlease_secs = 0\n").unwrap_err();
     assert!(err.to_string().contains("render.lease_secs"), "{err}");
+    let err = load_str("[rewrite]\nlocal_device = \"gpu\"\n").unwrap_err();
+    assert!(err.to_string().contains("rewrite.local_device"), "{err}");
+    let cuda = load_str("[rewrite]\nlocal_device = \"cuda\"\n");
+    if cfg!(feature = "cuda") {
+        assert!(cuda.is_ok());
+    } else {
+        let err = cuda.unwrap_err().to_string();
+        assert!(err.contains("--features cuda"), "{err}");
+    }
+    assert!(load_str("[rewrite]\nlocal_device = \"cpu\"\n").is_ok());
     let err = load_str("[render]\nno_such_key = 1\n").unwrap_err();
     assert!(err.to_string().contains("no_such_key"), "{err}");
 }

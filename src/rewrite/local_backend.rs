@@ -101,13 +101,22 @@ impl LocalRewriter {
             ..zipp_llm::LocalOptions::default()
         };
         let entry_name = name.to_owned();
+        let device_choice = config.local_device.clone();
         let loader = move || -> Result<Arc<dyn Generate>, String> {
             let path = models::ensure_local_gguf(&entry).map_err(|e| e.to_string())?;
-            let device = llm_device();
+            let device = llm_device(&device_choice)?;
             let started = Instant::now();
             let llm = zipp_llm::LocalLlm::load(&path, &device, options.clone())
                 .map_err(|e| format!("loading {}: {e}", path.display()))?;
-            tracing::info!(llm = %entry_name, path = %path.display(), arch = llm.architecture(), elapsed_ms = started.elapsed().as_millis() as u64, "local LLM loaded");
+            tracing::info!(
+                llm = %entry_name,
+                path = %path.display(),
+                arch = llm.architecture(),
+                device = if device.is_cpu() { "cpu" } else { "cuda" },
+                cpu_kernels = zipp_llm::cpu_kernels(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "local LLM loaded"
+            );
             Ok(Arc::new(llm))
         };
         Self::with_loader(
@@ -176,12 +185,16 @@ impl LocalRewriter {
     }
 }
 
-/// The device for embedded LLMs: the GPU when built with CUDA and one is present, else the CPU.
-fn llm_device() -> candle_core::Device {
-    if cfg!(feature = "cuda") {
-        candle_core::Device::cuda_if_available(0).unwrap_or(candle_core::Device::Cpu)
-    } else {
-        candle_core::Device::Cpu
+/// The device for embedded LLMs (`rewrite.local_device`): `cpu`; `cuda` (the first GPU, or an
+/// error the loader reports); `auto`: the GPU when built with CUDA and one is present, else the
+/// CPU.
+fn llm_device(choice: &str) -> Result<candle_core::Device, String> {
+    use candle_core::Device;
+    match choice {
+        "cpu" => Ok(Device::Cpu),
+        "cuda" => Device::new_cuda(0).map_err(|e| format!("no CUDA device for the local LLM: {e}")),
+        _ if cfg!(feature = "cuda") => Ok(Device::cuda_if_available(0).unwrap_or(Device::Cpu)),
+        _ => Ok(Device::Cpu),
     }
 }
 

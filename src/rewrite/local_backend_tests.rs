@@ -253,3 +253,15 @@ fn request_for(prompt: &str, persona: &str) -> RewriteRequest {
         examples: Vec::new(),
     }
 }
+
+/// `rewrite.local_device`: `cpu` is the CPU; without the `cuda` feature `auto` is the CPU and
+/// `cuda` is an error the loader reports (the configuration refuses it earlier).
+#[test]
+fn the_configured_device_is_used() {
+    assert!(llm_device("cpu").unwrap().is_cpu());
+    if !cfg!(feature = "cuda") {
+        assert!(llm_device("auto").unwrap().is_cpu());
+        let err = llm_device("cuda").unwrap_err();
+        assert!(err.contains("no CUDA device"), "{err}");
+    }
+}

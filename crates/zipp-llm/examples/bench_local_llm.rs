@@ -171,6 +171,7 @@ fn main() {
         "engine": if args.fused { "candle-fused" } else { "candle" },
         "model": args.model.file_name().map(|n| n.to_string_lossy().into_owned()),
         "threads": args.threads,
+        "kernels": zipp_llm::cpu_kernels(),
         "runs": args.runs,
         "prompt_tokens": prompt_tokens,
         "generated_tokens": generated,

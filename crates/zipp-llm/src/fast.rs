@@ -6,14 +6,14 @@
 //! has 30 layers of width 576), candle's per-operation cost — an allocation, a dispatch and a
 //! copy for each of ~25 tensor operations per layer, a KV cache rebuilt by `cat` at every step,
 //! `repeat_kv` copies — outweighs the matrix products themselves. Here:
-//! - one token at a time (decoding), the matrix products are candle's own quantized kernels
-//!   (`k_quants::matmul`: AVX2 dot products, activations quantized once per product, candle's
-//!   barrier thread pool);
-//! - for a prompt (at least `GEMM_MIN_ROWS` = 16 tokens), they are f32 GEMMs (the `gemm` crate
-//!   candle uses for f32) over panels of dequantized weights, about twice as fast as the
-//!   quantized dot products on AVX2, and exact for the dequantized weights;
-//! - K-quant matrices (Q2K..Q6K) stay in candle's `QMatMul`, whose repacked x86 kernels are
-//!   about twice as fast as either of the above for them;
+//! - Q4_0, Q4_1 and Q8_0 matrices (and Q5_0, Q5_1 re-encoded as Q8_0) are multiplied by our own
+//!   kernels (`fast/kernels.rs`): weights repacked so one dot-product instruction advances 8
+//!   rows, activations quantized once per product, AVX-512 VNNI, AVX-VNNI or AVX2 picked at run
+//!   time, candle's barrier thread pool; one token and a prompt alike;
+//! - K-quant matrices (Q2K..Q6K) stay in candle's `QMatMul`, whose repacked x86 kernels (VNNI
+//!   where the CPU has it) are the fastest we have for them;
+//! - F32 weights (and, on a CPU without x86 kernels, a prompt of at least `GEMM_MIN_ROWS` = 16
+//!   tokens) are f32 GEMMs (the `gemm` crate candle uses for f32);
 //! - the Q, K, V projections and the gate/up projections are fused into one product each when
 //!   their types match;
 //! - everything else (RMS norm, rotary embedding, attention over a KV cache that grows in
@@ -21,9 +21,9 @@
 //!   run on the same thread pool;
 //! - the embedding table stays quantized (a row is dequantized when its token is read).
 //!
-//! Numerics follow candle's models (same kernels, same activation quantization when decoding,
-//! f32 everywhere else); the tests compare logits with candle on generated files of each
-//! architecture and on a real model.
+//! Numerics follow llama.cpp's (activations quantized to 8 bits for every quantized product, f32
+//! everywhere else); the tests compare logits with candle's models on generated files of each
+//! architecture and on a real model, and the kernels with the dequantized matrices.
 //!
 //! Models this does not cover (mixture of experts, a rotary dimension other than the head
 //! dimension, tensors whose width is not a whole number of quantization blocks) are refused
@@ -40,6 +40,7 @@ use super::MAX_CONTEXT;
 pub(super) use weights::TestWeight;
 use weights::{Linear, QWeight, SendPtr};
 
+pub(crate) mod kernels;
 mod weights;
 
 /// Why a file is not run by this decoder (the caller falls back to candle's model).

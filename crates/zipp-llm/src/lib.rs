@@ -10,14 +10,16 @@
 //!   calls run at once, each on its own model instance (the quantized weights are shared, the
 //!   KV cache is not); further calls wait for a free instance.
 //! - Loading never panics on a malformed file: every problem is a [`LocalError`] naming it.
-//! - On CPU, llama/qwen2/qwen3 files run on the fused decoder of `fast.rs` (candle's
-//!   kernels without a tensor per operation); other files on candle-transformers' models.
-//! - On CPU, Q4_1/Q5_0/Q5_1 tensors are re-encoded as Q8_0 while loading (candle has only
-//!   scalar kernels for them; see `requant.rs`): SmolLM2-135M Q4_1 prefills ~2.5x and
-//!   decodes ~1.4x faster, for ~1 s more load time and 1.7x the memory of those tensors.
+//! - On CPU, llama/qwen2/qwen3 files run on the fused decoder of `fast.rs` (no tensor per
+//!   operation; Q4_0/Q4_1/Q8_0 products by our kernels of `fast/kernels.rs`, AVX-512 VNNI,
+//!   AVX-VNNI or AVX2 picked at run time: [`cpu_kernels`]); other files on
+//!   candle-transformers' models.
+//! - For candle's models on CPU, Q4_1/Q5_0/Q5_1 tensors are re-encoded as Q8_0 while loading
+//!   (candle has only scalar kernels for them; see `requant.rs`).
 //!
 //! Build with `-C target-cpu=x86-64-v3` (see `.cargo/config.toml`): candle's quantized CPU
-//! kernels are ~20x slower without AVX2/FMA.
+//! kernels are ~20x slower without AVX2/FMA. Wider instruction sets (AVX-512, VNNI) are
+//! detected at run time, so one binary serves every machine with AVX2.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,6 +40,13 @@ mod requant;
 mod tiny;
 
 pub use tiny::write_tiny_gguf;
+
+/// The CPU kernels the fused decoder multiplies Q4_0, Q4_1 and Q8_0 weights with, picked for
+/// this CPU at run time: `avx512vnni`, `avxvnni`, `avx2` or `plain` (`ZIPP_LLM_KERNELS` may
+/// name a narrower one).
+pub fn cpu_kernels() -> &'static str {
+    fast::kernels::Isa::chosen().name()
+}
 
 /// One chat message in the OpenAI chat-completions format: the input of every chat model,
 /// embedded here or behind an HTTP API.

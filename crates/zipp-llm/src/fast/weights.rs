@@ -4,18 +4,20 @@
 use std::sync::Arc;
 
 use candle_core::quantized::k_quants::{
-    self, BlockQ2K, BlockQ3K, BlockQ4K, BlockQ4_0, BlockQ5K, BlockQ6K, BlockQ8_0, GgmlType,
+    self, BlockQ2K, BlockQ3K, BlockQ4K, BlockQ5K, BlockQ6K, GgmlType,
 };
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::Device;
 
+use super::kernels::{Format, Isa, Packed};
 use super::{unsupported, Result};
 
-/// The rows of one weight matrix in a type candle has CPU kernels for.
+/// The rows of one weight matrix: repacked for our kernels (Q4_0, Q4_1, Q8_0), or in a type
+/// candle has CPU kernels for.
 enum Blocks {
     F32(Vec<f32>),
-    Q4_0(Vec<BlockQ4_0>),
-    Q8_0(Vec<BlockQ8_0>),
+    /// Q4_0, Q4_1 and Q8_0 (and types re-encoded as Q8_0), for `kernels.rs`.
+    Packed(Packed),
     Q2K(Vec<BlockQ2K>),
     Q3K(Vec<BlockQ3K>),
     Q4K(Vec<BlockQ4K>),
@@ -50,8 +52,7 @@ macro_rules! with_blocks {
     ($blocks:expr, $b:ident => $body:expr) => {
         match $blocks {
             Blocks::F32($b) => $body,
-            Blocks::Q4_0($b) => $body,
-            Blocks::Q8_0($b) => $body,
+            Blocks::Packed(_) => unreachable!("packed weights are matched before"),
             Blocks::Q2K($b) => $body,
             Blocks::Q3K($b) => $body,
             Blocks::Q4K($b) => $body,
@@ -111,7 +112,7 @@ impl TestWeight {
 /// Copies raw GGUF bytes into typed blocks.
 fn typed<T: GgmlType>(bytes: &[u8]) -> Result<Vec<T>> {
     let size = std::mem::size_of::<T>();
-    if bytes.len() % size != 0 {
+    if !bytes.len().is_multiple_of(size) {
         return Err(unsupported(format!(
             "{} bytes are not a whole number of {:?} blocks",
             bytes.len(),
@@ -138,9 +139,10 @@ pub(super) struct QWeight {
 }
 
 impl QWeight {
-    /// Takes the tensor's own type when candle has a fast CPU kernel for it. F16 and BF16
-    /// become F32 (candle's models multiply them as F32 too); Q4_1, Q5_0, Q5_1 (scalar code
-    /// in candle) and the rest are re-encoded as Q8_0, as candle's path does on CPU.
+    /// Q4_0, Q4_1 and Q8_0 are repacked for our kernels (`kernels.rs`); K-quants keep their
+    /// type (candle's kernels); F16 and BF16 become F32 (candle's models multiply them as F32
+    /// too); Q5_0, Q5_1 (scalar code in candle) and the rest are re-encoded as Q8_0, as
+    /// candle's path does on CPU.
     pub(super) fn from_qtensor(tensor: &QTensor) -> Result<Self> {
         let (rows, cols) = match tensor.shape().dims() {
             [rows, cols] => (*rows, *cols),
@@ -154,6 +156,12 @@ impl QWeight {
             )));
         }
         let data = || tensor.data();
+        let packed = |format: Format, bytes: &[u8]| -> Result<Blocks> {
+            if bytes.len() != rows * cols / k_quants::QK8_0 * format.gguf_block_bytes() {
+                return Err(unsupported("a tensor's data does not match its shape"));
+            }
+            Ok(Blocks::Packed(Packed::from_gguf(format, rows, cols, bytes)))
+        };
         let blocks = match dtype {
             GgmlDType::F32 => Blocks::F32(typed(&data()?)?),
             GgmlDType::F16 | GgmlDType::BF16 => Blocks::F32(
@@ -162,8 +170,9 @@ impl QWeight {
                     .flatten_all()?
                     .to_vec1::<f32>()?,
             ),
-            GgmlDType::Q4_0 => Blocks::Q4_0(typed(&data()?)?),
-            GgmlDType::Q8_0 => Blocks::Q8_0(typed(&data()?)?),
+            GgmlDType::Q4_0 => packed(Format::Q4_0, &data()?)?,
+            GgmlDType::Q4_1 => packed(Format::Q4_1, &data()?)?,
+            GgmlDType::Q8_0 => packed(Format::Q8_0, &data()?)?,
             GgmlDType::Q2K => Blocks::Q2K(typed(&data()?)?),
             GgmlDType::Q3K => Blocks::Q3K(typed(&data()?)?),
             GgmlDType::Q4K => Blocks::Q4K(typed(&data()?)?),
@@ -171,7 +180,7 @@ impl QWeight {
             GgmlDType::Q6K => Blocks::Q6K(typed(&data()?)?),
             _ if cols % k_quants::QK8_0 == 0 => {
                 let q8 = QTensor::quantize(&tensor.dequantize(&Device::Cpu)?, GgmlDType::Q8_0)?;
-                Blocks::Q8_0(typed(&q8.data()?)?)
+                packed(Format::Q8_0, &q8.data()?)?
             }
             other => {
                 return Err(unsupported(format!(
@@ -180,18 +189,26 @@ impl QWeight {
             }
         };
         let weight = QWeight { rows, cols, blocks };
-        if weight.block_count() != rows * cols / weight.block_size() {
+        if !matches!(weight.blocks, Blocks::Packed(_))
+            && weight.block_count() != rows * cols / weight.block_size()
+        {
             return Err(unsupported("a tensor's data does not match its shape"));
         }
         Ok(weight)
     }
 
     fn block_size(&self) -> usize {
-        with_blocks!(&self.blocks, b => block_size_of(b))
+        match &self.blocks {
+            Blocks::Packed(_) => k_quants::QK8_0,
+            blocks => with_blocks!(blocks, b => block_size_of(b)),
+        }
     }
 
     fn block_count(&self) -> usize {
-        with_blocks!(&self.blocks, b => b.len())
+        match &self.blocks {
+            Blocks::Packed(_) => self.rows * self.cols / k_quants::QK8_0,
+            blocks => with_blocks!(blocks, b => b.len()),
+        }
     }
 
     /// Hands K-quant blocks to candle's `QMatMul` (after any fusion).
@@ -230,6 +247,17 @@ impl QWeight {
             let y = matmul.forward(&x)?.flatten_all()?;
             let y = y.to_vec1::<f32>()?;
             dst[..m * self.rows].copy_from_slice(&y);
+            return Ok(());
+        }
+        if let Blocks::Packed(packed) = &self.blocks {
+            let isa = Isa::chosen();
+            // Without x86 kernels, a prompt multiplies faster in f32 (the `gemm` crate's
+            // kernels for the CPU) than with plain integer code.
+            if isa == Isa::Plain && m >= GEMM_MIN_ROWS {
+                self.matmul_f32(m, lhs, dst);
+            } else {
+                packed.matmul(isa, m, lhs, dst);
+            }
             return Ok(());
         }
         if m >= GEMM_MIN_ROWS {
@@ -300,6 +328,9 @@ impl QWeight {
 
     /// Rows `range` as f32, into `out`.
     fn rows_to_f32(&self, range: std::ops::Range<usize>, out: &mut [f32]) {
+        if let Blocks::Packed(packed) = &self.blocks {
+            return packed.rows_to_f32(range, out);
+        }
         with_blocks!(&self.blocks, b => {
             let per_row = b.len() / self.rows;
             to_float(&b[range.start * per_row..range.end * per_row], out)
@@ -320,12 +351,17 @@ impl QWeight {
         macro_rules! join {
             ($($variant:ident),*) => {
                 match (&mut self.blocks, other.blocks) {
+                    (Blocks::Packed(a), Blocks::Packed(b)) => {
+                        if let Err(b) = a.append(b) {
+                            return Err(QWeight { blocks: Blocks::Packed(b), ..other });
+                        }
+                    }
                     $((Blocks::$variant(a), Blocks::$variant(b)) => a.extend(b),)*
                     (_, blocks) => return Err(QWeight { blocks, ..other }),
                 }
             };
         }
-        join!(F32, Q4_0, Q8_0, Q2K, Q3K, Q4K, Q5K, Q6K);
+        join!(F32, Q2K, Q3K, Q4K, Q5K, Q6K);
         self.rows += rows;
         Ok(())
     }
@@ -339,7 +375,8 @@ fn to_float<T: GgmlType>(blocks: &[T], out: &mut [f32]) {
     T::to_float(blocks, out)
 }
 
-/// From this many rows on, products run in f32 ([`QWeight::matmul_f32`]).
+/// From this many rows on, F32 weights (and packed ones on a CPU without x86 kernels) multiply
+/// with the `gemm` crate ([`QWeight::matmul_f32`]).
 const GEMM_MIN_ROWS: usize = 16;
 
 /// Weight rows per work item of [`QWeight::matmul_f32`].
