@@ -6,12 +6,13 @@
 //! has 30 layers of width 576), candle's per-operation cost — an allocation, a dispatch and a
 //! copy for each of ~25 tensor operations per layer, a KV cache rebuilt by `cat` at every step,
 //! `repeat_kv` copies — outweighs the matrix products themselves. Here:
-//! - Q4_0, Q4_1 and Q8_0 matrices (and Q5_0, Q5_1 re-encoded as Q8_0) are multiplied by our own
-//!   kernels (`fast/kernels.rs`): weights repacked so one dot-product instruction advances 8
-//!   rows, activations quantized once per product, AVX-512 VNNI, AVX-VNNI or AVX2 picked at run
-//!   time, candle's barrier thread pool; one token and a prompt alike;
-//! - K-quant matrices (Q2K..Q6K) stay in candle's `QMatMul`, whose repacked x86 kernels (VNNI
-//!   where the CPU has it) are the fastest we have for them;
+//! - Q4_0, Q4_1 and Q8_0 matrices (Q4_K as Q4_1, and Q5_0, Q5_1, Q6_K re-encoded as Q8_0) are
+//!   multiplied by our own kernels (`fast/kernels.rs`): weights repacked so one dot-product
+//!   instruction advances 8 rows, activations quantized once per product, AVX-512 VNNI,
+//!   AVX-VNNI or AVX2 picked at run time, candle's barrier thread pool; one token and a prompt
+//!   alike;
+//! - other K-quant matrices (Q2_K, Q3_K, Q5_K) stay in candle's `QMatMul`, whose repacked x86
+//!   kernels (VNNI where the CPU has it) are the fastest we have for them;
 //! - F32 weights (and, on a CPU without x86 kernels, a prompt of at least `GEMM_MIN_ROWS` = 16
 //!   tokens) are f32 GEMMs (the `gemm` crate candle uses for f32);
 //! - the Q, K, V projections and the gate/up projections are fused into one product each when

@@ -39,7 +39,7 @@ mod model;
 mod requant;
 mod tiny;
 
-pub use tiny::write_tiny_gguf;
+pub use tiny::{write_random_gguf, write_tiny_gguf, RandomShape};
 
 /// The CPU kernels the fused decoder multiplies Q4_0, Q4_1 and Q8_0 weights with, picked for
 /// this CPU at run time: `avx512vnni`, `avxvnni`, `avx2` or `plain` (`ZIPP_LLM_KERNELS` may

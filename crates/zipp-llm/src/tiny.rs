@@ -50,11 +50,24 @@ const MERGES: [&str; 30] = [
     "ista nt",
     "ass istant",
 ];
-const WIDTH: usize = 64;
-const FFN: usize = 128;
-const HEADS: usize = 4;
-const KV_HEADS: usize = 2;
-const LAYERS: usize = 2;
+/// The shape of a random-weight model.
+#[derive(Debug, Clone, Copy)]
+pub struct RandomShape {
+    pub width: usize,
+    pub ffn: usize,
+    pub heads: usize,
+    pub kv_heads: usize,
+    pub layers: usize,
+}
+
+/// The tests' model: 2 layers of width 64.
+const TINY: RandomShape = RandomShape {
+    width: 64,
+    ffn: 128,
+    heads: 4,
+    kv_heads: 2,
+    layers: 2,
+};
 
 /// GPT-2's printable stand-in for each byte (byte-level BPE vocabularies are written in it).
 pub(super) fn byte_char(b: u8) -> char {
@@ -102,6 +115,31 @@ pub(super) fn write_tiny_gguf_as(
     arch: &str,
     matrices: GgmlDType,
 ) -> Result<(), LocalError> {
+    write_random_gguf(path, seed, arch, matrices, TINY)
+}
+
+/// A random-weight GGUF of any shape, with the tiny vocabulary and chat template of
+/// [`write_tiny_gguf`]: for benchmarks of the decoder's body at a real model's sizes (e.g. a
+/// width that is a multiple of 256, which K-quants need), with no download. Control tokens are
+/// never the most likely, so generation runs to its token limit.
+#[allow(
+    non_snake_case,
+    reason = "the shape's names read as the constants they were"
+)]
+pub fn write_random_gguf(
+    path: &Path,
+    seed: u64,
+    arch: &str,
+    matrices: GgmlDType,
+    shape: RandomShape,
+) -> Result<(), LocalError> {
+    let RandomShape {
+        width: WIDTH,
+        ffn: FFN,
+        heads: HEADS,
+        kv_heads: KV_HEADS,
+        layers: LAYERS,
+    } = shape;
     let mut tokens: Vec<String> = SPECIAL.iter().map(|s| s.to_string()).collect();
     tokens.extend((0..=255u8).map(|b| byte_char(b).to_string()));
     tokens.extend(MERGES.iter().map(|m| m.replace(' ', "")));
@@ -110,7 +148,7 @@ pub(super) fn write_tiny_gguf_as(
         .map(|i| Value::I32(if i < SPECIAL.len() { 3 } else { 1 }))
         .collect();
 
-    let tensors = random_tensors(seed, vocab, arch, matrices)
+    let tensors = random_tensors(seed, vocab, arch, matrices, shape)
         .map_err(|e| LocalError::Candle(e.to_string()))?;
     let string = |s: &str| Value::String(s.to_owned());
     let u32v = |n: usize| Value::U32(n as u32);
@@ -141,7 +179,8 @@ pub(super) fn write_tiny_gguf_as(
     metadata.extend(hyper.iter().map(|(k, v)| (k.as_str(), v.clone())));
     metadata.extend(vec![
         ("tokenizer.ggml.model", string("gpt2")),
-        ("tokenizer.ggml.pre", string("gpt2")),
+        // "default": GPT-2's pre-tokenization, the name llama.cpp knows it by (it refuses "gpt2").
+        ("tokenizer.ggml.pre", string("default")),
         (
             "tokenizer.ggml.tokens",
             Value::Array(tokens.iter().map(|t| string(t)).collect()),
@@ -173,12 +212,24 @@ pub(super) fn write_tiny_gguf_as(
         .map_err(io)
 }
 
+#[allow(
+    non_snake_case,
+    reason = "the shape's names read as the constants they were"
+)]
 fn random_tensors(
     seed: u64,
     vocab: usize,
     arch: &str,
     matrices: GgmlDType,
+    shape: RandomShape,
 ) -> candle_core::Result<Vec<(String, QTensor)>> {
+    let RandomShape {
+        width: WIDTH,
+        ffn: FFN,
+        heads: HEADS,
+        kv_heads: KV_HEADS,
+        layers: LAYERS,
+    } = shape;
     let mut rng = Rng(seed);
     let head_dim = WIDTH / HEADS;
     let q8 = |t: Tensor| QTensor::quantize(&t, matrices);

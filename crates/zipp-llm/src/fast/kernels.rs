@@ -217,6 +217,55 @@ impl Packed {
         packed
     }
 
+    /// Q4_K blocks (256 values: 8 sub-blocks of 32 with 6-bit scales and minimums under two f16
+    /// super-scales) as Q4_1: each sub-block's scale `d · sc` and minimum `-dmin · m` become
+    /// its Q4_1 scale and minimum, rounded to f16 (a relative error of at most 2⁻¹¹ on a scale,
+    /// under a hundredth of a quantization step); the 4-bit values are kept as they are.
+    pub(crate) fn from_q4k(rows: usize, cols: usize, bytes: &[u8]) -> Self {
+        const SUPER: usize = 256;
+        const BYTES: usize = 144;
+        let blocks = cols / BLOCK;
+        debug_assert_eq!(bytes.len(), rows * cols / SUPER * BYTES);
+        let n = rows.next_multiple_of(GROUP) * blocks;
+        let mut packed = Packed {
+            format: Format::Q4_1,
+            rows,
+            blocks,
+            values: vec![0; n * Format::Q4_1.value_bytes()],
+            d: vec![0; n],
+            m: vec![0; n],
+        };
+        for (i, sb) in bytes.chunks_exact(BYTES).enumerate() {
+            let (r, first) = (i / (cols / SUPER), i % (cols / SUPER) * (SUPER / BLOCK));
+            let d = from_half(half_at(sb, 0));
+            let dmin = from_half(half_at(sb, 2));
+            let scales = &sb[4..16];
+            let qs = &sb[16..];
+            for j in 0..SUPER / BLOCK {
+                // llama.cpp's get_scale_min_k4.
+                let (sc, m) = if j < 4 {
+                    (scales[j] & 63, scales[j + 4] & 63)
+                } else {
+                    (
+                        (scales[j + 4] & 0x0F) | ((scales[j - 4] >> 6) << 4),
+                        (scales[j + 4] >> 4) | ((scales[j] >> 6) << 4),
+                    )
+                };
+                let b = first + j;
+                let at = packed.scale_at(r, b);
+                packed.d[at] = f16::from_f32(d * f32::from(sc)).to_bits();
+                packed.m[at] = f16::from_f32(-dmin * f32::from(m)).to_bits();
+                let pair = &qs[j / 2 * 32..j / 2 * 32 + 32];
+                for (v, &byte) in pair.iter().enumerate() {
+                    let q = if j % 2 == 0 { byte & 0x0F } else { byte >> 4 };
+                    let (at_byte, shift) = packed.place(r, b, v);
+                    packed.values[at_byte] |= q << shift;
+                }
+            }
+        }
+        packed
+    }
+
     /// Where row `r`'s block `b` keeps its scale (and minimum).
     #[inline(always)]
     fn scale_at(&self, r: usize, b: usize) -> usize {

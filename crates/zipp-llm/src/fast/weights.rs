@@ -3,9 +3,7 @@
 
 use std::sync::Arc;
 
-use candle_core::quantized::k_quants::{
-    self, BlockQ2K, BlockQ3K, BlockQ4K, BlockQ5K, BlockQ6K, GgmlType,
-};
+use candle_core::quantized::k_quants::{self, BlockQ2K, BlockQ3K, BlockQ5K, GgmlType};
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::Device;
 
@@ -20,10 +18,8 @@ enum Blocks {
     Packed(Packed),
     Q2K(Vec<BlockQ2K>),
     Q3K(Vec<BlockQ3K>),
-    Q4K(Vec<BlockQ4K>),
     Q5K(Vec<BlockQ5K>),
-    Q6K(Vec<BlockQ6K>),
-    /// K-quants once loaded (and fused): candle's `QMatMul` owns the blocks, so products take
+    /// Q2_K, Q3_K, Q5_K once loaded (and fused): candle's `QMatMul` owns the blocks, so products take
     /// candle's repacked x86 kernels (about 2x the plain dot products for a prompt); rows are
     /// read through [`view`].
     Candle(Arc<QTensor>, candle_core::quantized::QMatMul),
@@ -55,9 +51,7 @@ macro_rules! with_blocks {
             Blocks::Packed(_) => unreachable!("packed weights are matched before"),
             Blocks::Q2K($b) => $body,
             Blocks::Q3K($b) => $body,
-            Blocks::Q4K($b) => $body,
             Blocks::Q5K($b) => $body,
-            Blocks::Q6K($b) => $body,
             Blocks::Candle(tensor, _) => match tensor.dtype() {
                 GgmlDType::Q2K => {
                     let $b = view::<BlockQ2K>(tensor);
@@ -67,16 +61,8 @@ macro_rules! with_blocks {
                     let $b = view::<BlockQ3K>(tensor);
                     $body
                 }
-                GgmlDType::Q4K => {
-                    let $b = view::<BlockQ4K>(tensor);
-                    $body
-                }
-                GgmlDType::Q5K => {
-                    let $b = view::<BlockQ5K>(tensor);
-                    $body
-                }
                 _ => {
-                    let $b = view::<BlockQ6K>(tensor);
+                    let $b = view::<BlockQ5K>(tensor);
                     $body
                 }
             },
@@ -139,10 +125,10 @@ pub(super) struct QWeight {
 }
 
 impl QWeight {
-    /// Q4_0, Q4_1 and Q8_0 are repacked for our kernels (`kernels.rs`); K-quants keep their
-    /// type (candle's kernels); F16 and BF16 become F32 (candle's models multiply them as F32
-    /// too); Q5_0, Q5_1 (scalar code in candle) and the rest are re-encoded as Q8_0, as
-    /// candle's path does on CPU.
+    /// Q4_0, Q4_1 and Q8_0 are repacked for our kernels (`kernels.rs`), Q4_K as Q4_1 and Q6_K
+    /// re-encoded as Q8_0 for them; Q2_K, Q3_K and Q5_K keep their type (candle's kernels); F16
+    /// and BF16 become F32 (candle's models multiply them as F32 too); Q5_0, Q5_1 and the rest
+    /// are re-encoded as Q8_0, as candle's path does on CPU.
     pub(super) fn from_qtensor(tensor: &QTensor) -> Result<Self> {
         let (rows, cols) = match tensor.shape().dims() {
             [rows, cols] => (*rows, *cols),
@@ -175,9 +161,22 @@ impl QWeight {
             GgmlDType::Q8_0 => packed(Format::Q8_0, &data()?)?,
             GgmlDType::Q2K => Blocks::Q2K(typed(&data()?)?),
             GgmlDType::Q3K => Blocks::Q3K(typed(&data()?)?),
-            GgmlDType::Q4K => Blocks::Q4K(typed(&data()?)?),
+            // Q4_K as Q4_1 for our kernels (its 32-value sub-blocks are Q4_1 blocks); Q6_K
+            // re-encoded as Q8_0 (its 16-value sub-blocks have scales of their own). On a
+            // Qwen3-0.6B-shaped Q4_K_M file this took decoding from 0.54-0.63x of llama.cpp's
+            // (candle's K-quant kernels) to 0.83-0.89x.
+            GgmlDType::Q4K => {
+                let bytes = data()?;
+                if bytes.len() != rows * cols / 256 * 144 {
+                    return Err(unsupported("a tensor's data does not match its shape"));
+                }
+                Blocks::Packed(Packed::from_q4k(rows, cols, &bytes))
+            }
             GgmlDType::Q5K => Blocks::Q5K(typed(&data()?)?),
-            GgmlDType::Q6K => Blocks::Q6K(typed(&data()?)?),
+            GgmlDType::Q6K => {
+                let q8 = QTensor::quantize(&tensor.dequantize(&Device::Cpu)?, GgmlDType::Q8_0)?;
+                packed(Format::Q8_0, &q8.data()?)?
+            }
             _ if cols % k_quants::QK8_0 == 0 => {
                 let q8 = QTensor::quantize(&tensor.dequantize(&Device::Cpu)?, GgmlDType::Q8_0)?;
                 packed(Format::Q8_0, &q8.data()?)?
@@ -227,9 +226,7 @@ impl QWeight {
         let blocks = match self.blocks {
             Blocks::Q2K(b) => wrap(b, rows, cols)?,
             Blocks::Q3K(b) => wrap(b, rows, cols)?,
-            Blocks::Q4K(b) => wrap(b, rows, cols)?,
             Blocks::Q5K(b) => wrap(b, rows, cols)?,
-            Blocks::Q6K(b) => wrap(b, rows, cols)?,
             other => other,
         };
         Ok(QWeight { blocks, ..self })
@@ -361,7 +358,7 @@ impl QWeight {
                 }
             };
         }
-        join!(F32, Q2K, Q3K, Q4K, Q5K, Q6K);
+        join!(F32, Q2K, Q3K, Q5K);
         self.rows += rows;
         Ok(())
     }
