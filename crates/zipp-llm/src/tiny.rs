@@ -122,10 +122,6 @@ pub(super) fn write_tiny_gguf_as(
 /// [`write_tiny_gguf`]: for benchmarks of the decoder's body at a real model's sizes (e.g. a
 /// width that is a multiple of 256, which K-quants need), with no download. Control tokens are
 /// never the most likely, so generation runs to its token limit.
-#[allow(
-    non_snake_case,
-    reason = "the shape's names read as the constants they were"
-)]
 pub fn write_random_gguf(
     path: &Path,
     seed: u64,
@@ -134,11 +130,11 @@ pub fn write_random_gguf(
     shape: RandomShape,
 ) -> Result<(), LocalError> {
     let RandomShape {
-        width: WIDTH,
-        ffn: FFN,
-        heads: HEADS,
-        kv_heads: KV_HEADS,
-        layers: LAYERS,
+        width,
+        ffn,
+        heads,
+        kv_heads,
+        layers,
     } = shape;
     let mut tokens: Vec<String> = SPECIAL.iter().map(|s| s.to_string()).collect();
     tokens.extend((0..=255u8).map(|b| byte_char(b).to_string()));
@@ -154,20 +150,20 @@ pub fn write_random_gguf(
     let u32v = |n: usize| Value::U32(n as u32);
     let key = |k: &str| format!("{arch}.{k}");
     let mut hyper: Vec<(String, Value)> = vec![
-        (key("block_count"), u32v(LAYERS)),
+        (key("block_count"), u32v(layers)),
         (key("context_length"), u32v(4096)),
-        (key("embedding_length"), u32v(WIDTH)),
-        (key("feed_forward_length"), u32v(FFN)),
-        (key("attention.head_count"), u32v(HEADS)),
-        (key("attention.head_count_kv"), u32v(KV_HEADS)),
-        (key("rope.dimension_count"), u32v(WIDTH / HEADS)),
+        (key("embedding_length"), u32v(width)),
+        (key("feed_forward_length"), u32v(ffn)),
+        (key("attention.head_count"), u32v(heads)),
+        (key("attention.head_count_kv"), u32v(kv_heads)),
+        (key("rope.dimension_count"), u32v(width / heads)),
         (key("rope.freq_base"), Value::F32(10_000.0)),
         (key("attention.layer_norm_rms_epsilon"), Value::F32(1e-5)),
         (key("vocab_size"), u32v(vocab)),
     ];
     if arch == "qwen3" {
-        hyper.push((key("attention.key_length"), u32v(WIDTH / HEADS)));
-        hyper.push((key("attention.value_length"), u32v(WIDTH / HEADS)));
+        hyper.push((key("attention.key_length"), u32v(width / heads)));
+        hyper.push((key("attention.value_length"), u32v(width / heads)));
         // candle's qwen3 computes in F16 unless the file says F32.
         hyper.push(("general.dtype".to_owned(), u32v(0)));
     }
@@ -212,10 +208,6 @@ pub fn write_random_gguf(
         .map_err(io)
 }
 
-#[allow(
-    non_snake_case,
-    reason = "the shape's names read as the constants they were"
-)]
 fn random_tensors(
     seed: u64,
     vocab: usize,
@@ -224,32 +216,32 @@ fn random_tensors(
     shape: RandomShape,
 ) -> candle_core::Result<Vec<(String, QTensor)>> {
     let RandomShape {
-        width: WIDTH,
-        ffn: FFN,
-        heads: HEADS,
-        kv_heads: KV_HEADS,
-        layers: LAYERS,
+        width,
+        ffn,
+        heads,
+        kv_heads,
+        layers,
     } = shape;
     let mut rng = Rng(seed);
-    let head_dim = WIDTH / HEADS;
+    let head_dim = width / heads;
     let q8 = |t: Tensor| QTensor::quantize(&t, matrices);
     let f32 = |t: Tensor| QTensor::quantize(&t, GgmlDType::F32);
-    let ones = || Tensor::ones(WIDTH, candle_core::DType::F32, &Device::Cpu);
+    let ones = || Tensor::ones(width, candle_core::DType::F32, &Device::Cpu);
     let scale = |fan_in: usize| 2.0 / (fan_in as f32).sqrt();
 
     let mut out = vec![
         (
             "token_embd.weight".to_owned(),
-            f32(rng.tensor(vocab, WIDTH, 2.0)?)?,
+            f32(rng.tensor(vocab, width, 2.0)?)?,
         ),
         ("output_norm.weight".to_owned(), f32(ones()?)?),
     ];
     // Zero output rows for the control tokens: never picked by argmax over random logits.
-    let head = rng.tensor(vocab, WIDTH, 2.0)?;
+    let head = rng.tensor(vocab, width, 2.0)?;
     let head = Tensor::cat(
         &[
             Tensor::zeros(
-                (SPECIAL.len(), WIDTH),
+                (SPECIAL.len(), width),
                 candle_core::DType::F32,
                 &Device::Cpu,
             )?,
@@ -258,39 +250,39 @@ fn random_tensors(
         0,
     )?;
     out.push(("output.weight".to_owned(), q8(head)?));
-    for layer in 0..LAYERS {
+    for layer in 0..layers {
         let name = |n: &str| format!("blk.{layer}.{n}.weight");
-        out.push((name("attn_q"), q8(rng.tensor(WIDTH, WIDTH, scale(WIDTH))?)?));
+        out.push((name("attn_q"), q8(rng.tensor(width, width, scale(width))?)?));
         out.push((
             name("attn_k"),
-            q8(rng.tensor(KV_HEADS * head_dim, WIDTH, scale(WIDTH))?)?,
+            q8(rng.tensor(kv_heads * head_dim, width, scale(width))?)?,
         ));
         out.push((
             name("attn_v"),
-            q8(rng.tensor(KV_HEADS * head_dim, WIDTH, scale(WIDTH))?)?,
+            q8(rng.tensor(kv_heads * head_dim, width, scale(width))?)?,
         ));
         out.push((
             name("attn_output"),
-            q8(rng.tensor(WIDTH, WIDTH, scale(WIDTH))?)?,
+            q8(rng.tensor(width, width, scale(width))?)?,
         ));
-        out.push((name("ffn_gate"), q8(rng.tensor(FFN, WIDTH, scale(WIDTH))?)?));
-        out.push((name("ffn_up"), q8(rng.tensor(FFN, WIDTH, scale(WIDTH))?)?));
-        out.push((name("ffn_down"), q8(rng.tensor(WIDTH, FFN, scale(FFN))?)?));
+        out.push((name("ffn_gate"), q8(rng.tensor(ffn, width, scale(width))?)?));
+        out.push((name("ffn_up"), q8(rng.tensor(ffn, width, scale(width))?)?));
+        out.push((name("ffn_down"), q8(rng.tensor(width, ffn, scale(ffn))?)?));
         out.push((name("attn_norm"), f32(ones()?)?));
         out.push((name("ffn_norm"), f32(ones()?)?));
     }
     // Drawn after the llama tensors, so the llama file stays the same for a seed.
-    for layer in 0..LAYERS {
+    for layer in 0..layers {
         let vector = |rng: &mut Rng, n: usize, scale: f32| -> candle_core::Result<QTensor> {
             f32(rng.tensor(1, n, scale)?.flatten_all()?)
         };
         if arch == "qwen2" {
             out.push((
                 format!("blk.{layer}.attn_q.bias"),
-                vector(&mut rng, WIDTH, 0.5)?,
+                vector(&mut rng, width, 0.5)?,
             ));
             for kv in ["attn_k", "attn_v"] {
-                let bias = vector(&mut rng, KV_HEADS * head_dim, 0.5)?;
+                let bias = vector(&mut rng, kv_heads * head_dim, 0.5)?;
                 out.push((format!("blk.{layer}.{kv}.bias"), bias));
             }
         }
