@@ -178,35 +178,9 @@ fn parse_mode(s: &str) -> Result<zipp_gat::train::BatchMode, String> {
 #[derive(Debug, Subcommand)]
 enum GraphCommand {
     /// Generate a synthetic community with planted tastes; writes graph.json and truth.json.
-    Synth {
-        /// Output folder (created).
-        #[arg(long)]
-        out: PathBuf,
-        /// Members.
-        #[arg(long, default_value_t = 2000)]
-        members: usize,
-        /// Planted tastes (K).
-        #[arg(long, default_value_t = 8)]
-        tastes: usize,
-        /// Channels.
-        #[arg(long, default_value_t = 40)]
-        channels: usize,
-        /// Roles.
-        #[arg(long, default_value_t = 16)]
-        roles: usize,
-        /// Share of cold-start members (no images at all).
-        #[arg(long, default_value_t = 0.2)]
-        cold_start_share: f32,
-        /// Share of members with very few edges.
-        #[arg(long, default_value_t = 0.1)]
-        sparse_share: f32,
-        /// Share of channels with a generic name that says nothing about their taste.
-        #[arg(long, default_value_t = 0.0)]
-        generic_channel_share: f32,
-        /// Random seed (the same seed gives the same community).
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-    },
+    /// `--preset hard` is the realistic community (generic and untyped busy channels,
+    /// homophilous replies, 40% cold-start members); every other option overrides the preset.
+    Synth(persona_cli::SynthArgs),
     /// Write a server's graph as the persona encoder sees it (consenting members only,
     /// pseudonymous, no message text; images and text embeddings when CLIP is configured).
     Export {
@@ -302,32 +276,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 .await
         }
         Command::Graph {
-            command:
-                GraphCommand::Synth {
-                    out,
-                    members,
-                    tastes,
-                    channels,
-                    roles,
-                    cold_start_share,
-                    sparse_share,
-                    generic_channel_share,
-                    seed,
-                },
+            command: GraphCommand::Synth(args),
         } => {
-            use zipp_gat::graph::synth;
-            let synth_config = synth::SynthConfig {
-                n_members: members,
-                n_tastes: tastes,
-                n_channels: channels,
-                n_roles: roles,
-                cold_start_share,
-                sparse_share,
-                generic_channel_share,
-                seed,
-                ..synth::SynthConfig::default()
-            };
-            let (graph, truth) = synth::generate(&synth_config);
+            let out = args.out.clone();
+            let (graph, truth) = zipp_gat::graph::synth::generate(&args.config());
             zipp_gat::graph::io::save(&out, &graph, &truth)?;
             println!(
                 "zipp: wrote {} members, {} channels, {} roles, {} edges, {} images to {}",

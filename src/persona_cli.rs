@@ -9,7 +9,7 @@
     reason = "`zipp train|infer|eval` print their summaries for the operator"
 )]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context as _;
@@ -232,4 +232,112 @@ pub fn eval(
             .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
+}
+
+/// `zipp graph synth`: a preset and overrides of its knobs (see
+/// `zipp_gat::graph::synth::SynthConfig` for what each mimics).
+#[derive(Debug, clap::Args)]
+pub struct SynthArgs {
+    /// Output folder (created).
+
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Starting point: `easy` (channels named after their tastes) or `hard`.
+    #[arg(long, default_value = "easy", value_parser = ["easy", "hard"])]
+    pub preset: String,
+    /// Members (2000).
+    #[arg(long)]
+    pub members: Option<usize>,
+    /// Planted tastes, K (8).
+    #[arg(long)]
+    pub tastes: Option<usize>,
+    /// Themed channels (easy 40, hard 24).
+    #[arg(long)]
+    pub channels: Option<usize>,
+    /// Themed roles (easy 16, hard 8).
+    #[arg(long)]
+    pub roles: Option<usize>,
+    /// Share of cold-start members, with no images (easy 0.2, hard 0.4).
+    #[arg(long)]
+    pub cold_start_share: Option<f32>,
+    /// Cold-start members also have at most this many posts and reactions (hard 3).
+    #[arg(long)]
+    pub cold_start_interactions: Option<u32>,
+    /// Share of members with very few edges (0.1).
+    #[arg(long)]
+    pub sparse_share: Option<f32>,
+    /// Share of themed channels with a generic name (easy 0, hard 0.75).
+    #[arg(long)]
+    pub generic_channel_share: Option<f32>,
+    /// Channels with no taste (#general, #media, ...), the busiest (easy 0, hard 6).
+    #[arg(long)]
+    pub untyped_channels: Option<usize>,
+    /// Zipf exponent of channel popularity for off-taste activity (easy 0, hard 1).
+    #[arg(long)]
+    pub popularity_skew: Option<f32>,
+    /// Probability a post or reaction ignores the member's tastes (easy 0.15, hard 0.5).
+    #[arg(long)]
+    pub channel_noise: Option<f32>,
+    /// Probability a reply partner shares one of the member's tastes (easy 0.85, hard 0.8).
+    #[arg(long)]
+    pub reply_homophily: Option<f32>,
+    /// Share of members whose activity follows no taste (easy 0, hard 0.05).
+    #[arg(long)]
+    pub noise_member_share: Option<f32>,
+    /// Probability a member holds a role of their taste (easy 0.7, hard 0.3).
+    #[arg(long)]
+    pub taste_role_prob: Option<f32>,
+    /// Roles with no taste (easy 0, hard 6).
+    #[arg(long)]
+    pub generic_roles: Option<usize>,
+    /// Random seed (the same seed gives the same community).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+impl SynthArgs {
+    /// The generator's settings: the preset, with every option given replacing its value.
+    pub fn config(&self) -> zipp_gat::graph::synth::SynthConfig {
+        use zipp_gat::graph::synth::SynthConfig;
+        let mut c = if self.preset == "hard" {
+            SynthConfig::hard(self.seed)
+        } else {
+            SynthConfig {
+                seed: self.seed,
+                ..SynthConfig::default()
+            }
+        };
+        let set = |slot: &mut _, value: Option<_>| {
+            if let Some(v) = value {
+                *slot = v;
+            }
+        };
+        set(&mut c.n_members, self.members);
+        set(&mut c.n_tastes, self.tastes);
+        set(&mut c.n_channels, self.channels);
+        set(&mut c.n_roles, self.roles);
+        set(&mut c.untyped_channels, self.untyped_channels);
+        set(&mut c.generic_roles, self.generic_roles);
+        let setf = |slot: &mut f32, value: Option<f32>| {
+            if let Some(v) = value {
+                *slot = v;
+            }
+        };
+        setf(&mut c.cold_start_share, self.cold_start_share);
+        setf(&mut c.sparse_share, self.sparse_share);
+        setf(&mut c.generic_channel_share, self.generic_channel_share);
+        setf(&mut c.popularity_skew, self.popularity_skew);
+        setf(&mut c.noise_member_share, self.noise_member_share);
+        setf(&mut c.taste_role_prob, self.taste_role_prob);
+        if self.channel_noise.is_some() {
+            c.channel_noise = self.channel_noise;
+        }
+        if self.reply_homophily.is_some() {
+            c.reply_homophily = self.reply_homophily;
+        }
+        if self.cold_start_interactions.is_some() {
+            c.cold_start_interactions = self.cold_start_interactions;
+        }
+        c
+    }
 }

@@ -154,6 +154,46 @@ fn graph_synth_writes_a_community_with_its_truth() {
 }
 
 #[test]
+fn graph_synth_hard_preset_is_the_library_community_with_overrides() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("hard");
+    let out_arg = out.to_str().expect("utf8");
+    let args = [
+        "graph",
+        "synth",
+        "--out",
+        out_arg,
+        "--preset",
+        "hard",
+        "--members",
+        "150",
+        "--untyped-channels",
+        "2",
+        "--seed",
+        "4",
+    ];
+    let run = zipp(&args, &[]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let expected = zipp_gat::graph::synth::generate(&zipp_gat::graph::synth::SynthConfig {
+        n_members: 150,
+        untyped_channels: 2,
+        ..zipp_gat::graph::synth::SynthConfig::hard(4)
+    });
+    let (graph, truth) = zipp_gat::graph::io::load(&out).expect("loads");
+    assert_eq!((graph, truth), expected);
+    let bad = zipp(
+        &["graph", "synth", "--out", out_arg, "--preset", "medium"],
+        &[],
+    );
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("hard"));
+}
+
+#[test]
 fn train_writes_a_checkpoint_with_metadata() {
     let dir = tempfile::tempdir().expect("tempdir");
     let graph = dir.path().join("community");

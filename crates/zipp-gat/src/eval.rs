@@ -42,6 +42,8 @@
 //!   embeddings into image space for R@k and taste scores.
 
 mod baselines;
+mod graph_baselines;
+mod posting;
 #[cfg(test)]
 mod tests;
 
@@ -66,6 +68,12 @@ use crate::graph::{Graph, ImageEngagement};
 pub const NO_GRAPH: &str = "no graph (mean image)";
 /// Row name of the text baseline.
 pub const TFIDF: &str = "TF-IDF channel profile";
+/// Row name of the counting baseline: channel popularity, the community's mean image.
+pub const COUNTS: &str = "counts (popularity, mean taste)";
+/// Row name of the reply-partner baseline.
+pub const NEIGHBOURS: &str = "reply partners' mean image";
+/// Row name of label propagation.
+pub const LABEL_PROP: &str = "label propagation (images)";
 /// Row name of the encoder trained without ImageAlign.
 pub const GAT_NO_ALIGN: &str = "GAT, no ImageAlign (λ=0) + probe";
 /// Row name of the full model.
@@ -115,6 +123,13 @@ pub struct EvalRow {
     pub recall_at_k: Option<f32>,
     /// Taste recovery P@3 for cold-start members; `None` when the method has nothing for them.
     pub cold_precision_at_3: Option<f32>,
+    /// Posting accuracy: share of members whose top-ranked new channel is one they post in
+    /// during the future window (see the module docs).
+    #[serde(default)]
+    pub posting_accuracy: f32,
+    /// Posting accuracy over cold-start members only.
+    #[serde(default)]
+    pub cold_posting_accuracy: f32,
     /// Seconds to fit the method.
     pub fit_s: f32,
 }
@@ -137,6 +152,9 @@ pub struct EvalTable {
     /// Cold-start members scored for taste recovery (those with an edge in the training
     /// graph).
     pub cold_members: usize,
+    /// Members scored for posting accuracy (cold-start ones among them).
+    #[serde(default)]
+    pub posting_members: (usize, usize),
     /// Expected cold P@3 of a random taste ranking.
     pub chance_precision_at_3: f32,
     /// `k` of recall@k.
@@ -168,36 +186,42 @@ impl fmt::Display for EvalTable {
         let opt = |v: Option<f32>| v.map_or_else(|| "n/a".to_string(), |v| format!("{v:.3}"));
         writeln!(
             f,
-            "{:<34} {:>7} {:>7} {:>7} {:>9} {:>7}",
+            "{:<34} {:>7} {:>7} {:>7} {:>9} {:>9} {:>9} {:>7}",
             "method",
             "LP AUC",
             "LP acc",
             format!("R@{}", self.recall_k),
             "cold P@3",
+            "post acc",
+            "cold post",
             "fit s"
         )?;
         for r in &self.rows {
             writeln!(
                 f,
-                "{:<34} {:>7.3} {:>7.3} {:>7} {:>9} {:>7.1}",
+                "{:<34} {:>7.3} {:>7.3} {:>7} {:>9} {:>9.3} {:>9.3} {:>7.1}",
                 r.method,
                 r.lp_auc,
                 r.lp_accuracy,
                 opt(r.recall_at_k),
                 opt(r.cold_precision_at_3),
+                r.posting_accuracy,
+                r.cold_posting_accuracy,
                 r.fit_s
             )?;
         }
         writeln!(
             f,
-            "{} members, {} tastes; {} test pairs; {} held-out images queried by {} members; {} cold-start members (chance P@3 {:.3})",
+            "{} members, {} tastes; {} test pairs; {} held-out images queried by {} members; {} cold-start members (chance P@3 {:.3}); posting accuracy over {} members ({} cold-start)",
             self.members,
             self.tastes,
             self.test_pairs,
             self.heldout_images,
             self.recall_queries,
             self.cold_members,
-            self.chance_precision_at_3
+            self.chance_precision_at_3,
+            self.posting_members.0,
+            self.posting_members.1,
         )?;
         if let Some(m) = self.cold_margin() {
             write!(
@@ -222,12 +246,23 @@ struct Context<'a> {
     /// Cold-start members.
     cold: Vec<u32>,
     recall_k: usize,
+    /// What posting accuracy is scored against.
+    posting: posting::PostingTask,
 }
 
 impl Context<'_> {
     /// The graph every method learns from.
     fn train_graph(&self) -> &Graph {
         &self.split.train_graph
+    }
+
+    /// The planted tastes' image centroids.
+    fn centroids(&self) -> Vec<Vec<f32>> {
+        self.truth
+            .tastes
+            .iter()
+            .map(|t| t.centroid.clone())
+            .collect()
     }
 }
 
@@ -302,12 +337,14 @@ pub fn evaluate(
             has_edge[e.dst as usize] = true;
         }
     }
+    // Noise members follow no taste: nothing could recover one, so they are not scored.
     let cold: Vec<u32> = truth
         .cold_start
         .iter()
         .copied()
-        .filter(|&m| has_edge.get(m as usize).copied().unwrap_or(false))
+        .filter(|&m| has_edge.get(m as usize).copied().unwrap_or(false) && !truth.is_noise(m))
         .collect();
+    let posting = posting::PostingTask::new(graph, &split.train_graph, truth, &has_edge);
     let ctx = Context {
         truth,
         pool: held.iter().map(|i| normalized(&i.embedding)).collect(),
@@ -315,8 +352,15 @@ pub fn evaluate(
         cold,
         recall_k: cfg.recall_k,
         split,
+        posting,
     };
-    let mut rows = vec![baselines::no_graph(&ctx), baselines::tfidf(&ctx)];
+    let mut rows = vec![
+        baselines::no_graph(&ctx),
+        graph_baselines::counts(&ctx),
+        baselines::tfidf(&ctx),
+        graph_baselines::neighbours(&ctx),
+        graph_baselines::label_propagation(&ctx),
+    ];
     for (name, lambda) in [(GAT_NO_ALIGN, 0.0), (GAT_FULL, cfg.train.lambda_align)] {
         let tcfg = TrainConfig {
             lambda_align: lambda,
@@ -350,6 +394,7 @@ pub fn evaluate(
         heldout_images: ctx.pool.len(),
         recall_queries: ctx.queries.len(),
         cold_members: ctx.cold.len(),
+        posting_members: ctx.posting.members(),
         chance_precision_at_3: chance,
         recall_k: cfg.recall_k,
     })
@@ -391,6 +436,10 @@ fn gat_row(
         z.iter().map(|z| probe.apply(z)).collect()
     };
     let fit_s = started.elapsed().as_secs_f32();
+    let all = emb.to_vec2::<f32>()?;
+    let (post, cold_post) = ctx
+        .posting
+        .accuracy(&|m, c| dot(&all[m as usize], &all[g.channel_node(c) as usize]));
     let vectors: Vec<Option<Vec<f32>>> = image_space.into_iter().map(Some).collect();
     let centroids: Vec<Vec<f32>> = ctx
         .truth
@@ -404,6 +453,8 @@ fn gat_row(
         lp_accuracy: accuracy_at_median(&pos, &neg),
         recall_at_k: Some(recall(ctx, &vectors)),
         cold_precision_at_3: cold_precision_at_3(ctx, &vectors, &centroids),
+        posting_accuracy: post,
+        cold_posting_accuracy: cold_post,
         fit_s,
     })
 }

@@ -64,6 +64,9 @@ pub(crate) fn empty_report() -> crate::train::TrainReport {
         align_loss_first: 0.0,
         align_loss_last: 0.0,
         val_auc: 0.5,
+        val_align_auc: 0.5,
+        untrained_signal: 0.5,
+        signal_left_untrained: false,
         elapsed_s: 0.0,
         history: Vec::new(),
     }

@@ -37,8 +37,13 @@ impl TrainProgress {
     pub fn update(&self, stats: &EpochStats) {
         self.bar.set_position(stats.epoch as u64 + 1);
         self.bar.set_message(format!(
-            "link {:.3}, align {:.3}, val AUC {:.3} (best {:.3})",
-            stats.lp_loss, stats.align_loss, stats.val_auc, stats.best_val_auc
+            "link {:.3}, align {:.3}, val AUC {:.3}, align AUC {:.3} (signal {:.3}, best {:.3})",
+            stats.lp_loss,
+            stats.align_loss,
+            stats.val_auc,
+            stats.val_align_auc,
+            stats.signal,
+            stats.best_signal
         ));
     }
 
@@ -66,7 +71,9 @@ mod tests {
             lp_loss: 1.0,
             align_loss: 2.0,
             val_auc: 0.5,
-            best_val_auc: 0.5,
+            val_align_auc: 0.5,
+            signal: 0.5,
+            best_signal: 0.5,
             elapsed_s: 0.1,
         });
         p.finish();

@@ -22,32 +22,53 @@
 //! mini-batch holding every member with fan-outs ≥ the largest degree computes the full-batch
 //! loss.
 //!
-//! **Validation and early stopping**: after every epoch the encoder (detached copy of the
-//! parameters, full graph, no autograd) scores the held-out pairs; the parameters with the best
-//! AUC are kept and restored at the end; training stops after `patience` epochs without
-//! improvement (0 = never). Everything random draws from `seed`: the split, the initialisation
+//! **Validation and early stopping**: a share `val_align_fraction` of the members with images
+//! are held out of ImageAlign: their input row is zeroed for the whole run (they look like
+//! cold-start members to the encoder) and they are in no InfoNCE. After every epoch the
+//! encoder (detached copy of the parameters, full graph, no autograd) scores the held-out
+//! pairs (*LP AUC*) and, when λ > 0, places the held-out members in image space from the graph
+//! alone (*align AUC*: for each of them, the share of the other held-out members whose mean
+//! image is less similar to its projection than its own; 0.5 by chance). Early stopping
+//! watches the mean of these signals — but only once it has **left its untrained value**
+//! (measured on the initial parameters) by [`SIGNAL_MARGIN`]: until then no epoch counts as
+//! best and patience does not run, and a signal that never leaves it keeps the last epoch
+//! ([`TrainReport::signal_left_untrained`] says so). A noisy signal that never learned
+//! anything so cannot stop a run at epoch 3. The parameters with the best signal are kept and
+//! restored at the end; training stops after `patience` epochs without improvement (0 =
+//! never). Everything random draws from `seed`: the splits, the initialisation
 //! ([`seeded_init`]), negatives, dropout, batch order and neighbour sampling.
 //!
 //! Parameters live in a [`VarMap`], so `varmap.save(path)` writes a safetensors checkpoint.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::Instant;
 
 use candle_core::{bail, DType, Device, Result, Tensor, D};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
 use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::encoder::{GraphTensors, PersonaEncoder, PersonaEncoderConfig};
 use super::kernels::{self, Kernel};
-use super::metrics::auc;
-use super::sample::{NeighborSampler, Subgraph};
-use crate::graph::{EdgeType, Graph};
+use super::sample::NeighborSampler;
+use crate::graph::Graph;
+
+mod minibatch;
+mod split;
+mod validation;
+
+pub use split::{split_links, supervision_split, LinkSplit};
+
+use minibatch::mini_batch_epoch;
+use validation::{hold_out_align, validate, zero_members, Validation};
 
 /// `Auto` trains full batch only up to this many members (see the module docs).
 pub const FULL_BATCH_MAX_MEMBERS: usize = 8192;
+
+/// How far the validation signal must rise above its untrained value before an epoch can be
+/// kept as the best (see the module docs).
+pub const SIGNAL_MARGIN: f32 = 0.01;
 
 /// How an epoch visits the graph.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,6 +114,12 @@ pub struct TrainConfig {
     pub full_batch_max_edges: usize,
     /// Share of members with images whose input is zeroed each epoch (cold-start practice).
     pub image_dropout: f64,
+    /// Share of members with images held out of ImageAlign for validation (see the module
+    /// docs); 0 watches link prediction alone.
+    pub val_align_fraction: f64,
+    /// Share of the training pairs that supervise link prediction and leave the
+    /// message-passing graph ([`supervision_split`]); 0 supervises every pair in place.
+    pub supervision_share: f64,
 }
 
 impl Default for TrainConfig {
@@ -111,6 +138,8 @@ impl Default for TrainConfig {
             fanouts: vec![15, 10],
             full_batch_max_edges: 250_000,
             image_dropout: 0.3,
+            val_align_fraction: 0.1,
+            supervision_share: 0.3,
         }
     }
 }
@@ -124,10 +153,18 @@ pub struct EpochStats {
     pub lp_loss: f32,
     /// Mean ImageAlign loss over the epoch's steps (0 when λ = 0).
     pub align_loss: f32,
-    /// Validation AUC after the epoch.
+    /// Link-prediction validation AUC after the epoch.
     pub val_auc: f32,
-    /// Best validation AUC so far.
-    pub best_val_auc: f32,
+    /// ImageAlign validation AUC after the epoch (0.5 when λ = 0 or nobody is held out).
+    #[serde(default)]
+    pub val_align_auc: f32,
+    /// What early stopping watches: the mean of the validation AUCs in use.
+    #[serde(default)]
+    pub signal: f32,
+    /// Best signal of an epoch that counted (see the module docs); the untrained value until
+    /// one did.
+    #[serde(default)]
+    pub best_signal: f32,
     /// Seconds since training started.
     pub elapsed_s: f32,
 }
@@ -154,71 +191,20 @@ pub struct TrainReport {
     /// ROC AUC of held-out posted pairs against sampled negative pairs, for the kept
     /// parameters.
     pub val_auc: f32,
+    /// ImageAlign validation AUC of the kept parameters (0.5 when unused).
+    #[serde(default)]
+    pub val_align_auc: f32,
+    /// The validation signal of the initial parameters.
+    #[serde(default)]
+    pub untrained_signal: f32,
+    /// Whether the signal ever rose [`SIGNAL_MARGIN`] above its untrained value; when not, the
+    /// last epoch was kept.
+    #[serde(default)]
+    pub signal_left_untrained: bool,
     /// Wall-clock seconds.
     pub elapsed_s: f32,
     /// Every epoch's statistics.
     pub history: Vec<EpochStats>,
-}
-
-/// A train/validation split of member→channel `Posted` pairs.
-#[derive(Clone, Debug)]
-pub struct LinkSplit {
-    /// The graph without the held-out pairs (used for message passing).
-    pub train_graph: Graph,
-    /// Training positives `(member, channel)`, sorted.
-    pub train_pos: Vec<(u32, u32)>,
-    /// Held-out positives.
-    pub val_pos: Vec<(u32, u32)>,
-    /// One negative per held-out positive: same member, a channel it never posted in or
-    /// reacted to (none for a member linked to every channel).
-    pub val_neg: Vec<(u32, u32)>,
-}
-
-/// Splits `graph`'s posted pairs deterministically (`seed`), holding out `val_fraction`.
-pub fn split_links(graph: &Graph, val_fraction: f64, seed: u64) -> Result<LinkSplit> {
-    let nc = graph.channels.len() as u32;
-    if nc < 2 {
-        bail!("link prediction needs at least two channels");
-    }
-    let mut rng = StdRng::seed_from_u64(seed);
-    let mut posted: Vec<(u32, u32)> = graph
-        .edges
-        .iter()
-        .filter(|e| e.edge_type == EdgeType::Posted)
-        .map(|e| (e.src, e.dst))
-        .collect();
-    posted.sort_unstable();
-    posted.dedup();
-    posted.shuffle(&mut rng);
-    let n_val = ((posted.len() as f64) * val_fraction.clamp(0.0, 1.0)).round() as usize;
-    let val_pos: Vec<(u32, u32)> = posted[..n_val].to_vec();
-    let mut train_pos: Vec<(u32, u32)> = posted[n_val..].to_vec();
-    train_pos.sort_unstable();
-    let held: HashSet<(u32, u32)> = val_pos.iter().copied().collect();
-    let linked: HashSet<(u32, u32)> = graph
-        .edges
-        .iter()
-        .filter(|e| matches!(e.edge_type, EdgeType::Posted | EdgeType::Reacted))
-        .map(|e| (e.src, e.dst))
-        .collect();
-    let mut val_neg = Vec::with_capacity(val_pos.len());
-    for &(m, _) in &val_pos {
-        let free: Vec<u32> = (0..nc).filter(|&c| !linked.contains(&(m, c))).collect();
-        if let Some(&c) = free.choose(&mut rng) {
-            val_neg.push((m, c));
-        }
-    }
-    let mut train_graph = graph.clone();
-    train_graph.edges.retain(|e| {
-        !(matches!(e.edge_type, EdgeType::Posted | EdgeType::Reacted)
-            && held.contains(&(e.src, e.dst)))
-    });
-    Ok(LinkSplit {
-        train_graph,
-        train_pos,
-        val_pos,
-        val_neg,
-    })
 }
 
 /// Dot-product scores `[P]` of node pairs `(a, b)` from embeddings `[N, D]`.
@@ -454,7 +440,8 @@ pub fn train_split(
         );
     }
     let started = Instant::now();
-    let g = GraphTensors::from_graph(&split.train_graph, cfg.image_dim, cfg.text_dim, device)?;
+    let (passing, supervision) = supervision_split(split, tcfg.supervision_share, tcfg.seed);
+    let g = GraphTensors::from_graph(&passing, cfg.image_dim, cfg.text_dim, device)?;
     let model = PersonaEncoder::new(
         cfg.clone(),
         VarBuilder::from_varmap(varmap, DType::F32, device),
@@ -469,15 +456,31 @@ pub fn train_split(
         },
     )?;
     let mode = resolve_mode(tcfg, &g);
+    let targets = g.x_member.clone();
+    let (g, val) = hold_out_align(g, &targets, tcfg)?;
+    // Validation passes messages over every training edge, as inference will.
+    let g_val = if supervision.len() == split.train_pos.len() {
+        g.clone()
+    } else {
+        let mut full =
+            GraphTensors::from_graph(&split.train_graph, cfg.image_dim, cfg.text_dim, device)?;
+        if let Some(v) = &val {
+            zero_members(&mut full, &v.members)?;
+        }
+        full
+    };
     let p = Prepared {
-        targets: g.x_member.clone(),
-        train_pos: split.train_pos.clone(),
+        targets,
+        train_pos: supervision,
         g,
     };
     let sampler = (mode == BatchMode::MiniBatch).then(|| NeighborSampler::new(&p.g));
     let mut rng = StdRng::seed_from_u64(tcfg.seed ^ 0x9e37_79b9_7f4a_7c15);
-    let early_stopping = tcfg.patience > 0 && !split.val_pos.is_empty();
-    let mut best: Option<(f32, usize, HashMap<String, Tensor>)> = None;
+    let early_stopping = tcfg.patience > 0 && (!split.val_pos.is_empty() || val.is_some());
+    let untrained =
+        validate(&snapshot(varmap)?, cfg, &g_val, split, val.as_ref(), device)?.signal();
+    let mut best: Option<(Validation, usize, HashMap<String, Tensor>)> = None;
+    let mut last: Option<Validation> = None;
     let mut history: Vec<EpochStats> = Vec::new();
     let mut stopped_early = false;
     for epoch in 0..tcfg.epochs {
@@ -488,38 +491,39 @@ pub fn train_split(
             Some(s) => mini_batch_epoch(&model, &mut opt, &p, &neg, x_member, s, tcfg, &mut rng)?,
         };
         let params = snapshot(varmap)?;
-        let val_auc = validation_auc(&params, cfg, &p.g, split, device)?;
-        let improved = best.as_ref().is_none_or(|(b, _, _)| val_auc > *b);
-        if improved {
-            best = Some((val_auc, epoch, params));
+        let v = validate(&params, cfg, &g_val, split, val.as_ref(), device)?;
+        let signal = v.signal();
+        // An epoch counts only once the signal has left its untrained value.
+        let counts = signal >= untrained + SIGNAL_MARGIN;
+        if counts && best.as_ref().is_none_or(|(b, _, _)| signal > b.signal()) {
+            best = Some((v, epoch, params));
         }
-        let (best_auc, best_epoch) = best.as_ref().map_or((val_auc, epoch), |b| (b.0, b.1));
+        let best_signal = best.as_ref().map_or(untrained, |b| b.0.signal());
         let stats = EpochStats {
             epoch,
             lp_loss: lp,
             align_loss: align,
-            val_auc,
-            best_val_auc: best_auc,
+            val_auc: v.lp_auc,
+            val_align_auc: v.align_auc.unwrap_or(0.5),
+            signal,
+            best_signal,
             elapsed_s: started.elapsed().as_secs_f32(),
         };
         on_epoch(&stats);
         history.push(stats);
-        if early_stopping && epoch - best_epoch >= tcfg.patience {
+        last = Some(v);
+        if early_stopping && best.as_ref().is_some_and(|b| epoch - b.1 >= tcfg.patience) {
             stopped_early = epoch + 1 < tcfg.epochs;
             break;
         }
     }
-    let (val_auc, best_epoch) = match &best {
-        Some((auc, epoch, params)) => {
-            if early_stopping {
-                restore(varmap, params)?;
-                (*auc, *epoch)
-            } else {
-                let last = history.last().map_or(0.5, |s| s.val_auc);
-                (last, history.len().saturating_sub(1))
-            }
+    let signal_left_untrained = best.is_some();
+    let (kept, best_epoch) = match best {
+        Some((v, epoch, params)) if early_stopping => {
+            restore(varmap, &params)?;
+            (Some(v), epoch)
         }
-        None => (0.5, 0),
+        _ => (last, history.len().saturating_sub(1)),
     };
     let first = history.first().cloned();
     let last = history.last().cloned();
@@ -532,33 +536,14 @@ pub fn train_split(
         lp_loss_last: last.as_ref().map_or(0.0, |s| s.lp_loss),
         align_loss_first: first.as_ref().map_or(0.0, |s| s.align_loss),
         align_loss_last: last.as_ref().map_or(0.0, |s| s.align_loss),
-        val_auc,
+        val_auc: kept.map_or(0.5, |v| v.lp_auc),
+        val_align_auc: kept.and_then(|v| v.align_auc).unwrap_or(0.5),
+        untrained_signal: untrained,
+        signal_left_untrained,
         elapsed_s: started.elapsed().as_secs_f32(),
         history,
     };
     Ok((model, report))
-}
-
-/// Validation AUC of `split`'s held-out pairs with the parameters `params`, on the full
-/// training graph, without autograd.
-fn validation_auc(
-    params: &HashMap<String, Tensor>,
-    cfg: &PersonaEncoderConfig,
-    g: &GraphTensors,
-    split: &LinkSplit,
-    device: &Device,
-) -> Result<f32> {
-    if split.val_pos.is_empty() {
-        return Ok(0.5);
-    }
-    let frozen = PersonaEncoder::new(
-        cfg.clone(),
-        VarBuilder::from_tensors(params.clone(), DType::F32, device),
-    )?;
-    let emb = frozen.embed(g)?;
-    let pos = pair_scores(&emb, g, &split.val_pos)?.to_vec1::<f32>()?;
-    let neg = pair_scores(&emb, g, &split.val_neg)?.to_vec1::<f32>()?;
-    Ok(auc(&pos, &neg))
 }
 
 /// One AdamW step on the whole graph; returns `(lp, align)`.
@@ -608,90 +593,6 @@ fn step(
     let loss = (&lp + (&align * tcfg.lambda_align)?)?;
     opt.backward_step(&loss)?;
     Ok((lp.to_scalar::<f32>()?, align.to_scalar::<f32>()?))
-}
-
-/// Builds the mini-batch of `members` (global ids): their training pairs and their sampled
-/// computation graph. Returns the subgraph and the pairs in its local indices.
-fn sample_batch(
-    p: &Prepared,
-    x_member: &Tensor,
-    neg: &[(u32, u32)],
-    members: &[u32],
-    sampler: &NeighborSampler,
-    fanouts: &[usize],
-    rng: &mut StdRng,
-) -> Result<(Subgraph, Pairs)> {
-    let mut pos = Vec::new();
-    let mut negs = Vec::new();
-    for &m in members {
-        let lo = p.train_pos.partition_point(|&(a, _)| a < m);
-        let hi = p.train_pos.partition_point(|&(a, _)| a <= m);
-        for (&(_, c), &(_, n)) in p.train_pos[lo..hi].iter().zip(&neg[lo..hi]) {
-            pos.push((m, p.g.channel_node(c)));
-            negs.push((m, p.g.channel_node(n)));
-        }
-    }
-    let mut seeds: Vec<u32> = members.to_vec();
-    seeds.extend(pos.iter().chain(&negs).map(|&(_, c)| c));
-    let sampled = sampler.sample(&seeds, fanouts, rng);
-    let sub = sampler.subgraph(&p.g, x_member, &sampled)?;
-    let local = |pairs: Vec<(u32, u32)>| -> Result<Vec<(u32, u32)>> {
-        pairs
-            .into_iter()
-            .map(|(a, b)| match (sub.local_of(a), sub.local_of(b)) {
-                (Some(a), Some(b)) => Ok((a, b)),
-                _ => bail!("sampler lost a seed of pair ({a}, {b})"),
-            })
-            .collect()
-    };
-    let pos = local(pos)?;
-    let negs = local(negs)?;
-    let aligned: Vec<(u32, u32)> = members
-        .iter()
-        .filter(|&&m| p.g.member_has_image[m as usize])
-        .filter_map(|&m| sub.local_of(m).map(|l| (l, m)))
-        .collect();
-    Ok((
-        sub,
-        Pairs {
-            pos,
-            neg: negs,
-            aligned,
-        },
-    ))
-}
-
-/// One pass over all members in shuffled batches; returns the mean `(lp, align)`.
-#[allow(clippy::too_many_arguments)]
-fn mini_batch_epoch(
-    model: &PersonaEncoder,
-    opt: &mut AdamW,
-    p: &Prepared,
-    neg: &[(u32, u32)],
-    x_member: Tensor,
-    sampler: &NeighborSampler,
-    tcfg: &TrainConfig,
-    rng: &mut StdRng,
-) -> Result<(f32, f32)> {
-    let mut order: Vec<u32> = (0..p.g.n_members as u32).collect();
-    order.shuffle(rng);
-    let (mut lp_sum, mut align_sum, mut steps) = (0f32, 0f32, 0usize);
-    for members in order.chunks(tcfg.batch_size) {
-        let (sub, pairs) = sample_batch(p, &x_member, neg, members, sampler, &tcfg.fanouts, rng)?;
-        if pairs.pos.is_empty() && pairs.aligned.len() < 2 {
-            continue;
-        }
-        let batch = Batch {
-            g: &sub.tensors,
-            pairs,
-        };
-        let (lp, align) = step(model, opt, &batch, &p.targets, tcfg)?;
-        lp_sum += lp;
-        align_sum += align;
-        steps += 1;
-    }
-    let steps = steps.max(1) as f32;
-    Ok((lp_sum / steps, align_sum / steps))
 }
 
 #[cfg(test)]

@@ -4,9 +4,13 @@
 use candle_core::{DType, Device};
 use candle_nn::{VarBuilder, VarMap};
 
+use rand::seq::SliceRandom;
+
+use super::minibatch::sample_batch;
+use super::validation::align_auc;
 use super::*;
 use crate::fixtures::{community, enc_cfg, train_cfg};
-use crate::graph::Graph;
+use crate::graph::{EdgeType, Graph};
 use crate::metrics::{auc, cosine};
 
 /// Baseline without the graph: cosine(member mean image, channel's mean member image over
@@ -197,15 +201,91 @@ fn early_stopping_restores_the_best_epoch() {
     let best = report
         .history
         .iter()
-        .map(|s| s.val_auc)
+        .map(|s| s.signal)
         .fold(f32::MIN, f32::max);
-    assert_eq!(report.val_auc, best);
-    // The varmap holds the best epoch's parameters again.
+    let kept = &report.history[report.best_epoch];
+    assert_eq!(kept.signal, best);
+    assert!(report.signal_left_untrained);
+    assert!(best >= report.untrained_signal + SIGNAL_MARGIN);
+    assert_eq!(report.val_auc, kept.val_auc);
+    assert_eq!(report.val_align_auc, kept.val_align_auc);
+    // The varmap holds the best epoch's parameters again: validated on the training graph
+    // with the same ImageAlign members held out, they score the kept epoch's signal.
     let gt = GraphTensors::from_graph(&split.train_graph, cfg.image_dim, cfg.text_dim, &dev)
         .expect("tensors");
-    let now = validation_auc(&snapshot(&vm).expect("snapshot"), &cfg, &gt, &split, &dev)
-        .expect("validation");
-    assert_eq!(now, best);
+    let targets = gt.x_member.clone();
+    let (gt, val) = hold_out_align(gt, &targets, &tc).expect("hold out");
+    assert!(val.is_some(), "λ > 0 holds members out of ImageAlign");
+    let now = validate(
+        &snapshot(&vm).expect("snapshot"),
+        &cfg,
+        &gt,
+        &split,
+        val.as_ref(),
+        &dev,
+    )
+    .expect("validation");
+    assert_eq!(now.signal(), best);
+}
+
+/// A run whose signal never leaves its untrained value (a learning rate of 0 changes
+/// nothing) is never stopped by it and keeps its last epoch.
+#[test]
+fn a_signal_that_never_leaves_its_untrained_value_stops_nothing() {
+    let g = community();
+    let tc = TrainConfig {
+        epochs: 6,
+        lr: 0.0,
+        weight_decay: 0.0,
+        patience: 2,
+        ..train_cfg()
+    };
+    let (_, report) = train(&g, &enc_cfg(), &tc, &VarMap::new(), &Device::Cpu).expect("train");
+    assert!(!report.signal_left_untrained, "{report:?}");
+    assert!(!report.stopped_early);
+    assert_eq!(report.epochs, 6);
+    assert_eq!(report.best_epoch, 5);
+    for s in &report.history {
+        assert_eq!(s.signal, report.untrained_signal, "{s:?}");
+        assert_eq!(s.best_signal, report.untrained_signal);
+    }
+}
+
+#[test]
+fn align_auc_ranks_each_members_own_image() {
+    let t = vec![vec![1.0, 0.0], vec![0.0, 1.0], vec![-1.0, 0.0]];
+    assert_eq!(align_auc(&t, &t), 1.0);
+    let flipped: Vec<Vec<f32>> = t.iter().map(|v| v.iter().map(|x| -x).collect()).collect();
+    assert!(align_auc(&flipped, &t) < 0.5);
+    assert_eq!(align_auc(&[vec![1.0, 0.0]], &[vec![1.0, 0.0]]), 0.5);
+}
+
+#[test]
+fn supervision_pairs_leave_message_passing_and_the_rest_stay() {
+    let g = community();
+    let split = split_links(&g, 0.1, 3).expect("split");
+    let (passing, sup) = supervision_split(&split, 0.3, 3);
+    let expected = (split.train_pos.len() as f64 * 0.3).round() as usize;
+    assert_eq!(sup.len(), expected);
+    assert!(sup.windows(2).all(|w| w[0] < w[1]), "sorted and distinct");
+    let edges: std::collections::HashSet<(u32, u32)> = passing
+        .edges
+        .iter()
+        .filter(|e| matches!(e.edge_type, EdgeType::Posted | EdgeType::Reacted))
+        .map(|e| (e.src, e.dst))
+        .collect();
+    for p in &sup {
+        assert!(split.train_pos.contains(p));
+        assert!(!edges.contains(p), "{p:?} is scored, so it is not an edge");
+    }
+    let kept = split.train_pos.iter().filter(|p| !sup.contains(p));
+    for p in kept {
+        assert!(edges.contains(p), "{p:?} stays for message passing");
+    }
+    assert_eq!(supervision_split(&split, 0.3, 3).1, sup, "seeded");
+    let (all, every) = supervision_split(&split, 0.0, 3);
+    assert_eq!(every, split.train_pos);
+    assert_eq!(all, split.train_graph);
 }
 
 #[test]

@@ -6,7 +6,8 @@ use std::time::Instant;
 
 use candle_core::{bail, Result};
 
-use super::{cold_precision_at_3, recall, Context, EvalRow, NO_GRAPH, TFIDF};
+use super::graph_baselines::{image_space_row, poster_sums};
+use super::{cold_precision_at_3, Context, EvalRow, NO_GRAPH, TFIDF};
 use crate::graph::EdgeType;
 use crate::metrics::{accuracy_at_median, auc, cosine, normalized};
 
@@ -19,39 +20,9 @@ fn scores(pairs: &[(u32, u32)], score: impl Fn(u32, u32) -> f32) -> Vec<f32> {
 /// training members' vectors.
 pub(super) fn no_graph(ctx: &Context) -> EvalRow {
     let started = Instant::now();
-    let g = ctx.train_graph();
-    let means = g.mean_images();
-    let dim = means.iter().flatten().map(Vec::len).next().unwrap_or(0);
-    let mut channel = vec![vec![0f32; dim]; g.channels.len()];
-    for &(m, c) in &ctx.split.train_pos {
-        if let Some(v) = &means[m as usize] {
-            channel[c as usize]
-                .iter_mut()
-                .zip(v)
-                .for_each(|(a, b)| *a += b);
-        }
-    }
-    let score = |m: u32, c: u32| {
-        means[m as usize]
-            .as_ref()
-            .map_or(0.0, |v| cosine(v, &channel[c as usize]))
-    };
-    let pos = scores(&ctx.split.val_pos, score);
-    let neg = scores(&ctx.split.val_neg, score);
-    let centroids: Vec<Vec<f32>> = ctx
-        .truth
-        .tastes
-        .iter()
-        .map(|t| t.centroid.clone())
-        .collect();
-    EvalRow {
-        method: NO_GRAPH.to_string(),
-        lp_auc: auc(&pos, &neg),
-        lp_accuracy: accuracy_at_median(&pos, &neg),
-        recall_at_k: Some(recall(ctx, &means)),
-        cold_precision_at_3: cold_precision_at_3(ctx, &means, &centroids),
-        fit_s: started.elapsed().as_secs_f32(),
-    }
+    let means = ctx.train_graph().mean_images();
+    let channels = poster_sums(ctx, &means);
+    image_space_row(ctx, NO_GRAPH, &means, &channels, started)
 }
 
 /// Lower-cased alphanumeric tokens (the tokenisation of the encoder's text feature).
@@ -132,6 +103,7 @@ pub(super) fn tfidf(ctx: &Context) -> EvalRow {
     };
     let pos = scores(&ctx.split.val_pos, score);
     let neg = scores(&ctx.split.val_neg, score);
+    let (post, cold_post) = ctx.posting.accuracy(&score);
     let tastes: Vec<Vec<f32>> = ctx
         .truth
         .tastes
@@ -144,6 +116,8 @@ pub(super) fn tfidf(ctx: &Context) -> EvalRow {
         lp_accuracy: accuracy_at_median(&pos, &neg),
         recall_at_k: None,
         cold_precision_at_3: cold_precision_at_3(ctx, &profile, &tastes),
+        posting_accuracy: post,
+        cold_posting_accuracy: cold_post,
         fit_s: started.elapsed().as_secs_f32(),
     }
 }

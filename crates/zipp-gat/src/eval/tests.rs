@@ -7,20 +7,16 @@ use crate::fixtures::enc_cfg;
 use crate::graph::synth::{generate, SynthConfig};
 use crate::train::BatchMode;
 
-/// The table on a small seeded community where half the channels have generic names (so
-/// channel names alone do not give tastes away), trained briefly in mini-batches. At this size
-/// one cold-start member moves P@3 by 0.008: the ordering is pinned for this seed, not a
-/// statistical claim (see the README for the default-size tables).
+/// The table on a small seeded hard community ([`SynthConfig::hard`] at 600 members), trained
+/// briefly in mini-batches. At this size one cold-start member moves P@3 by about 0.004: the
+/// orderings are pinned for this seed, not a statistical claim (see the README for the
+/// several-seed tables at full size).
 pub(crate) fn small_table() -> EvalTable {
     let (g, truth) = generate(&SynthConfig {
         n_members: 600,
         n_tastes: 6,
-        n_channels: 18,
-        n_roles: 6,
         image_dim: 16,
-        generic_channel_share: 0.5,
-        seed: 3,
-        ..SynthConfig::default()
+        ..SynthConfig::hard(3)
     });
     let cfg = EvalConfig {
         encoder: enc_cfg(),
@@ -38,33 +34,58 @@ pub(crate) fn small_table() -> EvalTable {
     evaluate(&g, &truth, &cfg, &Device::Cpu, &mut |_, _| {}).expect("evaluate")
 }
 
+/// Every row of the table is filled as documented, and on the hard community the full model
+/// recovers cold-start tastes better than every rule that ignores the graph and than chance.
+/// (Whether it beats the graph heuristics is measured over seeds by the `ablation` example.)
 #[test]
-fn the_full_model_recovers_cold_start_tastes_best() {
+fn the_table_holds_every_baseline_and_the_full_model_beats_the_non_graph_rows() {
     let t0 = std::time::Instant::now();
     let table = small_table();
     eprintln!("{table}\n({:?})", t0.elapsed());
     let names: Vec<&str> = table.rows.iter().map(|r| r.method.as_str()).collect();
-    assert_eq!(names, [NO_GRAPH, TFIDF, GAT_NO_ALIGN, GAT_FULL]);
     assert_eq!(
-        table.row(NO_GRAPH).and_then(|r| r.cold_precision_at_3),
-        None
+        names,
+        [
+            NO_GRAPH,
+            COUNTS,
+            TFIDF,
+            NEIGHBOURS,
+            LABEL_PROP,
+            GAT_NO_ALIGN,
+            GAT_FULL
+        ]
     );
-    assert_eq!(table.row(TFIDF).and_then(|r| r.recall_at_k), None);
-    let full = table
-        .row(GAT_FULL)
-        .and_then(|r| r.cold_precision_at_3)
-        .expect("full");
-    for r in &table.rows[..3] {
-        if let Some(p) = r.cold_precision_at_3 {
-            assert!(
-                full > p,
-                "{} ({p}) >= full model ({full})\n{table}",
-                r.method
-            );
-        }
+    let row = |name| table.row(name).expect("row");
+    assert_eq!(
+        row(NO_GRAPH).cold_precision_at_3,
+        None,
+        "no images, no vector"
+    );
+    assert_eq!(row(TFIDF).recall_at_k, None, "no image space");
+    // Counting gives every member the same vector: retrieval and taste recovery at chance.
+    let counts = row(COUNTS);
+    assert!(counts.cold_precision_at_3.expect("counts") < table.chance_precision_at_3 + 0.1);
+    assert!(
+        counts.lp_auc > 0.55,
+        "popularity predicts links: {}",
+        counts.lp_auc
+    );
+    let full = row(GAT_FULL);
+    let full_cold = full.cold_precision_at_3.expect("full");
+    for name in [COUNTS, TFIDF] {
+        let p = row(name).cold_precision_at_3.expect("value");
+        assert!(
+            full_cold > p + 0.1,
+            "{name} ({p}) vs full model ({full_cold})\n{table}"
+        );
     }
-    assert!(table.cold_margin().expect("margin") > 0.0);
-    assert!(full > table.chance_precision_at_3);
+    assert!(full_cold > table.chance_precision_at_3 + 0.3);
+    let (scored, cold) = table.posting_members;
+    assert!(scored > 100 && cold > 20, "{scored} members, {cold} cold");
+    for r in &table.rows {
+        assert!((0.0..=1.0).contains(&r.posting_accuracy), "{r:?}");
+        assert!((0.0..=1.0).contains(&r.cold_posting_accuracy), "{r:?}");
+    }
 }
 
 #[test]

@@ -8,6 +8,25 @@
 //!
 //! Everything is drawn from one `StdRng` seeded with [`SynthConfig::seed`], in a fixed order, so a
 //! config always yields the same community.
+//!
+//! # The hard community
+//!
+//! By default every channel is named after its taste and members post where their tastes are,
+//! so counting channel words recovers tastes almost perfectly. [`SynthConfig::hard`] turns the
+//! knobs that make a community look like a real server, where a graph model must earn its
+//! place (each knob defaults to the easy community's behaviour):
+//!
+//! | knob | what real servers it mimics |
+//! |------|-----------------------------|
+//! | `untyped_channels` | `#general`, `#media`, `#off-topic`: the busiest channels carry no taste at all |
+//! | `popularity_skew` | activity concentrates on a few channels (Zipf over channels, untyped ones first) |
+//! | `channel_noise` | much of what a member posts or reacts to is in those busy channels, whatever their taste |
+//! | `generic_channel_share` | themed channels with names that do not say their theme (`#general-07`, `#lounge`) |
+//! | `reply_homophily` | members of a taste talk among themselves more than with others |
+//! | `cold_start_share` + `cold_start_interactions` | newcomers and lurkers: no images, at most a few posts of their own, though others reply to them |
+//! | `noise_member_share` | bots, spammers and drive-by members whose activity follows no taste |
+//! | `taste_role_prob`, `generic_roles` | roles picked at onboarding sometimes carry a taste; most (`level-5`, `verified`) carry none |
+//! | `future_posts` | the next weeks of posting, held out for the posting-accuracy measure |
 
 use std::collections::BTreeMap;
 
@@ -18,85 +37,17 @@ use serde::{Deserialize, Serialize};
 
 use super::{ChannelNode, Edge, EdgeType, Graph, ImageEngagement, MemberNode, RoleNode};
 
-/// Built-in aesthetic themes, six words each; a taste takes the first 4–6 as descriptors.
-const THEMES: &[&str] = &[
-    "cyberpunk neon rain city night chrome",
-    "watercolor pastel botanical soft floral garden",
-    "brutalist concrete monochrome geometric stark urban",
-    "vaporwave retro synth sunset grid magenta",
-    "gothic candlelit moody velvet cathedral crimson",
-    "cottagecore rustic meadow cozy linen honey",
-    "space nebula cosmic starfield astronaut galaxy",
-    "ukiyo-e woodblock wave ink edo indigo",
-    "steampunk brass clockwork victorian gears sepia",
-    "minimalist scandinavian white clean airy calm",
-    "pixel 8-bit arcade sprite chiptune blocky",
-    "noir shadow detective smoke grainy alley",
-    "fantasy dragon castle enchanted mythic forest",
-    "surreal dreamlike melting impossible dali floating",
-];
+mod config;
+mod draw;
+mod names;
 
-/// Nouns that turn descriptors into channel names and topics ("#neon-nights").
-const CHANNEL_NOUNS: &[&str] = &[
-    "nights", "corner", "lab", "gallery", "club", "den", "hub", "shots", "studio", "lounge",
-];
+pub use config::SynthConfig;
 
-/// Suffixes that turn a descriptor into a role name.
-const ROLE_SUFFIXES: &[&str] = &["fan", "crew", "artist", "collector", "enjoyer", "guild"];
-
-/// Knobs for [`generate`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SynthConfig {
-    /// Number of members.
-    pub n_members: usize,
-    /// Number of planted tastes `K` (at least 1 is used).
-    pub n_tastes: usize,
-    /// Number of channels; channel `c` is themed by taste `c % K`.
-    pub n_channels: usize,
-    /// Number of roles; role `r` is themed by taste `r % K`.
-    pub n_roles: usize,
-    /// Image-embedding dimension (at least 1 is used).
-    pub image_dim: usize,
-    /// Mean number of images per non-cold-start member (Poisson).
-    pub images_per_member: f32,
-    /// Share of members with no images at all.
-    pub cold_start_share: f32,
-    /// Share of members with only 1–2 edges (chosen independently of cold start).
-    pub sparse_share: f32,
-    /// Probability that an interaction ignores the member's tastes (uniform channel/partner/role).
-    pub noise: f32,
-    /// Per-dimension standard deviation of the Gaussian noise around a taste centroid. The default
-    /// (0.3 in 64-d, noise norm ~2.4 vs unit signal) makes single images ambiguous while a member's
-    /// mean image still points at their tastes.
-    pub image_noise: f32,
-    /// Share of channels with a generic name and topic (`general-07`, "hang out and chat")
-    /// that says nothing about their taste, as many real channels have; their members still
-    /// follow the channel's taste. 0 (the default) names every channel after its taste. Drawn
-    /// from its own RNG stream, so it changes nothing else in the community.
-    #[serde(default)]
-    pub generic_channel_share: f32,
-    /// RNG seed; the same config always yields the same community.
-    pub seed: u64,
-}
-
-impl Default for SynthConfig {
-    fn default() -> Self {
-        Self {
-            n_members: 2000,
-            n_tastes: 8,
-            n_channels: 40,
-            n_roles: 16,
-            image_dim: 64,
-            images_per_member: 6.0,
-            cold_start_share: 0.2,
-            sparse_share: 0.1,
-            noise: 0.15,
-            image_noise: 0.3,
-            generic_channel_share: 0.0,
-            seed: 42,
-        }
-    }
-}
+use draw::{
+    gaussian, last_seen, normalize, pick_from, pick_share, pick_taste, poisson, popularity,
+    ChannelPicker,
+};
+use names::{CHANNEL_NOUNS, GENERIC_ROLES, ROLE_SUFFIXES, THEMES, UNTYPED_CHANNELS};
 
 /// One planted taste.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -114,14 +65,22 @@ pub struct GroundTruth {
     pub tastes: Vec<Taste>,
     /// Per member: `(taste index, weight)` for 1–3 tastes, weights summing to 1, heaviest first.
     pub member_mixture: Vec<Vec<(usize, f32)>>,
-    /// Taste index of each channel.
+    /// Taste index of each themed channel; they come first, and channels past the end of
+    /// this list are untyped ([`SynthConfig::untyped_channels`]).
     pub channel_taste: Vec<usize>,
-    /// Taste index of each role.
+    /// Taste index of each themed role; roles past the end of this list carry no taste.
     pub role_taste: Vec<usize>,
     /// Members with no images, ascending.
     pub cold_start: Vec<u32>,
     /// Members with only 1–2 edges, ascending.
     pub sparse: Vec<u32>,
+    /// Members whose activity follows no taste, ascending.
+    #[serde(default)]
+    pub noise_members: Vec<u32>,
+    /// Per member, the channels they post in during the held-out future window (sorted,
+    /// distinct); not part of the graph.
+    #[serde(default)]
+    pub future_posts: Vec<Vec<u32>>,
 }
 
 impl GroundTruth {
@@ -133,76 +92,27 @@ impl GroundTruth {
             .map(|&(t, _)| t)
     }
 
+    /// The taste of channel `c`; `None` for an untyped channel.
+    pub fn channel_taste_of(&self, c: u32) -> Option<usize> {
+        self.channel_taste.get(c as usize).copied()
+    }
+
+    /// The taste of role `r`; `None` for a role without one.
+    pub fn role_taste_of(&self, r: u32) -> Option<usize> {
+        self.role_taste.get(r as usize).copied()
+    }
+
+    /// Whether `member` is a noise member.
+    pub fn is_noise(&self, member: u32) -> bool {
+        self.noise_members.binary_search(&member).is_ok()
+    }
+
     /// Whether `taste` is one of `member`'s planted tastes.
     pub fn has_taste(&self, member: u32, taste: usize) -> bool {
         self.member_mixture
             .get(member as usize)
             .is_some_and(|m| m.iter().any(|&(t, _)| t == taste))
     }
-}
-
-/// Standard normal sample via Box–Muller (only `rand` is available, not `rand_distr`).
-fn gaussian(rng: &mut StdRng) -> f32 {
-    // 1 - U lies in (0, 1], so ln never sees 0.
-    let u1 = 1.0 - rng.gen::<f64>();
-    let u2 = rng.gen::<f64>();
-    ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
-}
-
-/// Poisson sample by Knuth's method; fine for the small means used here.
-fn poisson(rng: &mut StdRng, mean: f32) -> u32 {
-    if mean <= 0.0 {
-        return 0;
-    }
-    let limit = (-f64::from(mean)).exp();
-    let mut k = 0;
-    let mut p = rng.gen::<f64>();
-    while p > limit {
-        k += 1;
-        p *= rng.gen::<f64>();
-    }
-    k
-}
-
-/// Normalizes `v` to unit length in place (left as is if it is all zeros).
-fn normalize(v: &mut [f32]) {
-    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    if norm > 0.0 {
-        v.iter_mut().for_each(|x| *x /= norm);
-    }
-}
-
-/// Samples a taste index from a mixture by weight.
-fn pick_taste(rng: &mut StdRng, mixture: &[(usize, f32)]) -> usize {
-    let mut u = rng.gen::<f32>();
-    for &(t, w) in mixture {
-        if u < w {
-            return t;
-        }
-        u -= w;
-    }
-    // Rounding can leave u just above the last weight; the heaviest taste is a fine fallback.
-    mixture.first().map_or(0, |&(t, _)| t)
-}
-
-/// Picks a random element of `items`, or of `fallback` when `items` is empty.
-fn pick_from(rng: &mut StdRng, items: &[u32], fallback: &[u32]) -> Option<u32> {
-    items.choose(rng).or_else(|| fallback.choose(rng)).copied()
-}
-
-/// Days since last interaction: exponential with a 20-day mean, so recency features spread out.
-fn last_seen(rng: &mut StdRng) -> f32 {
-    -20.0 * (1.0 - rng.gen::<f32>()).ln()
-}
-
-/// A random subset of `share * n` member ids, ascending.
-fn pick_share(rng: &mut StdRng, n: usize, share: f32) -> Vec<u32> {
-    let k = ((share.clamp(0.0, 1.0) * n as f32).round() as usize).min(n);
-    let mut ids: Vec<u32> = (0..n as u32).collect();
-    ids.shuffle(rng);
-    ids.truncate(k);
-    ids.sort_unstable();
-    ids
 }
 
 /// Samples a synthetic community and what was planted in it.
@@ -214,6 +124,11 @@ pub fn generate(cfg: &SynthConfig) -> (Graph, GroundTruth) {
     let k = cfg.n_tastes.max(1);
     let dim = cfg.image_dim.max(1);
     let noise = cfg.noise.clamp(0.0, 1.0);
+    let channel_noise = cfg.channel_noise.unwrap_or(noise).clamp(0.0, 1.0);
+    // Kept as a noise probability, so the default draws compare against `noise` itself.
+    let reply_noise = cfg
+        .reply_homophily
+        .map_or(noise, |h| 1.0 - h.clamp(0.0, 1.0));
 
     // Tastes: distinct themes in a seed-dependent order, 4-6 descriptors each, random unit centroid
     // (random directions in 64-d are nearly orthogonal, so tastes are separable but not trivially).
@@ -283,8 +198,21 @@ pub fn generate(cfg: &SynthConfig) -> (Graph, GroundTruth) {
             };
         }
     }
+    for u in 0..cfg.untyped_channels {
+        let (name, topic) = UNTYPED_CHANNELS[u % UNTYPED_CHANNELS.len()];
+        let round = u / UNTYPED_CHANNELS.len();
+        channels.push(ChannelNode {
+            name: if round == 0 {
+                name.to_string()
+            } else {
+                format!("{name}-{}", round + 1)
+            },
+            topic: topic.to_string(),
+            text_embedding: None,
+        });
+    }
     let role_taste: Vec<usize> = (0..cfg.n_roles).map(|r| r % k).collect();
-    let roles: Vec<RoleNode> = role_taste
+    let mut roles: Vec<RoleNode> = role_taste
         .iter()
         .enumerate()
         .map(|(r, &t)| {
@@ -296,6 +224,18 @@ pub fn generate(cfg: &SynthConfig) -> (Graph, GroundTruth) {
             }
         })
         .collect();
+    for r in 0..cfg.generic_roles {
+        let name = GENERIC_ROLES[r % GENERIC_ROLES.len()];
+        let round = r / GENERIC_ROLES.len();
+        roles.push(RoleNode {
+            name: if round == 0 {
+                name.to_string()
+            } else {
+                format!("{name}-{}", round + 1)
+            },
+            text_embedding: None,
+        });
+    }
     let mut channels_of: Vec<Vec<u32>> = vec![Vec::new(); k];
     for (c, &t) in channel_taste.iter().enumerate() {
         channels_of[t].push(c as u32);
@@ -304,8 +244,13 @@ pub fn generate(cfg: &SynthConfig) -> (Graph, GroundTruth) {
     for (r, &t) in role_taste.iter().enumerate() {
         roles_of[t].push(r as u32);
     }
-    let all_channels: Vec<u32> = (0..cfg.n_channels as u32).collect();
     let all_roles: Vec<u32> = (0..cfg.n_roles as u32).collect();
+    let picker = ChannelPicker {
+        of_taste: channels_of,
+        themed: (0..cfg.n_channels as u32).collect(),
+        popular: (cfg.untyped_channels > 0 || cfg.popularity_skew != 0.0)
+            .then(|| popularity(cfg, channels.len())),
+    };
 
     // Mixtures: 1-3 distinct tastes with Dirichlet(1,..,1) weights (normalized exponentials).
     let member_mixture: Vec<Vec<(usize, f32)>> = (0..cfg.n_members)
@@ -334,15 +279,28 @@ pub fn generate(cfg: &SynthConfig) -> (Graph, GroundTruth) {
 
     let cold_start = pick_share(&mut rng, cfg.n_members, cfg.cold_start_share);
     let sparse = pick_share(&mut rng, cfg.n_members, cfg.sparse_share);
+    let noise_members = if cfg.noise_member_share > 0.0 {
+        let mut noise_rng = StdRng::seed_from_u64(cfg.seed ^ 0x006e_6f69_7365);
+        pick_share(&mut noise_rng, cfg.n_members, cfg.noise_member_share)
+    } else {
+        Vec::new()
+    };
     let is_sparse = |m: usize| sparse.binary_search(&(m as u32)).is_ok();
+    let is_cold = |m: usize| cold_start.binary_search(&(m as u32)).is_ok();
+    let is_noise = |m: usize| noise_members.binary_search(&(m as u32)).is_ok();
+    // A noise member's every choice ignores tastes.
+    let noise_of = |m: usize, p: f32| if is_noise(m) { 1.0 } else { p };
 
     // Reply partners are drawn from non-sparse members grouped by dominant taste, so sparse
-    // members never gain edges through someone else's replies.
+    // members never gain edges through someone else's replies; a noise member is nobody's
+    // partner by taste.
     let mut dense_by_taste: Vec<Vec<u32>> = vec![Vec::new(); k];
     let mut dense_all = Vec::new();
     for (m, mix) in member_mixture.iter().enumerate() {
         if !is_sparse(m) {
-            dense_by_taste[mix[0].0].push(m as u32);
+            if !is_noise(m) {
+                dense_by_taste[mix[0].0].push(m as u32);
+            }
             dense_all.push(m as u32);
         }
     }
@@ -351,20 +309,12 @@ pub fn generate(cfg: &SynthConfig) -> (Graph, GroundTruth) {
     let mut replies: BTreeMap<(u32, u32), u32> = BTreeMap::new();
     for (m, mix) in member_mixture.iter().enumerate() {
         let mu = m as u32;
-        // A channel by taste affinity, or uniformly with probability `noise`.
-        let channel = |rng: &mut StdRng| {
-            if rng.gen::<f32>() < noise {
-                pick_from(rng, &all_channels, &[])
-            } else {
-                let t = pick_taste(rng, mix);
-                pick_from(rng, &channels_of[t], &all_channels)
-            }
-        };
+        let ch_noise = noise_of(m, channel_noise);
         if is_sparse(m) {
             let n_edges = rng.gen_range(1..=2);
             let mut seen = Vec::new();
             for _ in 0..n_edges {
-                if let Some(c) = channel(&mut rng) {
+                if let Some(c) = picker.pick(&mut rng, mix, ch_noise) {
                     if !seen.contains(&c) {
                         seen.push(c);
                         edges.push(Edge {
@@ -379,41 +329,64 @@ pub fn generate(cfg: &SynthConfig) -> (Graph, GroundTruth) {
             }
             continue;
         }
-        // Activity is heavy-tailed (log-normal), like real servers: a few members post a lot.
-        let activity = (2.5 + 0.8 * gaussian(&mut rng)).exp();
-        for (edge_type, scale) in [(EdgeType::Posted, 1.0), (EdgeType::Reacted, 1.5)] {
-            let n = poisson(&mut rng, (activity * scale).min(500.0)).max(1);
-            let mut counts: BTreeMap<u32, u32> = BTreeMap::new();
-            for _ in 0..n {
-                if let Some(c) = channel(&mut rng) {
-                    *counts.entry(c).or_default() += 1;
+        match cfg.cold_start_interactions {
+            Some(most) if is_cold(m) => {
+                // A newcomer or lurker: a few posts and reactions, no replies of their own.
+                let mut counts: BTreeMap<(usize, u32), u32> = BTreeMap::new();
+                for _ in 0..rng.gen_range(1..=most.max(1)) {
+                    let kind = usize::from(rng.gen::<f32>() >= 0.6);
+                    if let Some(c) = picker.pick(&mut rng, mix, ch_noise) {
+                        *counts.entry((kind, c)).or_default() += 1;
+                    }
+                }
+                for ((kind, c), count) in counts {
+                    edges.push(Edge {
+                        src: mu,
+                        dst: c,
+                        edge_type: [EdgeType::Posted, EdgeType::Reacted][kind],
+                        count,
+                        last_seen_days: last_seen(&mut rng),
+                    });
                 }
             }
-            for (c, count) in counts {
-                edges.push(Edge {
-                    src: mu,
-                    dst: c,
-                    edge_type,
-                    count,
-                    last_seen_days: last_seen(&mut rng),
-                });
+            _ => {
+                // Activity is heavy-tailed (log-normal), like real servers: a few members post a lot.
+                let activity = (2.5 + 0.8 * gaussian(&mut rng)).exp();
+                for (edge_type, scale) in [(EdgeType::Posted, 1.0), (EdgeType::Reacted, 1.5)] {
+                    let n = poisson(&mut rng, (activity * scale).min(500.0)).max(1);
+                    let mut counts: BTreeMap<u32, u32> = BTreeMap::new();
+                    for _ in 0..n {
+                        if let Some(c) = picker.pick(&mut rng, mix, ch_noise) {
+                            *counts.entry(c).or_default() += 1;
+                        }
+                    }
+                    for (c, count) in counts {
+                        edges.push(Edge {
+                            src: mu,
+                            dst: c,
+                            edge_type,
+                            count,
+                            last_seen_days: last_seen(&mut rng),
+                        });
+                    }
+                }
+                // Replies: partners mostly share one of this member's tastes.
+                for _ in 0..poisson(&mut rng, (activity / 4.0).min(20.0)) {
+                    let partner = if rng.gen::<f32>() < noise_of(m, reply_noise) {
+                        pick_from(&mut rng, &dense_all, &[])
+                    } else {
+                        let t = pick_taste(&mut rng, mix);
+                        pick_from(&mut rng, &dense_by_taste[t], &dense_all)
+                    };
+                    if let Some(p) = partner.filter(|&p| p != mu) {
+                        *replies.entry((mu.min(p), mu.max(p))).or_default() += 1;
+                    }
+                }
             }
         }
-        // Replies: partners mostly share one of this member's tastes.
-        for _ in 0..poisson(&mut rng, (activity / 4.0).min(20.0)) {
-            let partner = if rng.gen::<f32>() < noise {
-                pick_from(&mut rng, &dense_all, &[])
-            } else {
-                let t = pick_taste(&mut rng, mix);
-                pick_from(&mut rng, &dense_by_taste[t], &dense_all)
-            };
-            if let Some(p) = partner.filter(|&p| p != mu) {
-                *replies.entry((mu.min(p), mu.max(p))).or_default() += 1;
-            }
-        }
-        // Roles: most members hold a role of their dominant taste.
-        if rng.gen::<f32>() < 0.7 {
-            let role = if rng.gen::<f32>() < noise {
+        // Roles: many members hold a role of their dominant taste.
+        if rng.gen::<f32>() < cfg.taste_role_prob {
+            let role = if rng.gen::<f32>() < noise_of(m, noise) {
                 pick_from(&mut rng, &all_roles, &[])
             } else {
                 pick_from(&mut rng, &roles_of[mix[0].0], &[])
@@ -427,6 +400,15 @@ pub fn generate(cfg: &SynthConfig) -> (Graph, GroundTruth) {
                     last_seen_days: last_seen(&mut rng),
                 });
             }
+        }
+        if cfg.generic_roles > 0 && rng.gen::<f32>() < 0.5 {
+            edges.push(Edge {
+                src: mu,
+                dst: (cfg.n_roles + rng.gen_range(0..cfg.generic_roles)) as u32,
+                edge_type: EdgeType::HasRole,
+                count: 1,
+                last_seen_days: last_seen(&mut rng),
+            });
         }
     }
     for ((a, b), count) in replies {
@@ -442,7 +424,7 @@ pub fn generate(cfg: &SynthConfig) -> (Graph, GroundTruth) {
     // Images: around the centroid of a taste drawn from the mixture, then renormalized.
     let mut images = Vec::new();
     for (m, mix) in member_mixture.iter().enumerate() {
-        if cold_start.binary_search(&(m as u32)).is_ok() {
+        if is_cold(m) {
             continue;
         }
         let n = poisson(&mut rng, cfg.images_per_member).max(1);
@@ -460,6 +442,26 @@ pub fn generate(cfg: &SynthConfig) -> (Graph, GroundTruth) {
             });
         }
     }
+
+    // The future window, from its own stream: the same process, a few posts per member.
+    let mut future_rng = StdRng::seed_from_u64(cfg.seed ^ 0x6675_7475_7265);
+    let future_posts: Vec<Vec<u32>> = member_mixture
+        .iter()
+        .enumerate()
+        .map(|(m, mix)| {
+            let n = if cfg.future_posts > 0.0 {
+                poisson(&mut future_rng, cfg.future_posts).max(1)
+            } else {
+                0
+            };
+            let mut posts: Vec<u32> = (0..n)
+                .filter_map(|_| picker.pick(&mut future_rng, mix, noise_of(m, channel_noise)))
+                .collect();
+            posts.sort_unstable();
+            posts.dedup();
+            posts
+        })
+        .collect();
 
     let members = (0..cfg.n_members)
         .map(|m| MemberNode {
@@ -480,6 +482,8 @@ pub fn generate(cfg: &SynthConfig) -> (Graph, GroundTruth) {
         role_taste,
         cold_start,
         sparse,
+        noise_members,
+        future_posts,
     };
     (graph, truth)
 }

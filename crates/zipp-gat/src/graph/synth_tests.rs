@@ -252,3 +252,139 @@ fn generic_channel_names_change_only_the_names() {
         }
     }
 }
+
+/// The hard community at a small size, for the knob tests.
+fn hard() -> (Graph, GroundTruth, SynthConfig) {
+    let cfg = SynthConfig {
+        n_members: 800,
+        image_dim: 16,
+        ..SynthConfig::hard(5)
+    };
+    let (g, t) = generate(&cfg);
+    (g, t, cfg)
+}
+
+#[test]
+fn hard_community_has_untyped_busy_channels_and_generic_roles() {
+    let (g, t, cfg) = hard();
+    assert_eq!(g.channels.len(), cfg.n_channels + cfg.untyped_channels);
+    assert_eq!(t.channel_taste.len(), cfg.n_channels);
+    assert_eq!(t.channel_taste_of(cfg.n_channels as u32), None);
+    assert_eq!(g.channels[cfg.n_channels].name, "general");
+    assert_eq!(g.roles.len(), cfg.n_roles + cfg.generic_roles);
+    assert_eq!(t.role_taste_of(cfg.n_roles as u32), None);
+    // Untyped channels are the busiest: #general gets more activity than any themed channel.
+    let mut activity = vec![0u32; g.channels.len()];
+    for e in &g.edges {
+        if matches!(e.edge_type, EdgeType::Posted | EdgeType::Reacted) {
+            activity[e.dst as usize] += e.count;
+        }
+    }
+    let busiest_themed = activity[..cfg.n_channels]
+        .iter()
+        .max()
+        .copied()
+        .unwrap_or(0);
+    assert!(activity[cfg.n_channels] > busiest_themed, "{activity:?}");
+    // Three themed channels in four say nothing about their taste.
+    let generic = g.channels[..cfg.n_channels]
+        .iter()
+        .filter(|c| c.name.starts_with("general-"))
+        .count();
+    assert_eq!(generic, 18);
+}
+
+#[test]
+fn hard_cold_start_members_have_a_few_interactions_and_receive_replies() {
+    let (g, t, cfg) = hard();
+    assert_eq!(t.cold_start.len(), 320);
+    let mut own = vec![0u32; g.members.len()];
+    let mut replied = vec![false; g.members.len()];
+    for e in &g.edges {
+        match e.edge_type {
+            EdgeType::Posted | EdgeType::Reacted => own[e.src as usize] += e.count,
+            EdgeType::Replied => {
+                replied[e.src as usize] = true;
+                replied[e.dst as usize] = true;
+            }
+            EdgeType::HasRole => {}
+        }
+    }
+    let most = cfg.cold_start_interactions.expect("hard sets it");
+    let mut with_replies = 0;
+    for &m in &t.cold_start {
+        if !t.sparse.contains(&m) {
+            assert!(
+                (1..=most).contains(&own[m as usize]),
+                "member {m}: {}",
+                own[m as usize]
+            );
+        }
+        assert!(g.images.iter().all(|i| i.member != m));
+        with_replies += usize::from(replied[m as usize]);
+    }
+    assert!(
+        with_replies * 2 > t.cold_start.len(),
+        "most cold-start members are replied to ({with_replies})"
+    );
+}
+
+#[test]
+fn hard_replies_are_homophilous_and_noise_members_follow_no_taste() {
+    let (g, t, cfg) = hard();
+    let share_of = |filter: &dyn Fn(u32) -> bool| {
+        let (mut same, mut all) = (0, 0);
+        for e in g.edges.iter().filter(|e| e.edge_type == EdgeType::Replied) {
+            if filter(e.src) && filter(e.dst) {
+                all += 1;
+                let shared = t.member_mixture[e.src as usize]
+                    .iter()
+                    .any(|&(x, _)| t.has_taste(e.dst, x));
+                same += usize::from(shared);
+            }
+        }
+        same as f32 / all.max(1) as f32
+    };
+    let homophilous = share_of(&|m| !t.is_noise(m));
+    // Two random members share a taste about a third of the time with 8 tastes.
+    assert!(homophilous > 0.7, "{homophilous}");
+    assert_eq!(
+        t.noise_members.len(),
+        (cfg.noise_member_share * cfg.n_members as f32).round() as usize
+    );
+    // A noise member posts in its tastes' channels no more than by popularity.
+    let on_taste = |members: &dyn Fn(u32) -> bool| {
+        let (mut hit, mut all) = (0u32, 0u32);
+        for e in g.edges.iter().filter(|e| e.edge_type == EdgeType::Posted) {
+            if members(e.src) {
+                all += e.count;
+                if t.channel_taste_of(e.dst)
+                    .is_some_and(|x| t.has_taste(e.src, x))
+                {
+                    hit += e.count;
+                }
+            }
+        }
+        hit as f32 / all.max(1) as f32
+    };
+    let (noisy, tasteful) = (on_taste(&|m| t.is_noise(m)), on_taste(&|m| !t.is_noise(m)));
+    assert!(noisy + 0.2 < tasteful, "noise {noisy} vs others {tasteful}");
+}
+
+#[test]
+fn every_member_has_a_future_window_drawn_apart_from_the_graph() {
+    let (g, t) = generate(&small());
+    assert_eq!(t.future_posts.len(), g.members.len());
+    for posts in &t.future_posts {
+        assert!(!posts.is_empty());
+        assert!(posts.windows(2).all(|w| w[0] < w[1]));
+        assert!(posts.iter().all(|&c| (c as usize) < g.channels.len()));
+    }
+    // The future window has its own stream: without it the graph is the same.
+    let (without, t0) = generate(&SynthConfig {
+        future_posts: 0.0,
+        ..small()
+    });
+    assert_eq!(without, g);
+    assert!(t0.future_posts.iter().all(Vec::is_empty));
+}
