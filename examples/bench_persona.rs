@@ -48,6 +48,10 @@ struct Args {
     /// Share of channels with generic names ("general-07") that say nothing of their taste.
     #[arg(long, default_value_t = 0.0)]
     generic_channel_share: f32,
+    /// The community: `easy` (the default one) or `hard` (`SynthConfig::hard`; the generic
+    /// channel share is then the preset's).
+    #[arg(long, default_value = "easy", value_parser = ["easy", "hard"])]
+    preset: String,
     /// Training epochs of the encoder.
     #[arg(long, default_value_t = 30)]
     epochs: usize,
@@ -74,11 +78,20 @@ fn names_a_taste(text: &str, truth: &GroundTruth, member: usize) -> bool {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let dir = tempfile::tempdir()?;
-    let (graph, truth) = generate(&SynthConfig {
-        n_members: args.members,
-        generic_channel_share: args.generic_channel_share,
-        ..SynthConfig::default()
+    let (graph, truth) = generate(&if args.preset == "hard" {
+        SynthConfig {
+            n_members: args.members,
+            ..SynthConfig::hard(42)
+        }
+    } else {
+        SynthConfig {
+            n_members: args.members,
+            generic_channel_share: args.generic_channel_share,
+            ..SynthConfig::default()
+        }
     });
+    let is_cold = |i: usize| truth.cold_start.binary_search(&(i as u32)).is_ok();
+    let n_cold = (0..args.members).filter(|&i| is_cold(i)).count().max(1) as f64;
     eprintln!(
         "synthetic server: {} members, {} channels, {} roles, {} edges",
         graph.members.len(),
@@ -182,11 +195,14 @@ async fn main() -> anyhow::Result<()> {
 
     // Quality against the planted truth.
     let mut named = 0usize;
+    let mut cold_named = 0usize;
     let mut with_persona = 0usize;
     for (i, &m) in members.iter().enumerate() {
         if let Some(p) = store.active_persona(guild, m).await? {
             with_persona += 1;
-            named += usize::from(names_a_taste(&p.text, &truth, i));
+            let hit = usize::from(names_a_taste(&p.text, &truth, i));
+            named += hit;
+            cold_named += if is_cold(i) { hit } else { 0 };
         }
     }
     // Baseline: the same verbalizer on channels and roles ranked by interaction count.
@@ -207,6 +223,7 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let mut baseline_named = 0usize;
+    let mut baseline_cold_named = 0usize;
     for (i, _) in members.iter().enumerate() {
         let mut items = by_member.remove(&(i as u32)).unwrap_or_default();
         items.sort_by(|a, b| b.0.total_cmp(&a.0));
@@ -230,7 +247,9 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         if let Some(text) = offline(&mut evidence, &vocab, settings.max_chars) {
-            baseline_named += usize::from(names_a_taste(&text, &truth, i));
+            let hit = usize::from(names_a_taste(&text, &truth, i));
+            baseline_named += hit;
+            baseline_cold_named += if is_cold(i) { hit } else { 0 };
         }
     }
     let n = members.len() as f64;
@@ -238,6 +257,7 @@ async fn main() -> anyhow::Result<()> {
         "{}",
         serde_json::json!({
             "members": members.len(),
+            "preset": args.preset,
             "generic_channel_share": args.generic_channel_share,
             "train_s": train_s,
             "snapshot_s": snapshot_s,
@@ -248,6 +268,9 @@ async fn main() -> anyhow::Result<()> {
             "with_persona": with_persona,
             "names_a_planted_taste": named as f64 / n,
             "baseline_count_ranked_names_a_planted_taste": baseline_named as f64 / n,
+            "cold_start_members": truth.cold_start.len(),
+            "cold_names_a_planted_taste": cold_named as f64 / n_cold,
+            "cold_baseline_count_ranked_names_a_planted_taste": baseline_cold_named as f64 / n_cold,
         })
     );
 

@@ -25,11 +25,18 @@
 //!      member's planted tastes, averaged over cold-start members. Every taste has at least
 //!      four descriptors, so this is the rate at which the top-ranked taste is one of the
 //!      member's; chance (a uniformly random ranking) is the mean of `|planted| / K`.
+//!      Noise members ([`GroundTruth::noise_members`]) are not scored.
+//!    - *post acc / cold post* (posting accuracy, the ZIPP paper's measure, on a held-out
+//!      time split): each member's top-ranked channel among those new to them, against the
+//!      channels they post in during the community's future window (see [`posting`]); over
+//!      all scored members and over cold-start ones.
 //!
 //! # Rows
 //! - **no graph (mean image)**: a member is the mean of its remaining images; a channel the
 //!   mean of its training members' vectors. LP = cosine; R@k by the mean image; taste score
 //!   = cosine to the taste's image centroid. Cold-start members have nothing: n/a.
+//! - **counts**, **reply partners' mean image**, **label propagation**: the rules a sceptic
+//!   tries first, none of which learns (see [`graph_baselines`]).
 //! - **TF-IDF channel profile**: channels are TF-IDF vectors of their name and topic words
 //!   (smoothed idf over channels); a member is the count-weighted sum of the vectors of the
 //!   channels they posted in or reacted to. LP = cosine; no image space (R@k n/a); taste
