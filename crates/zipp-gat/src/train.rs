@@ -9,7 +9,9 @@
 //!   projected embedding of each member with images and the mean of their images. Each epoch
 //!   a share `image_dropout` of those members get a zero input row, as cold-start members
 //!   have, while their target stays: this teaches the encoder to place a member in image
-//!   space from the graph alone, which is what cold-start personas need.
+//!   space from the graph alone, which is what cold-start personas need. In full batch they
+//!   also keep only `cold_practice_edges` of their posts and reactions for the epoch (see
+//!   `cold`), so they look like real newcomers: a few channels, their roles, who replies.
 //!
 //! **Batching** ([`BatchMode`]): full batch runs the encoder on the whole graph once per epoch
 //! (one AdamW step). Mini-batch shuffles the members into batches of `batch_size` seeds; for
@@ -54,12 +56,17 @@ use super::kernels::{self, Kernel};
 use super::sample::NeighborSampler;
 use crate::graph::Graph;
 
+mod cold;
 mod minibatch;
+mod params;
 mod split;
 mod validation;
 
+use params::restore;
+pub use params::{seeded_init, snapshot};
 pub use split::{split_links, supervision_split, LinkSplit};
 
+use cold::ColdPractice;
 use minibatch::mini_batch_epoch;
 use validation::{hold_out_align, validate, zero_members, Validation};
 
@@ -120,6 +127,9 @@ pub struct TrainConfig {
     /// Share of the training pairs that supervise link prediction and leave the
     /// message-passing graph ([`supervision_split`]); 0 supervises every pair in place.
     pub supervision_share: f64,
+    /// Full batch only: members whose image input is dropped in an epoch also keep at most
+    /// this many of their posts and reactions for it (cold-start practice); 0 keeps all.
+    pub cold_practice_edges: usize,
 }
 
 impl Default for TrainConfig {
@@ -142,6 +152,7 @@ impl Default for TrainConfig {
             image_dropout: 0.6,
             val_align_fraction: 0.1,
             supervision_share: 0.3,
+            cold_practice_edges: 3,
         }
     }
 }
@@ -248,61 +259,6 @@ pub fn info_nce(proj: &Tensor, target: &Tensor, temperature: f64) -> Result<Tens
     kernels::cross_entropy(&logits, &labels, Kernel::Auto)
 }
 
-/// Deterministically re-initialises every variable of `varmap` from `seed` (candle's CPU
-/// initialisers cannot be seeded): 2-D weights and `[1, H, C]` attention vectors get Glorot
-/// uniform `±√(6 / (fan_in + fan_out))` over their last two dims, 1-D biases zeros.
-pub fn seeded_init(varmap: &VarMap, seed: u64) -> Result<()> {
-    let data = varmap
-        .data()
-        .lock()
-        .map_err(|_| candle_core::Error::Msg("varmap lock poisoned".into()))?;
-    let mut names: Vec<&String> = data.keys().collect();
-    names.sort();
-    let mut rng = StdRng::seed_from_u64(seed);
-    for name in names {
-        let var = &data[name];
-        let dims = var.dims().to_vec();
-        let n: usize = dims.iter().product();
-        let vals: Vec<f32> = if dims.len() < 2 {
-            vec![0.0; n]
-        } else {
-            let (a, b) = (dims[dims.len() - 2], dims[dims.len() - 1]);
-            let bound = (6.0 / (a + b) as f32).sqrt();
-            (0..n).map(|_| rng.gen_range(-bound..bound)).collect()
-        };
-        let t = Tensor::from_vec(vals, dims.as_slice(), var.device())?.to_dtype(var.dtype())?;
-        var.set(&t)?;
-    }
-    Ok(())
-}
-
-/// Deep copies of every variable of `varmap` (detached, with their own storage: AdamW updates
-/// variables in place).
-pub fn snapshot(varmap: &VarMap) -> Result<HashMap<String, Tensor>> {
-    let data = varmap
-        .data()
-        .lock()
-        .map_err(|_| candle_core::Error::Msg("varmap lock poisoned".into()))?;
-    data.iter()
-        .map(|(k, v)| Ok((k.clone(), v.as_detached_tensor().copy()?)))
-        .collect()
-}
-
-/// Sets every variable of `varmap` to its value in `saved` (from [`snapshot`]).
-fn restore(varmap: &VarMap, saved: &HashMap<String, Tensor>) -> Result<()> {
-    let data = varmap
-        .data()
-        .lock()
-        .map_err(|_| candle_core::Error::Msg("varmap lock poisoned".into()))?;
-    for (k, v) in data.iter() {
-        match saved.get(k) {
-            Some(t) => v.set(t)?,
-            None => bail!("snapshot lacks {k}"),
-        }
-    }
-    Ok(())
-}
-
 /// One step's supervision, in the node indices of the graph the encoder runs on.
 struct Pairs {
     /// Positive `(member node, channel node)` pairs.
@@ -389,16 +345,19 @@ fn sample_negatives(pos: &[(u32, u32)], n_channels: u32, rng: &mut StdRng) -> Ve
         .collect()
 }
 
-/// The member input with the rows of dropped members zeroed.
-fn dropout_inputs(p: &Prepared, rate: f64, rng: &mut StdRng) -> Result<Tensor> {
+/// The member input with the rows of dropped members zeroed, and those members.
+fn dropout_inputs(p: &Prepared, rate: f64, rng: &mut StdRng) -> Result<(Tensor, Vec<u32>)> {
     if rate <= 0.0 {
-        return Ok(p.g.x_member.clone());
+        return Ok((p.g.x_member.clone(), Vec::new()));
     }
+    let mut dropped = Vec::new();
     let keep: Vec<f32> =
         p.g.member_has_image
             .iter()
-            .map(|&has| {
+            .enumerate()
+            .map(|(m, &has)| {
                 if has && rng.gen::<f64>() < rate {
+                    dropped.push(m as u32);
                     0.0
                 } else {
                     1.0
@@ -406,7 +365,7 @@ fn dropout_inputs(p: &Prepared, rate: f64, rng: &mut StdRng) -> Result<Tensor> {
             })
             .collect();
     let keep = Tensor::from_vec(keep, (p.g.n_members, 1), p.g.x_member.device())?;
-    p.g.x_member.broadcast_mul(&keep)
+    Ok((p.g.x_member.broadcast_mul(&keep)?, dropped))
 }
 
 /// Trains a fresh encoder on `graph` (split with [`split_links`]); see [`train_split`].
@@ -477,6 +436,8 @@ pub fn train_split(
         g,
     };
     let sampler = (mode == BatchMode::MiniBatch).then(|| NeighborSampler::new(&p.g));
+    let practice = (sampler.is_none() && tcfg.cold_practice_edges > 0)
+        .then(|| ColdPractice::new(&passing, tcfg.cold_practice_edges));
     let mut rng = StdRng::seed_from_u64(tcfg.seed ^ 0x9e37_79b9_7f4a_7c15);
     let early_stopping = tcfg.patience > 0 && (!split.val_pos.is_empty() || val.is_some());
     let untrained =
@@ -487,9 +448,27 @@ pub fn train_split(
     let mut stopped_early = false;
     for epoch in 0..tcfg.epochs {
         let neg = sample_negatives(&p.train_pos, p.g.n_channels as u32, &mut rng);
-        let x_member = dropout_inputs(&p, tcfg.image_dropout, &mut rng)?;
+        let (x_member, dropped) = dropout_inputs(&p, tcfg.image_dropout, &mut rng)?;
         let (lp, align) = match &sampler {
-            None => full_batch_epoch(&model, &mut opt, &p, &neg, x_member, tcfg)?,
+            None => {
+                let g = match &practice {
+                    Some(c) if !dropped.is_empty() => {
+                        let thin = c.thin(&passing, &dropped, &mut rng);
+                        let t =
+                            GraphTensors::from_graph(&thin, cfg.image_dim, cfg.text_dim, device)?;
+                        GraphTensors {
+                            x_member,
+                            member_has_image: p.g.member_has_image.clone(),
+                            ..t
+                        }
+                    }
+                    _ => GraphTensors {
+                        x_member,
+                        ..p.g.clone()
+                    },
+                };
+                full_batch_epoch(&model, &mut opt, &p, &g, &neg, tcfg)?
+            }
             Some(s) => mini_batch_epoch(&model, &mut opt, &p, &neg, x_member, s, tcfg, &mut rng)?,
         };
         let params = snapshot(varmap)?;
@@ -553,15 +532,11 @@ fn full_batch_epoch(
     model: &PersonaEncoder,
     opt: &mut AdamW,
     p: &Prepared,
+    g: &GraphTensors,
     neg: &[(u32, u32)],
-    x_member: Tensor,
     tcfg: &TrainConfig,
 ) -> Result<(f32, f32)> {
-    let g = GraphTensors {
-        x_member,
-        ..p.g.clone()
-    };
-    let batch = full_batch(&g, &p.train_pos, neg);
+    let batch = full_batch(g, &p.train_pos, neg);
     step(model, opt, &batch, &p.targets, tcfg)
 }
 

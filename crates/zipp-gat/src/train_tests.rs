@@ -136,7 +136,7 @@ fn one_mini_batch_with_full_fanouts_gives_the_full_batch_loss() {
     };
     let mut rng = StdRng::seed_from_u64(1);
     let neg = sample_negatives(&p.train_pos, p.g.n_channels as u32, &mut rng);
-    let x_member = dropout_inputs(&p, 0.3, &mut rng).expect("dropout");
+    let (x_member, _) = dropout_inputs(&p, 0.3, &mut rng).expect("dropout");
 
     let full_g = GraphTensors {
         x_member: x_member.clone(),
@@ -352,4 +352,36 @@ fn bad_mini_batch_settings_are_refused() {
         let e = train(&g, &enc_cfg(), &tc, &VarMap::new(), &Device::Cpu).unwrap_err();
         assert!(e.to_string().contains("fan-outs"), "{e}");
     }
+}
+
+#[test]
+fn cold_practice_leaves_dropped_members_a_few_posts_and_everything_else() {
+    let g = community();
+    let practice = cold::ColdPractice::new(&g, 2);
+    let own = |graph: &Graph, m: u32| {
+        graph
+            .edges
+            .iter()
+            .filter(|e| e.src == m && matches!(e.edge_type, EdgeType::Posted | EdgeType::Reacted))
+            .count()
+    };
+    let busy: Vec<u32> = (0..g.members.len() as u32)
+        .filter(|&m| own(&g, m) > 4)
+        .take(5)
+        .collect();
+    assert_eq!(busy.len(), 5);
+    let thin = practice.thin(&g, &busy, &mut StdRng::seed_from_u64(1));
+    for m in 0..g.members.len() as u32 {
+        let expected = if busy.contains(&m) { 2 } else { own(&g, m) };
+        assert_eq!(own(&thin, m), expected, "member {m}");
+    }
+    let others = |graph: &Graph| {
+        graph
+            .edges
+            .iter()
+            .filter(|e| matches!(e.edge_type, EdgeType::Replied | EdgeType::HasRole))
+            .count()
+    };
+    assert_eq!(others(&thin), others(&g), "roles and replies stay");
+    assert_eq!(practice.thin(&g, &[], &mut StdRng::seed_from_u64(1)), g);
 }
