@@ -374,16 +374,25 @@ fn eval_prints_the_ablation_table() {
     let stdout = String::from_utf8_lossy(&run.stdout);
     for row in [
         "no graph (mean image)",
+        "counts (popularity, mean taste)",
         "TF-IDF channel profile",
+        "reply partners' mean image",
+        "label propagation (images)",
         "GAT, no ImageAlign",
         "GAT + ImageAlign",
         "cold P@3",
+        "post acc",
     ] {
         assert!(stdout.contains(row), "{stdout}");
     }
     let table: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).expect("read")).expect("json");
-    assert_eq!(table["rows"].as_array().expect("rows").len(), 4);
+    let rows = table["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), 7);
+    assert!(
+        rows.iter().all(|r| r["posting_accuracy"].is_number()),
+        "{table}"
+    );
 }
 
 /// `zipp graph export` and `zipp train --from-db` read what the bot collected: consenting
