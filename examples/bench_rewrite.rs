@@ -11,6 +11,15 @@
 //! post-checks (`pass_rate`; the others fell back to the template) and why the others failed.
 //! The rewrite set is fixed (20 prompts × 3 personas, below): `--runs 60` is each pair once, the
 //! measure of a rewrite model in the README.
+//!
+//! `--taste-members N` adds the **taste measure** (does the persona change the picture?): N
+//! members of the synthetic community (`SynthConfig::default()`, seed 42) whose offline persona
+//! (verbalized from their busiest channels and roles, as the pipeline does without an encoder)
+//! names one of their planted tastes, 5 prompts each. A rewrite *carries the taste* when it
+//! contains a descriptor word of one of the member's planted tastes that the prompt did not
+//! have, and *keeps the subject* when every subject word of the prompt (the post-checks' rule)
+//! is still in it. Each backend runs without and with few-shot picks (two earlier prompts of
+//! the member's and the taste-styled rewrites they preferred, as compare mode records them).
 
 #![allow(
     clippy::print_stdout,
@@ -47,6 +56,138 @@ struct Args {
     /// Most generated tokens per rewrite.
     #[arg(long, default_value_t = 60)]
     max_tokens: u32,
+    /// Members of the synthetic community for the taste measure (0: skip it).
+    #[arg(long, default_value_t = 0)]
+    taste_members: usize,
+}
+
+/// One taste-measure case: the request and the member's planted descriptor words.
+struct TasteCase {
+    request: RewriteRequest,
+    planted: Vec<String>,
+}
+
+/// The taste measure's cases (see the module docs).
+fn taste_cases(members: usize, few_shot: bool) -> Vec<TasteCase> {
+    use zipp::verbalize::{offline, EvidenceEntry, PersonaEvidence, Vocabulary};
+    use zipp_gat::graph::synth::{generate, SynthConfig};
+    use zipp_gat::graph::EdgeType;
+    let (graph, truth) = generate(&SynthConfig {
+        n_members: 400,
+        seed: 42,
+        ..SynthConfig::default()
+    });
+    let vocab = Vocabulary::bundled();
+    let mut cases = Vec::new();
+    for (m, mix) in truth.member_mixture.iter().enumerate() {
+        if cases.len() >= members * 5 {
+            break;
+        }
+        let planted: Vec<String> = mix
+            .iter()
+            .flat_map(|&(t, _)| truth.tastes[t].descriptors.clone())
+            .collect();
+        let mut channels: Vec<(u32, u32)> = Vec::new();
+        let mut roles = Vec::new();
+        for e in graph.edges.iter().filter(|e| e.src == m as u32) {
+            match e.edge_type {
+                EdgeType::Posted | EdgeType::Reacted => channels.push((e.count, e.dst)),
+                EdgeType::HasRole => roles.push(e.dst),
+                EdgeType::Replied => {}
+            }
+        }
+        channels.sort_by(|a, b| b.cmp(a));
+        let entry = |name: &str, topic: Option<String>| EvidenceEntry {
+            name: name.to_owned(),
+            topic,
+            weight: 1.0,
+        };
+        let mut evidence = PersonaEvidence {
+            channels: channels
+                .iter()
+                .take(3)
+                .map(|&(_, c)| {
+                    let c = &graph.channels[c as usize];
+                    entry(&c.name, Some(c.topic.clone()))
+                })
+                .collect(),
+            roles: roles
+                .iter()
+                .take(2)
+                .map(|&r| entry(&graph.roles[r as usize].name, None))
+                .collect(),
+            ..PersonaEvidence::default()
+        };
+        let Some(persona) = offline(&mut evidence, &vocab, 280) else {
+            continue;
+        };
+        let lower = persona.to_lowercase();
+        if !planted.iter().any(|d| lower.contains(d.as_str())) {
+            continue;
+        }
+        let style = truth.tastes[mix[0].0].descriptors[..3].join(", ");
+        let n = cases.len() / 5;
+        for j in 0..5 {
+            let examples = if few_shot {
+                [17, 13]
+                    .iter()
+                    .map(|&k| {
+                        let p = PROMPTS[(n + k) % PROMPTS.len()];
+                        zipp::rewrite::prompt::Example::new(p, format!("{p}, {style}"))
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            cases.push(TasteCase {
+                request: RewriteRequest {
+                    prompt: PROMPTS[(n * 5 + j * 3) % PROMPTS.len()].to_owned(),
+                    persona: Some(persona.clone()),
+                    examples,
+                },
+                planted: planted.clone(),
+            });
+        }
+    }
+    cases
+}
+
+/// Runs the taste measure on `rewriter`, with and without few-shot picks.
+async fn measure_taste(name: &str, rewriter: &dyn Rewriter, members: usize) {
+    for few_shot in [false, true] {
+        let cases = taste_cases(members, few_shot);
+        let (mut both, mut taste, mut subject) = (0usize, 0usize, 0usize);
+        for (i, case) in cases.iter().enumerate() {
+            let prompt = case.request.prompt.to_lowercase();
+            let out = rewriter.rewrite(case.request.clone()).await;
+            let text = out.prompt.to_lowercase();
+            let carries = case
+                .planted
+                .iter()
+                .any(|d| text.contains(d.as_str()) && !prompt.contains(d.as_str()));
+            let keeps = zipp::rewrite::postcheck::subject_words(&prompt)
+                .iter()
+                .all(|w| text.contains(w.as_str()));
+            taste += usize::from(carries);
+            subject += usize::from(keeps);
+            both += usize::from(carries && keeps);
+            if i == 0 {
+                eprintln!(
+                    "{name} taste (few-shot {few_shot}): {:?} [{}]",
+                    out.prompt, out.kind
+                );
+            }
+        }
+        let n = cases.len().max(1) as f64;
+        println!(
+            "{}",
+            serde_json::json!({
+                "backend": name, "measure": "taste", "few_shot": few_shot, "cases": cases.len(),
+                "carries_taste_and_keeps_subject": both as f64 / n,
+                "carries_taste": taste as f64 / n, "keeps_subject": subject as f64 / n,
+            })
+        );
+    }
 }
 
 /// The fixed rewrite set: 20 prompts of the kinds members type, each with 3 personas (a
@@ -136,12 +277,11 @@ async fn main() -> anyhow::Result<()> {
         ..RewriteConfig::default()
     };
 
-    measure(
-        "template",
-        &TemplateRewriter::with_budget(counter.clone(), 77),
-        args.runs,
-    )
-    .await;
+    let template = TemplateRewriter::with_budget(counter.clone(), 77);
+    measure("template", &template, args.runs).await;
+    if args.taste_members > 0 {
+        measure_taste("template", &template, args.taste_members).await;
+    }
 
     if let Some(gguf) = &args.gguf {
         let entry = LlmEntry {
@@ -172,6 +312,9 @@ async fn main() -> anyhow::Result<()> {
             started.elapsed().as_secs_f64()
         );
         measure("local", &local, args.runs).await;
+        if args.taste_members > 0 {
+            measure_taste("local", &local, args.taste_members).await;
+        }
     }
 
     if let Some(url) = &args.openai_url {
@@ -188,6 +331,9 @@ async fn main() -> anyhow::Result<()> {
             counter.clone(),
         )?;
         measure("openai", &openai, args.runs).await;
+        if args.taste_members > 0 {
+            measure_taste("openai", &openai, args.taste_members).await;
+        }
     }
 
     // The fallback when the server is down: a port nobody listens on, default 8 s budget.
