@@ -307,37 +307,29 @@ impl SynthArgs {
                 ..SynthConfig::default()
             }
         };
-        let set = |slot: &mut _, value: Option<_>| {
+        fn set<T>(slot: &mut T, value: Option<T>) {
             if let Some(v) = value {
                 *slot = v;
             }
-        };
+        }
         set(&mut c.n_members, self.members);
         set(&mut c.n_tastes, self.tastes);
         set(&mut c.n_channels, self.channels);
         set(&mut c.n_roles, self.roles);
         set(&mut c.untyped_channels, self.untyped_channels);
         set(&mut c.generic_roles, self.generic_roles);
-        let setf = |slot: &mut f32, value: Option<f32>| {
-            if let Some(v) = value {
-                *slot = v;
-            }
-        };
-        setf(&mut c.cold_start_share, self.cold_start_share);
-        setf(&mut c.sparse_share, self.sparse_share);
-        setf(&mut c.generic_channel_share, self.generic_channel_share);
-        setf(&mut c.popularity_skew, self.popularity_skew);
-        setf(&mut c.noise_member_share, self.noise_member_share);
-        setf(&mut c.taste_role_prob, self.taste_role_prob);
-        if self.channel_noise.is_some() {
-            c.channel_noise = self.channel_noise;
-        }
-        if self.reply_homophily.is_some() {
-            c.reply_homophily = self.reply_homophily;
-        }
-        if self.cold_start_interactions.is_some() {
-            c.cold_start_interactions = self.cold_start_interactions;
-        }
+        set(&mut c.cold_start_share, self.cold_start_share);
+        set(&mut c.sparse_share, self.sparse_share);
+        set(&mut c.generic_channel_share, self.generic_channel_share);
+        set(&mut c.popularity_skew, self.popularity_skew);
+        set(&mut c.noise_member_share, self.noise_member_share);
+        set(&mut c.taste_role_prob, self.taste_role_prob);
+        set(&mut c.channel_noise, self.channel_noise.map(Some));
+        set(&mut c.reply_homophily, self.reply_homophily.map(Some));
+        set(
+            &mut c.cold_start_interactions,
+            self.cold_start_interactions.map(Some),
+        );
         c
     }
 }

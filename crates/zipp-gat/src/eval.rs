@@ -67,7 +67,7 @@ use serde::{Deserialize, Serialize};
 
 use super::encoder::{GraphTensors, PersonaEncoderConfig};
 use super::metrics::{accuracy_at_median, auc, normalized, recall_at_k, top_k_indices};
-use super::train::{pair_scores, split_links, train_split, EpochStats, LinkSplit, TrainConfig};
+use super::train::{split_links, train_split, EpochStats, LinkSplit, TrainConfig};
 use crate::graph::synth::GroundTruth;
 use crate::graph::{Graph, ImageEngagement};
 
@@ -426,8 +426,6 @@ fn gat_row(
     })?;
     let g = GraphTensors::from_graph(ctx.train_graph(), enc.image_dim, enc.text_dim, device)?;
     let emb = model.embed(&g)?;
-    let pos = pair_scores(&emb, &g, &ctx.split.val_pos)?.to_vec1::<f32>()?;
-    let neg = pair_scores(&emb, &g, &ctx.split.val_neg)?.to_vec1::<f32>()?;
     let members = emb.narrow(0, 0, g.n_members)?;
     let image_space: Vec<Vec<f32>> = if tcfg.lambda_align > 0.0 {
         model.align(&members)?.to_vec2::<f32>()?
@@ -444,26 +442,41 @@ fn gat_row(
     };
     let fit_s = started.elapsed().as_secs_f32();
     let all = emb.to_vec2::<f32>()?;
-    let (post, cold_post) = ctx
-        .posting
-        .accuracy(&|m, c| dot(&all[m as usize], &all[g.channel_node(c) as usize]));
     let vectors: Vec<Option<Vec<f32>>> = image_space.into_iter().map(Some).collect();
-    let centroids: Vec<Vec<f32>> = ctx
-        .truth
-        .tastes
-        .iter()
-        .map(|t| t.centroid.clone())
-        .collect();
-    Ok(EvalRow {
-        method: name.to_string(),
+    Ok(scored_row(
+        ctx,
+        name,
+        &|m, c| dot(&all[m as usize], &all[g.channel_node(c) as usize]),
+        Some(recall(ctx, &vectors)),
+        cold_precision_at_3(ctx, &vectors, &ctx.centroids()),
+        fit_s,
+    ))
+}
+
+/// A row whose link prediction (held-out pairs against their negatives) and posting accuracy
+/// rank channels by `score(member, channel)`.
+fn scored_row(
+    ctx: &Context,
+    method: &str,
+    score: &dyn Fn(u32, u32) -> f32,
+    recall_at_k: Option<f32>,
+    cold_precision_at_3: Option<f32>,
+    fit_s: f32,
+) -> EvalRow {
+    let scores =
+        |pairs: &[(u32, u32)]| -> Vec<f32> { pairs.iter().map(|&(m, c)| score(m, c)).collect() };
+    let (pos, neg) = (scores(&ctx.split.val_pos), scores(&ctx.split.val_neg));
+    let (posting_accuracy, cold_posting_accuracy) = ctx.posting.accuracy(score);
+    EvalRow {
+        method: method.to_string(),
         lp_auc: auc(&pos, &neg),
         lp_accuracy: accuracy_at_median(&pos, &neg),
-        recall_at_k: Some(recall(ctx, &vectors)),
-        cold_precision_at_3: cold_precision_at_3(ctx, &vectors, &centroids),
-        posting_accuracy: post,
-        cold_posting_accuracy: cold_post,
+        recall_at_k,
+        cold_precision_at_3,
+        posting_accuracy,
+        cold_posting_accuracy,
         fit_s,
-    })
+    }
 }
 
 /// Mean recall@k of the queries' held-out images when ranking the pool by cosine similarity

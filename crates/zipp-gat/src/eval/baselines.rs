@@ -7,14 +7,9 @@ use std::time::Instant;
 use candle_core::{bail, Result};
 
 use super::graph_baselines::{image_space_row, poster_sums};
-use super::{cold_precision_at_3, Context, EvalRow, NO_GRAPH, TFIDF};
+use super::{cold_precision_at_3, scored_row, Context, EvalRow, NO_GRAPH, TFIDF};
 use crate::graph::EdgeType;
-use crate::metrics::{accuracy_at_median, auc, cosine, normalized};
-
-/// Scores `pairs` with `score(member, channel)`.
-fn scores(pairs: &[(u32, u32)], score: impl Fn(u32, u32) -> f32) -> Vec<f32> {
-    pairs.iter().map(|&(m, c)| score(m, c)).collect()
-}
+use crate::metrics::{cosine, normalized};
 
 /// The image-only baseline: members are their mean remaining image, channels the sum of their
 /// training members' vectors.
@@ -96,30 +91,26 @@ pub(super) fn tfidf(ctx: &Context) -> EvalRow {
                 .for_each(|(a, b)| *a += e.count as f32 * b);
         }
     }
-    let score = |m: u32, c: u32| {
-        profile[m as usize]
-            .as_ref()
-            .map_or(0.0, |p| cosine(p, &channel[c as usize]))
-    };
-    let pos = scores(&ctx.split.val_pos, score);
-    let neg = scores(&ctx.split.val_neg, score);
-    let (post, cold_post) = ctx.posting.accuracy(&score);
     let tastes: Vec<Vec<f32>> = ctx
         .truth
         .tastes
         .iter()
         .map(|t| model.vector(&t.descriptors.join(" ")))
         .collect();
-    EvalRow {
-        method: TFIDF.to_string(),
-        lp_auc: auc(&pos, &neg),
-        lp_accuracy: accuracy_at_median(&pos, &neg),
-        recall_at_k: None,
-        cold_precision_at_3: cold_precision_at_3(ctx, &profile, &tastes),
-        posting_accuracy: post,
-        cold_posting_accuracy: cold_post,
-        fit_s: started.elapsed().as_secs_f32(),
-    }
+    let fit_s = started.elapsed().as_secs_f32();
+    let score = |m: u32, c: u32| {
+        profile[m as usize]
+            .as_ref()
+            .map_or(0.0, |p| cosine(p, &channel[c as usize]))
+    };
+    scored_row(
+        ctx,
+        TFIDF,
+        &score,
+        None,
+        cold_precision_at_3(ctx, &profile, &tastes),
+        fit_s,
+    )
 }
 
 /// A linear map with bias fitted by ridge regression: `y ≈ W·[x; 1]`.

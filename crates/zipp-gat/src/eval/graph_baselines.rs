@@ -15,9 +15,11 @@
 
 use std::time::Instant;
 
-use super::{cold_precision_at_3, recall, Context, EvalRow, COUNTS, LABEL_PROP, NEIGHBOURS};
+use super::{
+    cold_precision_at_3, recall, scored_row, Context, EvalRow, COUNTS, LABEL_PROP, NEIGHBOURS,
+};
 use crate::graph::EdgeType;
-use crate::metrics::{accuracy_at_median, auc, cosine};
+use crate::metrics::cosine;
 
 /// Rounds of label propagation (two hops reach a member's channel-mates; more spread further).
 pub const LP_ROUNDS: usize = 10;
@@ -44,34 +46,20 @@ pub(super) fn image_space_row(
     channels: &[Vec<f32>],
     started: Instant,
 ) -> EvalRow {
+    let fit_s = started.elapsed().as_secs_f32();
     let score = |m: u32, c: u32| {
         members[m as usize]
             .as_ref()
             .map_or(0.0, |v| cosine(v, &channels[c as usize]))
     };
-    let pos: Vec<f32> = ctx
-        .split
-        .val_pos
-        .iter()
-        .map(|&(m, c)| score(m, c))
-        .collect();
-    let neg: Vec<f32> = ctx
-        .split
-        .val_neg
-        .iter()
-        .map(|&(m, c)| score(m, c))
-        .collect();
-    let (post, cold_post) = ctx.posting.accuracy(&score);
-    EvalRow {
-        method: name.to_string(),
-        lp_auc: auc(&pos, &neg),
-        lp_accuracy: accuracy_at_median(&pos, &neg),
-        recall_at_k: Some(recall(ctx, members)),
-        cold_precision_at_3: cold_precision_at_3(ctx, members, &ctx.centroids()),
-        posting_accuracy: post,
-        cold_posting_accuracy: cold_post,
-        fit_s: started.elapsed().as_secs_f32(),
-    }
+    scored_row(
+        ctx,
+        name,
+        &score,
+        Some(recall(ctx, members)),
+        cold_precision_at_3(ctx, members, &ctx.centroids()),
+        fit_s,
+    )
 }
 
 /// The sum of the vectors of each channel's training posters (see [`image_space_row`]).
@@ -96,30 +84,14 @@ pub(super) fn counts(ctx: &Context) -> EvalRow {
     let mean = community_mean(&ctx.train_graph().mean_images());
     let members: Vec<Option<Vec<f32>>> = vec![Some(mean); ctx.train_graph().members.len()];
     let popularity = ctx.posting.popularity();
-    let score = |_: u32, c: u32| popularity[c as usize];
-    let pos: Vec<f32> = ctx
-        .split
-        .val_pos
-        .iter()
-        .map(|&(m, c)| score(m, c))
-        .collect();
-    let neg: Vec<f32> = ctx
-        .split
-        .val_neg
-        .iter()
-        .map(|&(m, c)| score(m, c))
-        .collect();
-    let (post, cold_post) = ctx.posting.accuracy(&score);
-    EvalRow {
-        method: COUNTS.to_string(),
-        lp_auc: auc(&pos, &neg),
-        lp_accuracy: accuracy_at_median(&pos, &neg),
-        recall_at_k: Some(recall(ctx, &members)),
-        cold_precision_at_3: cold_precision_at_3(ctx, &members, &ctx.centroids()),
-        posting_accuracy: post,
-        cold_posting_accuracy: cold_post,
-        fit_s: started.elapsed().as_secs_f32(),
-    }
+    scored_row(
+        ctx,
+        COUNTS,
+        &|_, c| popularity[c as usize],
+        Some(recall(ctx, &members)),
+        cold_precision_at_3(ctx, &members, &ctx.centroids()),
+        started.elapsed().as_secs_f32(),
+    )
 }
 
 /// Own mean image, else the reply partners' mean image, else the community's.

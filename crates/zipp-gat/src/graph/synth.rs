@@ -115,6 +115,15 @@ impl GroundTruth {
     }
 }
 
+/// `word` on the first pass over a list of names, `word-2`, `word-3`, ... on later ones.
+fn numbered(word: &str, round: usize) -> String {
+    if round == 0 {
+        word.to_string()
+    } else {
+        format!("{word}-{}", round + 1)
+    }
+}
+
 /// Samples a synthetic community and what was planted in it.
 ///
 /// `n_tastes` and `image_dim` are raised to 1 if zero. With more tastes than built-in themes the
@@ -141,16 +150,7 @@ pub fn generate(cfg: &SynthConfig) -> (Graph, GroundTruth) {
                 .collect();
             let round = t / THEMES.len();
             let n_desc = rng.gen_range(4..=6).min(theme.len());
-            let descriptors = theme[..n_desc]
-                .iter()
-                .map(|w| {
-                    if round == 0 {
-                        (*w).to_string()
-                    } else {
-                        format!("{w}-{}", round + 1)
-                    }
-                })
-                .collect();
+            let descriptors = theme[..n_desc].iter().map(|w| numbered(w, round)).collect();
             let mut centroid: Vec<f32> = (0..dim).map(|_| gaussian(&mut rng)).collect();
             normalize(&mut centroid);
             Taste {
@@ -202,11 +202,7 @@ pub fn generate(cfg: &SynthConfig) -> (Graph, GroundTruth) {
         let (name, topic) = UNTYPED_CHANNELS[u % UNTYPED_CHANNELS.len()];
         let round = u / UNTYPED_CHANNELS.len();
         channels.push(ChannelNode {
-            name: if round == 0 {
-                name.to_string()
-            } else {
-                format!("{name}-{}", round + 1)
-            },
+            name: numbered(name, round),
             topic: topic.to_string(),
             text_embedding: None,
         });
@@ -228,11 +224,7 @@ pub fn generate(cfg: &SynthConfig) -> (Graph, GroundTruth) {
         let name = GENERIC_ROLES[r % GENERIC_ROLES.len()];
         let round = r / GENERIC_ROLES.len();
         roles.push(RoleNode {
-            name: if round == 0 {
-                name.to_string()
-            } else {
-                format!("{name}-{}", round + 1)
-            },
+            name: numbered(name, round),
             text_embedding: None,
         });
     }
