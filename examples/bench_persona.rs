@@ -5,11 +5,19 @@
 //! members whose persona names at least one of their tastes' descriptor words. For contrast,
 //! the same verbalizer on evidence ranked by raw interaction counts (no encoder).
 //!
+//! Issue 17's refresh figures: the store time of the scheduled pass (snapshot, batched reads,
+//! batched writes), first when every member gets a new version and again when nothing changed;
+//! then `--refresh-members` single-member refreshes (`/persona refresh`: the member's sampled
+//! neighbourhood, `--fanout`), timed, and how often the sample reproduces the full pass's
+//! evidence (the refresh then finds it unchanged). `--database-url postgres://…` runs it on
+//! PostgreSQL (an empty database); `--images` also stores the members' images.
+//!
 //! With `--gguf FILE`, a few members are also verbalized by the embedded LLM (`local`
 //! backend) to time the LLM verbalizer per member.
 //!
 //! ```sh
-//! cargo run --release --example bench_persona -- --members 10000 \
+//! cargo run --release --example bench_persona -- --members 10000 --images \
+//!     [--database-url postgres://postgres@127.0.0.1:5432/bench] \
 //!     [--gguf ~/.cache/zipp-ci/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf --llm-members 5]
 //! ```
 
@@ -28,7 +36,7 @@ use std::time::Instant;
 use clap::Parser;
 use zipp::config::{PersonaSettings, RewriteConfig};
 use zipp::ids::{GuildId, MemberId};
-use zipp::lifecycle::seed::seed_from_graph;
+use zipp::lifecycle::seed::{seed_from_graph, seed_images};
 use zipp::lifecycle::{snapshot, PersonaService, Refresh};
 use zipp::models::Catalog;
 use zipp::rewrite::registry::Rewriters;
@@ -61,6 +69,18 @@ struct Args {
     /// Members verbalized by the LLM.
     #[arg(long, default_value_t = 5)]
     llm_members: usize,
+    /// Database (an empty one); default: a new SQLite file.
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Also store the members' images (as `/persona add-image` would).
+    #[arg(long)]
+    images: bool,
+    /// Single-member refreshes timed after the full pass.
+    #[arg(long, default_value_t = 50)]
+    refresh_members: usize,
+    /// `persona.refresh_fanout` of those refreshes (0: the whole server).
+    #[arg(long, default_value_t = PersonaSettings::default().refresh_fanout)]
+    fanout: usize,
 }
 
 /// Whether `text` names a descriptor word of one of `member`'s planted tastes.
@@ -130,17 +150,27 @@ async fn main() -> anyhow::Result<()> {
         report.val_auc
     );
 
-    // The server in SQLite.
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("bench.db").display()
-    );
+    // The server in the database.
+    let url = args.database_url.clone().unwrap_or_else(|| {
+        format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("bench.db").display()
+        )
+    });
     let store = Store::connect(&url, 4).await?;
     let guild = GuildId(1);
     let now = zipp::store::now_ms();
     let started = Instant::now();
     let members = seed_from_graph(&store, guild, &graph, now).await?;
-    eprintln!("seeded in {:.1} s", started.elapsed().as_secs_f64());
+    let images = if args.images {
+        seed_images(&store, guild, &graph).await?
+    } else {
+        0
+    };
+    eprintln!(
+        "seeded in {:.1} s ({images} images)",
+        started.elapsed().as_secs_f64()
+    );
 
     let catalog_file = dir.path().join("models.toml");
     let mut catalog_text = "[llm.template]\nbackend = \"template\"\n".to_owned();
@@ -164,6 +194,7 @@ async fn main() -> anyhow::Result<()> {
     let settings = PersonaSettings {
         checkpoint: ckpt.clone(),
         verbalize_timeout_ms: 600_000,
+        refresh_fanout: args.fanout,
         ..PersonaSettings::default()
     };
     let service = PersonaService::new(
@@ -192,6 +223,28 @@ async fn main() -> anyhow::Result<()> {
     let run = service.infer_guild(guild).await?;
     let refresh_s = started.elapsed().as_secs_f64();
     eprintln!("{run:?}");
+    // Again: nothing changed, nothing is written.
+    let started = Instant::now();
+    let again = service.infer_guild(guild).await?;
+    let again_s = started.elapsed().as_secs_f64();
+    eprintln!("{again:?}");
+
+    // Single-member refreshes, spread over the server: each embeds the member's neighbourhood.
+    let step = (members.len() / args.refresh_members.max(1)).max(1);
+    let mut refresh_times = Vec::new();
+    let mut reproduced = 0usize;
+    for &m in members.iter().step_by(step).take(args.refresh_members) {
+        let started = Instant::now();
+        let outcome = service.refresh(guild, m, false).await?;
+        refresh_times.push(started.elapsed().as_secs_f64() * 1000.0);
+        reproduced += usize::from(matches!(outcome, Refresh::Unchanged(_)));
+    }
+    refresh_times.sort_by(f64::total_cmp);
+    let quantile = |q: f64| {
+        refresh_times
+            .get(((refresh_times.len() as f64 - 1.0) * q).round() as usize)
+            .copied()
+    };
 
     // Quality against the planted truth.
     let mut named = 0usize;
@@ -263,8 +316,19 @@ async fn main() -> anyhow::Result<()> {
             "snapshot_s": snapshot_s,
             "encoder_s": encoder_s,
             "encoder_members": inference.evidence.len(),
+            "database": url.split(':').next(),
+            "images": images,
             "refresh_s": refresh_s,
             "refresh_per_10k_s": refresh_s * 10_000.0 / n,
+            "pass_store_s": run.store_ms as f64 / 1000.0,
+            "pass_encoder_s": run.encoder_ms as f64 / 1000.0,
+            "unchanged_pass_s": again_s,
+            "unchanged_pass_store_s": again.store_ms as f64 / 1000.0,
+            "single_refreshes": refresh_times.len(),
+            "single_refresh_fanout": args.fanout,
+            "single_refresh_ms_p50": quantile(0.5),
+            "single_refresh_ms_p99": quantile(0.99),
+            "single_refresh_reproduces_full_pass": reproduced as f64 / refresh_times.len().max(1) as f64,
             "with_persona": with_persona,
             "names_a_planted_taste": named as f64 / n,
             "baseline_count_ranked_names_a_planted_taste": baseline_named as f64 / n,
@@ -322,7 +386,7 @@ async fn main() -> anyhow::Result<()> {
                 "written_by_llm": by_llm,
                 "per_member_s_median": times.get(times.len() / 2),
                 "per_member_s_max": times.last(),
-                "note": "each refresh re-runs snapshot and encoder for the whole server, then one LLM call",
+                "note": "each refresh embeds the member's neighbourhood, then one LLM call",
             })
         );
     }

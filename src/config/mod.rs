@@ -508,6 +508,10 @@ pub struct PersonaSettings {
     pub infer_every_s: u64,
     /// The least time (seconds) between two `/persona refresh` of one member.
     pub refresh_cooldown_s: u64,
+    /// A member's refresh embeds their neighbourhood: all their channels, roles and reply
+    /// partners, and at most this many edges into each of those (`Store::member_neighbourhood`).
+    /// 0: the whole server.
+    pub refresh_fanout: usize,
     /// Channels and roles kept per member as evidence.
     pub top_k: usize,
     /// Token budget of the evidence sent to an LLM verbalizer (the paper's 4096).
@@ -542,6 +546,7 @@ impl Default for PersonaSettings {
             reload_check_s: 60,
             infer_every_s: 21_600,
             refresh_cooldown_s: 3600,
+            refresh_fanout: 25,
             top_k: 5,
             evidence_tokens: 4096,
             max_chars: 600,

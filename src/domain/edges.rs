@@ -94,3 +94,17 @@ pub struct GraphNode {
     /// Channel topic.
     pub topic: Option<String>,
 }
+
+/// A member's neighbourhood in a server's interaction graph, as a `/persona refresh` embeds it
+/// (see `Store::member_neighbourhood`): consenting members only.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Neighbourhood {
+    /// The member, their reply partners and the members the sample reached, ascending.
+    pub members: Vec<MemberId>,
+    /// Every edge of the member, and the sampled edges of their channels, roles and partners.
+    pub edges: Vec<Edge>,
+    /// The channels and roles those edges name.
+    pub nodes: Vec<GraphNode>,
+    /// The images the members engaged with, as `(member, embedding)`.
+    pub images: Vec<(MemberId, Vec<f32>)>,
+}

@@ -6,13 +6,16 @@ pub mod edges;
 pub mod jobs;
 pub mod personas;
 
-pub use edges::{Edge, EdgeDelta, EdgeKind, GraphNode};
+pub use edges::{Edge, EdgeDelta, EdgeKind, GraphNode, Neighbourhood};
 pub use jobs::{grid_shape, image_seed};
 pub use jobs::{
     Acceptance, Aspect, Compare, Derive, FailOutcome, JobLimits, JobStatus, LeasedJob, LimitKind,
     LimitRefusal, NewJob, PersonaMode, QueuedJob, RenderJob, Side, MAX_IMAGES,
 };
-pub use personas::{Persona, SOURCE_EDITED, SOURCE_INFERRED, SOURCE_QUESTIONNAIRE};
+pub use personas::{
+    InferredWrite, NewInferred, Persona, PersonaInputs, SOURCE_EDITED, SOURCE_INFERRED,
+    SOURCE_QUESTIONNAIRE,
+};
 
 /// A pause point: a future awaited at one named instant of a service's work, so a test can act
 /// exactly there (withdraw consent after a batch left memory, before it is written). `None` in

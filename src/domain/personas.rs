@@ -44,3 +44,49 @@ impl std::fmt::Debug for Persona {
             .finish_non_exhaustive()
     }
 }
+
+/// What persona inference reads about a member besides the graph (read for many members at
+/// once by a scheduled pass).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PersonaInputs {
+    /// Their recent `/imagine` prompts typed while they consent, newest first.
+    pub prompts: Vec<String>,
+    /// The rendered prompts of their renders they reacted to, newest first.
+    pub liked: Vec<String>,
+    /// The rewrites they preferred in compare mode, newest first.
+    pub preferred: Vec<String>,
+    /// Their newest inferred version.
+    pub latest_inferred: Option<Persona>,
+}
+
+/// An inferred persona to store (see `Store::add_inferred_personas`).
+#[derive(Clone, PartialEq)]
+pub struct NewInferred {
+    /// The member.
+    pub member: MemberId,
+    /// The verbalized persona.
+    pub text: String,
+    /// What inference saw (JSON).
+    pub evidence: Option<String>,
+}
+
+impl std::fmt::Debug for NewInferred {
+    // As for [`Persona`]: never the text or the evidence in a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewInferred")
+            .field("member", &self.member)
+            .field("chars", &self.text.chars().count())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What storing an inferred persona did.
+#[derive(Clone, Debug, PartialEq)]
+pub enum InferredWrite {
+    /// Stored and made active (the member's active persona was inferred, or they had none).
+    Activated(Persona),
+    /// Stored behind the member's own (edited or questionnaire) version.
+    Kept(Persona),
+    /// Nothing stored: the member does not consent now, or the server turned inference off.
+    NoConsent,
+}

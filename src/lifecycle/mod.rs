@@ -16,7 +16,10 @@
 //!   time limit; the offline verbalizer otherwise, or when the LLM fails or refuses.
 //!
 //! Encoder inference runs on the blocking pool; one snapshot + encoder run per server at a time.
+//! A member's refresh embeds their sampled neighbourhood; a scheduled pass reads and writes in
+//! batches (`pass.rs`).
 
+mod pass;
 mod schedule;
 pub mod seed;
 pub mod snapshot;
@@ -33,22 +36,16 @@ use tokio::sync::watch;
 use crate::config::PersonaSettings;
 use crate::ids::{GuildId, MemberId};
 use crate::rewrite::registry::Rewriters;
-use crate::rewrite::Rewriter;
 use crate::store::{Persona, Store, StoreError};
-use crate::verbalize::{
-    self, check_llm_persona, llm_messages, EvidenceEntry, PersonaEvidence, Vocabulary,
-};
+use crate::verbalize::{self, Vocabulary};
 use zipp_gat::checkpoint::{self, CheckpointMeta, META_FILE};
 use zipp_gat::encoder::PersonaEncoder;
-use zipp_gat::infer::MemberEvidence;
-
-use self::snapshot::Snapshot;
 
 use crate::domain::Pause;
 pub use crate::domain::{SOURCE_EDITED, SOURCE_INFERRED, SOURCE_QUESTIONNAIRE};
 
 /// The most channel/role name embeddings cached.
-const MAX_CACHED_NODE_TEXTS: usize = 50_000;
+pub(super) const MAX_CACHED_NODE_TEXTS: usize = 50_000;
 /// Past this many members with a refresh cooldown, the expired ones are dropped.
 const MAX_COOLDOWNS: usize = 10_000;
 
@@ -110,8 +107,12 @@ pub struct GuildRun {
     pub kept: usize,
     /// Same text as before.
     pub unchanged: usize,
-    /// Members without any evidence.
+    /// Members without any evidence (or who withdrew during the pass).
     pub no_activity: usize,
+    /// Milliseconds spent awaiting the store (snapshot, inputs, writes).
+    pub store_ms: u64,
+    /// Milliseconds the encoder ran.
+    pub encoder_ms: u64,
 }
 
 /// Persona inference for the bot.
@@ -314,7 +315,7 @@ impl PersonaService {
         // would let a member run inference in a loop.
         self.infer_guild_with(guild, Some(member), &encoder, llm)
             .await
-            .map(|mut results| results.pop().map_or(Refresh::NoActivity, |(_, r)| r))
+            .map(|(mut results, _)| results.pop().map_or(Refresh::NoActivity, |(_, r)| r))
     }
 
     /// Infers every consenting member of the server (the schedule).
@@ -327,9 +328,11 @@ impl PersonaService {
             return Ok(GuildRun::default());
         }
         let llm = self.rewriters.get(settings.llm.as_deref());
-        let results = self.infer_guild_with(guild, None, &encoder, llm).await?;
+        let (results, times) = self.infer_guild_with(guild, None, &encoder, llm).await?;
         let mut run = GuildRun {
             members: results.len(),
+            store_ms: times.store.as_millis() as u64,
+            encoder_ms: times.encoder.as_millis() as u64,
             ..GuildRun::default()
         };
         for (_, r) in &results {
@@ -341,347 +344,6 @@ impl PersonaService {
             }
         }
         Ok(run)
-    }
-
-    /// Adds CLIP text embeddings to the snapshot's channels and roles (on the blocking pool).
-    async fn with_text_embeddings(
-        &self,
-        guild: GuildId,
-        mut snap: Snapshot,
-    ) -> Result<Snapshot, LifecycleError> {
-        let Some(clip) = self.clip.clone() else {
-            return Err(LifecycleError::Infer {
-                guild,
-                reason: "the encoder was trained with CLIP text features; set render.clip_model"
-                    .to_owned(),
-            });
-        };
-        // Channel and role names come and go: the cache of their embeddings starts over past a
-        // bound instead of growing for ever.
-        if self.node_texts.len() > MAX_CACHED_NODE_TEXTS {
-            self.node_texts.clear();
-        }
-        let cache = Arc::clone(&self.node_texts);
-        tokio::task::spawn_blocking(move || {
-            snapshot::add_text_embeddings(&mut snap.graph, &clip, &cache).map(|()| snap)
-        })
-        .await
-        .map_err(|e| LifecycleError::Infer {
-            guild,
-            reason: format!("text embedding task failed: {e}"),
-        })?
-        .map_err(|e| LifecycleError::Infer {
-            guild,
-            reason: e.to_string(),
-        })
-    }
-
-    /// Snapshot → encoder → evidence → verbalizer → store, for one member or all.
-    async fn infer_guild_with(
-        &self,
-        guild: GuildId,
-        only: Option<MemberId>,
-        encoder: &Arc<LoadedEncoder>,
-        llm: Arc<dyn Rewriter>,
-    ) -> Result<Vec<(MemberId, Refresh)>, LifecycleError> {
-        let lock = Arc::clone(
-            self.guild_locks
-                .entry(guild)
-                .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(())))
-                .value(),
-        );
-        // One snapshot + encoder run per server at a time; verbalizing (an LLM may take seconds
-        // per member) runs outside the lock, so a member's refresh never waits for a whole
-        // scheduled pass.
-        let serial = lock.lock().await;
-        let snap = snapshot::snapshot(&self.store, guild, crate::store::now_ms()).await?;
-        let targets: Vec<usize> = match only {
-            Some(member) => match snap.index_of(member) {
-                Some(i) => vec![i],
-                None => return Ok(vec![(member, Refresh::NoActivity)]),
-            },
-            None => (0..snap.members.len()).collect(),
-        };
-        if targets.is_empty() {
-            return Ok(Vec::new());
-        }
-        // Images embedded by another CLIP than the one the encoder was trained with cannot be
-        // used; the graph alone still gives the evidence.
-        let mut snap = snap;
-        let image_dim = encoder.meta.encoder.image_dim;
-        if snap.graph.image_dim().is_some_and(|d| d != image_dim) {
-            tracing::warn!(%guild, found = ?snap.graph.image_dim(), expected = image_dim, "image embeddings do not fit the encoder; inferring from the graph alone");
-            snap.graph.images.clear();
-        }
-        // The channels' and roles' text features, as the encoder was trained with them.
-        if encoder.meta.encoder.text_features == zipp_gat::encoder::TextFeatures::Clip {
-            snap = self.with_text_embeddings(guild, snap).await?;
-        }
-        let top_k = self.settings.top_k;
-        let model = Arc::clone(encoder);
-        let started = Instant::now();
-        let (snap, inference) = tokio::task::spawn_blocking(move || {
-            let result = zipp_gat::infer::infer(&model.model, &snap.graph, top_k, &Device::Cpu);
-            (snap, result)
-        })
-        .await
-        .map_err(|e| LifecycleError::Infer {
-            guild,
-            reason: format!("inference task failed: {e}"),
-        })?;
-        let inference = inference.map_err(|e| LifecycleError::Infer {
-            guild,
-            reason: e.to_string(),
-        })?;
-        drop(serial);
-        tracing::debug!(%guild, members = snap.members.len(), elapsed_ms = started.elapsed().as_millis() as u64, "persona encoder ran");
-        let label = encoder.path.display().to_string();
-        // A scheduled pass (all members) stops at shutdown; a member's own refresh does not.
-        let interruptible = only.is_none();
-        let total = targets.len();
-        let mut out = Vec::with_capacity(total);
-        for i in targets {
-            if interruptible && self.stopping() {
-                break;
-            }
-            let member = snap.members[i];
-            let evidence = self
-                .evidence_of(guild, member, &snap, &inference.evidence[i], &label)
-                .await?;
-            let outcome = match evidence {
-                None => Refresh::NoActivity,
-                Some(evidence) => {
-                    match self
-                        .write(guild, member, evidence, llm.as_ref(), interruptible)
-                        .await?
-                    {
-                        Some(outcome) => outcome,
-                        None => break,
-                    }
-                }
-            };
-            out.push((member, outcome));
-        }
-        if out.len() < total {
-            tracing::info!(%guild, done = out.len(), left = total - out.len(), "persona pass stopped between members: shutting down");
-        }
-        Ok(out)
-    }
-
-    /// The member's evidence: heaviest channels and roles (named ones only), recent prompts, and
-    /// the images they liked (reacted to, or preferred in compare mode).
-    async fn evidence_of(
-        &self,
-        guild: GuildId,
-        member: MemberId,
-        snap: &Snapshot,
-        ranked: &MemberEvidence,
-        checkpoint: &str,
-    ) -> Result<Option<PersonaEvidence>, StoreError> {
-        let graph = &snap.graph;
-        let channels = ranked
-            .channels
-            .iter()
-            .filter(|c| !c.name.is_empty())
-            .map(|c| EvidenceEntry {
-                name: c.name.clone(),
-                topic: Some(graph.channels[c.index as usize].topic.clone())
-                    .filter(|t| !t.trim().is_empty()),
-                weight: c.weight,
-            })
-            .collect();
-        let roles = ranked
-            .roles
-            .iter()
-            .filter(|r| !r.name.is_empty())
-            .map(|r| EvidenceEntry {
-                name: r.name.clone(),
-                topic: None,
-                weight: r.weight,
-            })
-            .collect();
-        let prompts = self
-            .store
-            .recent_prompts(
-                guild,
-                member,
-                self.settings.recent_prompts as i64,
-                self.backfill_days as i64 * 86_400_000,
-            )
-            .await?;
-        // Images they liked: renders of theirs they reacted to, and the picture they picked in
-        // compare mode (each described by the prompt it was rendered from).
-        let n = self.settings.recent_prompts;
-        let mut liked = self
-            .store
-            .liked_prompts(guild, member, crate::store::FEEDBACK_REACTED, n as i64)
-            .await?;
-        for (_, preferred) in self.store.preferred_rewrites(guild, member, n).await? {
-            if !liked.contains(&preferred) {
-                liked.push(preferred);
-            }
-        }
-        liked.truncate(n);
-        let evidence = PersonaEvidence {
-            channels,
-            roles,
-            prompts,
-            liked,
-            checkpoint: Some(checkpoint.to_owned()),
-            ..PersonaEvidence::default()
-        };
-        Ok((!evidence.is_empty()).then_some(evidence))
-    }
-
-    /// Verbalizes: the server's LLM first (when allowed), the offline verbalizer otherwise.
-    async fn verbalize(
-        &self,
-        evidence: &mut PersonaEvidence,
-        llm: &dyn Rewriter,
-    ) -> Option<String> {
-        let max_chars = self.settings.max_chars;
-        // The offline pass also picks the vocabulary descriptors the LLM is given.
-        let offline = self.offline(evidence, max_chars).await?;
-        let llm = match llm.chat_model() {
-            Some(model) if self.settings.verbalizer != "offline" => model,
-            _ => return Some(offline),
-        };
-        let label = llm.label();
-        let messages = llm_messages(evidence, self.settings.evidence_tokens);
-        let timeout = Duration::from_millis(self.settings.verbalize_timeout_ms);
-        // About four characters per token, plus room for the model to finish its sentence.
-        let max_tokens = max_chars / 3 + 32;
-        let answer = tokio::time::timeout(timeout, llm.complete(messages, max_tokens)).await;
-        let checked = match answer {
-            Ok(Ok(text)) => check_llm_persona(&text, max_chars),
-            Ok(Err(reason)) => Err(reason.short()),
-            Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
-        };
-        match checked {
-            Ok(text) => {
-                evidence.verbalizer = label;
-                Some(text)
-            }
-            Err(reason) => {
-                tracing::warn!(llm = %label, %reason, "LLM verbalization failed; using the offline verbalizer");
-                Some(offline)
-            }
-        }
-    }
-
-    /// The offline verbalizer; with CLIP, on the blocking pool (the text tower runs).
-    async fn offline(&self, evidence: &mut PersonaEvidence, max_chars: usize) -> Option<String> {
-        let Some(clip) = self.clip.clone() else {
-            return verbalize::offline(evidence, &self.vocab, max_chars);
-        };
-        let vocab = Arc::clone(&self.vocab);
-        let cache = Arc::clone(&self.phrase_embeddings);
-        let mut owned = evidence.clone();
-        let done = tokio::task::spawn_blocking(move || {
-            let embed = |texts: &[&str]| -> Option<Vec<Vec<f32>>> {
-                clip.embed_texts(texts)
-                    .inspect_err(|error| tracing::warn!(%error, "CLIP text embedding failed"))
-                    .ok()
-            };
-            let phrases = cache.get_or_init(|| {
-                let phrases: Vec<&str> = vocab.entries.iter().map(|d| d.phrase.as_str()).collect();
-                embed(&phrases)
-            });
-            let text = match phrases {
-                Some(phrases) => {
-                    let semantic = verbalize::Semantic {
-                        phrases,
-                        embed: &embed,
-                    };
-                    verbalize::offline_with(&mut owned, &vocab, max_chars, Some(&semantic))
-                }
-                None => verbalize::offline(&mut owned, &vocab, max_chars),
-            };
-            (owned, text)
-        })
-        .await;
-        match done {
-            Ok((owned, text)) => {
-                *evidence = owned;
-                text
-            }
-            Err(error) => {
-                tracing::error!(%error, "offline verbalizer task failed; using words alone");
-                verbalize::offline(evidence, &self.vocab, max_chars)
-            }
-        }
-    }
-
-    /// Stores the inferred persona as a new version (see the module docs for when it is made
-    /// active).
-    async fn write(
-        &self,
-        guild: GuildId,
-        member: MemberId,
-        mut evidence: PersonaEvidence,
-        llm: &dyn Rewriter,
-        interruptible: bool,
-    ) -> Result<Option<Refresh>, StoreError> {
-        let latest = self
-            .store
-            .latest_persona(guild, member, SOURCE_INFERRED)
-            .await?;
-        // The same sources for the same verbalizer: the persona would be the same (an LLM
-        // would only reword it), so no call and no new version.
-        let intended = match llm.chat_model() {
-            Some(model) if self.settings.verbalizer != "offline" => model.label(),
-            _ => "offline".to_owned(),
-        };
-        if let Some(latest) = &latest {
-            let previous: Option<PersonaEvidence> = latest
-                .evidence
-                .as_deref()
-                .and_then(|e| serde_json::from_str(e).ok());
-            if previous.is_some_and(|p| p.verbalizer == intended && p.same_sources(&evidence)) {
-                return Ok(Some(Refresh::Unchanged(latest.clone())));
-            }
-        }
-        let text = if interruptible {
-            tokio::select! {
-                text = self.verbalize(&mut evidence, llm) => text,
-                () = self.stopped() => return Ok(None),
-            }
-        } else {
-            self.verbalize(&mut evidence, llm).await
-        };
-        let Some(text) = text else {
-            return Ok(Some(Refresh::NoActivity));
-        };
-        if let Some(latest) = latest.filter(|l| l.text == text) {
-            return Ok(Some(Refresh::Unchanged(latest)));
-        }
-        let pause = self
-            .before_write
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone();
-        if let Some(pause) = pause {
-            pause().await;
-        }
-        let active = self.store.active_persona(guild, member).await?;
-        let activate = active.is_none_or(|a| a.source == SOURCE_INFERRED);
-        let json = serde_json::to_string(&evidence).unwrap_or_default();
-        // The store writes it only if the member still consents: they may have withdrawn (or
-        // been forgotten) while the verbalizer ran.
-        let Some(persona) = self
-            .store
-            .add_inferred_persona(guild, member, &text, Some(&json), activate)
-            .await?
-        else {
-            tracing::info!(%guild, %member, "consent withdrawn during inference; nothing stored");
-            return Ok(Some(Refresh::NoConsent));
-        };
-        tracing::info!(%guild, %member, version = persona.version, activate, verbalizer = %evidence.verbalizer, "persona inferred");
-        Ok(Some(if activate {
-            Refresh::Activated(persona)
-        } else {
-            Refresh::Kept(persona)
-        }))
     }
 
     /// A member just consented: infer them in the background. At most once per

@@ -23,7 +23,7 @@ pub fn role_id(r: u32) -> u64 {
 }
 
 /// Writes the graph's nodes, consents and edges (edge recency from `last_seen_days` before
-/// `now_ms`). Images are not stored (the store keeps no image embeddings yet).
+/// `now_ms`); [`seed_images`] adds the images.
 pub async fn seed_from_graph(
     store: &Store,
     guild: GuildId,
@@ -84,4 +84,23 @@ pub async fn seed_from_graph(
         store.add_edges(chunk).await?;
     }
     Ok(members)
+}
+
+/// Stores the graph's images as images the members handed over (`/persona add-image`; each
+/// member keeps their newest [`crate::store::MAX_MEMBER_IMAGES`]). Members must be seeded.
+/// Returns how many were stored.
+pub async fn seed_images(
+    store: &Store,
+    guild: GuildId,
+    graph: &Graph,
+) -> Result<usize, StoreError> {
+    let mut stored = 0;
+    for image in &graph.images {
+        stored += usize::from(
+            store
+                .add_member_image(guild, member_id(image.member), &image.embedding)
+                .await?,
+        );
+    }
+    Ok(stored)
 }

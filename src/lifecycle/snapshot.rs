@@ -41,6 +41,22 @@ pub async fn snapshot(store: &Store, guild: GuildId, now_ms: i64) -> Result<Snap
     Ok(snap)
 }
 
+/// `member`'s neighbourhood (see [`Store::member_neighbourhood`]: complete first hop, at most
+/// `fanout` edges into each first-hop node) as a snapshot. The encoder's output for `member` on
+/// it approximates the whole-server one, and equals it when `fanout` covers every degree.
+pub async fn neighbourhood(
+    store: &Store,
+    guild: GuildId,
+    member: MemberId,
+    fanout: usize,
+    now_ms: i64,
+) -> Result<Snapshot, StoreError> {
+    let n = store.member_neighbourhood(guild, member, fanout).await?;
+    let mut snap = build(n.members, &n.edges, &n.nodes, now_ms);
+    add_images(&mut snap, n.images);
+    Ok(snap)
+}
+
 /// Adds the CLIP embeddings of images members engaged with (members outside the snapshot are
 /// left out). Should two CLIP models have been used over time, only the embeddings of the most
 /// common size are kept, so every image of the graph lives in one space.

@@ -110,29 +110,8 @@ impl Store {
         member: MemberId,
         limit: usize,
     ) -> Result<Vec<(String, String)>, StoreError> {
-        let op = "read preferred rewrites";
-        let rows = sqlx::query(
-            "SELECT prompt, persona_prompt, generic_prompt, persona_won FROM compare_picks \
-             WHERE guild_id = $1 AND member_id = $2 ORDER BY created_at DESC, job_id DESC LIMIT $3",
-        )
-        .bind(guild.to_db())
-        .bind(member.to_db())
-        .bind(limit as i64)
-        .fetch_all(self.pool())
-        .await
-        .map_err(db_err(op))?;
-        rows.iter()
-            .map(|row| {
-                let won: i64 = row.try_get("persona_won")?;
-                let preferred: String = if won != 0 {
-                    row.try_get("persona_prompt")?
-                } else {
-                    row.try_get("generic_prompt")?
-                };
-                Ok((row.try_get("prompt")?, preferred))
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(db_err(op))
+        let mut by_member = self.picks_of(guild, &[member], limit).await?;
+        Ok(by_member.remove(&member).unwrap_or_default())
     }
 
     /// The server's persona win count over all picks.

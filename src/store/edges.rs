@@ -98,18 +98,7 @@ impl Store {
         .await
         .map_err(db_err(op))?;
         rows.iter()
-            .map(|row| {
-                let kind: String = row.try_get("edge_type")?;
-                Ok(Edge {
-                    member_id: MemberId::from_db(row.try_get("member_id")?),
-                    kind: EdgeKind::parse(&kind).ok_or_else(|| {
-                        sqlx::Error::Decode(format!("unknown edge type {kind:?}").into())
-                    })?,
-                    target_id: row.try_get::<i64, _>("target_id")? as u64,
-                    count: row.try_get("count")?,
-                    last_at: row.try_get("last_at")?,
-                })
-            })
+            .map(edge_from_row)
             .collect::<Result<_, sqlx::Error>>()
             .map_err(db_err(op))
     }
@@ -178,14 +167,7 @@ impl Store {
         .await
         .map_err(db_err(op))?;
         rows.iter()
-            .map(|row| {
-                Ok(GraphNode {
-                    kind: row.try_get("kind")?,
-                    node_id: row.try_get::<i64, _>("node_id")? as u64,
-                    name: row.try_get("name")?,
-                    topic: row.try_get("topic")?,
-                })
-            })
+            .map(node_from_row)
             .collect::<Result<_, sqlx::Error>>()
             .map_err(db_err(op))
     }
@@ -199,4 +181,27 @@ impl Store {
             .map_err(db_err("expire edges"))?;
         Ok(done.rows_affected())
     }
+}
+
+/// An edge from a `member_id, edge_type, target_id, count, last_at` row.
+pub(super) fn edge_from_row(row: &sqlx::any::AnyRow) -> Result<Edge, sqlx::Error> {
+    let kind: String = row.try_get("edge_type")?;
+    Ok(Edge {
+        member_id: MemberId::from_db(row.try_get("member_id")?),
+        kind: EdgeKind::parse(&kind)
+            .ok_or_else(|| sqlx::Error::Decode(format!("unknown edge type {kind:?}").into()))?,
+        target_id: row.try_get::<i64, _>("target_id")? as u64,
+        count: row.try_get("count")?,
+        last_at: row.try_get("last_at")?,
+    })
+}
+
+/// A node from a `kind, node_id, name, topic` row.
+pub(super) fn node_from_row(row: &sqlx::any::AnyRow) -> Result<GraphNode, sqlx::Error> {
+    Ok(GraphNode {
+        kind: row.try_get("kind")?,
+        node_id: row.try_get::<i64, _>("node_id")? as u64,
+        name: row.try_get("name")?,
+        topic: row.try_get("topic")?,
+    })
 }

@@ -111,22 +111,10 @@ impl Store {
         kind: &str,
         limit: i64,
     ) -> Result<Vec<String>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT j.rendered_prompt FROM render_feedback f JOIN render_jobs j ON j.id = f.job_id \
-             WHERE f.guild_id = $1 AND f.member_id = $2 AND f.kind = $3 \
-             ORDER BY f.created_at DESC, f.job_id DESC LIMIT $4",
-        )
-        .bind(guild.to_db())
-        .bind(member.to_db())
-        .bind(kind)
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await
-        .map_err(db_err("read liked renders"))?;
-        rows.iter()
-            .map(|r| r.try_get("rendered_prompt"))
-            .collect::<Result<_, _>>()
-            .map_err(db_err("read liked renders"))
+        let mut by_member = self
+            .liked_of(guild, &[member], kind, limit.max(0) as usize)
+            .await?;
+        Ok(by_member.remove(&member).unwrap_or_default())
     }
 }
 
@@ -223,29 +211,58 @@ impl Store {
         &self,
         guild: GuildId,
     ) -> Result<Vec<(MemberId, Vec<f32>)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT member_id, embedding FROM ( \
-               SELECT e.member_id, e.embedding, e.created_at, 0 AS kind, e.job_id AS n \
-               FROM image_embeddings e WHERE e.guild_id = $1 \
-               AND NOT EXISTS (SELECT 1 FROM compare_picks p WHERE p.job_id = e.job_id \
-                               AND p.persona_won = 0) \
-               UNION ALL SELECT i.member_id, i.embedding, i.created_at, 1 AS kind, i.id AS n \
-               FROM member_images i WHERE i.guild_id = $1 \
-             ) images ORDER BY kind, n",
-        )
-        .bind(guild.to_db())
-        .fetch_all(self.pool())
-        .await
-        .map_err(db_err("read image embeddings"))?;
-        rows.iter()
-            .map(|r| {
-                let bytes: Vec<u8> = r.try_get("embedding")?;
-                Ok((
-                    MemberId::from_db(r.try_get("member_id")?),
-                    from_bytes(&bytes),
-                ))
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(db_err("read image embeddings"))
+        let sql = engaged_images_sql("");
+        let rows = sqlx::query(&sql)
+            .bind(guild.to_db())
+            .fetch_all(self.pool())
+            .await
+            .map_err(db_err("read image embeddings"))?;
+        read_images(&rows)
     }
+
+    /// [`Store::engaged_images`] of some members only (in the same order per member).
+    pub(super) async fn engaged_images_of(
+        &self,
+        guild: GuildId,
+        members: &[MemberId],
+    ) -> Result<Vec<(MemberId, Vec<f32>)>, StoreError> {
+        let ids: Vec<i64> = members.iter().map(|m| m.to_db()).collect();
+        let rows = super::persona_pass::rows_in(
+            self,
+            "read image embeddings",
+            &engaged_images_sql("AND member_id IN ({ids})"),
+            &ids,
+            &|q| q.bind(guild.to_db()),
+            2,
+        )
+        .await?;
+        read_images(&rows)
+    }
+}
+
+/// The query of [`Store::engaged_images`], `filter` added to both halves (`$1`: the server).
+fn engaged_images_sql(filter: &str) -> String {
+    format!(
+        "SELECT member_id, embedding FROM ( \
+           SELECT e.member_id, e.embedding, e.created_at, 0 AS kind, e.job_id AS n \
+           FROM image_embeddings e WHERE e.guild_id = $1 {filter} \
+           AND NOT EXISTS (SELECT 1 FROM compare_picks p WHERE p.job_id = e.job_id \
+                           AND p.persona_won = 0) \
+           UNION ALL SELECT i.member_id, i.embedding, i.created_at, 1 AS kind, i.id AS n \
+           FROM member_images i WHERE i.guild_id = $1 {filter} \
+         ) images ORDER BY kind, n"
+    )
+}
+
+fn read_images(rows: &[sqlx::any::AnyRow]) -> Result<Vec<(MemberId, Vec<f32>)>, StoreError> {
+    rows.iter()
+        .map(|r| {
+            let bytes: Vec<u8> = r.try_get("embedding")?;
+            Ok((
+                MemberId::from_db(r.try_get("member_id")?),
+                from_bytes(&bytes),
+            ))
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(db_err("read image embeddings"))
 }

@@ -7,7 +7,9 @@
 //! [`StoreError`] at the query site; nothing above this module sees sqlx types.
 //!
 //! One file per table: `guilds.rs`, `jobs.rs` (the queue; `delivery.rs` holds the bot's delivery
-//! bookkeeping on the same table), `images.rs`, `personas.rs`, `compare.rs`.
+//! bookkeeping on the same table), `images.rs`, `personas.rs`, `compare.rs`; and per use where
+//! one reads several: `persona_pass.rs` (what persona inference reads and writes for many
+//! members at once), `neighbourhood.rs` (a member's sampled neighbourhood in the graph).
 
 mod accept;
 mod blocklist;
@@ -23,17 +25,19 @@ mod jobs;
 mod lead;
 mod limits;
 mod member_settings;
+mod neighbourhood;
+mod persona_pass;
 mod personas;
 mod queue_view;
 mod retention;
 mod wake;
 
-pub use crate::domain::Persona;
 pub use crate::domain::{
     Acceptance, Aspect, Compare, FailOutcome, JobLimits, JobStatus, LeasedJob, LimitKind,
     LimitRefusal, NewJob, PersonaMode, QueuedJob, RenderJob, Side,
 };
-pub use crate::domain::{Edge, EdgeDelta, EdgeKind, GraphNode};
+pub use crate::domain::{Edge, EdgeDelta, EdgeKind, GraphNode, Neighbourhood};
+pub use crate::domain::{InferredWrite, NewInferred, Persona, PersonaInputs};
 pub use compare::{wilson_interval, CompareStats, PickOutcome};
 pub use consent::{ConsentChange, Erased};
 pub use feedback::{FEEDBACK_REACTED, MAX_MEMBER_IMAGES};

@@ -4,15 +4,14 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::consent::{consented_sql, lock_consent};
 use super::{db_err, now_ms, Store, StoreError};
-use crate::domain::{Persona, SOURCE_INFERRED};
+use crate::domain::Persona;
 use crate::ids::{GuildId, MemberId};
 
-const PERSONA_COLUMNS: &str =
+pub(super) const PERSONA_COLUMNS: &str =
     "p.id, p.guild_id, p.member_id, p.version, p.source, p.text, p.evidence, p.created_at";
 
-fn persona_from_row(row: &AnyRow) -> Result<Persona, sqlx::Error> {
+pub(super) fn persona_from_row(row: &AnyRow) -> Result<Persona, sqlx::Error> {
     Ok(Persona {
         id: row.try_get("id")?,
         guild_id: GuildId::from_db(row.try_get("guild_id")?),
@@ -27,7 +26,8 @@ fn persona_from_row(row: &AnyRow) -> Result<Persona, sqlx::Error> {
 
 impl Store {
     /// Stores a persona the member wrote as a new version and makes it the active one, in one
-    /// transaction (their own text: no consent needed).
+    /// transaction (their own text: no consent needed). Inferred versions go through
+    /// [`Store::add_inferred_personas`].
     pub async fn add_persona(
         &self,
         guild: GuildId,
@@ -36,111 +36,42 @@ impl Store {
         text: &str,
         evidence: Option<&str>,
     ) -> Result<Persona, StoreError> {
-        let stored = self
-            .add_persona_version(guild, member, source, text, evidence, true, false)
-            .await?;
-        stored.ok_or_else(|| StoreError::Corrupt {
-            table: "personas",
-            reason: "an unconditional insert stored nothing".to_owned(),
-        })
-    }
-
-    /// Stores a persona inferred from the member's activity as a new version, made active when
-    /// `activate` — only if they consent *now* and the server's inference is on (see
-    /// `store/consent.rs`): an inference that ran while they withdrew stores nothing (`None`).
-    pub async fn add_inferred_persona(
-        &self,
-        guild: GuildId,
-        member: MemberId,
-        text: &str,
-        evidence: Option<&str>,
-        activate: bool,
-    ) -> Result<Option<Persona>, StoreError> {
-        self.add_persona_version(
-            guild,
-            member,
-            SOURCE_INFERRED,
-            text,
-            evidence,
-            activate,
-            true,
-        )
-        .await
-    }
-
-    #[allow(
-        clippy::too_many_arguments,
-        reason = "the two public entry points above name the cases"
-    )]
-    async fn add_persona_version(
-        &self,
-        guild: GuildId,
-        member: MemberId,
-        source: &str,
-        text: &str,
-        evidence: Option<&str>,
-        activate: bool,
-        needs_consent: bool,
-    ) -> Result<Option<Persona>, StoreError> {
         let op = "add persona";
         let mut tx = self.pool().begin().await.map_err(db_err(op))?;
-        if needs_consent {
-            lock_consent(&mut tx, self.backend(), guild, member).await?;
-        }
-        let condition = if needs_consent {
-            consented_sql("$1", "$2")
-        } else {
-            "1 = 1".to_owned()
-        };
-        // One statement computes the next version and inserts it: the transaction starts with
-        // a write (SQLite; PostgreSQL locks the consent row first), so two writers cannot pick
-        // the same version.
         let now = now_ms();
-        let row = sqlx::query(&format!(
-            "INSERT INTO personas (guild_id, member_id, version, source, text, evidence, created_at) \
-             SELECT $1, $2, next.version, $3, $4, $5, $6 FROM \
-             (SELECT COALESCE(MAX(version), 0) + 1 AS version FROM personas \
-              WHERE guild_id = $1 AND member_id = $2) next \
-             WHERE {condition} RETURNING id, version"
-        ))
-        .bind(guild.to_db())
-        .bind(member.to_db())
-        .bind(source)
-        .bind(text)
-        .bind(evidence)
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_err(op))?;
-        let Some(row) = row else {
-            tx.rollback().await.map_err(db_err(op))?;
-            return Ok(None);
-        };
-        let id: i64 = row.try_get("id").map_err(db_err(op))?;
-        let next: i64 = row.try_get("version").map_err(db_err(op))?;
-        if activate {
-            sqlx::query(
-                "INSERT INTO persona_active (guild_id, member_id, persona_id) VALUES ($1, $2, $3) \
-                 ON CONFLICT (guild_id, member_id) DO UPDATE SET persona_id = excluded.persona_id",
-            )
+        let row = sqlx::query(&version_insert_sql("1 = 1"))
             .bind(guild.to_db())
             .bind(member.to_db())
-            .bind(id)
-            .execute(&mut *tx)
+            .bind(source)
+            .bind(text)
+            .bind(evidence)
+            .bind(now)
+            .fetch_one(&mut *tx)
             .await
             .map_err(db_err(op))?;
-        }
+        let id: i64 = row.try_get("id").map_err(db_err(op))?;
+        let version: i64 = row.try_get("version").map_err(db_err(op))?;
+        sqlx::query(
+            "INSERT INTO persona_active (guild_id, member_id, persona_id) VALUES ($1, $2, $3) \
+             ON CONFLICT (guild_id, member_id) DO UPDATE SET persona_id = excluded.persona_id",
+        )
+        .bind(guild.to_db())
+        .bind(member.to_db())
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err(op))?;
         tx.commit().await.map_err(db_err(op))?;
-        Ok(Some(Persona {
+        Ok(Persona {
             id,
             guild_id: guild,
             member_id: member,
-            version: next,
+            version,
             source: source.to_owned(),
             text: text.to_owned(),
             evidence: evidence.map(str::to_owned),
             created_at: now,
-        }))
+        })
     }
 
     /// The member's persona in use in this server, if any.
@@ -295,24 +226,24 @@ impl Store {
         limit: i64,
         backfill_ms: i64,
     ) -> Result<Vec<String>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT j.prompt FROM render_jobs j JOIN consents c \
-             ON c.guild_id = j.guild_id AND c.member_id = j.member_id AND c.granted = 1 \
-             WHERE j.guild_id = $1 AND j.member_id = $2 \
-             AND j.created_at >= c.changed_at - CASE WHEN EXISTS (SELECT 1 FROM guild_settings s \
-                 WHERE s.guild_id = $1 AND s.history_backfill = 'on') THEN $4 ELSE 0 END \
-             ORDER BY j.id DESC LIMIT $3",
-        )
-        .bind(guild.to_db())
-        .bind(member.to_db())
-        .bind(limit)
-        .bind(backfill_ms)
-        .fetch_all(self.pool())
-        .await
-        .map_err(db_err("read recent prompts"))?;
-        rows.iter()
-            .map(|row| row.try_get("prompt"))
-            .collect::<Result<_, _>>()
-            .map_err(db_err("read recent prompts"))
+        let mut by_member = self
+            .prompts_of(guild, &[member], limit.max(0) as usize, backfill_ms)
+            .await?;
+        Ok(by_member.remove(&member).unwrap_or_default())
     }
+}
+
+/// `INSERT INTO personas … RETURNING id, version` for binds `$1` guild, `$2` member, `$3`
+/// source, `$4` text, `$5` evidence, `$6` time, inserting only `WHERE condition`. One statement
+/// computes the next version and inserts it: the transaction starts with a write (SQLite;
+/// PostgreSQL locks the consent row first for inferred versions), so two writers cannot pick
+/// the same version.
+pub(super) fn version_insert_sql(condition: &str) -> String {
+    format!(
+        "INSERT INTO personas (guild_id, member_id, version, source, text, evidence, created_at) \
+         SELECT $1, $2, next.version, $3, $4, $5, $6 FROM \
+         (SELECT COALESCE(MAX(version), 0) + 1 AS version FROM personas \
+          WHERE guild_id = $1 AND member_id = $2) next \
+         WHERE {condition} RETURNING id, version"
+    )
 }

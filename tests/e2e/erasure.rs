@@ -34,6 +34,14 @@ async fn rows_of(db: &TestDb, kind: Db, member: u64) -> Vec<(String, i64)> {
     out
 }
 
+fn inferred(member: MemberId, text: &str) -> zipp::store::NewInferred {
+    zipp::store::NewInferred {
+        member,
+        text: text.to_owned(),
+        evidence: None,
+    }
+}
+
 fn job(interaction: u64, guild: Option<GuildId>, compare: bool) -> NewJob {
     NewJob {
         guild_id: guild,
@@ -109,11 +117,13 @@ async fn forget_leaves_nothing(kind: Db) {
         )
         .await
         .expect("settings");
-    assert!(store
-        .add_inferred_persona(guild, alice, "I like watercolor.", None, false)
-        .await
-        .expect("inferred")
-        .is_some());
+    assert!(matches!(
+        store
+            .add_inferred_personas(guild, &[inferred(alice, "I like watercolor.")])
+            .await
+            .expect("inferred")[..],
+        [zipp::store::InferredWrite::Activated(_) | zipp::store::InferredWrite::Kept(_)]
+    ));
     let in_guild = rendered(&store, &job(1, Some(guild), false)).await;
     let in_dm = rendered(&store, &job(2, None, false)).await;
     let compared = rendered(&store, &job(3, Some(guild), true)).await;
@@ -220,11 +230,13 @@ async fn forget_leaves_nothing(kind: Db) {
         .add_member_image(guild, alice, &[0.25; 4])
         .await
         .expect("image"));
-    assert!(store
-        .add_inferred_persona(guild, alice, "I like rain.", None, true)
-        .await
-        .expect("inferred")
-        .is_none());
+    assert_eq!(
+        store
+            .add_inferred_personas(guild, &[inferred(alice, "I like rain.")])
+            .await
+            .expect("inferred"),
+        vec![zipp::store::InferredWrite::NoConsent]
+    );
     let edges = store
         .add_edges(&[
             EdgeDelta {

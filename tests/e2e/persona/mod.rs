@@ -10,6 +10,7 @@
 mod images;
 mod lifecycle;
 mod races;
+mod scale;
 mod shutdown;
 mod verbalizer;
 
