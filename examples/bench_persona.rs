@@ -78,9 +78,10 @@ struct Args {
     /// Single-member refreshes timed after the full pass.
     #[arg(long, default_value_t = 50)]
     refresh_members: usize,
-    /// `persona.refresh_fanout` of those refreshes (0: the whole server).
-    #[arg(long, default_value_t = PersonaSettings::default().refresh_fanout)]
-    fanout: usize,
+    /// `persona.refresh_fanout` of those refreshes (0: the whole server); several, comma
+    /// separated, are each measured.
+    #[arg(long, value_delimiter = ',', default_values_t = [PersonaSettings::default().refresh_fanout])]
+    fanout: Vec<usize>,
 }
 
 /// Whether `text` names a descriptor word of one of `member`'s planted tastes.
@@ -194,7 +195,6 @@ async fn main() -> anyhow::Result<()> {
     let settings = PersonaSettings {
         checkpoint: ckpt.clone(),
         verbalize_timeout_ms: 600_000,
-        refresh_fanout: args.fanout,
         ..PersonaSettings::default()
     };
     let service = PersonaService::new(
@@ -231,20 +231,65 @@ async fn main() -> anyhow::Result<()> {
 
     // Single-member refreshes, spread over the server: each embeds the member's neighbourhood.
     let step = (members.len() / args.refresh_members.max(1)).max(1);
-    let mut refresh_times = Vec::new();
-    let mut reproduced = 0usize;
-    for &m in members.iter().step_by(step).take(args.refresh_members) {
-        let started = Instant::now();
-        let outcome = service.refresh(guild, m, false).await?;
-        refresh_times.push(started.elapsed().as_secs_f64() * 1000.0);
-        reproduced += usize::from(matches!(outcome, Refresh::Unchanged(_)));
-    }
-    refresh_times.sort_by(f64::total_cmp);
-    let quantile = |q: f64| {
-        refresh_times
-            .get(((refresh_times.len() as f64 - 1.0) * q).round() as usize)
-            .copied()
+    let evidence_of = |p: &zipp::store::Persona| {
+        p.evidence
+            .as_deref()
+            .and_then(|e| serde_json::from_str::<PersonaEvidence>(e).ok())
     };
+    // What the full pass saw for each of them.
+    let mut full_pass = HashMap::new();
+    for &m in members.iter().step_by(step).take(args.refresh_members) {
+        let latest = store.latest_persona(guild, m, "inferred").await?;
+        full_pass.insert(m, latest.as_ref().and_then(evidence_of));
+    }
+    let mut single = Vec::new();
+    for &fanout in &args.fanout {
+        let service = PersonaService::new(
+            store.clone(),
+            PersonaSettings {
+                refresh_fanout: fanout,
+                ..settings.clone()
+            },
+            Arc::clone(&rewriters),
+            None,
+            0,
+        )?;
+        assert!(service.reload_if_newer().await, "checkpoint loads");
+        let mut times = Vec::new();
+        let mut reproduced = 0usize;
+        let mut same_top = 0usize;
+        for &m in members.iter().step_by(step).take(args.refresh_members) {
+            let started = Instant::now();
+            let outcome = service.refresh(guild, m, false).await?;
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+            // The same evidence as the full pass (refreshes at other fan-outs may have written
+            // versions since: compare with what the full pass saw, not with the latest).
+            if let Refresh::Activated(p) | Refresh::Kept(p) | Refresh::Unchanged(p) = &outcome {
+                let pair = evidence_of(p).zip(full_pass[&m].clone());
+                reproduced += usize::from(
+                    pair.as_ref()
+                        .is_some_and(|(mine, full)| mine.same_sources(full)),
+                );
+                same_top += usize::from(pair.is_some_and(|(mine, full)| {
+                    mine.channels.first().map(|c| &c.name) == full.channels.first().map(|c| &c.name)
+                }));
+            }
+        }
+        times.sort_by(f64::total_cmp);
+        let quantile = |q: f64| {
+            times
+                .get(((times.len() as f64 - 1.0) * q).round() as usize)
+                .copied()
+        };
+        single.push(serde_json::json!({
+            "fanout": fanout,
+            "refreshes": times.len(),
+            "ms_p50": quantile(0.5),
+            "ms_p99": quantile(0.99),
+            "reproduces_full_pass": reproduced as f64 / times.len().max(1) as f64,
+            "same_top_channel": same_top as f64 / times.len().max(1) as f64,
+        }));
+    }
 
     // Quality against the planted truth.
     let mut named = 0usize;
@@ -324,11 +369,7 @@ async fn main() -> anyhow::Result<()> {
             "pass_encoder_s": run.encoder_ms as f64 / 1000.0,
             "unchanged_pass_s": again_s,
             "unchanged_pass_store_s": again.store_ms as f64 / 1000.0,
-            "single_refreshes": refresh_times.len(),
-            "single_refresh_fanout": args.fanout,
-            "single_refresh_ms_p50": quantile(0.5),
-            "single_refresh_ms_p99": quantile(0.99),
-            "single_refresh_reproduces_full_pass": reproduced as f64 / refresh_times.len().max(1) as f64,
+            "single_refresh": single,
             "with_persona": with_persona,
             "names_a_planted_taste": named as f64 / n,
             "baseline_count_ranked_names_a_planted_taste": baseline_named as f64 / n,

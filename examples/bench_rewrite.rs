@@ -59,6 +59,10 @@ struct Args {
     /// Members of the synthetic community for the taste measure (0: skip it).
     #[arg(long, default_value_t = 0)]
     taste_members: usize,
+    /// Print each LLM backend's raw answers to the rewrite set with the post-checks' verdict
+    /// (to see why rewrites fail; stderr).
+    #[arg(long)]
+    answers: bool,
 }
 
 /// One taste-measure case: the request and the member's planted descriptor words.
@@ -265,6 +269,45 @@ async fn measure(name: &str, rewriter: &dyn Rewriter, runs: usize) {
     );
 }
 
+/// The raw answers of `rewriter`'s chat model to the first `runs` requests, each with what the
+/// post-checks make of it.
+async fn show_answers(
+    name: &str,
+    rewriter: &dyn Rewriter,
+    runs: usize,
+    counter: &TokenCounter,
+    max_tokens: usize,
+) {
+    let Some(chat) = rewriter.chat_model() else {
+        return;
+    };
+    for i in 0..runs {
+        let req = request(i);
+        let persona = req.persona.as_deref().unwrap_or("");
+        let messages = zipp::rewrite::prompt::build_messages(persona, &req.prompt, &[], 0);
+        let answer = match chat.complete(messages, max_tokens).await {
+            Ok(answer) => answer,
+            Err(error) => format!("<error: {}>", error.short()),
+        };
+        let count: &(dyn Fn(&str) -> usize + Send + Sync) = counter.as_ref();
+        let verdict = zipp::rewrite::postcheck::check_rewrite(
+            &req.prompt,
+            req.persona.as_deref(),
+            &answer,
+            count,
+            77,
+        );
+        eprintln!(
+            "{name} #{i} {:?} → {answer:?}\n    {}",
+            req.prompt,
+            match verdict {
+                Ok(prompt) => format!("ok: {prompt:?}"),
+                Err(reason) => format!("REJECTED ({reason})"),
+            }
+        );
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -311,6 +354,16 @@ async fn main() -> anyhow::Result<()> {
             "local: loaded and first rewrite in {:.2} s",
             started.elapsed().as_secs_f64()
         );
+        if args.answers {
+            show_answers(
+                "local",
+                &local,
+                args.runs,
+                &counter,
+                args.max_tokens as usize,
+            )
+            .await;
+        }
         measure("local", &local, args.runs).await;
         if args.taste_members > 0 {
             measure_taste("local", &local, args.taste_members).await;
@@ -330,6 +383,16 @@ async fn main() -> anyhow::Result<()> {
             },
             counter.clone(),
         )?;
+        if args.answers {
+            show_answers(
+                "openai",
+                &openai,
+                args.runs,
+                &counter,
+                args.max_tokens as usize,
+            )
+            .await;
+        }
         measure("openai", &openai, args.runs).await;
         if args.taste_members > 0 {
             measure_taste("openai", &openai, args.taste_members).await;

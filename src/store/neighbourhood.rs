@@ -18,16 +18,18 @@ use super::{db_err, Store, StoreError};
 use crate::domain::{Edge, Neighbourhood};
 use crate::ids::{GuildId, MemberId};
 
-/// `member_edges e` joined to the consent of its member (the rows a snapshot would keep).
-const CONSENTING_EDGES: &str = "member_edges e JOIN consents c ON c.guild_id = e.guild_id \
-     AND c.member_id = e.member_id AND c.granted = 1";
+/// The edges read. Only consenting members' edges are ever stored (`store/consent.rs`), and
+/// the members of the neighbourhood are filtered by consent once at the end (edges of anyone
+/// else are then dropped by the snapshot), so no per-row consent join is needed here: on a
+/// channel with thousands of members it doubled the read.
+const CONSENTING_EDGES: &str = "member_edges e";
 
 /// The sampling order of rows whose other end is `column`: a hash salted with `$3`.
 fn sample_order(column: &str) -> String {
     format!("(({column} % 1000003) * 7919 + $3) % 1000003, {column}, e.edge_type")
 }
 
-/// The edges, at most `$4` per `partition` value, of the consenting rows matching `filter`
+/// The edges, at most `$4` per `partition` value, of the rows matching `filter`
 /// (`$1` the server, `$3` the salt; `{ids}` the list).
 fn sampled_sql(partition: &str, other_end: &str, filter: &str) -> String {
     format!(
