@@ -284,7 +284,12 @@ async fn show_answers(
     for i in 0..runs {
         let req = request(i);
         let persona = req.persona.as_deref().unwrap_or("");
-        let messages = zipp::rewrite::prompt::build_messages(persona, &req.prompt, &[], 0);
+        let messages = zipp::rewrite::prompt::build_messages(
+            persona,
+            &req.prompt,
+            &req.examples,
+            zipp::rewrite::prompt::DEFAULT_FEW_SHOT,
+        );
         let answer = match chat.complete(messages, max_tokens).await {
             Ok(answer) => answer,
             Err(error) => format!("<error: {}>", error.short()),

@@ -7,7 +7,10 @@
 //!   member cannot close the tag early. The persona gets the same treatment (`<persona>` tags):
 //!   it describes taste, it does not command.
 //! - Optional few-shot examples (`prompt` → preferred rewrite) become user/assistant turns in the
-//!   same format, at most `k` of them ([`DEFAULT_FEW_SHOT`]).
+//!   same format, at most `k` of them ([`DEFAULT_FEW_SHOT`]). A member with no picks yet gets one
+//!   built-in turn instead ([`demonstration`]): a neutral prompt and its template rewrite in the
+//!   persona's style, which shows the answer's form. Without it a small model (SmolLM2-135M)
+//!   continued the first-person system message instead of answering in 20 of 60 rewrites.
 //! - The answer must be the rewritten prompt alone; `super::postcheck` enforces it.
 //!
 //! All functions are pure, so the exact request is easy to test and to log (without the key).
@@ -95,7 +98,21 @@ pub fn user_message(prompt: &str) -> String {
     )
 }
 
-/// The full request: system message, up to `k` few-shot turns, then the member's prompt.
+/// The prompt of the built-in demonstration: a subject with nothing of a style in it.
+pub const DEMO_PROMPT: &str = "a house by a lake";
+
+/// The built-in few-shot turn for a member without picks: [`DEMO_PROMPT`] and its template
+/// rewrite for `persona` (the prompt, then the persona's style descriptors).
+pub fn demonstration(persona: &str) -> Example {
+    let persona = (!persona.trim().is_empty()).then_some(persona);
+    Example::new(
+        DEMO_PROMPT,
+        super::template::template_rewrite(DEMO_PROMPT, persona, None, 0),
+    )
+}
+
+/// The full request: system message, up to `k` few-shot turns (the built-in
+/// [`demonstration`] when there are none), then the member's prompt.
 pub fn build_messages(
     persona: &str,
     prompt: &str,
@@ -103,6 +120,13 @@ pub fn build_messages(
     k: usize,
 ) -> Vec<ChatMessage> {
     let mut messages = vec![ChatMessage::system(system_message(persona))];
+    let demo;
+    let examples = if examples.is_empty() && k > 0 {
+        demo = [demonstration(persona)];
+        &demo[..]
+    } else {
+        examples
+    };
     for ex in examples.iter().take(k) {
         messages.push(ChatMessage::user(user_message(&ex.prompt)));
         messages.push(ChatMessage::assistant(as_data(
@@ -158,6 +182,32 @@ mod tests {
         assert_eq!(m[2].content, "a dog, watercolor");
         assert_eq!(m[7].content, "<member_prompt>\na cat\n</member_prompt>");
         assert_eq!(build_messages("x", "a cat", &ex, 0).len(), 2);
+    }
+
+    #[test]
+    fn without_picks_one_built_in_demonstration_shows_the_form() {
+        let persona = "I love watercolor botanicals in soft pastel tones";
+        let m = build_messages(persona, "a cat", &[], DEFAULT_FEW_SHOT);
+        let roles: Vec<_> = m.iter().map(|m| m.role).collect();
+        assert_eq!(roles, ["system", "user", "assistant", "user"]);
+        assert_eq!(m[1].content, user_message(DEMO_PROMPT));
+        let demo = &m[2].content;
+        assert_eq!(
+            demo,
+            &super::super::template::template_rewrite(DEMO_PROMPT, Some(persona), None, 0)
+        );
+        assert!(
+            demo.starts_with(&format!("{DEMO_PROMPT}, ")),
+            "the persona's style follows: {demo}"
+        );
+        assert_eq!(m[3].content, user_message("a cat"));
+        // k = 0 turns few-shot off entirely, the demonstration included.
+        assert_eq!(build_messages(persona, "a cat", &[], 0).len(), 2);
+        // The member's own picks replace it.
+        let ex = [Example::new("a dog", "a dog, ink wash")];
+        let m = build_messages(persona, "a cat", &ex, DEFAULT_FEW_SHOT);
+        assert_eq!(m.len(), 4);
+        assert_eq!(m[2].content, "a dog, ink wash");
     }
 
     #[test]
