@@ -305,6 +305,7 @@ persona-show-evidence = Warum: Am stärksten gewichtet wurden die Kanäle { $cha
 persona-show-evidence-roles = Berücksichtigte Rollen: { $roles }.
 persona-show-evidence-prompts = Außerdem verwendet: { $count } deiner letzten Prompts für /imagine.
 persona-show-evidence-liked = Bilder, die dir gefallen haben (mit Reaktion oder im Vergleich gewählt): { $count }.
+persona-show-evidence-image-taste = Der Stil der Bilder, mit denen Mitglieder wie du hier zu tun haben, so wie der Persona-Encoder dich einordnet: { $looks }.
 persona-show-private = Nur du kannst sie sehen. /imagine nutzt sie, um deine Prompts umzuformulieren (überspringe sie mit persona: aus).
 persona-button-edit = Bearbeiten
 persona-button-history = Verlauf

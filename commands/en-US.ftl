@@ -305,6 +305,7 @@ persona-show-evidence = Why: the channels that weighed most were { $channels }.
 persona-show-evidence-roles = Roles that counted: { $roles }.
 persona-show-evidence-prompts = Also used: { $count } of your recent /imagine prompts.
 persona-show-evidence-liked = Images you liked (reacted to, or picked in comparisons): { $count }.
+persona-show-evidence-image-taste = The look of the images members like you engage with here, as the persona encoder places you: { $looks }.
 persona-show-private = Only you can see this. /imagine uses it to rewrite your prompts (skip it with persona: off).
 persona-button-edit = Edit
 persona-button-history = History

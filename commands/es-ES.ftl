@@ -305,6 +305,7 @@ persona-show-evidence = Por qué: los canales que más han pesado son { $channel
 persona-show-evidence-roles = Roles que han contado: { $roles }.
 persona-show-evidence-prompts = También se han usado { $count } de tus prompts recientes de /imagine.
 persona-show-evidence-liked = Imágenes que te gustaron (con una reacción o elegidas en comparaciones): { $count }.
+persona-show-evidence-image-taste = El estilo de las imágenes con las que interactúan aquí miembros como tú, según dónde te sitúa el codificador de personas: { $looks }.
 persona-show-private = Solo tú puedes ver esto. /imagine la usa para reescribir tus prompts (omítela con persona: desactivado).
 persona-button-edit = Editar
 persona-button-history = Historial

@@ -305,6 +305,7 @@ persona-show-evidence = Pourquoi : les salons qui ont le plus pesé sont { $cha
 persona-show-evidence-roles = Rôles pris en compte : { $roles }.
 persona-show-evidence-prompts = Également utilisés : { $count } de vos prompts /imagine récents.
 persona-show-evidence-liked = Images que vous avez aimées (avec une réaction, ou choisies lors de comparaisons) : { $count }.
+persona-show-evidence-image-taste = Le style des images qu’apprécient ici les membres qui vous ressemblent, d’après la place que vous donne l’encodeur de persona : { $looks }.
 persona-show-private = Ceci n’est visible que par vous. /imagine s’en sert pour réécrire vos prompts (ignorez-le avec persona: désactivé).
 persona-button-edit = Modifier
 persona-button-history = Historique

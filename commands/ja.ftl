@@ -305,6 +305,7 @@ persona-show-evidence = 根拠：特に重視されたチャンネルは { $chan
 persona-show-evidence-roles = 考慮されたロール：{ $roles }
 persona-show-evidence-prompts = 最近の「/画像生成」のプロンプト { $count } 件も参考にしました。
 persona-show-evidence-liked = 気に入った画像（リアクションした画像、比較で選んだ画像）: { $count } 枚。
+persona-show-evidence-image-taste = ペルソナエンコーダーの推定による、このサーバーであなたに近いメンバーが好む画像の雰囲気: { $looks }。
 persona-show-private = これはあなたにだけ表示されています。「/画像生成」はこのペルソナを使ってプロンプトを書き換えます（使わない場合は「ペルソナ: オフ」を指定してください）。
 persona-button-edit = 編集
 persona-button-history = 履歴

@@ -305,6 +305,7 @@ persona-show-evidence = Por quê: os canais que mais pesaram foram { $channels }
 persona-show-evidence-roles = Cargos que contaram: { $roles }.
 persona-show-evidence-prompts = Também foram usados { $count } dos seus prompts recentes do /imagine.
 persona-show-evidence-liked = Imagens de que você gostou (com uma reação ou escolhidas em comparações): { $count }.
+persona-show-evidence-image-taste = O estilo das imagens com que membros como você interagem aqui, segundo onde o codificador de persona situa você: { $looks }.
 persona-show-private = Só você pode ver isto. O /imagine a usa para reescrever seus prompts (ignore-a com persona: desativado).
 persona-button-edit = Editar
 persona-button-history = Histórico

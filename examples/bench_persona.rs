@@ -2,8 +2,12 @@
 //! is loaded into SQLite as one server whose members all consented, an encoder is trained on
 //! it, then one scheduled pass infers every member — snapshot → encoder → evidence → offline
 //! verbalizer → store — and the personas are checked against the planted truth: the share of
-//! members whose persona names at least one of their tastes' descriptor words. For contrast,
-//! the same verbalizer on evidence ranked by raw interaction counts (no encoder).
+//! members whose persona names at least one of their tastes' descriptor words. The vocabulary
+//! is embedded in the community's image space by a synthetic text tower
+//! ([`synthetic_text_tower`]), so personas carry the image taste. For contrast, the same
+//! verbalizer on evidence ranked by raw interaction counts (no encoder), on counts plus the
+//! sceptic's image rule (the member's own mean image, else their reply partners', read by the
+//! same tower), and on attention-ranked evidence without the image taste.
 //!
 //! Issue 17's refresh figures: the store time of the scheduled pass (snapshot, batched reads,
 //! batched writes), first when every member gets a new version and again when nothing changed;
@@ -36,7 +40,7 @@ use std::time::Instant;
 use clap::Parser;
 use zipp::config::{PersonaSettings, RewriteConfig};
 use zipp::ids::{GuildId, MemberId};
-use zipp::lifecycle::seed::{seed_from_graph, seed_images};
+use zipp::lifecycle::seed::{seed_from_graph, seed_images, synthetic_text_tower};
 use zipp::lifecycle::{snapshot, PersonaService, Refresh};
 use zipp::models::Catalog;
 use zipp::rewrite::registry::Rewriters;
@@ -93,6 +97,94 @@ fn names_a_taste(text: &str, truth: &GroundTruth, member: usize) -> bool {
             .iter()
             .any(|d| lower.contains(d.as_str()))
     })
+}
+
+/// Each member's channels and roles ranked by interaction count, as the offline verbalizer's
+/// evidence (no encoder), by member index.
+fn count_ranked(snap: &snapshot::Snapshot, top_k: usize) -> Vec<PersonaEvidence> {
+    let graph = &snap.graph;
+    let mut by_member: Vec<Vec<(f32, bool, u32)>> = vec![Vec::new(); graph.members.len()];
+    for e in &graph.edges {
+        let weight = e.count as f32;
+        match e.edge_type {
+            EdgeType::Posted | EdgeType::Reacted => {
+                by_member[e.src as usize].push((weight, true, e.dst))
+            }
+            EdgeType::HasRole => by_member[e.src as usize].push((weight, false, e.dst)),
+            EdgeType::Replied => {}
+        }
+    }
+    by_member
+        .into_iter()
+        .map(|mut items| {
+            items.sort_by(|a, b| b.0.total_cmp(&a.0));
+            let total: f32 = items.iter().map(|x| x.0).sum::<f32>().max(1.0);
+            let mut evidence = PersonaEvidence::default();
+            for (w, is_channel, idx) in items {
+                let entry = |name: &str, topic: Option<String>| EvidenceEntry {
+                    name: name.to_owned(),
+                    topic,
+                    weight: w / total,
+                };
+                if is_channel && evidence.channels.len() < top_k {
+                    let c = &graph.channels[idx as usize];
+                    evidence
+                        .channels
+                        .push(entry(&c.name, Some(c.topic.clone())));
+                } else if !is_channel && evidence.roles.len() < top_k {
+                    evidence
+                        .roles
+                        .push(entry(&graph.roles[idx as usize].name, None));
+                }
+            }
+            evidence
+        })
+        .collect()
+}
+
+/// The sceptic's image rule, by member index: the mean of the member's own images, else of
+/// their reply partners' images, else nothing.
+fn mean_images(snap: &snapshot::Snapshot) -> Vec<Option<Vec<f32>>> {
+    let graph = &snap.graph;
+    let n = graph.members.len();
+    let dim = graph.image_dim().unwrap_or(0);
+    let mut own: Vec<(Vec<f32>, usize)> = vec![(vec![0.0; dim], 0); n];
+    for image in &graph.images {
+        let (sum, count) = &mut own[image.member as usize];
+        sum.iter_mut()
+            .zip(&image.embedding)
+            .for_each(|(s, x)| *s += x);
+        *count += 1;
+    }
+    let mut partners: Vec<(Vec<f32>, usize)> = vec![(vec![0.0; dim], 0); n];
+    for e in graph
+        .edges
+        .iter()
+        .filter(|e| e.edge_type == EdgeType::Replied)
+    {
+        for (me, other) in [(e.src, e.dst), (e.dst, e.src)] {
+            let (theirs, count) = own[other as usize].clone();
+            if count > 0 {
+                let (sum, c) = &mut partners[me as usize];
+                sum.iter_mut()
+                    .zip(&theirs)
+                    .for_each(|(s, x)| *s += x / count as f32);
+                *c += 1;
+            }
+        }
+    }
+    own.into_iter()
+        .zip(partners)
+        .map(|((sum, count), (psum, pcount))| {
+            if count > 0 {
+                Some(sum)
+            } else if pcount > 0 {
+                Some(psum)
+            } else {
+                None
+            }
+        })
+        .collect()
 }
 
 #[tokio::main]
@@ -205,6 +297,10 @@ async fn main() -> anyhow::Result<()> {
         0,
     )?;
     assert!(service.reload_if_newer().await, "checkpoint loads");
+    // The vocabulary in the community's image space, for the persona's image taste.
+    let vocab = Vocabulary::bundled();
+    let tower = synthetic_text_tower(&vocab, &truth, graph.image_dim().unwrap_or(64));
+    assert!(service.set_phrase_embeddings(tower.clone()));
 
     // Stage timings: the snapshot alone, the encoder alone, then the whole refresh.
     let started = Instant::now();
@@ -238,9 +334,11 @@ async fn main() -> anyhow::Result<()> {
     };
     // What the full pass saw for each of them.
     let mut full_pass = HashMap::new();
+    let mut full_text = HashMap::new();
     for &m in members.iter().step_by(step).take(args.refresh_members) {
         let latest = store.latest_persona(guild, m, "inferred").await?;
         full_pass.insert(m, latest.as_ref().and_then(evidence_of));
+        full_text.insert(m, latest.map(|p| p.text));
     }
     let mut single = Vec::new();
     for &fanout in &args.fanout {
@@ -255,9 +353,11 @@ async fn main() -> anyhow::Result<()> {
             0,
         )?;
         assert!(service.reload_if_newer().await, "checkpoint loads");
+        assert!(service.set_phrase_embeddings(tower.clone()));
         let mut times = Vec::new();
         let mut reproduced = 0usize;
         let mut same_top = 0usize;
+        let mut same_text = 0usize;
         for &m in members.iter().step_by(step).take(args.refresh_members) {
             let started = Instant::now();
             let outcome = service.refresh(guild, m, false).await?;
@@ -265,6 +365,7 @@ async fn main() -> anyhow::Result<()> {
             // The same evidence as the full pass (refreshes at other fan-outs may have written
             // versions since: compare with what the full pass saw, not with the latest).
             if let Refresh::Activated(p) | Refresh::Kept(p) | Refresh::Unchanged(p) = &outcome {
+                same_text += usize::from(full_text[&m].as_ref() == Some(&p.text));
                 let pair = evidence_of(p).zip(full_pass[&m].clone());
                 reproduced += usize::from(
                     pair.as_ref()
@@ -288,67 +389,66 @@ async fn main() -> anyhow::Result<()> {
             "ms_p99": quantile(0.99),
             "reproduces_full_pass": reproduced as f64 / times.len().max(1) as f64,
             "same_top_channel": same_top as f64 / times.len().max(1) as f64,
+            "same_persona_text": same_text as f64 / times.len().max(1) as f64,
         }));
     }
 
-    // Quality against the planted truth.
-    let mut named = 0usize;
-    let mut cold_named = 0usize;
+    // Quality against the planted truth: the pass's personas (attention-ranked evidence and
+    // the image taste: where the encoder places the member in image space, read by the text
+    // tower), then the same verbalizer on other evidence: channels and roles ranked by raw
+    // counts (no encoder); counts plus the sceptic's image rule (the member's own mean image,
+    // else their reply partners') read by the same tower; attention without the image taste.
+    let mut named = [0usize; 4];
+    let mut cold_named = [0usize; 4];
     let mut with_persona = 0usize;
+    let mut with_image_taste = 0usize;
+    let mut tally = |row: usize, text: Option<String>, i: usize| {
+        let hit = usize::from(text.is_some_and(|t| names_a_taste(&t, &truth, i)));
+        named[row] += hit;
+        cold_named[row] += if is_cold(i) { hit } else { 0 };
+    };
     for (i, &m) in members.iter().enumerate() {
-        if let Some(p) = store.active_persona(guild, m).await? {
+        let persona = store.active_persona(guild, m).await?;
+        if let Some(p) = &persona {
             with_persona += 1;
-            let hit = usize::from(names_a_taste(&p.text, &truth, i));
-            named += hit;
-            cold_named += if is_cold(i) { hit } else { 0 };
+            with_image_taste +=
+                usize::from(evidence_of(p).is_some_and(|e| !e.image_taste.is_empty()));
         }
+        tally(0, persona.map(|p| p.text), i);
     }
-    // Baseline: the same verbalizer on channels and roles ranked by interaction count.
-    let vocab = Vocabulary::bundled();
-    let mut by_member: HashMap<u32, Vec<(f32, bool, u32)>> = HashMap::new();
-    for e in &snap.graph.edges {
-        let weight = e.count as f32;
-        match e.edge_type {
-            EdgeType::Posted | EdgeType::Reacted => by_member
-                .entry(e.src)
-                .or_default()
-                .push((weight, true, e.dst)),
-            EdgeType::HasRole => by_member
-                .entry(e.src)
-                .or_default()
-                .push((weight, false, e.dst)),
-            EdgeType::Replied => {}
-        }
-    }
-    let mut baseline_named = 0usize;
-    let mut baseline_cold_named = 0usize;
-    for (i, _) in members.iter().enumerate() {
-        let mut items = by_member.remove(&(i as u32)).unwrap_or_default();
-        items.sort_by(|a, b| b.0.total_cmp(&a.0));
-        let total: f32 = items.iter().map(|x| x.0).sum::<f32>().max(1.0);
-        let mut evidence = PersonaEvidence::default();
-        for (w, is_channel, idx) in items {
-            let entry = |name: &str, topic: Option<String>| EvidenceEntry {
-                name: name.to_owned(),
-                topic,
-                weight: w / total,
-            };
-            if is_channel && evidence.channels.len() < settings.top_k {
-                let c = &snap.graph.channels[idx as usize];
-                evidence
-                    .channels
-                    .push(entry(&c.name, Some(c.topic.clone())));
-            } else if !is_channel && evidence.roles.len() < settings.top_k {
-                evidence
-                    .roles
-                    .push(entry(&snap.graph.roles[idx as usize].name, None));
-            }
-        }
-        if let Some(text) = offline(&mut evidence, &vocab, settings.max_chars) {
-            let hit = usize::from(names_a_taste(&text, &truth, i));
-            baseline_named += hit;
-            baseline_cold_named += if is_cold(i) { hit } else { 0 };
-        }
+    let counts = count_ranked(&snap, settings.top_k);
+    let means = mean_images(&snap);
+    let taste_of = |point: &[f32]| -> Vec<String> {
+        zipp::verbalize::image_taste::nearest_entries(point, &tower, 3)
+            .into_iter()
+            .map(|k| vocab.entries[k].phrase.clone())
+            .collect()
+    };
+    for (i, evidence) in counts.into_iter().enumerate() {
+        let mut plain = evidence.clone();
+        tally(1, offline(&mut plain, &vocab, settings.max_chars), i);
+        let mut sceptic = PersonaEvidence {
+            image_taste: means[i].as_deref().map(taste_of).unwrap_or_default(),
+            ..evidence
+        };
+        tally(2, offline(&mut sceptic, &vocab, settings.max_chars), i);
+        let ranked = &inference.evidence[i];
+        let entries = |items: &[zipp_gat::infer::EvidenceItem], channels: bool| {
+            items
+                .iter()
+                .map(|item| EvidenceEntry {
+                    name: item.name.clone(),
+                    topic: channels.then(|| snap.graph.channels[item.index as usize].topic.clone()),
+                    weight: item.weight,
+                })
+                .collect()
+        };
+        let mut attention = PersonaEvidence {
+            channels: entries(&ranked.channels, true),
+            roles: entries(&ranked.roles, false),
+            ..PersonaEvidence::default()
+        };
+        tally(3, offline(&mut attention, &vocab, settings.max_chars), i);
     }
     let n = members.len() as f64;
     println!(
@@ -371,11 +471,13 @@ async fn main() -> anyhow::Result<()> {
             "unchanged_pass_store_s": again.store_ms as f64 / 1000.0,
             "single_refresh": single,
             "with_persona": with_persona,
-            "names_a_planted_taste": named as f64 / n,
-            "baseline_count_ranked_names_a_planted_taste": baseline_named as f64 / n,
+            "with_image_taste": with_image_taste,
             "cold_start_members": truth.cold_start.len(),
-            "cold_names_a_planted_taste": cold_named as f64 / n_cold,
-            "cold_baseline_count_ranked_names_a_planted_taste": baseline_cold_named as f64 / n_cold,
+            "names_a_planted_taste": {
+                "rows": ["encoder (attention + image taste)", "counts", "counts + mean image (own, else reply partners')", "attention alone"],
+                "all": named.map(|x| x as f64 / n),
+                "cold": cold_named.map(|x| x as f64 / n_cold),
+            },
         })
     );
 

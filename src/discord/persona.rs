@@ -331,6 +331,14 @@ pub(super) fn describe(i18n: &I18n, locale: &str, persona: &Persona, active: boo
             ));
             out.push('\n');
         }
+        if !e.image_taste.is_empty() {
+            out.push_str(&i18n.tr(
+                locale,
+                "persona-show-evidence-image-taste",
+                Some(&fluent_args!["looks" => e.image_taste.join("; ")]),
+            ));
+            out.push('\n');
+        }
     }
     if active && persona.source != SOURCE_INFERRED {
         out.push_str(&i18n.tr(locale, "persona-show-pinned", None));

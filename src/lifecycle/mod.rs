@@ -130,7 +130,8 @@ pub struct PersonaService {
     rewriters: Arc<Rewriters>,
     vocab: Arc<Vocabulary>,
     clip: Option<Arc<zipp_clip::ClipEmbedder>>,
-    /// CLIP text embeddings of the vocabulary's phrases (computed on first use).
+    /// Embeddings of the vocabulary's phrases: CLIP's text tower (computed on first use), or
+    /// given ([`Self::set_phrase_embeddings`]).
     phrase_embeddings: Arc<std::sync::OnceLock<Option<Vec<Vec<f32>>>>>,
     /// CLIP text embeddings of channel and role texts, by text.
     node_texts: Arc<DashMap<String, Vec<f32>>>,
@@ -194,6 +195,40 @@ impl PersonaService {
             .before_write
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(pause);
+    }
+
+    /// Gives the vocabulary's phrases embedded elsewhere, one per entry in vocabulary order, in
+    /// the image space of the server's images (CLIP's text tower computed offline, or a
+    /// benchmark's synthetic one); otherwise CLIP's text tower embeds them on first use.
+    /// Returns false when embeddings were already in use or the count does not match.
+    pub fn set_phrase_embeddings(&self, phrases: Vec<Vec<f32>>) -> bool {
+        phrases.len() == self.vocab.entries.len()
+            && self.phrase_embeddings.set(Some(phrases)).is_ok()
+    }
+
+    /// The vocabulary's phrase embeddings: the given ones, or CLIP's (computed once, on the
+    /// blocking pool); `None` without CLIP or when embedding failed.
+    async fn phrase_embeddings(&self) -> Option<Vec<Vec<f32>>> {
+        if let Some(done) = self.phrase_embeddings.get() {
+            return done.clone();
+        }
+        let clip = self.clip.clone()?;
+        let vocab = Arc::clone(&self.vocab);
+        let cache = Arc::clone(&self.phrase_embeddings);
+        tokio::task::spawn_blocking(move || {
+            cache
+                .get_or_init(|| {
+                    let phrases: Vec<&str> =
+                        vocab.entries.iter().map(|d| d.phrase.as_str()).collect();
+                    clip.embed_texts(&phrases)
+                        .inspect_err(|error| tracing::warn!(%error, "CLIP text embedding of the vocabulary failed"))
+                        .ok()
+                })
+                .clone()
+        })
+        .await
+        .ok()
+        .flatten()
     }
 
     /// The settings in use.

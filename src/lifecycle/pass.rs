@@ -20,7 +20,9 @@ use super::{LifecycleError, LoadedEncoder, PersonaService, Refresh, MAX_CACHED_N
 use crate::ids::{GuildId, MemberId};
 use crate::rewrite::Rewriter;
 use crate::store::{InferredWrite, NewInferred, PersonaInputs, StoreError};
-use crate::verbalize::{self, check_llm_persona, llm_messages, EvidenceEntry, PersonaEvidence};
+use crate::verbalize::{
+    self, check_llm_persona, image_taste, llm_messages, EvidenceEntry, PersonaEvidence, Vocabulary,
+};
 use zipp_gat::infer::MemberEvidence;
 
 /// Members of a server pass whose inputs are read together and whose new versions are written
@@ -135,7 +137,8 @@ impl PersonaService {
         // used; the graph alone still gives the evidence.
         let mut snap = snap;
         let image_dim = encoder.meta.encoder.image_dim;
-        if snap.graph.image_dim().is_some_and(|d| d != image_dim) {
+        let images_fit = snap.graph.image_dim().is_none_or(|d| d == image_dim);
+        if !images_fit {
             tracing::warn!(%guild, found = ?snap.graph.image_dim(), expected = image_dim, "image embeddings do not fit the encoder; inferring from the graph alone");
             snap.graph.images.clear();
         }
@@ -143,11 +146,32 @@ impl PersonaService {
         if encoder.meta.encoder.text_features == zipp_gat::encoder::TextFeatures::Clip {
             snap = self.with_text_embeddings(guild, snap).await?;
         }
+        // Where the encoder places each member in image space, read against the vocabulary
+        // (`verbalize::image_taste`): only from an encoder trained to place members among
+        // images (ImageAlign, with images) of the space the phrases are embedded in.
+        let phrases = if images_fit && encoder.meta.places_members_among_images() {
+            self.phrase_embeddings()
+                .await
+                .filter(|p| p.first().is_some_and(|p| p.len() == image_dim))
+        } else {
+            None
+        };
+        let want_points = phrases.is_some();
         let top_k = self.settings.top_k;
         let model = Arc::clone(encoder);
-        let (snap, inference) = tokio::task::spawn_blocking(move || {
+        let (snap, inference, points) = tokio::task::spawn_blocking(move || {
             let result = zipp_gat::infer::infer(&model.model, &snap.graph, top_k, &Device::Cpu);
-            (snap, result)
+            let points = match &result {
+                Ok(inference) if want_points => inference
+                    .aligned
+                    .to_vec2::<f32>()
+                    .inspect_err(
+                        |error| tracing::warn!(%error, "reading the image-space projection failed"),
+                    )
+                    .ok(),
+                _ => None,
+            };
+            (snap, result, points)
         })
         .await
         .map_err(|e| LifecycleError::Infer {
@@ -187,12 +211,20 @@ impl PersonaService {
                         .await?;
                     break 'batches;
                 }
+                let taste = match (&points, &phrases) {
+                    (Some(points), Some(phrases)) => points
+                        .get(i)
+                        .map(|point| image_taste_of(point, phrases, &self.vocab))
+                        .unwrap_or_default(),
+                    _ => Vec::new(),
+                };
                 let evidence = evidence_from(
                     &snap,
                     &inference.evidence[i],
                     &label,
                     self.settings.recent_prompts,
                     inputs.remove(&member).unwrap_or_default(),
+                    taste,
                 );
                 match self
                     .prepare(member, evidence, llm.as_ref(), interruptible)
@@ -367,8 +399,8 @@ impl PersonaService {
         let Some(clip) = self.clip.clone() else {
             return verbalize::offline(evidence, &self.vocab, max_chars);
         };
+        let phrases = self.phrase_embeddings().await;
         let vocab = Arc::clone(&self.vocab);
-        let cache = Arc::clone(&self.phrase_embeddings);
         let mut owned = evidence.clone();
         let done = tokio::task::spawn_blocking(move || {
             let embed = |texts: &[&str]| -> Option<Vec<Vec<f32>>> {
@@ -376,11 +408,7 @@ impl PersonaService {
                     .inspect_err(|error| tracing::warn!(%error, "CLIP text embedding failed"))
                     .ok()
             };
-            let phrases = cache.get_or_init(|| {
-                let phrases: Vec<&str> = vocab.entries.iter().map(|d| d.phrase.as_str()).collect();
-                embed(&phrases)
-            });
-            let text = match phrases {
+            let text = match &phrases {
                 Some(phrases) => {
                     let semantic = verbalize::Semantic {
                         phrases,
@@ -406,16 +434,26 @@ impl PersonaService {
     }
 }
 
-/// The member's evidence: heaviest channels and roles (named ones only), recent prompts, and
-/// the images they liked (renders they reacted to, and the pictures they picked in compare
-/// mode, each described by the prompt it was rendered from), with their latest inferred
-/// version. `None` when there is no evidence at all.
+/// The vocabulary phrases nearest to a member's image-space point, nearest first.
+fn image_taste_of(point: &[f32], phrases: &[Vec<f32>], vocab: &Vocabulary) -> Vec<String> {
+    image_taste::nearest_entries(point, phrases, image_taste::PHRASES)
+        .into_iter()
+        .filter_map(|k| vocab.entries.get(k))
+        .map(|d| d.phrase.clone())
+        .collect()
+}
+
+/// The member's evidence: heaviest channels and roles (named ones only), recent prompts, the
+/// images they liked (renders they reacted to, and the pictures they picked in compare mode,
+/// each described by the prompt it was rendered from) and their image taste, with their
+/// latest inferred version. `None` when there is no evidence at all.
 fn evidence_from(
     snap: &Snapshot,
     ranked: &MemberEvidence,
     checkpoint: &str,
     n: usize,
     inputs: PersonaInputs,
+    image_taste: Vec<String>,
 ) -> Option<(PersonaEvidence, Option<crate::store::Persona>)> {
     let graph = &snap.graph;
     let channels = ranked
@@ -451,6 +489,7 @@ fn evidence_from(
         roles,
         prompts: inputs.prompts,
         liked,
+        image_taste,
         checkpoint: Some(checkpoint.to_owned()),
         ..PersonaEvidence::default()
     };

@@ -5,6 +5,8 @@
 
 use crate::ids::{GuildId, MemberId};
 use crate::store::{EdgeDelta, EdgeKind, GraphNode, Store, StoreError};
+use crate::verbalize::Vocabulary;
+use zipp_gat::graph::synth::{gaussian, GroundTruth, Taste};
 use zipp_gat::graph::{EdgeType, Graph};
 
 /// The Discord id given to member index `i`.
@@ -103,4 +105,48 @@ pub async fn seed_images(
         );
     }
     Ok(stored)
+}
+
+/// A stand-in for CLIP's text tower in a synthetic community's image space, for
+/// [`crate::lifecycle::PersonaService::set_phrase_embeddings`]: a vocabulary
+/// phrase whose keywords name descriptors of a planted taste lands near that taste's centroid
+/// (plus noise of its own, 0.1 per dimension, and an offset all phrases share: CLIP's gap
+/// between text and image embeddings); any other phrase at a random point. It measures where
+/// the encoder places members, not how well a real CLIP reads images.
+pub fn synthetic_text_tower(vocab: &Vocabulary, truth: &GroundTruth, dim: usize) -> Vec<Vec<f32>> {
+    use rand::SeedableRng;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let mut normal = move || gaussian(&mut rng);
+    let unit = |v: Vec<f32>| {
+        let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+        v.into_iter().map(|x| x / n).collect::<Vec<f32>>()
+    };
+    let gap = unit((0..dim).map(|_| normal()).collect());
+    vocab
+        .entries
+        .iter()
+        .map(|entry| {
+            let overlap = |t: &Taste| {
+                t.descriptors
+                    .iter()
+                    .filter(|d| entry.keywords.iter().any(|k| k == *d))
+                    .count()
+            };
+            let best = truth
+                .tastes
+                .iter()
+                .max_by_key(|t| overlap(t))
+                .filter(|t| overlap(t) > 0);
+            let base = match best {
+                Some(taste) => taste.centroid.clone(),
+                None => unit((0..dim).map(|_| normal()).collect()),
+            };
+            unit(
+                base.iter()
+                    .zip(&gap)
+                    .map(|(b, g)| b + 0.5 * g + 0.1 * normal())
+                    .collect(),
+            )
+        })
+        .collect()
 }

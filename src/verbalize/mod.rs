@@ -20,6 +20,8 @@ use serde::{Deserialize, Serialize};
 use crate::llm::ChatMessage;
 use crate::text::{as_data, sanitize};
 
+pub mod image_taste;
+
 /// Longest verbalized persona (characters), as in the paper.
 pub const MAX_VERBALIZED_CHARS: usize = 600;
 
@@ -53,6 +55,10 @@ pub struct PersonaEvidence {
     /// Descriptors of images the member liked.
     #[serde(default)]
     pub liked: Vec<String>,
+    /// Vocabulary phrases nearest to where the encoder places the member in image space
+    /// ([`image_taste`]), nearest first: the look of the images the graph says they engage with.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub image_taste: Vec<String>,
     /// Vocabulary phrases the offline verbalizer found in the evidence, best first.
     #[serde(default)]
     pub descriptors: Vec<String>,
@@ -74,6 +80,7 @@ impl PersonaEvidence {
             && names(&self.roles) == names(&other.roles)
             && self.prompts == other.prompts
             && self.liked == other.liked
+            && self.image_taste == other.image_taste
     }
 
     /// Whether there is anything to build a persona from.
@@ -82,6 +89,7 @@ impl PersonaEvidence {
             && self.roles.is_empty()
             && self.prompts.is_empty()
             && self.liked.is_empty()
+            && self.image_taste.is_empty()
     }
 }
 
@@ -244,7 +252,8 @@ fn singular(word: &str) -> String {
 }
 
 /// The weighted texts the vocabulary is matched against: channels and roles with their
-/// attention weight, then prompts and liked images, which share one unit of weight each.
+/// attention weight, then prompts and liked images, which share one unit of weight each. The
+/// image taste names entries directly ([`image_taste::entry_scores`]).
 fn weighted_texts(e: &PersonaEvidence) -> Vec<(String, f32)> {
     let mut texts: Vec<(String, f32)> = Vec::new();
     for c in &e.channels {
@@ -340,12 +349,19 @@ pub fn offline_with(
     }
     let texts = weighted_texts(evidence);
     let borrowed: Vec<(&str, f32)> = texts.iter().map(|(t, w)| (t.as_str(), *w)).collect();
-    let scores = semantic.and_then(|sem| {
+    let mut scores = semantic.and_then(|sem| {
         let items: Vec<&str> = borrowed.iter().map(|(t, _)| *t).collect();
         let embedded = (sem.embed)(&items)?;
         let weights: Vec<f32> = borrowed.iter().map(|(_, w)| *w).collect();
         Some(semantic_scores(&embedded, &weights, sem.phrases))
     });
+    if !evidence.image_taste.is_empty() {
+        let direct = image_taste::entry_scores(&evidence.image_taste, vocab);
+        scores = Some(match scores {
+            Some(s) => s.iter().zip(&direct).map(|(a, b)| a + b).collect(),
+            None => direct,
+        });
+    }
     let descriptors: Vec<String> = vocab
         .nearest_with(&borrowed, 3, scores.as_deref())
         .into_iter()
@@ -444,7 +460,7 @@ mentions, no links, no preamble.";
 
 /// The chat request for an LLM verbalizer: the instructions and the evidence, cut to
 /// `token_budget` tokens (estimated): items are added in order of importance — channels,
-/// roles, prompts, liked images, descriptors — until the next would not fit.
+/// roles, prompts, liked images, image taste, descriptors — until the next would not fit.
 pub fn llm_messages(evidence: &PersonaEvidence, token_budget: usize) -> Vec<ChatMessage> {
     let mut budget = token_budget.saturating_sub(estimate_tokens(LLM_INSTRUCTIONS) + 16);
     let mut lines: Vec<String> = Vec::new();
@@ -493,6 +509,14 @@ pub fn llm_messages(evidence: &PersonaEvidence, token_budget: usize) -> Vec<Chat
             .liked
             .iter()
             .map(|p| format!("- {}", as_data(p, 300)))
+            .collect(),
+    ));
+    sections.push((
+        "The look of images people like me engage with here:",
+        evidence
+            .image_taste
+            .iter()
+            .map(|d| format!("- {}", as_data(d, 200)))
             .collect(),
     ));
     sections.push((

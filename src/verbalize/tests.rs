@@ -279,3 +279,40 @@ fn text_embeddings_add_descriptors_words_miss() {
     let text = offline_with(&mut e2, &vocab, 600, Some(&semantic)).expect("persona");
     assert!(!text.contains("vaporwave"), "{text}");
 }
+
+#[test]
+fn the_image_taste_alone_makes_a_persona_and_counts_as_a_source() {
+    let vocab = Vocabulary::bundled();
+    // Its words also name another entry (ukiyo-e's "ink"): the phrase itself is what counts.
+    let look = "ink sketches and expressive line art".to_owned();
+    assert!(vocab.entries.iter().any(|d| d.phrase == look));
+    // A member seen only in #general, whom the encoder places among one look.
+    let mut e = PersonaEvidence {
+        channels: vec![entry("general", Some("hang out and chat"), 0.9)],
+        image_taste: vec![look.clone()],
+        ..PersonaEvidence::default()
+    };
+    let text = offline(&mut e, &vocab, 600).expect("a persona");
+    assert!(text.starts_with(&format!("I'm drawn to {look}")), "{text}");
+    assert_eq!(e.descriptors.first(), Some(&look));
+    let without = PersonaEvidence {
+        image_taste: Vec::new(),
+        ..e.clone()
+    };
+    assert!(
+        !e.same_sources(&without),
+        "a new image taste is a new source"
+    );
+    assert!(!PersonaEvidence {
+        image_taste: vec![look.clone()],
+        ..PersonaEvidence::default()
+    }
+    .is_empty());
+    // The LLM verbalizer sees it too.
+    let messages = llm_messages(&e, 2000);
+    assert!(
+        messages[1].content.contains(&look),
+        "{}",
+        messages[1].content
+    );
+}

@@ -163,6 +163,12 @@ impl CheckpointMeta {
             trained_at_unix_ms,
         }
     }
+
+    /// Whether the ImageAlign head was trained (a weight above zero, on images): only then does
+    /// its projection (`infer::Inference::aligned`) place members among images.
+    pub fn places_members_among_images(&self) -> bool {
+        self.training.lambda_align > 0.0 && self.data.images > 0
+    }
 }
 
 /// Why a persona checkpoint cannot be written or used; each names the file or the tensor.

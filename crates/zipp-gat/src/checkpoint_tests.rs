@@ -172,3 +172,30 @@ fn other_versions_and_feature_schemas_are_refused() {
     });
     assert!(e.contains("has shape"), "{e}");
 }
+
+#[test]
+fn only_an_aligned_encoder_places_members_among_images() {
+    let g = community();
+    let meta = |lambda_align: f64, graph: &Graph| {
+        CheckpointMeta::new(
+            enc_cfg(),
+            TrainConfig {
+                lambda_align,
+                ..train_cfg()
+            },
+            crate::fixtures::empty_report(),
+            DataStats::of(graph, "test"),
+        )
+    };
+    assert!(!g.images.is_empty());
+    assert!(meta(0.5, &g).places_members_among_images());
+    assert!(!meta(0.0, &g).places_members_among_images(), "λ = 0");
+    let no_images = Graph {
+        images: Vec::new(),
+        ..g.clone()
+    };
+    assert!(
+        !meta(0.5, &no_images).places_members_among_images(),
+        "no images"
+    );
+}

@@ -7,6 +7,7 @@
 //! for ImageAlign and `/persona add-image` (`images.rs`). The helpers here drive the commands,
 //! modals and components they share.
 
+mod image_taste;
 mod images;
 mod lifecycle;
 mod races;

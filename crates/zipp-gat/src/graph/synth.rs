@@ -42,10 +42,10 @@ mod draw;
 mod names;
 
 pub use config::SynthConfig;
+pub use draw::gaussian;
 
 use draw::{
-    gaussian, last_seen, normalize, pick_from, pick_share, pick_taste, poisson, popularity,
-    ChannelPicker,
+    last_seen, normalize, pick_from, pick_share, pick_taste, poisson, popularity, ChannelPicker,
 };
 use names::{CHANNEL_NOUNS, GENERIC_ROLES, ROLE_SUFFIXES, THEMES, UNTYPED_CHANNELS};
 

@@ -7,7 +7,7 @@ use rand::{Rng, SeedableRng};
 use super::SynthConfig;
 
 /// Standard normal sample via Box–Muller (only `rand` is available, not `rand_distr`).
-pub(super) fn gaussian(rng: &mut StdRng) -> f32 {
+pub fn gaussian(rng: &mut StdRng) -> f32 {
     // 1 - U lies in (0, 1], so ln never sees 0.
     let u1 = 1.0 - rng.gen::<f64>();
     let u2 = rng.gen::<f64>();
