@@ -434,9 +434,12 @@ impl PersonaService {
     }
 }
 
-/// The vocabulary phrases nearest to a member's image-space point, nearest first.
+/// The vocabulary phrases nearest to a member's image-space point, in vocabulary order (see
+/// [`image_taste::entry_scores`]).
 fn image_taste_of(point: &[f32], phrases: &[Vec<f32>], vocab: &Vocabulary) -> Vec<String> {
-    image_taste::nearest_entries(point, phrases, image_taste::PHRASES)
+    let mut nearest = image_taste::nearest_entries(point, phrases, image_taste::PHRASES);
+    nearest.sort_unstable();
+    nearest
         .into_iter()
         .filter_map(|k| vocab.entries.get(k))
         .map(|d| d.phrase.clone())

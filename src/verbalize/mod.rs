@@ -56,7 +56,8 @@ pub struct PersonaEvidence {
     #[serde(default)]
     pub liked: Vec<String>,
     /// Vocabulary phrases nearest to where the encoder places the member in image space
-    /// ([`image_taste`]), nearest first: the look of the images the graph says they engage with.
+    /// ([`image_taste`]), in vocabulary order: the look of the images the graph says they
+    /// engage with.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub image_taste: Vec<String>,
     /// Vocabulary phrases the offline verbalizer found in the evidence, best first.

@@ -308,6 +308,16 @@ fn the_image_taste_alone_makes_a_persona_and_counts_as_a_source() {
         ..PersonaEvidence::default()
     }
     .is_empty());
+    // Which phrases, not their order; a phrase the vocabulary lacks scores nothing.
+    let other = vocab.entries[0].phrase.clone();
+    let scores = image_taste::entry_scores(&[look.clone(), other.clone()], &vocab);
+    assert_eq!(
+        scores,
+        image_taste::entry_scores(&[other, look.clone()], &vocab)
+    );
+    assert_eq!(scores.iter().sum::<f32>(), image_taste::WEIGHT);
+    let unknown = image_taste::entry_scores(&["no such look".to_owned()], &vocab);
+    assert!(unknown.iter().all(|&x| x == 0.0));
     // The LLM verbalizer sees it too.
     let messages = llm_messages(&e, 2000);
     assert!(
