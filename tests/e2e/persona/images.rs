@@ -140,6 +140,15 @@ async fn renders_feed_image_align(kind: Db) {
     // (The tiny CLIP's weights are random: which descriptors it adds means nothing here.)
     assert!(p.text.starts_with("I'm drawn to"), "{}", p.text);
     assert!(p.text.contains("\"a boat\""), "{}", p.text);
+    // The encoder was trained with ImageAlign on CLIP's images: it places Alice in CLIP's
+    // image space, and CLIP's text tower names that point with the vocabulary's phrases.
+    let evidence: zipp::verbalize::PersonaEvidence =
+        serde_json::from_str(p.evidence.as_deref().expect("evidence")).expect("json");
+    assert!(
+        (1..=3).contains(&evidence.image_taste.len()),
+        "{:?}",
+        evidence.image_taste
+    );
 
     // Forget: the embeddings go with everything else.
     let answer = component(
