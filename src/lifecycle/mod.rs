@@ -115,6 +115,9 @@ pub struct GuildRun {
     pub encoder_ms: u64,
 }
 
+/// One unit-norm embedding per vocabulary phrase, in vocabulary order.
+type PhraseEmbeddings = Vec<Vec<f32>>;
+
 /// Persona inference for the bot.
 pub struct PersonaService {
     store: Store,
@@ -132,11 +135,14 @@ pub struct PersonaService {
     clip: Option<Arc<zipp_clip::ClipEmbedder>>,
     /// Embeddings of the vocabulary's phrases: CLIP's text tower (computed on first use), or
     /// given ([`Self::set_phrase_embeddings`]).
-    phrase_embeddings: Arc<std::sync::OnceLock<Option<Vec<Vec<f32>>>>>,
+    phrase_embeddings: Arc<std::sync::OnceLock<Option<Arc<PhraseEmbeddings>>>>,
     /// CLIP text embeddings of channel and role texts, by text.
     node_texts: Arc<DashMap<String, Vec<f32>>>,
     encoder: RwLock<Option<Arc<LoadedEncoder>>>,
     loaded_stamp: Mutex<Option<SystemTime>>,
+    /// Held while a checkpoint is looked at and loaded: a second look waits for the load in
+    /// flight instead of finding its stamp recorded and the encoder not there yet.
+    reloading: tokio::sync::Mutex<()>,
     cooldowns: DashMap<(GuildId, MemberId), Instant>,
     /// When each member's consent last started an inference ([`Self::on_consent`]).
     consent_cooldowns: DashMap<(GuildId, MemberId), Instant>,
@@ -181,6 +187,7 @@ impl PersonaService {
             node_texts: Arc::new(DashMap::new()),
             encoder: RwLock::new(None),
             loaded_stamp: Mutex::new(None),
+            reloading: tokio::sync::Mutex::new(()),
             cooldowns: DashMap::new(),
             consent_cooldowns: DashMap::new(),
             guild_locks: DashMap::new(),
@@ -203,12 +210,12 @@ impl PersonaService {
     /// Returns false when embeddings were already in use or the count does not match.
     pub fn set_phrase_embeddings(&self, phrases: Vec<Vec<f32>>) -> bool {
         phrases.len() == self.vocab.entries.len()
-            && self.phrase_embeddings.set(Some(phrases)).is_ok()
+            && self.phrase_embeddings.set(Some(Arc::new(phrases))).is_ok()
     }
 
     /// The vocabulary's phrase embeddings: the given ones, or CLIP's (computed once, on the
     /// blocking pool); `None` without CLIP or when embedding failed.
-    async fn phrase_embeddings(&self) -> Option<Vec<Vec<f32>>> {
+    async fn phrase_embeddings(&self) -> Option<Arc<PhraseEmbeddings>> {
         if let Some(done) = self.phrase_embeddings.get() {
             return done.clone();
         }
@@ -223,6 +230,7 @@ impl PersonaService {
                     clip.embed_texts(&phrases)
                         .inspect_err(|error| tracing::warn!(%error, "CLIP text embedding of the vocabulary failed"))
                         .ok()
+                        .map(Arc::new)
                 })
                 .clone()
         })
@@ -253,6 +261,7 @@ impl PersonaService {
         if dir.as_os_str().is_empty() {
             return false;
         }
+        let _reloading = self.reloading.lock().await;
         let stamp = match std::fs::metadata(dir.join(META_FILE)).and_then(|m| m.modified()) {
             Ok(stamp) => stamp,
             Err(error) => {

@@ -1,6 +1,7 @@
 //! Forget during inference: the verbalizer has finished (the slow part: an LLM call of up to a
 //! minute) and the persona is about to be stored when the member is forgotten — nothing is
-//! stored. Another member's inference, unpaused, stores theirs (the control).
+//! stored. Another member's inference, unpaused, stores theirs (the control). And a look at
+//! the checkpoint while another one loads it waits for that load.
 
 use zipp::lifecycle::seed::seed_from_graph;
 use zipp::lifecycle::Refresh;
@@ -58,3 +59,49 @@ async fn forget_during_inference(kind: Db) {
 }
 
 on_both_databases!(forget_during_inference);
+
+/// Two looks at a new checkpoint at once (the schedule's, and a test's or the trainer's): the
+/// second returns only once the first has loaded it, never "nothing new" while the encoder is
+/// not there yet. `join!` polls the first look until it awaits the load, then the second.
+#[tokio::test]
+async fn a_second_look_waits_for_the_load_in_flight() {
+    let db = TestDb::new(Db::Sqlite).await;
+    let store = zipp::store::Store::connect(&db.url, 2)
+        .await
+        .expect("store");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ckpt = dir.path().join("encoder");
+    trained_checkpoint(&ckpt);
+    let catalog_file = dir.path().join("models.toml");
+    std::fs::write(&catalog_file, "[llm.template]\nbackend = \"template\"\n").expect("catalog");
+    let catalog = zipp::models::Catalog::load(&catalog_file).expect("catalog");
+    let rewriters = std::sync::Arc::new(zipp::rewrite::registry::Rewriters::new(
+        &catalog,
+        &zipp::config::RewriteConfig::default(),
+        zipp::rewrite::template::counter(|t: &str| t.split_whitespace().count()),
+    ));
+    let personas = zipp::lifecycle::PersonaService::new(
+        store.clone(),
+        zipp::config::PersonaSettings {
+            checkpoint: ckpt,
+            ..zipp::config::PersonaSettings::default()
+        },
+        rewriters,
+        None,
+        0,
+    )
+    .expect("service");
+    let second = async {
+        let loaded = personas.reload_if_newer().await;
+        (loaded, personas.encoder_loaded())
+    };
+    let (first, (second, there)) = tokio::join!(personas.reload_if_newer(), second);
+    assert!(first, "the first look loads it");
+    assert!(!second, "loaded once");
+    assert!(
+        there,
+        "the second look returned before the encoder was there"
+    );
+    store.close().await;
+    db.cleanup().await;
+}
