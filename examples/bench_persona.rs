@@ -418,17 +418,14 @@ async fn main() -> anyhow::Result<()> {
     }
     let counts = count_ranked(&snap, settings.top_k);
     let means = mean_images(&snap);
-    let taste_of = |point: &[f32]| -> Vec<String> {
-        zipp::verbalize::image_taste::nearest_entries(point, &tower, 3)
-            .into_iter()
-            .map(|k| vocab.entries[k].phrase.clone())
-            .collect()
-    };
     for (i, evidence) in counts.into_iter().enumerate() {
         let mut plain = evidence.clone();
         tally(1, offline(&mut plain, &vocab, settings.max_chars), i);
         let mut sceptic = PersonaEvidence {
-            image_taste: means[i].as_deref().map(taste_of).unwrap_or_default(),
+            image_taste: means[i]
+                .as_deref()
+                .map(|point| zipp::verbalize::image_taste::image_taste(point, &tower, &vocab))
+                .unwrap_or_default(),
             ..evidence
         };
         tally(2, offline(&mut sceptic, &vocab, settings.max_chars), i);

@@ -21,7 +21,7 @@ use crate::ids::{GuildId, MemberId};
 use crate::rewrite::Rewriter;
 use crate::store::{InferredWrite, NewInferred, PersonaInputs, StoreError};
 use crate::verbalize::{
-    self, check_llm_persona, image_taste, llm_messages, EvidenceEntry, PersonaEvidence, Vocabulary,
+    self, check_llm_persona, image_taste, llm_messages, EvidenceEntry, PersonaEvidence,
 };
 use zipp_gat::infer::MemberEvidence;
 
@@ -214,7 +214,7 @@ impl PersonaService {
                 let taste = match (&points, &phrases) {
                     (Some(points), Some(phrases)) => points
                         .get(i)
-                        .map(|point| image_taste_of(point, phrases, &self.vocab))
+                        .map(|point| image_taste::image_taste(point, phrases, &self.vocab))
                         .unwrap_or_default(),
                     _ => Vec::new(),
                 };
@@ -432,18 +432,6 @@ impl PersonaService {
             }
         }
     }
-}
-
-/// The vocabulary phrases nearest to a member's image-space point, in vocabulary order (see
-/// [`image_taste::entry_scores`]).
-fn image_taste_of(point: &[f32], phrases: &[Vec<f32>], vocab: &Vocabulary) -> Vec<String> {
-    let mut nearest = image_taste::nearest_entries(point, phrases, image_taste::PHRASES);
-    nearest.sort_unstable();
-    nearest
-        .into_iter()
-        .filter_map(|k| vocab.entries.get(k))
-        .map(|d| d.phrase.clone())
-        .collect()
 }
 
 /// The member's evidence: heaviest channels and roles (named ones only), recent prompts, the

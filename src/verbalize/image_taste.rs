@@ -46,6 +46,19 @@ pub fn nearest_entries(point: &[f32], phrases: &[Vec<f32>], n: usize) -> Vec<usi
     standing.into_iter().take(n).map(|(i, _)| i).collect()
 }
 
+/// A member's image taste: the phrases of the [`PHRASES`] entries nearest to their point
+/// ([`nearest_entries`]; `phrases` embeds `vocab`'s entries in order), in vocabulary order —
+/// which are nearest counts, not their order among themselves (see [`entry_scores`]).
+pub fn image_taste(point: &[f32], phrases: &[Vec<f32>], vocab: &super::Vocabulary) -> Vec<String> {
+    let mut nearest = nearest_entries(point, phrases, PHRASES);
+    nearest.sort_unstable();
+    nearest
+        .into_iter()
+        .filter_map(|k| vocab.entries.get(k))
+        .map(|d| d.phrase.clone())
+        .collect()
+}
+
 /// What a whole image taste adds to its entries' scores: as much as one unit of evidence
 /// naming two keywords of an entry (a member's prompts, say), so it decides where the member's
 /// own words say nothing and joins them where they do.

@@ -15,13 +15,7 @@ fn evidence(p: &zipp::store::Persona) -> PersonaEvidence {
 
 async fn image_taste_names_what_the_graph_knows(kind: Db) {
     let setup = Setup::new(kind, 1).await;
-    let ckpt = setup.dir.path().join("encoder");
-    let (graph, truth) = trained_checkpoint(&ckpt);
-    let mut config = setup.config();
-    config.persona.checkpoint = ckpt;
-    config.persona.infer_every_s = 0;
-    let app = setup.start(config, true, 0).await;
-    wait_registered(&setup.fake).await;
+    let (app, graph, truth) = bot_with_encoder(&setup).await;
     let guild = GuildId(setup.fake.config().guild_id);
     let other = GuildId(guild.0 + 1);
     let personas = app.personas.clone().expect("persona service");

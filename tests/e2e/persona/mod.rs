@@ -75,6 +75,19 @@ fn trained_checkpoint(dir: &Path) -> (Graph, GroundTruth) {
     (graph, truth)
 }
 
+/// The bot (no workers, no scheduled passes) with an encoder trained on a small synthetic
+/// server — the server's graph and planted truth come back with it, to seed and to check.
+async fn bot_with_encoder(setup: &Setup) -> (zipp::app::App, Graph, GroundTruth) {
+    let ckpt = setup.dir.path().join("encoder");
+    let (graph, truth) = trained_checkpoint(&ckpt);
+    let mut config = setup.config();
+    config.persona.checkpoint = ckpt;
+    config.persona.infer_every_s = 0;
+    let app = setup.start(config, true, 0).await;
+    wait_registered(&setup.fake).await;
+    (app, graph, truth)
+}
+
 /// Runs `/persona SUB` as `user` in `locale`; returns the callback body (mentions nobody).
 async fn persona(
     fake: &FakeDiscord,

@@ -10,13 +10,7 @@ use super::*;
 
 async fn forget_during_inference(kind: Db) {
     let setup = Setup::new(kind, 1).await;
-    let ckpt = setup.dir.path().join("encoder");
-    let (graph, _) = trained_checkpoint(&ckpt);
-    let mut config = setup.config();
-    config.persona.checkpoint = ckpt;
-    config.persona.infer_every_s = 0;
-    let app = setup.start(config, true, 0).await;
-    wait_registered(&setup.fake).await;
+    let (app, graph, _) = bot_with_encoder(&setup).await;
     let guild = GuildId(setup.fake.config().guild_id);
     let members = seed_from_graph(&app.store, guild, &graph, zipp::store::now_ms())
         .await
