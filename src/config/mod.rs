@@ -367,7 +367,8 @@ pub struct RewriteConfig {
     pub request_timeout_ms: u64,
     /// Retries of a request answered with 429 or 5xx.
     pub max_retries: u32,
-    /// How many of the member's past compare picks go into the request as examples.
+    /// How many of the member's past compare picks go into the request as examples (none yet:
+    /// one built-in example in the persona's style, `rewrite::prompt::demonstration`; 0: none).
     pub few_shot: usize,
     /// Most tokens an LLM may generate for one rewrite.
     pub max_tokens: u32,
