@@ -29,7 +29,8 @@ pub(crate) struct TextBranch {
     pub(crate) tokenizer: Tokenizer,
     pad_id: u32,
     max_tokens: usize,
-    encoder: ClipTextEncoder,
+    hidden: usize,
+    pub(crate) encoder: ClipTextEncoder,
 }
 
 impl TextBranch {
@@ -61,11 +62,18 @@ impl TextBranch {
             tokenizer,
             pad_id,
             max_tokens: spec.max_position_embeddings,
+            hidden: spec.hidden_size,
             encoder,
         })
     }
 
-    fn ids(&self, text: &str) -> Result<Vec<u32>> {
+    /// Features per token (and of the pooled output).
+    pub(crate) fn hidden(&self) -> usize {
+        self.hidden
+    }
+
+    /// `text`'s ids, padded and truncated to the encoder's context.
+    pub(crate) fn ids(&self, text: &str) -> Result<Vec<u32>> {
         clip_tokenizer::encode_padded(&self.tokenizer, text, self.max_tokens, self.pad_id)
             .map_err(|e| DiffusionError::Tokenizer(e.to_string()))
     }
@@ -134,6 +142,9 @@ impl DiffusionModel {
     /// One text's embeddings `[1, 77, D]` and, for SDXL, its pooled vector.
     fn encode_one(&self, text: &str) -> Result<(Tensor, Option<Tensor>)> {
         match self.kind {
+            PipelineKind::Flux => Err(DiffusionError::InvalidParams(
+                "a FLUX pipeline is run by FluxModel".to_string(),
+            )),
             PipelineKind::StableDiffusion => {
                 let branch = &self.text[0];
                 let ids =

@@ -33,6 +33,40 @@ pub(super) fn weights_file(dir: &Path, stem: &str, prefer_fp16: bool) -> Result<
     found.ok_or(DiffusionError::MissingFile { path: full })
 }
 
+/// Like [`weights_file`], and a model sharded by `save_pretrained` (FLUX's transformer and T5):
+/// the files `<stem>.safetensors.index.json` names in its `weight_map`.
+pub(super) fn weights_files(dir: &Path, stem: &str, prefer_fp16: bool) -> Result<Vec<PathBuf>> {
+    let missing = match weights_file(dir, stem, prefer_fp16) {
+        Ok(file) => return Ok(vec![file]),
+        Err(missing) => missing,
+    };
+    let index = dir.join(format!("{stem}.safetensors.index.json"));
+    if !index.is_file() {
+        return Err(missing);
+    }
+    let c = JsonConfig::read(&index)?;
+    let map = c
+        .get("weight_map")
+        .and_then(Value::as_object)
+        .ok_or_else(|| c.bad("weight_map", "expected an object of tensor → file"))?;
+    let mut files: Vec<PathBuf> = map
+        .values()
+        .filter_map(Value::as_str)
+        .map(|f| dir.join(f))
+        .collect();
+    files.sort();
+    files.dedup();
+    if files.is_empty() {
+        return Err(c.bad("weight_map", "names no file"));
+    }
+    if let Some(absent) = files.iter().find(|f| !f.is_file()) {
+        return Err(DiffusionError::MissingFile {
+            path: absent.clone(),
+        });
+    }
+    Ok(files)
+}
+
 /// Memory-maps a safetensors file as a [`VarBuilder`].
 pub(super) fn mmap_var_builder(
     file: &Path,
@@ -44,6 +78,17 @@ pub(super) fn mmap_var_builder(
     // modified while the bot loads them, which is the mmap contract.
     unsafe { VarBuilder::from_mmaped_safetensors(&[file], dtype, device) }
         .map_err(|e| weights_error(file, e))
+}
+
+/// Memory-maps the shards of one model as a [`VarBuilder`].
+pub(super) fn mmap_var_builder_files(
+    files: &[PathBuf],
+    dtype: DType,
+    device: &Device,
+) -> Result<VarBuilder<'static>> {
+    // SAFETY: as in `mmap_var_builder`.
+    unsafe { VarBuilder::from_mmaped_safetensors(files, dtype, device) }
+        .map_err(|e| weights_error(&files[0], e))
 }
 
 /// Turns a candle loading error into [`DiffusionError::MissingTensor`] when
@@ -82,17 +127,32 @@ pub(super) enum PipelineKind {
         /// all-zero unconditional embedding rather than the encoding of "".
         force_zeros_for_empty_prompt: bool,
     },
+    /// FLUX.1: CLIP's pooled output and T5's hidden states condition a
+    /// rectified-flow transformer (`crate::flux`).
+    Flux,
 }
 
 /// Reads `model_index.json` and rejects pipelines this crate cannot run.
 pub(super) fn check_model_index(path: &Path) -> Result<PipelineKind> {
     let c = JsonConfig::read(path)?;
     let class = c.opt_str("_class_name")?.unwrap_or_default();
+    if class.starts_with("Flux") {
+        if class != "FluxPipeline" {
+            return Err(DiffusionError::Unsupported {
+                file: path.to_path_buf(),
+                reason: format!(
+                    "pipeline `{class}` is not FLUX's text-to-image pipeline (FluxPipeline)"
+                ),
+            });
+        }
+        return Ok(PipelineKind::Flux);
+    }
     if class.contains("StableDiffusion3") || c.has("transformer") {
         return Err(DiffusionError::Unsupported {
             file: path.to_path_buf(),
             reason: format!(
-                "pipeline `{class}` is transformer-based; only SD 1.x/2.x/XL UNets are supported"
+                "pipeline `{class}` is transformer-based; only SD 1.x/2.x/XL and FLUX.1 are \
+                 supported"
             ),
         });
     }

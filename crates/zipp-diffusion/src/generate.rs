@@ -288,7 +288,7 @@ impl DiffusionModel {
 }
 
 /// `[1, 3, H, W]` in [-1, 1] → an RGB image (`clamp(x/2 + 0.5)`, rounded).
-fn to_rgb(decoded: &Tensor, width: u32, height: u32) -> Result<image::RgbImage> {
+pub(crate) fn to_rgb(decoded: &Tensor, width: u32, height: u32) -> Result<image::RgbImage> {
     let img = ((decoded / 2.0)? + 0.5)?.clamp(0f32, 1f32)?;
     let img = (img * 255.0)?.round()?.to_dtype(DType::U8)?;
     let (_, c, h, w) = img.dims4()?;

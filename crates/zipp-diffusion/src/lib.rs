@@ -84,9 +84,11 @@ mod conditioning;
 mod config;
 mod error;
 mod files;
+pub mod flux;
 mod generate;
 mod json;
 pub mod parity;
+mod pipeline;
 mod preview;
 mod rng;
 mod scheduler;
@@ -121,6 +123,8 @@ pub use conditioning::Conditioning;
 use conditioning::TextBranch;
 pub use error::DiffusionError;
 use files::{check_model_index, mmap_var_builder, weights_error, weights_file, PipelineKind};
+pub use flux::{FluxConditioning, FluxModel};
+pub use pipeline::Pipeline;
 pub use preview::LatentPreview;
 use scheduler::{parse_scheduler_config, Plan, SchedulerSpec};
 pub use unet::AddedConditioning;
@@ -273,6 +277,9 @@ pub struct LoadOptions {
     /// (`madebyollin/sdxl-vae-fp16-fix`, an `AutoencoderKL`). Its latent
     /// channels and scale must match the model's.
     pub vae: Option<std::path::PathBuf>,
+    /// FLUX only: a transformer to use instead of the folder's `transformer/`: Black Forest
+    /// Labs' single `.safetensors` file or a quantized `.gguf` of it.
+    pub transformer: Option<std::path::PathBuf>,
 }
 
 /// A loaded autoencoder and what the pipeline needs to know about it.
@@ -332,7 +339,14 @@ impl DiffusionModel {
 
     /// Like [`Self::load`], with attention chunked to `budget`.
     pub fn load_with_budget(dir: &Path, device: &Device, budget: AttentionBudget) -> Result<Self> {
-        Self::load_with(dir, device, &LoadOptions { budget, vae: None })
+        Self::load_with(
+            dir,
+            device,
+            &LoadOptions {
+                budget,
+                ..LoadOptions::default()
+            },
+        )
     }
 
     /// Like [`Self::load`], with [`LoadOptions`] (attention budget, another
@@ -346,7 +360,21 @@ impl DiffusionModel {
         let scheduler =
             parse_scheduler_config(&dir.join("scheduler").join("scheduler_config.json"))?;
 
+        if options.transformer.is_some() {
+            return Err(DiffusionError::InvalidParams(
+                "a `transformer` file replaces a FLUX model's transformer; Stable Diffusion has \
+                 a UNet"
+                    .to_string(),
+            ));
+        }
         let branches: &[(&str, &str)] = match kind {
+            PipelineKind::Flux => {
+                return Err(DiffusionError::Unsupported {
+                    file: dir.join("model_index.json"),
+                    reason: "a FLUX pipeline: load it with `Pipeline::load_with` or `FluxModel`"
+                        .to_string(),
+                })
+            }
             PipelineKind::StableDiffusion => &[("text_encoder", "tokenizer")],
             PipelineKind::StableDiffusionXl { .. } => &[
                 ("text_encoder", "tokenizer"),
@@ -403,7 +431,7 @@ impl DiffusionModel {
                         .to_string(),
                 })
             }
-            (PipelineKind::StableDiffusion, None) => {}
+            (PipelineKind::StableDiffusion, None) | (PipelineKind::Flux, _) => {}
         }
         let vae_dir = options.vae.clone().unwrap_or_else(|| dir.join("vae"));
         let vae_cfg_path = vae_dir.join("config.json");

@@ -130,6 +130,9 @@ pub(crate) struct TextOutputs {
     /// `hidden_states[-2]`: the penultimate layer's output, without the
     /// final layer norm (what SDXL conditions on).
     pub(crate) penultimate: Tensor,
+    /// `pooler_output`: the normed hidden state at the end-of-text token,
+    /// `[batch, hidden]` (what FLUX conditions its `vector_in` on).
+    pub(crate) pooled_hidden: Tensor,
     /// `text_embeds` of a model with a projection: `text_projection` of the
     /// normed hidden state at the end-of-text token, `[batch, projection_dim]`.
     pub(crate) pooled: Option<Tensor>,
@@ -225,27 +228,27 @@ impl ClipTextEncoder {
             xs = self.layer_forward(layer, &penultimate, &mask)?;
         }
         let last = self.final_layer_norm.forward(&xs)?;
+        // transformers (with the legacy `eos_token_id` the SD and FLUX configs keep) pools at
+        // argmax(ids): the first end-of-text token.
+        let rows = ids
+            .to_vec2::<u32>()?
+            .iter()
+            .enumerate()
+            .map(|(b, row)| {
+                let max = row.iter().copied().max().unwrap_or(0);
+                let pos = row.iter().position(|&id| id == max).unwrap_or(0);
+                last.get(b)?.narrow(0, pos, 1)
+            })
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        let pooled_hidden = Tensor::cat(&rows, 0)?;
         let pooled = match &self.projection {
-            Some(projection) => {
-                // transformers (with the legacy `eos_token_id` the SD configs
-                // keep) pools at argmax(ids): the first end-of-text token.
-                let rows = ids
-                    .to_vec2::<u32>()?
-                    .iter()
-                    .enumerate()
-                    .map(|(b, row)| {
-                        let max = row.iter().copied().max().unwrap_or(0);
-                        let pos = row.iter().position(|&id| id == max).unwrap_or(0);
-                        last.get(b)?.narrow(0, pos, 1)
-                    })
-                    .collect::<candle_core::Result<Vec<_>>>()?;
-                Some(projection.forward(&Tensor::cat(&rows, 0)?)?)
-            }
+            Some(projection) => Some(projection.forward(&pooled_hidden)?),
             None => None,
         };
         Ok(TextOutputs {
             last,
             penultimate,
+            pooled_hidden,
             pooled,
         })
     }

@@ -26,7 +26,10 @@ use std::path::Path;
 use candle_core::{DType, Device, IndexOp, Tensor};
 use serde_json::Value;
 
+use crate::files::{check_model_index, PipelineKind};
 use crate::{AddedConditioning, Conditioning, DiffusionError, DiffusionModel};
+
+mod flux;
 
 /// One compared quantity.
 #[derive(Debug, Clone, PartialEq)]
@@ -193,7 +196,6 @@ pub fn check(dir: &Path) -> Result<Report> {
         .map_err(|e| ParityError::Fixture(format!("{}: {e}", json_path.display())))?;
     let tensors = candle_core::safetensors::load(dir.join("parity.safetensors"), &device)?;
     let fx = Fixture { tensors, json };
-    let model = DiffusionModel::load(&dir.join("model"), &device)?;
 
     let case = fx
         .json
@@ -207,6 +209,10 @@ pub fn check(dir: &Path) -> Result<Report> {
         .and_then(Value::as_str)
         .ok_or_else(|| ParityError::Fixture("parity.json has no `prompt`".to_string()))?
         .to_string();
+    if check_model_index(&dir.join("model").join("model_index.json"))? == PipelineKind::Flux {
+        return flux::check(dir, &fx, case, &prompt);
+    }
+    let model = DiffusionModel::load(&dir.join("model"), &device)?;
     let negative = fx
         .json
         .get("negative_prompt")
