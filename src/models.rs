@@ -11,7 +11,7 @@ use figment::providers::Format as _;
 use serde::Deserialize;
 
 /// The diffusers files a Stable Diffusion directory must hold.
-pub const DIFFUSERS_FILES: &[&str] = &[
+const DIFFUSERS_FILES: &[&str] = &[
     "model_index.json",
     "scheduler/scheduler_config.json",
     "text_encoder/config.json",
@@ -20,6 +20,25 @@ pub const DIFFUSERS_FILES: &[&str] = &[
     "tokenizer/merges.txt",
     "unet/config.json",
     "unet/diffusion_pytorch_model.safetensors",
+    "vae/config.json",
+    "vae/diffusion_pytorch_model.safetensors",
+];
+
+/// The files a FLUX.1 directory must hold, each weights file as one `.safetensors` or as the
+/// index of its shards (`.safetensors.index.json`); `transformer/` may be replaced by the entry's
+/// `transformer` file.
+const FLUX_FILES: &[&str] = &[
+    "model_index.json",
+    "scheduler/scheduler_config.json",
+    "text_encoder/config.json",
+    "text_encoder/model.safetensors",
+    "tokenizer/vocab.json",
+    "tokenizer/merges.txt",
+    "text_encoder_2/config.json",
+    "text_encoder_2/model.safetensors",
+    "tokenizer_2/tokenizer.json",
+    "transformer/config.json",
+    "transformer/diffusion_pytorch_model.safetensors",
     "vae/config.json",
     "vae/diffusion_pytorch_model.safetensors",
 ];
@@ -99,6 +118,12 @@ pub struct DiffusionEntry {
     /// fast CPU decoding; the fp16-fix SDXL VAE for F16 on a GPU).
     #[serde(default)]
     pub vae: Option<String>,
+    /// FLUX only: a transformer to run instead of the folder's `transformer/`: Black Forest
+    /// Labs' single `.safetensors` file or a quantized `.gguf` (for smaller GPUs), as a local
+    /// path or `REPO:FILE` on the Hugging Face hub (e.g.
+    /// `city96/FLUX.1-schnell-gguf:flux1-schnell-Q4_K_S.gguf`).
+    #[serde(default)]
+    pub transformer: Option<String>,
 }
 
 fn default_revision() -> String {
@@ -244,6 +269,7 @@ impl Catalog {
                 available: true,
                 deadline_secs: None,
                 vae: None,
+                transformer: None,
             });
         }
         Err(ModelError::Unknown(name.to_owned()))
@@ -267,7 +293,7 @@ impl Catalog {
 pub fn ensure_local(entry: &DiffusionEntry, prefer_fp16: bool) -> Result<PathBuf, ModelError> {
     if let Some(dir) = &entry.path {
         if entry.repo.is_none() || dir.join("model_index.json").is_file() {
-            check_diffusers_dir(dir)?;
+            check_model_dir(dir, entry.transformer.is_some())?;
             return Ok(dir.clone());
         }
     }
@@ -275,7 +301,37 @@ pub fn ensure_local(entry: &DiffusionEntry, prefer_fp16: bool) -> Result<PathBuf
         .repo
         .as_deref()
         .ok_or_else(|| ModelError::Unknown(String::new()))?;
-    download_diffusers(repo, &entry.revision, prefer_fp16)
+    download_diffusers(
+        repo,
+        &entry.revision,
+        prefer_fp16,
+        entry.transformer.is_some(),
+    )
+}
+
+/// The local file of an entry's `transformer` (None when it has none): the file itself, or
+/// `REPO:FILE` downloaded once into the Hugging Face cache, with a progress bar. Blocking.
+pub fn ensure_transformer_local(entry: &DiffusionEntry) -> Result<Option<PathBuf>, ModelError> {
+    let Some(spec) = entry.transformer.as_deref() else {
+        return Ok(None);
+    };
+    let path = Path::new(spec);
+    if path.is_file() {
+        return Ok(Some(path.to_owned()));
+    }
+    match spec.split_once(':') {
+        Some((repo, file)) if repo.split('/').count() == 2 && !repo.starts_with(['.', '/']) => {
+            let hub = hub_repo(repo, "main")?;
+            fetch(&hub, repo, file).map(Some)
+        }
+        _ => Err(ModelError::MissingFile {
+            dir: path.parent().map(Path::to_owned).unwrap_or_default(),
+            file: path
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        }),
+    }
 }
 
 /// The local folder of an entry's `vae` (None when it has none): the folder itself, or a
@@ -360,10 +416,24 @@ pub fn ensure_local_gguf(entry: &LlmEntry) -> Result<PathBuf, ModelError> {
     .map_err(|e| err(format!("{file}: {e}")))
 }
 
-/// Checks that `dir` holds every diffusers file the pipeline reads.
-pub fn check_diffusers_dir(dir: &Path) -> Result<(), ModelError> {
-    for file in DIFFUSERS_FILES {
-        if !dir.join(file).is_file() {
+/// Checks that `dir` holds every diffusers file its pipeline reads (Stable Diffusion's or, when
+/// `model_index.json` names `FluxPipeline`, FLUX's; `transformer/` not when `own_transformer`,
+/// the entry's `transformer` file replacing it).
+pub fn check_model_dir(dir: &Path, own_transformer: bool) -> Result<(), ModelError> {
+    let flux = std::fs::read_to_string(dir.join("model_index.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v["_class_name"].as_str().map(|c| c.starts_with("Flux")))
+        .unwrap_or(false);
+    let files = if flux { FLUX_FILES } else { DIFFUSERS_FILES };
+    for file in files {
+        if own_transformer && file.starts_with("transformer/") {
+            continue;
+        }
+        let sharded = file
+            .strip_suffix(".safetensors")
+            .map(|stem| dir.join(format!("{stem}.safetensors.index.json")));
+        if !dir.join(file).is_file() && !sharded.is_some_and(|i| i.is_file()) {
             return Err(ModelError::MissingFile {
                 dir: dir.to_owned(),
                 file: (*file).to_owned(),
@@ -415,11 +485,18 @@ fn component_files(folder: &str, class: &str) -> (Vec<String>, Vec<String>) {
             .collect::<Vec<_>>()
     };
     match class {
+        // T5's tokenizer is read from its tokenizer.json (FLUX's tokenizer_2).
+        c if c.starts_with("T5Tokenizer") => (
+            f(&["tokenizer.json"]),
+            f(&["special_tokens_map.json", "tokenizer_config.json"]),
+        ),
         c if c.contains("Tokenizer") => (
             f(&["vocab.json", "merges.txt"]),
             f(&["special_tokens_map.json", "tokenizer_config.json"]),
         ),
-        c if c.starts_with("CLIPText") => (f(&["config.json", "model.safetensors"]), vec![]),
+        c if c.starts_with("CLIPText") || c.starts_with("T5Encoder") => {
+            (f(&["config.json", "model.safetensors"]), vec![])
+        }
         c if c.contains("Scheduler") => (f(&["scheduler_config.json"]), vec![]),
         _ => (
             f(&["config.json", "diffusion_pytorch_model.safetensors"]),
@@ -435,6 +512,7 @@ fn download_diffusers(
     repo: &str,
     revision: &str,
     prefer_fp16: bool,
+    own_transformer: bool,
 ) -> Result<PathBuf, ModelError> {
     let hub = hub_repo(repo, revision)?;
     let index = fetch(&hub, repo, "model_index.json")?;
@@ -455,6 +533,7 @@ fn download_diffusers(
         "text_encoder_2",
         "tokenizer",
         "tokenizer_2",
+        "transformer",
         "unet",
         "vae",
     ];
@@ -462,7 +541,7 @@ fn download_diffusers(
         let Some(class) = spec.get(1).and_then(serde_json::Value::as_str) else {
             continue; // `_class_name`, `_diffusers_version`, null components
         };
-        if !USED.contains(&folder.as_str()) {
+        if !USED.contains(&folder.as_str()) || (own_transformer && folder == "transformer") {
             continue;
         }
         let (required, optional) = component_files(folder, class);
@@ -472,7 +551,14 @@ fn download_diffusers(
             if prefer_fp16 && denoiser && half != *file && fetch(&hub, repo, &half).is_ok() {
                 continue;
             }
-            fetch(&hub, repo, file)?;
+            match fetch(&hub, repo, file) {
+                Ok(_) => {}
+                // FLUX's transformer and T5 are sharded: the index names the shards.
+                Err(missing) => match file.strip_suffix(".safetensors") {
+                    Some(stem) => fetch_shards(&hub, repo, folder, stem).map_err(|_| missing)?,
+                    None => return Err(missing),
+                },
+            }
         }
         for file in &optional {
             if let Err(e) = fetch(&hub, repo, file) {
@@ -484,6 +570,35 @@ fn download_diffusers(
         .parent()
         .map(Path::to_owned)
         .ok_or_else(|| err("unexpected cache layout".to_owned()))
+}
+
+/// Fetches `<stem>.safetensors.index.json` and every shard its `weight_map` names.
+fn fetch_shards(
+    hub: &hf_hub::api::sync::ApiRepo,
+    repo: &str,
+    folder: &str,
+    stem: &str,
+) -> Result<(), ModelError> {
+    let index = fetch(hub, repo, &format!("{stem}.safetensors.index.json"))?;
+    let text = std::fs::read_to_string(&index).map_err(|e| ModelError::Download {
+        repo: repo.to_owned(),
+        reason: format!("{}: {e}", index.display()),
+    })?;
+    let parsed: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| ModelError::Download {
+            repo: repo.to_owned(),
+            reason: format!("{stem}.safetensors.index.json: {e}"),
+        })?;
+    let mut shards: Vec<&str> = parsed["weight_map"]
+        .as_object()
+        .map(|m| m.values().filter_map(serde_json::Value::as_str).collect())
+        .unwrap_or_default();
+    shards.sort_unstable();
+    shards.dedup();
+    for shard in shards {
+        fetch(hub, repo, &format!("{folder}/{shard}"))?;
+    }
+    Ok(())
 }
 
 /// The local folder of `model`: itself when it is a folder, else a Hugging Face repo id
@@ -608,6 +723,7 @@ mod tests {
                 available: false,
                 deadline_secs: None,
                 vae: None,
+                transformer: None,
             },
         );
         assert!(matches!(
@@ -626,5 +742,37 @@ mod tests {
             .expect("a directory with model_index.json is a model");
         let err = ensure_local(&entry, false).unwrap_err().to_string();
         assert!(err.contains("scheduler/scheduler_config.json"), "{err}");
+    }
+
+    /// A FLUX folder is checked against FLUX's files: sharded weights count through their
+    /// index, and an entry's own transformer file stands in for `transformer/`.
+    #[test]
+    fn flux_folders_are_checked_for_their_own_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        std::fs::write(
+            d.join("model_index.json"),
+            r#"{"_class_name": "FluxPipeline"}"#,
+        )
+        .expect("write");
+        for file in FLUX_FILES.iter().filter(|f| **f != "model_index.json") {
+            let path = d.join(file);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            let sharded = *file == "text_encoder_2/model.safetensors";
+            let path = if sharded {
+                d.join("text_encoder_2/model.safetensors.index.json")
+            } else {
+                path
+            };
+            std::fs::write(path, "{}").expect("write");
+        }
+        check_model_dir(d, false).expect("complete, T5 sharded");
+        std::fs::remove_file(d.join("tokenizer_2/tokenizer.json")).expect("rm");
+        let err = check_model_dir(d, false).unwrap_err().to_string();
+        assert!(err.contains("tokenizer_2/tokenizer.json"), "{err}");
+        std::fs::write(d.join("tokenizer_2/tokenizer.json"), "{}").expect("write");
+        std::fs::remove_dir_all(d.join("transformer")).expect("rm");
+        assert!(check_model_dir(d, false).is_err());
+        check_model_dir(d, true).expect("the entry's transformer file replaces the folder");
     }
 }

@@ -1,21 +1,21 @@
 //! The production [`Renderer`]: catalog lookup → local weights (downloaded once when needed) →
-//! a loaded [`DiffusionModel`] kept in memory → one image.
+//! a loaded [`Pipeline`] (Stable Diffusion or FLUX.1) kept in memory → one image.
 
 use std::sync::{Arc, Mutex};
 
 use super::{Preview, Progress, RenderError, RenderSpec, Renderer};
 use crate::models::{self, Catalog, ModelError};
-use zipp_diffusion::{DiffusionError, DiffusionModel, GenerateParams};
+use zipp_diffusion::{DiffusionError, GenerateParams, Pipeline};
 
 /// Loaded models stay in memory; more than this many are evicted (oldest first) because each
 /// SD-class model takes several GiB.
 const MAX_LOADED_MODELS: usize = 2;
 
-/// Renders with candle's Stable Diffusion pipeline.
+/// Renders with our candle pipelines (Stable Diffusion 1.x/2.x/XL, FLUX.1).
 pub struct DiffusionRenderer {
     catalog: Catalog,
     device: candle_core::Device,
-    loaded: Mutex<Vec<(String, Arc<DiffusionModel>)>>,
+    loaded: Mutex<Vec<(String, Arc<Pipeline>)>>,
     /// Jobs whose estimated peak memory exceeds this are refused (None: no check).
     max_memory: Option<u64>,
     /// Why the last load of each model failed (cleared when one succeeds): readiness.
@@ -43,10 +43,7 @@ impl DiffusionRenderer {
         }
     }
 
-    fn model(
-        &self,
-        name: &str,
-    ) -> Result<(Arc<DiffusionModel>, models::DiffusionEntry), RenderError> {
+    fn model(&self, name: &str) -> Result<(Arc<Pipeline>, models::DiffusionEntry), RenderError> {
         let loaded = self.load(name);
         let mut failures = self
             .load_failures
@@ -59,10 +56,7 @@ impl DiffusionRenderer {
         loaded
     }
 
-    fn load(
-        &self,
-        name: &str,
-    ) -> Result<(Arc<DiffusionModel>, models::DiffusionEntry), RenderError> {
+    fn load(&self, name: &str) -> Result<(Arc<Pipeline>, models::DiffusionEntry), RenderError> {
         let entry = self.catalog.diffusion(name).map_err(model_error)?;
         // The lock is held while loading so two jobs never load the same model twice; this runs
         // on a blocking thread, never on the async runtime.
@@ -75,12 +69,14 @@ impl DiffusionRenderer {
         }
         let dir = models::ensure_local(&entry, !self.device.is_cpu()).map_err(model_error)?;
         let vae = models::ensure_vae_local(&entry).map_err(model_error)?;
+        let transformer = models::ensure_transformer_local(&entry).map_err(model_error)?;
         let started = std::time::Instant::now();
         let options = zipp_diffusion::LoadOptions {
             vae,
+            transformer,
             ..Default::default()
         };
-        let model = DiffusionModel::load_with(&dir, &self.device, &options).map_err(|e| {
+        let model = Pipeline::load_with(&dir, &self.device, &options).map_err(|e| {
             RenderError::permanent(
                 "render-error-model-unavailable",
                 format!("loading {name} from {}: {e}", dir.display()),
@@ -144,8 +140,8 @@ impl Renderer for DiffusionRenderer {
             }),
         };
         if let Some(limit) = self.max_memory {
-            let batch = if params.guidance_scale > 1.0 { 2 } else { 1 };
-            let need = model.estimate_peak_bytes(params.width, params.height, batch);
+            let need =
+                model.estimate_peak_bytes(params.width, params.height, params.guidance_scale);
             if need > limit {
                 return Err(RenderError::permanent(
                     "render-error-too-large",
@@ -184,7 +180,7 @@ impl Renderer for DiffusionRenderer {
     fn ready(&self, model: &str) -> Result<(), String> {
         let entry = self.catalog.diffusion(model).map_err(|e| e.to_string())?;
         if let (Some(dir), None) = (&entry.path, &entry.repo) {
-            models::check_diffusers_dir(dir).map_err(|e| e.to_string())?;
+            models::check_model_dir(dir, entry.transformer.is_some()).map_err(|e| e.to_string())?;
         }
         let failures = self
             .load_failures

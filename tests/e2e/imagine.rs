@@ -287,7 +287,7 @@ async fn image_respects_the_attachment_size_limit() {
 }
 
 /// Waits for the "Sorry…" edit of the deferral of `token` and returns its text.
-async fn failure_notice(fake: &fake_discord::FakeDiscord, token: &str) -> String {
+pub(crate) async fn failure_notice(fake: &fake_discord::FakeDiscord, token: &str) -> String {
     let original = format!(
         "{}/messages/@original",
         webhook_path(fake.config().app_id, token)

@@ -24,6 +24,7 @@ mod deploy;
 mod durability;
 mod duties;
 mod erasure;
+mod flux;
 mod grid;
 mod imagine;
 mod ingest;

@@ -1,5 +1,7 @@
 //! Text-to-image (and image-to-image) generation with Stable Diffusion 1.x,
-//! 2.x and XL on candle, matching Hugging Face diffusers stage by stage.
+//! 2.x and XL, and FLUX.1 ([`flux`]), on candle, matching Hugging Face
+//! diffusers stage by stage. [`Pipeline::load_with`] picks the family from
+//! the folder's `model_index.json`.
 //!
 //! [`DiffusionModel::load`] reads a model directory in the Hugging Face
 //! **diffusers layout** and builds every network from its `config.json`, so the

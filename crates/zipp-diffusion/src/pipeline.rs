@@ -13,19 +13,21 @@ use crate::{DiffusionModel, FluxModel, GenerateParams, LoadOptions, Result};
 #[derive(Debug)]
 pub enum Pipeline {
     /// Stable Diffusion 1.x, 2.x, XL (and Turbo).
-    StableDiffusion(DiffusionModel),
+    StableDiffusion(Box<DiffusionModel>),
     /// FLUX.1 schnell or dev.
-    Flux(FluxModel),
+    Flux(Box<FluxModel>),
 }
 
 impl Pipeline {
     /// Loads the diffusers folder `dir`, whichever family its `model_index.json` names.
     pub fn load_with(dir: &Path, device: &Device, options: &LoadOptions) -> Result<Self> {
         match check_model_index(&dir.join("model_index.json"))? {
-            PipelineKind::Flux => Ok(Self::Flux(FluxModel::load_with(dir, device, options)?)),
-            _ => Ok(Self::StableDiffusion(DiffusionModel::load_with(
+            PipelineKind::Flux => Ok(Self::Flux(Box::new(FluxModel::load_with(
                 dir, device, options,
-            )?)),
+            )?))),
+            _ => Ok(Self::StableDiffusion(Box::new(DiffusionModel::load_with(
+                dir, device, options,
+            )?))),
         }
     }
 

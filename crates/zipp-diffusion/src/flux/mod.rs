@@ -44,8 +44,8 @@ use text::T5Branch;
 
 /// The transformer, full precision or quantized.
 enum Transformer {
-    Full(cflux::model::Flux),
-    Quantized(cflux::quantized_model::Flux),
+    Full(Box<cflux::model::Flux>),
+    Quantized(Box<cflux::quantized_model::Flux>),
 }
 
 impl Transformer {
@@ -244,7 +244,7 @@ impl FluxModel {
                 let model = cflux::model::Flux::new(&config, vb)
                     .map_err(|e| weights_error(&files[0], e))?;
                 let bytes = files.iter().map(|f| crate::loaded_bytes(f, dtype)).sum();
-                (Transformer::Full(model), config, bytes)
+                (Transformer::Full(Box::new(model)), config, bytes)
             }
             Some(file) => {
                 let axes = folder_config.map(|c| c.axes_dim);
@@ -543,7 +543,7 @@ fn load_single_file(
         let config = weights::infer_config(file, &shape, axes)?;
         let model =
             cflux::quantized_model::Flux::new(&config, vb).map_err(|e| weights_error(file, e))?;
-        return Ok((Transformer::Quantized(model), config, bytes));
+        return Ok((Transformer::Quantized(Box::new(model)), config, bytes));
     }
     // SAFETY: as for every weights file (see `files::mmap_var_builder`).
     let st = unsafe { candle_core::safetensors::MmapedSafetensors::new(file) }
@@ -571,7 +571,7 @@ fn load_single_file(
         .map(|t| t.dtype().size_in_bytes() as u64)
         .unwrap_or(2);
     Ok((
-        Transformer::Full(model),
+        Transformer::Full(Box::new(model)),
         config,
         bytes / stored * dtype.size_in_bytes() as u64,
     ))

@@ -77,7 +77,7 @@ fn params(width: u32, height: u32, steps: u32) -> GenerateParams {
 
 fn load(dir: &Path, options: &LoadOptions) -> FluxModel {
     match Pipeline::load_with(dir, &Device::Cpu, options).unwrap() {
-        Pipeline::Flux(m) => m,
+        Pipeline::Flux(m) => *m,
         other => panic!("expected a FLUX pipeline, got {other:?}"),
     }
 }
