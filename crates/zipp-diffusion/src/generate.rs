@@ -94,12 +94,100 @@ impl DiffusionModel {
             latents,
             &cond,
             params.guidance_scale,
-            &mut rng,
+            std::slice::from_mut(&mut rng),
             progress,
             &mut observe,
         )?;
         let decoded = self.decode_latents(&latents)?;
         to_rgb(&decoded, params.width, params.height)
+    }
+
+    /// Renders several text-to-image images in one batch (one UNet call per step for all of
+    /// them): each its own prompt, negative prompt and seed, all of one size, step count and
+    /// guidance scale. Each image equals the one [`Self::generate_cancellable`] renders for
+    /// its parameters (up to the rounding of batched matrix products).
+    pub fn generate_batch(
+        &self,
+        params: &[GenerateParams],
+        progress: &mut dyn FnMut(u32, u32) -> bool,
+    ) -> Result<Vec<image::RgbImage>> {
+        let Some(first) = params.first() else {
+            return Ok(Vec::new());
+        };
+        if params.len() == 1 {
+            return Ok(vec![self.generate_cancellable(first, progress)?]);
+        }
+        for p in params {
+            self.validate(p)?;
+            let same = (p.width, p.height, p.steps) == (first.width, first.height, first.steps)
+                && p.guidance_scale == first.guidance_scale;
+            if !same || p.init_image.is_some() {
+                return Err(DiffusionError::InvalidParams(
+                    "a batch renders text-to-image images of one size, step count and guidance \
+                     scale"
+                        .to_string(),
+                ));
+            }
+        }
+        let guided = first.guidance_scale > 1.0;
+        let conds = params
+            .iter()
+            .map(|p| {
+                let negative = Some(p.negative_prompt.as_str()).filter(|n| !n.trim().is_empty());
+                self.encode_prompt(&p.prompt, negative, guided, p.width, p.height)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let halves = if guided { 2 } else { 1 };
+        let stack = |part: &dyn Fn(&Conditioning) -> Option<Tensor>| -> Result<Option<Tensor>> {
+            let mut rows = Vec::with_capacity(conds.len() * halves);
+            for half in 0..halves {
+                for c in &conds {
+                    match part(c) {
+                        Some(t) => rows.push(t.i(half..half + 1)?),
+                        None => return Ok(None),
+                    }
+                }
+            }
+            Ok(Some(Tensor::cat(&rows, 0)?))
+        };
+        let context = stack(&|c| Some(c.context.clone()))?
+            .ok_or_else(|| DiffusionError::InvalidParams("no conditioning".to_string()))?;
+        let added = match (
+            stack(&|c| c.added.as_ref().map(|a| a.text_embeds.clone()))?,
+            stack(&|c| c.added.as_ref().map(|a| a.time_ids.clone()))?,
+        ) {
+            (Some(text_embeds), Some(time_ids)) => Some(crate::AddedConditioning {
+                text_embeds,
+                time_ids,
+            }),
+            _ => None,
+        };
+        let cond = Conditioning { context, added };
+        let schedule = self.schedule(first.steps)?;
+        let (h, w) = (
+            (first.height / self.vae_scale) as usize,
+            (first.width / self.vae_scale) as usize,
+        );
+        let mut rngs: Vec<SeededRng> = params.iter().map(|p| SeededRng::new(p.seed)).collect();
+        let noise = rngs
+            .iter_mut()
+            .map(|rng| rng.normal_tensor((1, self.latent_channels, h, w), &self.device))
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        let latents = (Tensor::cat(&noise, 0)? * schedule.plan.init_noise_sigma)?;
+        let latents = self.denoise(
+            &schedule,
+            0,
+            latents,
+            &cond,
+            first.guidance_scale,
+            &mut rngs,
+            progress,
+            &mut |_, _, _| Ok(()),
+        )?;
+        let decoded = self.decode_latents(&latents)?;
+        (0..params.len())
+            .map(|j| to_rgb(&decoded.i(j..j + 1)?, first.width, first.height))
+            .collect()
     }
 
     /// Denoising from step `first` (0 for text-to-image, where `start` is
@@ -122,7 +210,7 @@ impl DiffusionModel {
             start,
             cond,
             guidance_scale,
-            &mut rng,
+            std::slice::from_mut(&mut rng),
             &mut |_, _| true,
             &mut |_, _, _| Ok(()),
         )
@@ -138,11 +226,14 @@ impl DiffusionModel {
         mut latents: Tensor,
         cond: &Conditioning,
         guidance_scale: f64,
-        rng: &mut SeededRng,
+        rngs: &mut [SeededRng],
         progress: &mut dyn FnMut(u32, u32) -> bool,
         observe: &mut dyn FnMut(u32, u32, &Tensor) -> Result<()>,
     ) -> Result<Tensor> {
-        let guided = cond.context.dim(0)? == 2;
+        // `n` images at once; with guidance the UNet sees all their unconditional halves, then
+        // all their conditional ones.
+        let n = latents.dim(0)?;
+        let guided = cond.context.dim(0)? == 2 * n;
         let steps = &schedule.plan.timesteps[first..];
         let total = u32::try_from(steps.len()).unwrap_or(u32::MAX);
         for (k, &t) in steps.iter().enumerate() {
@@ -155,15 +246,33 @@ impl DiffusionModel {
             let model_in = schedule.plan.scale_model_input(&model_in, i)?;
             let out = self.predict(&model_in, t, cond)?;
             let out = if guided {
-                let uncond = out.i(0..1)?;
-                let text = out.i(1..2)?;
+                let uncond = out.i(0..n)?;
+                let text = out.i(n..2 * n)?;
                 (&uncond + ((text - &uncond)? * guidance_scale)?)?
             } else {
                 out
             };
-            latents = self
-                .scheduler
-                .step(&schedule.plan, i, &out, &latents, rng)?;
+            // Each image steps with its own generator (ancestral samplers draw step noise), so
+            // an image of a batch is the image rendered alone.
+            latents = if n == 1 {
+                self.scheduler
+                    .step(&schedule.plan, i, &out, &latents, &mut rngs[0])?
+            } else {
+                let stepped = rngs
+                    .iter_mut()
+                    .enumerate()
+                    .map(|(j, rng)| {
+                        self.scheduler.step(
+                            &schedule.plan,
+                            i,
+                            &out.i(j..j + 1)?,
+                            &latents.i(j..j + 1)?,
+                            rng,
+                        )
+                    })
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                Tensor::cat(&stepped, 0)?
+            };
             let done = u32::try_from(k + 1).unwrap_or(total);
             observe(done, total, &latents)?;
             if !progress(done, total) {

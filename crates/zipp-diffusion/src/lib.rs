@@ -114,6 +114,8 @@ pub fn aspect_size(native: (u32, u32), ratio: (u32, u32), latent_factor: u32) ->
 }
 
 #[cfg(test)]
+mod batch_tests;
+#[cfg(test)]
 mod tests;
 mod text_encoder;
 pub mod tiny;

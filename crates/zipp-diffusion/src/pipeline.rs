@@ -59,6 +59,19 @@ impl Pipeline {
         }
     }
 
+    /// Renders several text-to-image images of one size, step count and guidance scale in one
+    /// batch (see [`DiffusionModel::generate_batch`]).
+    pub fn generate_batch(
+        &self,
+        params: &[GenerateParams],
+        progress: &mut dyn FnMut(u32, u32) -> bool,
+    ) -> Result<Vec<image::RgbImage>> {
+        match self {
+            Self::StableDiffusion(m) => m.generate_batch(params, progress),
+            Self::Flux(m) => m.generate_batch(params, progress),
+        }
+    }
+
     /// Renders one image: see [`DiffusionModel::generate_previewed`] (FLUX sends no previews).
     pub fn generate_previewed(
         &self,

@@ -30,22 +30,20 @@ mod schedule;
 mod text;
 pub(crate) mod weights;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
 use candle_transformers::models::flux::{self as cflux, model::Config, WithForward};
 
 use crate::conditioning::TextBranch;
-use crate::files::{
-    check_model_index, mmap_var_builder_files, weights_error, weights_files, PipelineKind,
-};
+use crate::files::{check_model_index, weights_error, weights_files, PipelineKind};
 use crate::json::JsonConfig;
 use crate::{vae, DiffusionError, GenerateParams, LoadOptions, Result, SeededRng, MAX_SIDE};
 use schedule::FlowMatch;
 use text::T5Branch;
 
 /// The transformer, full precision or quantized.
-enum Transformer {
+pub(crate) enum Transformer {
     Full(Box<cflux::model::Flux>),
     Quantized(Box<cflux::quantized_model::Flux>),
 }
@@ -176,7 +174,7 @@ impl FluxModel {
             }
             Some(file) => {
                 let axes = folder_config.map(|c| c.axes_dim);
-                load_single_file(file, dtype, device, axes)?
+                weights::load_single_file(file, dtype, device, axes)?
             }
         };
         if let Some(file) = &options.transformer {
@@ -276,7 +274,8 @@ impl FluxModel {
         Ok(Tensor::from_vec(ids, (h / 2 * w / 2, 3), &self.device)?)
     }
 
-    /// The transformer's velocity for packed latents `[1, seq, C·4]` at `sigma` (F32 in/out).
+    /// The transformer's velocity for packed latents `[b, seq, C·4]` at `sigma` (F32 in/out;
+    /// `cond` holds `b` prompts).
     pub fn predict(
         &self,
         packed: &Tensor,
@@ -285,13 +284,17 @@ impl FluxModel {
         cond: &FluxConditioning,
         guidance: f64,
     ) -> Result<Tensor> {
-        let txt_len = cond.t5.dim(1)?;
-        let txt_ids = Tensor::zeros((1, txt_len, 3), self.dtype, &self.device)?;
-        let t = Tensor::full(sigma as f32, 1, &self.device)?.to_dtype(self.dtype)?;
-        let g = Tensor::full(guidance as f32, 1, &self.device)?.to_dtype(self.dtype)?;
+        let (b, txt_len, _) = cond.t5.dims3()?;
+        let txt_ids = Tensor::zeros((b, txt_len, 3), self.dtype, &self.device)?;
+        let t = Tensor::full(sigma as f32, b, &self.device)?.to_dtype(self.dtype)?;
+        let g = Tensor::full(guidance as f32, b, &self.device)?.to_dtype(self.dtype)?;
+        let img_ids = image_ids
+            .unsqueeze(0)?
+            .repeat((b, 1, 1))?
+            .to_dtype(self.dtype)?;
         let out = self.transformer.forward(
             &packed.to_dtype(self.dtype)?,
-            &image_ids.unsqueeze(0)?.to_dtype(self.dtype)?,
+            &img_ids,
             &cond.t5.to_dtype(self.dtype)?,
             &txt_ids,
             &t,
@@ -299,6 +302,64 @@ impl FluxModel {
             self.config.guidance_embed.then_some(&g),
         )?;
         Ok(out.to_dtype(DType::F32)?)
+    }
+
+    /// Several text-to-image renders in one batch (one transformer call per step for all):
+    /// each its own prompt and seed, all of one size and step count.
+    pub fn generate_batch(
+        &self,
+        params: &[GenerateParams],
+        progress: &mut dyn FnMut(u32, u32) -> bool,
+    ) -> Result<Vec<image::RgbImage>> {
+        let Some(first) = params.first() else {
+            return Ok(Vec::new());
+        };
+        for p in params {
+            self.validate(p)?;
+            let same = (p.width, p.height, p.steps) == (first.width, first.height, first.steps)
+                && p.guidance_scale == first.guidance_scale;
+            if !same || p.init_image.is_some() {
+                return Err(DiffusionError::InvalidParams(
+                    "a batch renders text-to-image images of one size, step count and guidance \
+                     scale"
+                        .to_string(),
+                ));
+            }
+        }
+        let conds = params
+            .iter()
+            .map(|p| self.encode_prompt(&p.prompt))
+            .collect::<Result<Vec<_>>>()?;
+        let cond = FluxConditioning {
+            t5: Tensor::cat(&conds.iter().map(|c| &c.t5).collect::<Vec<_>>(), 0)?,
+            pooled: Tensor::cat(&conds.iter().map(|c| &c.pooled).collect::<Vec<_>>(), 0)?,
+        };
+        let (h, w) = (
+            (first.height / self.vae_scale) as usize,
+            (first.width / self.vae_scale) as usize,
+        );
+        let noise = params
+            .iter()
+            .map(|p| {
+                SeededRng::new(p.seed).normal_tensor((1, self.latent_channels, h, w), &self.device)
+            })
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        let mut latents = pack(&Tensor::cat(&noise, 0)?)?;
+        let sigmas = self.sigmas(first.steps, first.width, first.height);
+        let image_ids = self.image_ids(h, w)?;
+        let total = u32::try_from(sigmas.len() - 1).unwrap_or(u32::MAX);
+        for i in 0..sigmas.len() - 1 {
+            let v = self.predict(&latents, &image_ids, sigmas[i], &cond, first.guidance_scale)?;
+            latents = (latents + (v * (sigmas[i + 1] - sigmas[i]))?)?;
+            let done = u32::try_from(i + 1).unwrap_or(total);
+            if !progress(done, total) {
+                return Err(DiffusionError::Cancelled { done, total });
+            }
+        }
+        let decoded = self.decode_packed(&latents, first.width, first.height)?;
+        (0..params.len())
+            .map(|j| crate::generate::to_rgb(&decoded.narrow(0, j, 1)?, first.width, first.height))
+            .collect()
     }
 
     /// The VAE decode of packed final latents for a `width`×`height` image: `[1, 3, H, W]`
@@ -438,71 +499,6 @@ impl FluxModel {
         }
         Ok(())
     }
-}
-
-/// BFL's single file or a GGUF, with the architecture read off its tensors.
-fn load_single_file(
-    file: &Path,
-    dtype: DType,
-    device: &Device,
-    axes: Option<Vec<usize>>,
-) -> Result<(Transformer, Config, u64)> {
-    if !file.is_file() {
-        return Err(DiffusionError::MissingFile {
-            path: file.to_path_buf(),
-        });
-    }
-    let bytes = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
-    let is_gguf = file
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("gguf"));
-    if is_gguf {
-        let vb = candle_transformers::quantized_var_builder::VarBuilder::from_gguf(file, device)
-            .map_err(|e| weights_error(file, e))?;
-        let shape = |name: &str| {
-            vb.contains_key(name)
-                .then(|| {
-                    vb.get_no_shape(name)
-                        .ok()
-                        .map(|t| t.shape().dims().to_vec())
-                })
-                .flatten()
-        };
-        let config = weights::infer_config(file, &shape, axes)?;
-        let model =
-            cflux::quantized_model::Flux::new(&config, vb).map_err(|e| weights_error(file, e))?;
-        return Ok((Transformer::Quantized(Box::new(model)), config, bytes));
-    }
-    // SAFETY: as for every weights file (see `files::mmap_var_builder`).
-    let st = unsafe { candle_core::safetensors::MmapedSafetensors::new(file) }
-        .map_err(|e| weights_error(file, e))?;
-    // ComfyUI's all-in-one files keep the transformer under `model.diffusion_model.`.
-    let prefix = if st.get("img_in.weight").is_ok() {
-        ""
-    } else {
-        "model.diffusion_model."
-    };
-    let shape = |name: &str| {
-        st.get(&format!("{prefix}{name}"))
-            .ok()
-            .map(|v| v.shape().to_vec())
-    };
-    let config = weights::infer_config(file, &shape, axes)?;
-    let files = [PathBuf::from(file)];
-    let mut vb = mmap_var_builder_files(&files, dtype, device)?;
-    if !prefix.is_empty() {
-        vb = vb.pp("model.diffusion_model");
-    }
-    let model = cflux::model::Flux::new(&config, vb).map_err(|e| weights_error(file, e))?;
-    let stored = st
-        .load(&format!("{prefix}img_in.weight"), &Device::Cpu)
-        .map(|t| t.dtype().size_in_bytes() as u64)
-        .unwrap_or(2);
-    Ok((
-        Transformer::Full(Box::new(model)),
-        config,
-        bytes / stored * dtype.size_in_bytes() as u64,
-    ))
 }
 
 /// `[b, c, h, w]` → `[b, h/2·w/2, c·4]` (2×2 patches, channels outermost in a patch).

@@ -13,11 +13,12 @@
 //! For the last two the architecture is read off the tensors' shapes.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
-use candle_transformers::models::flux::model::Config;
+use candle_transformers::models::flux::{self as cflux, model::Config};
 
+use crate::files::{mmap_var_builder_files, weights_error};
 use crate::json::JsonConfig;
 use crate::{DiffusionError, Result};
 
@@ -142,6 +143,75 @@ pub(crate) fn infer_config(
         qkv_bias: shape("double_blocks.0.img_attn.qkv.bias").is_some(),
         guidance_embed: shape("guidance_in.in_layer.weight").is_some(),
     })
+}
+
+/// BFL's single file or a GGUF, with the architecture read off its tensors.
+pub(crate) fn load_single_file(
+    file: &Path,
+    dtype: DType,
+    device: &Device,
+    axes: Option<Vec<usize>>,
+) -> Result<(super::Transformer, Config, u64)> {
+    if !file.is_file() {
+        return Err(DiffusionError::MissingFile {
+            path: file.to_path_buf(),
+        });
+    }
+    let bytes = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+    let is_gguf = file
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gguf"));
+    if is_gguf {
+        let vb = candle_transformers::quantized_var_builder::VarBuilder::from_gguf(file, device)
+            .map_err(|e| weights_error(file, e))?;
+        let shape = |name: &str| {
+            vb.contains_key(name)
+                .then(|| {
+                    vb.get_no_shape(name)
+                        .ok()
+                        .map(|t| t.shape().dims().to_vec())
+                })
+                .flatten()
+        };
+        let config = infer_config(file, &shape, axes)?;
+        let model =
+            cflux::quantized_model::Flux::new(&config, vb).map_err(|e| weights_error(file, e))?;
+        return Ok((
+            super::Transformer::Quantized(Box::new(model)),
+            config,
+            bytes,
+        ));
+    }
+    // SAFETY: as for every weights file (see `files::mmap_var_builder`).
+    let st = unsafe { candle_core::safetensors::MmapedSafetensors::new(file) }
+        .map_err(|e| weights_error(file, e))?;
+    // ComfyUI's all-in-one files keep the transformer under `model.diffusion_model.`.
+    let prefix = if st.get("img_in.weight").is_ok() {
+        ""
+    } else {
+        "model.diffusion_model."
+    };
+    let shape = |name: &str| {
+        st.get(&format!("{prefix}{name}"))
+            .ok()
+            .map(|v| v.shape().to_vec())
+    };
+    let config = infer_config(file, &shape, axes)?;
+    let files = [PathBuf::from(file)];
+    let mut vb = mmap_var_builder_files(&files, dtype, device)?;
+    if !prefix.is_empty() {
+        vb = vb.pp("model.diffusion_model");
+    }
+    let model = cflux::model::Flux::new(&config, vb).map_err(|e| weights_error(file, e))?;
+    let stored = st
+        .load(&format!("{prefix}img_in.weight"), &Device::Cpu)
+        .map(|t| t.dtype().size_in_bytes() as u64)
+        .unwrap_or(2);
+    Ok((
+        super::Transformer::Full(Box::new(model)),
+        config,
+        bytes / stored * dtype.size_in_bytes() as u64,
+    ))
 }
 
 /// Where one diffusers tensor goes in BFL's layout.
