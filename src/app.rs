@@ -152,11 +152,14 @@ impl App {
         if options.workers > 0 {
             let renderer: Arc<dyn Renderer> = match options.renderer {
                 Some(renderer) => renderer,
-                None => Arc::new(DiffusionRenderer::new(
-                    (*catalog).clone(),
-                    device(&config)?,
-                    config.render.max_memory_bytes(),
-                )),
+                None => Arc::new(
+                    DiffusionRenderer::new(
+                        (*catalog).clone(),
+                        device(&config)?,
+                        config.render.max_memory_bytes(),
+                    )
+                    .with_max_batch(config.render.max_batch_images()),
+                ),
             };
             // A worker is ready when the models it renders can be loaded: those of
             // `render.models`, else the default one.

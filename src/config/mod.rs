@@ -279,6 +279,11 @@ pub struct RenderConfig {
     /// A live preview every this many denoising steps (a small image projected from the
     /// latents, no VAE decode), attached to the progress edits; 0: none.
     pub preview_every: u32,
+    /// The most images of one job (a grid of `/imagine count:4`) rendered in one batch, one
+    /// denoiser call per step for all of them; fewer when a batch would not fit in
+    /// `max_memory_gib`. 0: 4 on a GPU, 1 on a CPU (where a batch is no faster per image).
+    /// Batched grids get no live previews.
+    pub max_batch: u32,
 }
 
 /// What `render.default_model = "auto"` picks without a GPU: SD-Turbo decoded by TAESD, one
@@ -319,6 +324,16 @@ impl RenderConfig {
         Some(kib * 1024)
     }
 
+    /// Images of one job rendered at once: `max_batch`, or for 0 four on a GPU and one on a
+    /// CPU.
+    pub fn max_batch_images(&self) -> usize {
+        match self.max_batch {
+            0 if self.wants_cuda() => 4,
+            0 => 1,
+            n => n as usize,
+        }
+    }
+
     /// The model for servers that chose none: `default_model`, where `auto` means
     /// [`GPU_DEFAULT_MODEL`] when this process renders on CUDA and [`CPU_DEFAULT_MODEL`]
     /// otherwise. A bot whose renders run on other machines' GPUs should name its model.
@@ -350,6 +365,7 @@ impl Default for RenderConfig {
             clip_model: String::new(),
             max_memory_gib: 0.0,
             preview_every: 5,
+            max_batch: 0,
         }
     }
 }
@@ -699,6 +715,11 @@ impl Config {
             if value == 0 {
                 return Err(ConfigError(format!("{key} must be greater than 0")));
             }
+        }
+        if self.render.max_batch > 16 {
+            return Err(ConfigError(
+                "render.max_batch must be between 0 (automatic) and 16".to_owned(),
+            ));
         }
         if !(self.render.max_memory_gib.is_finite() && self.render.max_memory_gib >= 0.0) {
             return Err(ConfigError(

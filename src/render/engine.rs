@@ -20,6 +20,8 @@ pub struct DiffusionRenderer {
     max_memory: Option<u64>,
     /// Why the last load of each model failed (cleared when one succeeds): readiness.
     load_failures: Mutex<std::collections::HashMap<String, String>>,
+    /// The most images of one job rendered in one batch.
+    max_batch: usize,
 }
 
 impl std::fmt::Debug for DiffusionRenderer {
@@ -40,7 +42,15 @@ impl DiffusionRenderer {
             loaded: Mutex::new(Vec::new()),
             max_memory,
             load_failures: Mutex::default(),
+            max_batch: 1,
         }
+    }
+
+    /// Renders up to `max_batch` images of one job in one batch (`render.max_batch`).
+    #[must_use]
+    pub fn with_max_batch(mut self, max_batch: usize) -> Self {
+        self.max_batch = max_batch.max(1);
+        self
     }
 
     fn model(&self, name: &str) -> Result<(Arc<Pipeline>, models::DiffusionEntry), RenderError> {
@@ -116,59 +126,50 @@ impl Renderer for DiffusionRenderer {
         preview: Preview<'_>,
     ) -> Result<image::RgbImage, RenderError> {
         let (model, entry) = self.model(&spec.model)?;
-        let (native_w, native_h) = model.default_size();
-        // The catalog's default size, or the model's; an aspect ratio reshapes it.
-        let default = (
-            entry.width.unwrap_or(native_w),
-            entry.height.unwrap_or(native_h),
-        );
-        let default = match spec.aspect {
-            Some(ratio) => zipp_diffusion::aspect_size(default, ratio, model.latent_factor()),
-            None => default,
-        };
-        let params = GenerateParams {
-            prompt: spec.prompt.clone(),
-            negative_prompt: spec.negative_prompt.clone(),
-            seed: spec.seed,
-            width: nonzero_or(spec.width, default.0),
-            height: nonzero_or(spec.height, default.1),
-            steps: nonzero_or(spec.steps, entry.steps),
-            guidance_scale: entry.guidance_scale,
-            init_image: spec.init.as_ref().map(|init| zipp_diffusion::InitImage {
-                image: (*init.image).clone(),
-                strength: init.strength,
-            }),
-        };
-        if let Some(limit) = self.max_memory {
-            let need =
-                model.estimate_peak_bytes(params.width, params.height, params.guidance_scale);
-            if need > limit {
-                return Err(RenderError::permanent(
-                    "render-error-too-large",
-                    format!(
-                        "{} at {}x{} needs about {:.1} GiB, more than render.max_memory_gib ({:.1} GiB)",
-                        spec.model,
-                        params.width,
-                        params.height,
-                        need as f64 / GIB,
-                        limit as f64 / GIB
-                    ),
-                ));
-            }
-        }
+        let params = params_for(spec, &model, &entry);
+        self.check_memory(&model, spec, &params, 1)?;
         // The callback returns false once the lease is lost: the render stops after the current
         // step instead of finishing an image nobody will store.
         model
             .generate_previewed(&params, progress, every, preview)
-            .map_err(|e| match e {
-                DiffusionError::InvalidParams(reason) => {
-                    RenderError::permanent("render-error-invalid-size", reason)
-                }
-                DiffusionError::Cancelled { done, total } => RenderError::transient(format!(
-                    "render stopped at step {done}/{total}: the lease was lost"
-                )),
-                other => RenderError::transient(format!("rendering with {}: {other}", spec.model)),
-            })
+            .map_err(|e| render_error(e, &spec.model))
+    }
+
+    fn max_batch(&self) -> usize {
+        self.max_batch
+    }
+
+    /// In batches of up to `max_batch`, fewer when a batch would not fit in
+    /// `render.max_memory_gib` (one image that does not fit is refused, as alone).
+    fn render_batch(
+        &self,
+        specs: &[RenderSpec],
+        progress: Progress<'_>,
+    ) -> Result<Vec<image::RgbImage>, RenderError> {
+        let Some(first) = specs.first() else {
+            return Ok(Vec::new());
+        };
+        let (model, entry) = self.model(&first.model)?;
+        let params: Vec<GenerateParams> = specs
+            .iter()
+            .map(|s| params_for(s, &model, &entry))
+            .collect();
+        let mut batch = self.max_batch.min(params.len()).max(1);
+        while batch > 1 && self.check_memory(&model, first, &params[0], batch).is_err() {
+            batch -= 1;
+        }
+        self.check_memory(&model, first, &params[0], batch)?;
+        let chunks = u32::try_from(params.len().div_ceil(batch)).unwrap_or(u32::MAX);
+        let mut images = Vec::with_capacity(params.len());
+        for (index, chunk) in (0u32..).zip(params.chunks(batch)) {
+            let rendered = model
+                .generate_batch(chunk, &mut |done, total| {
+                    progress(index * total + done, chunks * total)
+                })
+                .map_err(|e| render_error(e, &first.model))?;
+            images.extend(rendered);
+        }
+        Ok(images)
     }
 
     fn deadline(&self, model: &str) -> Option<std::time::Duration> {
@@ -194,6 +195,36 @@ impl Renderer for DiffusionRenderer {
 }
 
 impl DiffusionRenderer {
+    /// Refuses a render of `images` at once whose estimated peak memory is over the limit.
+    fn check_memory(
+        &self,
+        model: &Pipeline,
+        spec: &RenderSpec,
+        params: &GenerateParams,
+        images: usize,
+    ) -> Result<(), RenderError> {
+        let Some(limit) = self.max_memory else {
+            return Ok(());
+        };
+        let need =
+            model.estimate_peak_bytes(params.width, params.height, params.guidance_scale, images);
+        if need > limit {
+            return Err(RenderError::permanent(
+                "render-error-too-large",
+                format!(
+                    "{} at {}x{} ({images} at once) needs about {:.1} GiB, more than \
+                     render.max_memory_gib ({:.1} GiB)",
+                    spec.model,
+                    params.width,
+                    params.height,
+                    need as f64 / GIB,
+                    limit as f64 / GIB
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// The catalog's deadline for `model`, if it sets one.
     fn model_deadline(&self, model: &str) -> Option<std::time::Duration> {
         let entry = self.catalog.diffusion(model).ok()?;
@@ -202,6 +233,50 @@ impl DiffusionRenderer {
 }
 
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+
+/// What the pipeline renders for `spec`: the catalog's defaults (steps, size, guidance) where
+/// the job leaves them open, an aspect ratio reshaping the default size.
+fn params_for(
+    spec: &RenderSpec,
+    model: &Pipeline,
+    entry: &models::DiffusionEntry,
+) -> GenerateParams {
+    let (native_w, native_h) = model.default_size();
+    let default = (
+        entry.width.unwrap_or(native_w),
+        entry.height.unwrap_or(native_h),
+    );
+    let default = match spec.aspect {
+        Some(ratio) => zipp_diffusion::aspect_size(default, ratio, model.latent_factor()),
+        None => default,
+    };
+    GenerateParams {
+        prompt: spec.prompt.clone(),
+        negative_prompt: spec.negative_prompt.clone(),
+        seed: spec.seed,
+        width: nonzero_or(spec.width, default.0),
+        height: nonzero_or(spec.height, default.1),
+        steps: nonzero_or(spec.steps, entry.steps),
+        guidance_scale: entry.guidance_scale,
+        init_image: spec.init.as_ref().map(|init| zipp_diffusion::InitImage {
+            image: (*init.image).clone(),
+            strength: init.strength,
+        }),
+    }
+}
+
+/// A pipeline error as the member's message and the log's detail.
+fn render_error(error: DiffusionError, model: &str) -> RenderError {
+    match error {
+        DiffusionError::InvalidParams(reason) => {
+            RenderError::permanent("render-error-invalid-size", reason)
+        }
+        DiffusionError::Cancelled { done, total } => RenderError::transient(format!(
+            "render stopped at step {done}/{total}: the lease was lost"
+        )),
+        other => RenderError::transient(format!("rendering with {model}: {other}")),
+    }
+}
 
 fn nonzero_or(value: u32, default: u32) -> u32 {
     if value == 0 {

@@ -121,6 +121,29 @@ pub trait Renderer: Send + Sync + 'static {
         self.render(spec, progress)
     }
 
+    /// How many images of one job this renderer renders in one batch (1: one after the other).
+    fn max_batch(&self) -> usize {
+        1
+    }
+
+    /// Renders the images of `specs` (one model and size, text-to-image), in batches of up to
+    /// [`Renderer::max_batch`]; `progress` counts the denoising steps of all batches. The
+    /// default renders them one by one.
+    fn render_batch(
+        &self,
+        specs: &[RenderSpec],
+        progress: Progress<'_>,
+    ) -> Result<Vec<image::RgbImage>, RenderError> {
+        let n = u32::try_from(specs.len()).unwrap_or(u32::MAX);
+        let mut images = Vec::with_capacity(specs.len());
+        for (index, spec) in (0u32..).zip(specs) {
+            images.push(self.render(spec, &mut |done, total| {
+                progress(index * total + done, n * total)
+            })?);
+        }
+        Ok(images)
+    }
+
     /// The most one render of `model` may take, when the model sets its own (else the worker's
     /// default).
     fn deadline(&self, _model: &str) -> Option<std::time::Duration> {

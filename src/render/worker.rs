@@ -227,6 +227,21 @@ async fn process_leased(
             let image = match &compare {
                 // `count` images, seeds `seed`, `seed + 1`, …, one after the other (the memory
                 // of one render at a time); progress and previews count the steps of all.
+                // A renderer that batches renders text-to-image grids together (no live
+                // previews); variations of an image render one by one.
+                None if count > 1 && renderer.max_batch() > 1 && spec.init.is_none() => {
+                    let specs: Vec<RenderSpec> = (0..count)
+                        .map(|index| RenderSpec {
+                            seed: crate::domain::image_seed(spec.seed, index),
+                            ..spec.clone()
+                        })
+                        .collect();
+                    let images =
+                        renderer.render_batch(&specs, &mut |done, total| progress(done, total))?;
+                    embedded = images.first().and_then(|i| embed(clip.as_deref(), i));
+                    nsfw = safety_verdict(safety.as_deref(), &images.iter().collect::<Vec<_>>());
+                    png::grid(&images)
+                }
                 None => {
                     let mut images = Vec::with_capacity(count as usize);
                     // Steps per image, known from the first progress report.

@@ -431,3 +431,76 @@ async fn members_pick_the_models_their_server_allows(kind: Db) {
 }
 
 on_both_databases!(members_pick_the_models_their_server_allows);
+
+/// With `render.max_batch = 4` a grid's four images render in one batch (one denoiser call per
+/// step for all four: the progress counts the batch's steps, not four images' worth) and each
+/// is still the image its seed renders alone; a variation grid (from an image) renders one by
+/// one as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grid_renders_in_one_batch() {
+    const STEPS: u32 = 2;
+    let setup = Setup::new(Db::Sqlite, STEPS).await;
+    let fake = &setup.fake;
+    let mut config = setup.config();
+    config.render.max_batch = 4;
+    let app = setup.start(config, true, 1).await;
+    wait_registered(fake).await;
+    let prompt = opt_str("prompt", "a red cat");
+    dispatch_imagine(
+        fake,
+        908_000_000_000_000_101,
+        vec![prompt.clone(), opt_int("seed", 5), opt_int("count", 4)],
+        |b| b,
+    )
+    .await;
+    let (grid_png, message) = delivered(fake, 908_000_000_000_000_101).await;
+    let grid = pixels(&grid_png);
+    assert_eq!(grid.dimensions(), (128, 128));
+    let original = format!(
+        "{}/messages/@original",
+        webhook_path(fake.config().app_id, "token-908000000000000101")
+    );
+    let totals: Vec<String> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PATCH" && r.path == original)
+        .filter_map(|r| r.json.as_ref()?.get("content")?.as_str().map(str::to_owned))
+        .filter_map(|c| {
+            let rest = c.strip_prefix("Rendering — step ")?;
+            Some(rest.split('/').nth(1)?.trim_end_matches('…').to_owned())
+        })
+        .collect();
+    assert!(!totals.is_empty(), "progress was shown");
+    assert!(
+        totals.iter().all(|t| *t == STEPS.to_string()),
+        "one batch of {STEPS} steps, not four images' worth: {totals:?}"
+    );
+
+    for cell in 0..4u32 {
+        let id = 908_000_000_000_000_102 + u64::from(cell);
+        dispatch_imagine(
+            fake,
+            id,
+            vec![prompt.clone(), opt_int("seed", 5 + i64::from(cell))],
+            |b| b,
+        )
+        .await;
+        let (alone, _) = delivered(fake, id).await;
+        let alone = pixels(&alone);
+        let cell_image = quarter(&grid, cell);
+        let worst = alone
+            .as_raw()
+            .iter()
+            .zip(cell_image.as_raw())
+            .map(|(a, b)| a.abs_diff(*b))
+            .max()
+            .unwrap_or(u8::MAX);
+        assert!(worst <= 1, "image {cell} differs from seed {} alone by {worst}", 5 + cell);
+    }
+
+    // V1 on the batched grid: four variations of image 1, one by one, all delivered.
+    press(fake, 908_000_000_000_000_110, "zipp-vary-strong:1:0", &message).await;
+    let (variations, _) = delivered(fake, 908_000_000_000_000_110).await;
+    assert_eq!(pixels(&variations).dimensions(), (128, 128));
+    setup.finish(app).await;
+}

@@ -47,15 +47,23 @@ impl Pipeline {
         }
     }
 
-    /// Predicted peak memory in bytes of a `width`×`height` render with this guidance scale
-    /// (above 1 Stable Diffusion runs its UNet on two images at once; FLUX never does).
-    pub fn estimate_peak_bytes(&self, width: u32, height: u32, guidance_scale: f64) -> u64 {
+    /// Predicted peak memory in bytes of rendering `images` images of `width`×`height` at once
+    /// with this guidance scale (above 1 Stable Diffusion runs its UNet on two per image; FLUX
+    /// never does).
+    pub fn estimate_peak_bytes(
+        &self,
+        width: u32,
+        height: u32,
+        guidance_scale: f64,
+        images: usize,
+    ) -> u64 {
+        let images = images.max(1);
         match self {
             Self::StableDiffusion(m) => {
-                let batch = if guidance_scale > 1.0 { 2 } else { 1 };
-                m.estimate_peak_bytes(width, height, batch)
+                let per_image = if guidance_scale > 1.0 { 2 } else { 1 };
+                m.estimate_peak_bytes(width, height, per_image * images)
             }
-            Self::Flux(m) => m.estimate_peak_bytes(width, height),
+            Self::Flux(m) => m.estimate_peak_bytes(width, height, images),
         }
     }
 

@@ -447,10 +447,11 @@ impl FluxModel {
         crate::generate::to_rgb(&decoded, params.width, params.height)
     }
 
-    /// Predicted peak memory in bytes of a `width`×`height` render: the weights plus the larger
-    /// of the transformer's working set (its attention scores are materialized whole: heads ×
-    /// tokens², twice, with the softmax) and the VAE decoder's.
-    pub fn estimate_peak_bytes(&self, width: u32, height: u32) -> u64 {
+    /// Predicted peak memory in bytes of rendering `images` `width`×`height` images at once:
+    /// the weights plus the larger of the transformer's working set (its attention scores are
+    /// materialized whole: heads × tokens², twice, with the softmax) and the VAE decoder's.
+    pub fn estimate_peak_bytes(&self, width: u32, height: u32, images: usize) -> u64 {
+        let images = images.max(1) as u64;
         let elt = self.dtype.size_in_bytes() as u64;
         let tokens = self.t5.max_tokens() as u64 + u64::from(width / 16) * u64::from(height / 16);
         let c = &self.config;
@@ -461,7 +462,7 @@ impl FluxModel {
         let full = u64::from(width) * u64::from(height);
         let vae =
             6 * self.vae_full_res_channels as u64 * full * self.vae_dtype.size_in_bytes() as u64;
-        self.weights_bytes + (scores + activations).max(vae)
+        self.weights_bytes + images * (scores + activations).max(vae)
     }
 
     fn validate(&self, p: &GenerateParams) -> Result<()> {

@@ -176,7 +176,8 @@ fn renders_deterministically_and_refuses_bad_sizes() {
         );
     }
     // A bigger image needs more memory, quadratically in its tokens.
-    assert!(model.estimate_peak_bytes(2048, 2048) > 4 * model.estimate_peak_bytes(512, 512));
+    assert!(model.estimate_peak_bytes(2048, 2048, 1) > 4 * model.estimate_peak_bytes(512, 512, 1));
+    assert!(model.estimate_peak_bytes(512, 512, 4) > model.estimate_peak_bytes(512, 512, 1));
 }
 
 /// BFL's names for the fixture's transformer (what `flux1-schnell.safetensors` holds).
