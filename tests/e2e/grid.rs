@@ -495,11 +495,21 @@ async fn a_grid_renders_in_one_batch() {
             .map(|(a, b)| a.abs_diff(*b))
             .max()
             .unwrap_or(u8::MAX);
-        assert!(worst <= 1, "image {cell} differs from seed {} alone by {worst}", 5 + cell);
+        assert!(
+            worst <= 1,
+            "image {cell} differs from seed {} alone by {worst}",
+            5 + cell
+        );
     }
 
     // V1 on the batched grid: four variations of image 1, one by one, all delivered.
-    press(fake, 908_000_000_000_000_110, "zipp-vary-strong:1:0", &message).await;
+    press(
+        fake,
+        908_000_000_000_000_110,
+        "zipp-vary-strong:1:0",
+        &message,
+    )
+    .await;
     let (variations, _) = delivered(fake, 908_000_000_000_000_110).await;
     assert_eq!(pixels(&variations).dimensions(), (128, 128));
     setup.finish(app).await;

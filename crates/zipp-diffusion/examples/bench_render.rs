@@ -3,7 +3,7 @@
 //! ```text
 //! cargo run --release -p zipp-diffusion --example bench_render -- [--runs N] [--size PX] [--cuda]
 //!                                              [--tiny-only] [--no-vae] [--configs DIR]
-//!                                              [--cpu-profile]
+//!                                              [--cpu-profile] [--batch N]
 //! ```
 //!
 //! 1. The tiny random model (written to a temporary directory): full 64×64
@@ -13,6 +13,10 @@
 //!    through the loader's own config parsers: one UNet step at `--size`
 //!    (default 512) with batch 2 (classifier-free guidance) and batch 1, and one
 //!    VAE decode. F32 on CPU, F16 with `--cuda` (needs the `cuda` feature).
+//!
+//! Batching (`--batch N`, default 4; 1 skips it): images/s of N images rendered in one batch
+//! (`generate_batch`) against one by one, on the tiny model end to end and, at real size, as
+//! guided UNet steps of batch 2N against 2.
 //!
 //! `--cpu-profile` instead compares, at `--size`, the CPU profile (SD-Turbo:
 //! SD 2.1's UNet, one step without guidance, decoded by TAESD) with SD 1.5
@@ -45,6 +49,7 @@ struct Args {
     vae: bool,
     configs: Option<PathBuf>,
     cpu_profile: bool,
+    batch: usize,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -56,6 +61,7 @@ fn parse_args() -> anyhow::Result<Args> {
         vae: true,
         configs: None,
         cpu_profile: false,
+        batch: 4,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -67,6 +73,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--no-vae" => a.vae = false,
             "--configs" => a.configs = Some(it.next().context("--configs DIR")?.into()),
             "--cpu-profile" => a.cpu_profile = true,
+            "--batch" => a.batch = it.next().context("--batch N")?.parse()?,
             other => bail!("unknown argument {other:?} (see the example's doc comment)"),
         }
     }
@@ -190,6 +197,37 @@ fn main() -> anyhow::Result<()> {
         ms(took),
         png
     );
+    if args.batch > 1 {
+        let n = args.batch;
+        let batch: Vec<GenerateParams> = (0..n as u64)
+            .map(|i| GenerateParams {
+                seed: 7 + i,
+                ..tiny_params(20)
+            })
+            .collect();
+        model.generate_batch(&batch, &mut |_, _| true)?; // warm-up
+        let (mut together, mut alone) = (Vec::new(), Vec::new());
+        for _ in 0..args.runs {
+            together.push(timed(|| Ok(model.generate_batch(&batch, &mut |_, _| true)?))?.1);
+            alone.push(
+                timed(|| {
+                    for p in &batch {
+                        model.generate(p, &mut |_, _| {})?;
+                    }
+                    Ok(())
+                })?
+                .1,
+            );
+        }
+        let (together, alone) = (median(together), median(alone));
+        println!(
+            "tiny model: 64x64, 20 steps, CFG, {n} images: batch of {n} {:.1} images/s, one by \
+             one {:.1} images/s ({:.2}x)",
+            n as f64 / together.as_secs_f64(),
+            n as f64 / alone.as_secs_f64(),
+            alone.as_secs_f64() / together.as_secs_f64()
+        );
+    }
     drop(model);
     let _ = std::fs::remove_dir_all(&dir);
     if args.tiny_only {
@@ -233,6 +271,20 @@ fn main() -> anyhow::Result<()> {
             "UNet step {s}x{s}, batch {batch}{}: {:.2} s",
             if batch == 2 { " (CFG)" } else { "" },
             t.as_secs_f64()
+        );
+    }
+    if args.batch > 1 {
+        let n = args.batch;
+        let ((), one) = timed(|| pipe.unet_step(2, s, s))?;
+        let ((), many) = timed(|| pipe.unet_step(2 * n, s, s))?;
+        println!(
+            "UNet step {s}x{s}, CFG: {n} images in one batch {:.2} s ({:.3} images·steps/s), one \
+             image {:.2} s ({:.3}): {:.2}x",
+            many.as_secs_f64(),
+            n as f64 / many.as_secs_f64(),
+            one.as_secs_f64(),
+            1.0 / one.as_secs_f64(),
+            n as f64 * one.as_secs_f64() / many.as_secs_f64()
         );
     }
     if args.vae {
