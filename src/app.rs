@@ -158,7 +158,8 @@ impl App {
                         device(&config)?,
                         config.render.max_memory_bytes(),
                     )
-                    .with_max_batch(config.render.max_batch_images()),
+                    .with_max_batch(config.render.max_batch_images())
+                    .with_pinned(config.render.models.clone()),
                 ),
             };
             // A worker is ready when the models it renders can be loaded: those of

@@ -256,7 +256,8 @@ pub struct RenderConfig {
     pub poll_ms: u64,
     /// The models this process's workers render (catalog names or folders); empty: every model.
     /// Routes each model's jobs to the workers that keep it loaded (e.g. `["sdxl"]` on one GPU
-    /// machine, `["sd-turbo"]` on another); a job of a model no worker lists waits.
+    /// machine, `["sd-turbo"]` on another); a job of a model no worker lists waits. The models
+    /// listed stay loaded once loaded (pinned); otherwise the two most recently used do.
     pub models: Vec<String>,
     /// Delay before a failed attempt is retried, in seconds (doubled on every further attempt).
     pub retry_backoff_secs: u64,

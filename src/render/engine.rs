@@ -7,8 +7,8 @@ use super::{Preview, Progress, RenderError, RenderSpec, Renderer};
 use crate::models::{self, Catalog, ModelError};
 use zipp_diffusion::{DiffusionError, GenerateParams, Pipeline};
 
-/// Loaded models stay in memory; more than this many are evicted (oldest first) because each
-/// SD-class model takes several GiB.
+/// Loaded models stay in memory; more than this many are evicted (the least recently used
+/// first, never a pinned one) because each SD-class model takes several GiB.
 const MAX_LOADED_MODELS: usize = 2;
 
 /// Renders with our candle pipelines (Stable Diffusion 1.x/2.x/XL, FLUX.1).
@@ -22,6 +22,8 @@ pub struct DiffusionRenderer {
     load_failures: Mutex<std::collections::HashMap<String, String>>,
     /// The most images of one job rendered in one batch.
     max_batch: usize,
+    /// Models kept loaded once loaded (`render.models`: the jobs routed to this worker).
+    pinned: Vec<String>,
 }
 
 impl std::fmt::Debug for DiffusionRenderer {
@@ -43,7 +45,24 @@ impl DiffusionRenderer {
             max_memory,
             load_failures: Mutex::default(),
             max_batch: 1,
+            pinned: Vec::new(),
         }
+    }
+
+    /// Keeps `models` loaded once loaded, however many (a worker's `render.models`, the jobs
+    /// routed to it: three servers with three models never reload per job).
+    #[must_use]
+    pub fn with_pinned(mut self, models: Vec<String>) -> Self {
+        self.pinned = models;
+        self
+    }
+
+    /// Names of the models loaded now, least recently used first.
+    pub fn loaded_models(&self) -> Vec<String> {
+        self.loaded
+            .lock()
+            .map(|l| l.iter().map(|(n, _)| n.clone()).collect())
+            .unwrap_or_default()
     }
 
     /// Renders up to `max_batch` images of one job in one batch (`render.max_batch`).
@@ -74,8 +93,12 @@ impl DiffusionRenderer {
             .loaded
             .lock()
             .map_err(|_| RenderError::transient("model cache lock poisoned"))?;
-        if let Some((_, model)) = loaded.iter().find(|(n, _)| n == name) {
-            return Ok((Arc::clone(model), entry));
+        if let Some(at) = loaded.iter().position(|(n, _)| n == name) {
+            // Most recently used last.
+            let hit = loaded.remove(at);
+            let model = Arc::clone(&hit.1);
+            loaded.push(hit);
+            return Ok((model, entry));
         }
         let dir = models::ensure_local(&entry, !self.device.is_cpu()).map_err(model_error)?;
         let vae = models::ensure_vae_local(&entry).map_err(model_error)?;
@@ -94,8 +117,13 @@ impl DiffusionRenderer {
         })?;
         tracing::info!(model = name, dir = %dir.display(), elapsed_ms = started.elapsed().as_millis() as u64, "diffusion model loaded");
         let model = Arc::new(model);
-        if loaded.len() >= MAX_LOADED_MODELS {
-            loaded.remove(0);
+        // Room for every pinned model; beyond that the least recently used unpinned one goes.
+        let capacity = MAX_LOADED_MODELS.max(self.pinned.len());
+        while loaded.len() >= capacity {
+            match loaded.iter().position(|(n, _)| !self.pinned.contains(n)) {
+                Some(at) => drop(loaded.remove(at)),
+                None => break,
+            }
         }
         loaded.push((name.to_owned(), Arc::clone(&model)));
         Ok((model, entry))
@@ -283,5 +311,70 @@ fn nonzero_or(value: u32, default: u32) -> u32 {
         default
     } else {
         value
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(model: &str) -> RenderSpec {
+        RenderSpec {
+            job_id: crate::ids::JobId(1),
+            model: model.to_owned(),
+            prompt: "a cat".to_owned(),
+            negative_prompt: String::new(),
+            seed: 1,
+            width: 64,
+            height: 64,
+            steps: 1,
+            aspect: None,
+            init: None,
+        }
+    }
+
+    /// Three entries of the tiny model under three names, in a catalog.
+    fn catalog(dir: &std::path::Path) -> Catalog {
+        let model = dir.join("tiny");
+        zipp_diffusion::tiny::write_tiny_sd(
+            &model,
+            std::path::Path::new(zipp_clip::tokenizer::BUNDLED_BPE_GZ_PATH),
+        )
+        .expect("tiny model");
+        let mut text = String::new();
+        for name in ["a", "b", "c"] {
+            text.push_str(&format!(
+                "[diffusion.{name}]\npath = {:?}\nsteps = 1\nguidance_scale = 1.0\n",
+                model.display().to_string()
+            ));
+        }
+        let file = dir.join("models.toml");
+        std::fs::write(&file, text).expect("catalog");
+        Catalog::load(&file).expect("catalog parses")
+    }
+
+    /// A worker pins the models routed to it: three models take turns without a reload; an
+    /// unpinned renderer keeps the two most recently used.
+    #[test]
+    fn pinned_models_stay_loaded() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let catalog = catalog(dir.path());
+        let render = |r: &DiffusionRenderer, name: &str| {
+            r.render(&spec(name), &mut |_, _| true).expect("renders");
+        };
+        let pinned = DiffusionRenderer::new(catalog.clone(), candle_core::Device::Cpu, None)
+            .with_pinned(vec!["a".into(), "b".into(), "c".into()]);
+        for name in ["a", "b", "c", "a", "b", "c"] {
+            render(&pinned, name);
+        }
+        let mut loaded = pinned.loaded_models();
+        loaded.sort();
+        assert_eq!(loaded, ["a", "b", "c"]);
+
+        let plain = DiffusionRenderer::new(catalog, candle_core::Device::Cpu, None);
+        for name in ["a", "b", "a", "c"] {
+            render(&plain, name);
+        }
+        assert_eq!(plain.loaded_models(), ["a", "c"], "b was the least recently used");
     }
 }
