@@ -375,6 +375,10 @@ mod tests {
         for name in ["a", "b", "a", "c"] {
             render(&plain, name);
         }
-        assert_eq!(plain.loaded_models(), ["a", "c"], "b was the least recently used");
+        assert_eq!(
+            plain.loaded_models(),
+            ["a", "c"],
+            "b was the least recently used"
+        );
     }
 }

@@ -216,3 +216,20 @@ fn the_compose_file_follows_the_compose_specification() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// `deploy/gpu-check.sh` (the GPU machine's check) is valid shell, runs the `gpu_check`
+/// example, and that example is the library's check (`zipp_diffusion::device_check`, whose
+/// quick run is tested on the CPU).
+#[test]
+fn the_gpu_check_script_runs_the_device_check() {
+    let script = read("deploy/gpu-check.sh");
+    let status = std::process::Command::new("bash")
+        .args(["-n", "deploy/gpu-check.sh"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("bash");
+    assert!(status.success(), "gpu-check.sh has a syntax error");
+    assert!(script.contains("--example gpu_check") && script.contains("--features cuda"));
+    let example = read("crates/zipp-diffusion/examples/gpu_check.rs");
+    assert!(example.contains("device_check::{run, DeviceCheck}"));
+}

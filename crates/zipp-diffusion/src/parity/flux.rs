@@ -9,13 +9,20 @@ use candle_core::{DType, Device, Tensor};
 
 use super::{
     ids_diff, max_abs_diff, postprocess, relative_diff, Fixture, Report, Result, StageResult,
-    IMAGE, RELATIVE, STAGE,
+    Tolerance, RELATIVE,
 };
 use crate::{FluxModel, LoadOptions};
 
 /// Checks a FLUX fixture (already read into `fx`) whose model is in `dir/model`.
-pub(super) fn check(dir: &Path, fx: &Fixture, case: String, prompt: &str) -> Result<Report> {
-    let device = Device::Cpu;
+pub(super) fn check(
+    dir: &Path,
+    fx: &Fixture,
+    case: String,
+    prompt: &str,
+    device: &Device,
+    tol: Tolerance,
+) -> Result<Report> {
+    let device = device.clone();
     let mut model = FluxModel::load_with(&dir.join("model"), &device, &LoadOptions::default())?;
     let max_len = fx.num("max_sequence_length")? as usize;
     model.set_max_sequence_length(max_len)?;
@@ -48,12 +55,12 @@ pub(super) fn check(dir: &Path, fx: &Fixture, case: String, prompt: &str) -> Res
     push(
         "pooled_prompt_embeds",
         max_abs_diff(&cond.pooled, &fx.f32("pooled_prompt_embeds")?)?,
-        STAGE,
+        tol.stage,
     );
     push(
         "prompt_embeds",
         max_abs_diff(&cond.t5, &fx.f32("prompt_embeds")?)?,
-        STAGE,
+        tol.stage,
     );
     let (h, w) = ((height / 8) as usize, (width / 8) as usize);
     let image_ids = model.image_ids(h, w)?;
@@ -111,15 +118,15 @@ pub(super) fn check(dir: &Path, fx: &Fixture, case: String, prompt: &str) -> Res
         push(
             &format!("transformer_in_{i}"),
             max_abs_diff(&prev, &fx.f32(&format!("transformer_in_{i}"))?)?,
-            STAGE,
+            tol.stage,
         );
         let ref_in = fx.f32(&format!("transformer_in_{i}"))?;
         let v = model.predict(&ref_in, &image_ids, sigmas[i], &ref_cond, guidance)?;
         let name = format!("noise_pred_{i}");
-        push(&name, max_abs_diff(&v, &fx.f32(&name)?)?, STAGE);
+        push(&name, max_abs_diff(&v, &fx.f32(&name)?)?, tol.stage);
         let next = (&ref_in + (fx.f32(&name)? * (sigmas[i + 1] - sigmas[i]))?)?;
         let name = format!("latents_{i}");
-        push(&name, max_abs_diff(&next, &fx.f32(&name)?)?, STAGE);
+        push(&name, max_abs_diff(&next, &fx.f32(&name)?)?, tol.stage);
         prev = fx.f32(&name)?;
     }
 
@@ -128,15 +135,19 @@ pub(super) fn check(dir: &Path, fx: &Fixture, case: String, prompt: &str) -> Res
         1.0 / fx.num("vae_scaling_factor")?,
         fx.num("vae_shift_factor")?,
     )?;
-    push("vae_in", max_abs_diff(&vae_in, &fx.f32("vae_in")?)?, STAGE);
+    push(
+        "vae_in",
+        max_abs_diff(&vae_in, &fx.f32("vae_in")?)?,
+        tol.stage,
+    );
     let decoded = model.decode_packed(&latents_final, width, height)?;
     push(
         "decoded",
         max_abs_diff(&decoded, &fx.f32("decoded")?)?,
-        STAGE,
+        tol.stage,
     );
     let image = postprocess(&fx.f32("decoded")?)?;
-    push("image", max_abs_diff(&image, &fx.f32("image")?)?, IMAGE);
+    push("image", max_abs_diff(&image, &fx.f32("image")?)?, tol.image);
 
     // End to end: ours from the prompt and diffusers' starting noise.
     let mut latents = fx.f32("latents_init")?;
@@ -144,13 +155,17 @@ pub(super) fn check(dir: &Path, fx: &Fixture, case: String, prompt: &str) -> Res
         let v = model.predict(&latents, &image_ids, sigmas[i], &cond, guidance)?;
         latents = (latents + (v * (sigmas[i + 1] - sigmas[i]))?)?;
     }
-    let tol = STAGE * fx.max_abs("latents_final").max(1.0);
+    let e2e = tol.stage * fx.max_abs("latents_final").max(1.0);
     push(
         "e2e:latents_final",
         max_abs_diff(&latents, &latents_final)?,
-        tol,
+        e2e,
     );
     let image = postprocess(&model.decode_packed(&latents, width, height)?)?;
-    push("e2e:image", max_abs_diff(&image, &fx.f32("image")?)?, IMAGE);
+    push(
+        "e2e:image",
+        max_abs_diff(&image, &fx.f32("image")?)?,
+        tol.image,
+    );
     Ok(Report { case, stages })
 }
