@@ -280,8 +280,9 @@ pub struct RenderConfig {
     /// A live preview every this many denoising steps (a small image projected from the
     /// latents, no VAE decode), attached to the progress edits; 0: none.
     pub preview_every: u32,
-    /// The most images of one job (a grid of `/imagine count:4`) rendered in one batch, one
-    /// denoiser call per step for all of them; fewer when a batch would not fit in
+    /// The most images rendered in one batch, one denoiser call per step for all of them: a
+    /// grid's (`/imagine count:4`), or queued one-image jobs of the same model, size and step
+    /// count, leased together; fewer when a batch would not fit in
     /// `max_memory_gib`. 0: 4 on a GPU; 1 on a CPU, so grids keep their live previews (a batch
     /// of 4 is about 1.4x as fast per image there: `bench_render --batch 4`).
     /// Batched grids get no live previews.

@@ -7,6 +7,7 @@
 //! **Invariant:** rendering and image encoding never run on the async runtime; they run on a
 //! blocking thread and talk back through channels.
 
+mod batch;
 pub mod engine;
 pub mod png;
 pub mod worker;

@@ -53,7 +53,10 @@ impl WorkerConfig {
 }
 
 /// The CLIP embedding of a render; a failure only costs the embedding (logged).
-fn embed(clip: Option<&zipp_clip::ClipEmbedder>, image: &image::RgbImage) -> Option<Vec<f32>> {
+pub(super) fn embed(
+    clip: Option<&zipp_clip::ClipEmbedder>,
+    image: &image::RgbImage,
+) -> Option<Vec<f32>> {
     let clip = clip?;
     match clip.embed_images(&[image::DynamicImage::ImageRgb8(image.clone())]) {
         Ok(mut rows) => rows.pop(),
@@ -66,7 +69,7 @@ fn embed(clip: Option<&zipp_clip::ClipEmbedder>, image: &image::RgbImage) -> Opt
 
 /// The safety check's verdict on `images` (flagged when any is): None without a checker. A
 /// checker that fails flags them (fail closed: a flagged image is only withheld).
-fn safety_verdict(
+pub(super) fn safety_verdict(
     checker: Option<&zipp_clip::safety::SafetyChecker>,
     images: &[&image::RgbImage],
 ) -> Option<bool> {
@@ -101,7 +104,26 @@ pub async fn run_worker(
             .await
         {
             Ok(Some(leased)) => {
-                process(&store, &renderer, &config, leased, &mut shutdown).await;
+                // A renderer that batches takes the queued jobs that render like this one.
+                let batch = renderer.max_batch().saturating_sub(1);
+                let companions = match store
+                    .lease_companions(&config.owner, lease_ms, &leased.job, batch)
+                    .await
+                {
+                    Ok(companions) => companions,
+                    Err(error) => {
+                        tracing::warn!(%error, "leasing batch companions failed; rendering alone");
+                        Vec::new()
+                    }
+                };
+                if companions.is_empty() {
+                    process(&store, &renderer, &config, leased, &mut shutdown).await;
+                } else {
+                    let mut group = vec![leased];
+                    group.extend(companions);
+                    super::batch::process_group(&store, &renderer, &config, group, &mut shutdown)
+                        .await;
+                }
                 continue;
             }
             Ok(None) => {}
@@ -389,57 +411,93 @@ async fn process_leased(
     });
     match result {
         Ok((bytes, width, height, elapsed, embedded, nsfw)) => {
-            let render_ms = elapsed.as_millis() as i64;
-            match store
-                .complete_checked(job.id, owner, &bytes, (width, height), render_ms, nsfw)
-                .await
-            {
-                Ok(true) => {
-                    tracing::info!(render_ms, bytes = bytes.len(), ?nsfw, "job done");
-                    // The size of one image (of a grid, or one side of a comparison).
-                    let (cols, rows, gap) = match job.compare {
-                        Some(_) => (2, 1, png::COMPARE_GAP),
-                        None => {
-                            let (cols, rows) = crate::domain::grid_shape(count);
-                            (cols, rows, 0)
-                        }
-                    };
-                    let size = format!("{}x{}", (width - gap) / cols, height / rows);
-                    metrics::histogram!(
-                        crate::observe::name::RENDER_SECONDS,
-                        "model" => job.model.clone(),
-                        "size" => size
-                    )
-                    .record(elapsed);
-                    metrics::counter!(
-                        crate::observe::name::RENDERS,
-                        "model" => job.model.clone(),
-                        "outcome" => "ok"
-                    )
-                    .increment(1);
-                    // Kept only for a consenting member in a server with inference on: the
-                    // store checks, at the moment of the insert.
-                    if let Some(embedding) = embedded {
-                        match store
-                            .add_image_embedding(job.id, job.guild_id, job.member_id, &embedding)
-                            .await
-                        {
-                            Ok(kept) => tracing::debug!(kept, "image embedding"),
-                            Err(error) => {
-                                tracing::warn!(%error, "storing the image embedding failed")
-                            }
-                        }
-                    }
+            let done = Rendered {
+                png: bytes,
+                size: (width, height),
+                elapsed,
+                embedded,
+                nsfw,
+            };
+            store_result(store, job, owner, done, count).await;
+        }
+        Err(error) => record_failure(store, config, job, owner, &error).await,
+    }
+}
+
+/// A finished render of one job: its PNG (one image, a grid or a comparison), its size, how
+/// long it took, the CLIP embedding of its (first) image and the safety verdict.
+pub(super) struct Rendered {
+    pub(super) png: Vec<u8>,
+    pub(super) size: (u32, u32),
+    pub(super) elapsed: Duration,
+    pub(super) embedded: Option<Vec<f32>>,
+    pub(super) nsfw: Option<bool>,
+}
+
+/// Stores a finished render (only while this worker still holds the job's lease), records its
+/// metrics and keeps its embedding where consent allows.
+pub(super) async fn store_result(
+    store: &Store,
+    job: &RenderJob,
+    owner: &str,
+    done: Rendered,
+    count: u32,
+) {
+    let Rendered {
+        png: bytes,
+        size: (width, height),
+        elapsed,
+        embedded,
+        nsfw,
+    } = done;
+    let render_ms = elapsed.as_millis() as i64;
+    match store
+        .complete_checked(job.id, owner, &bytes, (width, height), render_ms, nsfw)
+        .await
+    {
+        Ok(true) => {
+            tracing::info!(render_ms, bytes = bytes.len(), ?nsfw, "job done");
+            // The size of one image (of a grid, or one side of a comparison).
+            let (cols, rows, gap) = match job.compare {
+                Some(_) => (2, 1, png::COMPARE_GAP),
+                None => {
+                    let (cols, rows) = crate::domain::grid_shape(count);
+                    (cols, rows, 0)
                 }
-                Ok(false) => tracing::warn!(
-                    "lease lost before completion; result discarded (another worker owns the job)"
-                ),
-                Err(error) => {
-                    tracing::error!(%error, "storing the result failed; the job is retried when its lease expires")
+            };
+            let size = format!("{}x{}", (width - gap) / cols, height / rows);
+            metrics::histogram!(
+                crate::observe::name::RENDER_SECONDS,
+                "model" => job.model.clone(),
+                "size" => size
+            )
+            .record(elapsed);
+            metrics::counter!(
+                crate::observe::name::RENDERS,
+                "model" => job.model.clone(),
+                "outcome" => "ok"
+            )
+            .increment(1);
+            // Kept only for a consenting member in a server with inference on: the
+            // store checks, at the moment of the insert.
+            if let Some(embedding) = embedded {
+                match store
+                    .add_image_embedding(job.id, job.guild_id, job.member_id, &embedding)
+                    .await
+                {
+                    Ok(kept) => tracing::debug!(kept, "image embedding"),
+                    Err(error) => {
+                        tracing::warn!(%error, "storing the image embedding failed")
+                    }
                 }
             }
         }
-        Err(error) => record_failure(store, config, job, owner, &error).await,
+        Ok(false) => tracing::warn!(
+            "lease lost before completion; result discarded (another worker owns the job)"
+        ),
+        Err(error) => {
+            tracing::error!(%error, "storing the result failed; the job is retried when its lease expires")
+        }
     }
 }
 
@@ -488,7 +546,7 @@ async fn source_image(store: &Store, job: &RenderJob) -> Result<Option<Source>, 
 
 /// Records a failed attempt: retried later with a backoff when another attempt may help,
 /// else failed for good (the member is then told why).
-async fn record_failure(
+pub(super) async fn record_failure(
     store: &Store,
     config: &WorkerConfig,
     job: &RenderJob,

@@ -13,6 +13,7 @@
 
 mod accept;
 mod blocklist;
+mod companions;
 mod compare;
 mod consent;
 mod delivery;

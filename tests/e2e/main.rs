@@ -15,6 +15,7 @@ mod harness;
 
 mod architecture;
 mod bad_input;
+mod batch;
 
 mod cli;
 mod compare;

@@ -1,0 +1,92 @@
+//! Jobs batched across members: a worker that can batch (`render.max_batch`) renders queued
+//! jobs of the same model and size together, one denoiser call per step for all, and each is
+//! still delivered on its own, once.
+
+use std::time::Duration;
+
+use fake_discord::fixtures::{opt_int, opt_str};
+use zipp::ids::JobId;
+use zipp::store::JobStatus;
+
+use crate::harness::*;
+
+async fn queued_jobs_render_in_one_batch(kind: Db) {
+    const STEPS: u32 = 2;
+    let setup = Setup::new(kind, STEPS).await;
+    let fake = &setup.fake;
+    let mut config = setup.config();
+    config.limits.member_active = 10;
+    config.limits.member_hourly = 100;
+
+    // First life: a bot without workers queues three jobs.
+    let app = setup.start(config.clone(), true, 0).await;
+    wait_registered(fake).await;
+    let mut tokens = Vec::new();
+    for (i, prompt) in ["a red cat", "a blue whale", "a green forest"]
+        .iter()
+        .enumerate()
+    {
+        let (_, token) = dispatch_imagine(
+            fake,
+            963_000_000_000_000_001 + i as u64,
+            vec![opt_str("prompt", prompt), opt_int("seed", 40 + i as i64)],
+            |b| b,
+        )
+        .await;
+        tokens.push(token);
+    }
+    for _ in 0..polls(20) {
+        if app
+            .store
+            .count_jobs(JobStatus::Queued)
+            .await
+            .expect("count")
+            == 3
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        app.store
+            .count_jobs(JobStatus::Queued)
+            .await
+            .expect("count"),
+        3
+    );
+    app.shutdown().await;
+
+    // Second life: one worker that batches up to four.
+    config.render.max_batch = 4;
+    let app = setup.start(config, true, 1).await;
+    for token in &tokens {
+        let png = image_of(fake, token).await;
+        assert!(!png.files.is_empty(), "each job is delivered");
+    }
+    // Rendered together: the two companions were leased in one statement, before the first
+    // job finished (one after the other, each would start after the one before finished).
+    let mut times = Vec::new();
+    for id in 1..=3 {
+        let job = app.store.job(JobId(id)).await.expect("read").expect("job");
+        assert_eq!(job.status, JobStatus::Done, "job {id}");
+        assert_eq!(job.attempts, 1, "job {id} rendered once");
+        times.push((
+            job.started_at.expect("started"),
+            job.finished_at.expect("finished"),
+        ));
+    }
+    assert_eq!(times[1].0, times[2].0, "one lease for both companions: {times:?}");
+    assert!(
+        times[1].0 <= times[0].1,
+        "the companions started before the first job finished: {times:?}"
+    );
+    setup.guard.assert_none();
+    app.shutdown().await;
+    for token in &tokens {
+        let webhook = webhook_path(fake.config().app_id, token);
+        assert_eq!(image_deliveries(fake, &webhook).len(), 1, "delivered once");
+    }
+    setup.db.cleanup().await;
+}
+
+on_both_databases!(queued_jobs_render_in_one_batch);
