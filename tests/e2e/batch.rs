@@ -75,7 +75,10 @@ async fn queued_jobs_render_in_one_batch(kind: Db) {
             job.finished_at.expect("finished"),
         ));
     }
-    assert_eq!(times[1].0, times[2].0, "one lease for both companions: {times:?}");
+    assert_eq!(
+        times[1].0, times[2].0,
+        "one lease for both companions: {times:?}"
+    );
     assert!(
         times[1].0 <= times[0].1,
         "the companions started before the first job finished: {times:?}"
