@@ -93,3 +93,108 @@ async fn queued_jobs_render_in_one_batch(kind: Db) {
 }
 
 on_both_databases!(queued_jobs_render_in_one_batch);
+
+/// A batch whose render fails (transiently) fails each of its jobs on its own lease: each is
+/// retried and delivered once, none is lost.
+struct FailFirstBatch {
+    inner: zipp::render::engine::DiffusionRenderer,
+    failed: std::sync::atomic::AtomicBool,
+}
+
+impl zipp::render::Renderer for FailFirstBatch {
+    fn render(
+        &self,
+        spec: &zipp::render::RenderSpec,
+        progress: zipp::render::Progress<'_>,
+    ) -> Result<image::RgbImage, zipp::render::RenderError> {
+        self.inner.render(spec, progress)
+    }
+
+    fn max_batch(&self) -> usize {
+        4
+    }
+
+    fn render_batch(
+        &self,
+        specs: &[zipp::render::RenderSpec],
+        progress: zipp::render::Progress<'_>,
+    ) -> Result<Vec<image::RgbImage>, zipp::render::RenderError> {
+        if !self.failed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Err(zipp::render::RenderError::transient(format!(
+                "out of memory in a batch of {}",
+                specs.len()
+            )));
+        }
+        self.inner.render_batch(specs, progress)
+    }
+}
+
+async fn a_failed_batch_retries_each_job(kind: Db) {
+    let setup = Setup::new(kind, 1).await;
+    let fake = &setup.fake;
+    let mut config = setup.config();
+    config.limits.member_active = 10;
+    let app = setup.start(config.clone(), true, 0).await;
+    wait_registered(fake).await;
+    let mut tokens = Vec::new();
+    for i in 0..2u64 {
+        let (_, token) = dispatch_imagine(
+            fake,
+            964_000_000_000_000_001 + i,
+            vec![opt_str("prompt", "a lighthouse")],
+            |b| b,
+        )
+        .await;
+        tokens.push(token);
+    }
+    for _ in 0..polls(20) {
+        if app
+            .store
+            .count_jobs(JobStatus::Queued)
+            .await
+            .expect("count")
+            == 2
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        app.store
+            .count_jobs(JobStatus::Queued)
+            .await
+            .expect("count"),
+        2
+    );
+    app.shutdown().await;
+
+    let renderer = std::sync::Arc::new(FailFirstBatch {
+        inner: zipp::render::engine::DiffusionRenderer::new(
+            zipp::models::Catalog::load(&setup.catalog).expect("catalog"),
+            candle_core::Device::Cpu,
+            None,
+        )
+        .with_max_batch(4),
+        failed: std::sync::atomic::AtomicBool::new(false),
+    });
+    let app = start_app(config, true, 1, Some(renderer), &setup.guard).await;
+    for token in &tokens {
+        image_of(fake, token).await;
+    }
+    for id in 1..=2 {
+        let job = app.store.job(JobId(id)).await.expect("read").expect("job");
+        assert_eq!(
+            (job.status, job.attempts),
+            (JobStatus::Done, 2),
+            "job {id}: failed with its batch, then rendered"
+        );
+    }
+    app.shutdown().await;
+    for token in &tokens {
+        let webhook = webhook_path(fake.config().app_id, token);
+        assert_eq!(image_deliveries(fake, &webhook).len(), 1, "delivered once");
+    }
+    setup.db.cleanup().await;
+}
+
+on_both_databases!(a_failed_batch_retries_each_job);
