@@ -99,13 +99,14 @@ mod scheduler;
 mod taesd;
 /// Width and height for the aspect ratio `ratio` (width:height) with about the pixel count of
 /// the model's `native` size: each side a multiple of 64 pixels (8 latent pixels: the buckets
-/// Stable Diffusion models are trained and fine-tuned on) for models of 512 pixels and more, of
-/// `latent_factor` for smaller (test) models; never below one such multiple.
+/// Stable Diffusion and FLUX models are trained and fine-tuned on; FLUX's `latent_factor` of
+/// 16 divides it) for models of 512 pixels and more, of `latent_factor` for smaller (test)
+/// models; never below one such multiple.
 pub fn aspect_size(native: (u32, u32), ratio: (u32, u32), latent_factor: u32) -> (u32, u32) {
     let (a, b) = (f64::from(ratio.0.max(1)), f64::from(ratio.1.max(1)));
     let area = f64::from(native.0) * f64::from(native.1);
     let step = if native.0.min(native.1) >= 512 {
-        latent_factor.max(1) * 8
+        (latent_factor.max(1) * 8).min(64).max(latent_factor.max(1))
     } else {
         latent_factor.max(1)
     };

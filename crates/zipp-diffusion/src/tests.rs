@@ -608,6 +608,9 @@ fn aspect_sizes_keep_the_pixel_count_on_the_model_grid() {
     }
     // SDXL (1024²): its usual buckets.
     assert_eq!(aspect_size((1024, 1024), (16, 9), 8), (1344, 768));
+    // FLUX (16 pixels per packed latent): the same 64-pixel buckets.
+    assert_eq!(aspect_size((1024, 1024), (16, 9), 16), (1344, 768));
+    assert_eq!(aspect_size((1024, 1024), (2, 3), 16), (832, 1280));
     assert_eq!(aspect_size((1024, 1024), (1, 1), 8), (1024, 1024));
     // A tiny test model (64²): multiples of its latent factor, never zero.
     assert_eq!(aspect_size((64, 64), (16, 9), 8), (88, 48));
