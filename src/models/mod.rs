@@ -328,13 +328,7 @@ pub fn ensure_transformer_local(entry: &DiffusionEntry) -> Result<Option<PathBuf
             let hub = hub_repo(repo, "main")?;
             fetch(&hub, repo, file).map(Some)
         }
-        _ => Err(ModelError::MissingFile {
-            dir: path.parent().map(Path::to_owned).unwrap_or_default(),
-            file: path
-                .file_name()
-                .map(|f| f.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-        }),
+        _ => Err(missing_file(path)),
     }
 }
 
@@ -384,13 +378,7 @@ pub fn ensure_local_gguf(entry: &LlmEntry) -> Result<PathBuf, ModelError> {
     if let Some(path) = &entry.path {
         if entry.repo.is_none() || path.is_file() {
             if !path.is_file() {
-                return Err(ModelError::MissingFile {
-                    dir: path.parent().map(Path::to_owned).unwrap_or_default(),
-                    file: path
-                        .file_name()
-                        .map(|f| f.to_string_lossy().into_owned())
-                        .unwrap_or_default(),
-                });
+                return Err(missing_file(path));
             }
             return Ok(path.clone());
         }
@@ -418,6 +406,17 @@ pub fn ensure_local_gguf(entry: &LlmEntry) -> Result<PathBuf, ModelError> {
     ))
     .get(file)
     .map_err(|e| err(format!("{file}: {e}")))
+}
+
+/// A missing file, as its folder and name.
+fn missing_file(path: &Path) -> ModelError {
+    ModelError::MissingFile {
+        dir: path.parent().map(Path::to_owned).unwrap_or_default(),
+        file: path
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    }
 }
 
 /// Checks that `dir` holds every diffusers file its pipeline reads (Stable Diffusion's or, when

@@ -10,7 +10,9 @@ use std::time::Instant;
 
 use tokio::sync::watch;
 
-use super::worker::{embed, record_failure, safety_verdict, store_result, Rendered, WorkerConfig};
+use super::worker::{
+    embed, keep_lease, record_failure, safety_verdict, store_result, Rendered, WorkerConfig,
+};
 use super::{png, RenderError, RenderSpec, Renderer};
 use crate::store::{LeasedJob, Store};
 
@@ -106,23 +108,16 @@ pub(super) async fn process_group(
                 // Every job shows the batch's progress; one whose lease was lost stops it all
                 // (the others are retried, as after a crash).
                 for leased in &group {
-                    match store
+                    let stored = store
                         .set_progress_and_preview(leased.job.id, &leased.owner, step, lease_ms, None)
-                        .await
-                    {
-                        Ok(true) => {}
-                        Ok(false) => lease_lost.store(true, Ordering::Relaxed),
-                        Err(error) => tracing::warn!(%error, "recording progress failed"),
-                    }
+                        .await;
+                    keep_lease(stored, &lease_lost, "recording progress");
                 }
             }
             _ = heartbeat.tick() => {
                 for leased in &group {
-                    match store.heartbeat(leased.job.id, &leased.owner, lease_ms).await {
-                        Ok(true) => {}
-                        Ok(false) => lease_lost.store(true, Ordering::Relaxed),
-                        Err(error) => tracing::warn!(%error, "heartbeat failed"),
-                    }
+                    let beat = store.heartbeat(leased.job.id, &leased.owner, lease_ms).await;
+                    keep_lease(beat, &lease_lost, "heartbeat");
                 }
             }
             _ = shutdown.changed() => {

@@ -374,18 +374,10 @@ async fn process_leased(
                 if let (Ok(true), Some((_, step))) = (&stored, preview) {
                     preview_stored = step;
                 }
-                match stored {
-                    Ok(true) => {}
-                    Ok(false) => lease_lost.store(true, Ordering::Relaxed),
-                    Err(error) => tracing::warn!(%error, "recording progress failed"),
-                }
+                keep_lease(stored, &lease_lost, "recording progress");
             }
             _ = heartbeat.tick() => {
-                match store.heartbeat(job.id, owner, lease_ms).await {
-                    Ok(true) => {}
-                    Ok(false) => lease_lost.store(true, Ordering::Relaxed),
-                    Err(error) => tracing::warn!(%error, "heartbeat failed"),
-                }
+                keep_lease(store.heartbeat(job.id, owner, lease_ms).await, &lease_lost, "heartbeat");
             }
             _ = shutdown.changed() => {
                 if *shutdown.borrow() {
@@ -498,6 +490,21 @@ pub(super) async fn store_result(
         Err(error) => {
             tracing::error!(%error, "storing the result failed; the job is retried when its lease expires")
         }
+    }
+}
+
+/// What a write that needs the job's lease found: `Ok(false)` means the lease is gone (another
+/// worker owns the job), which stops the render at its next step; an error is only logged (the
+/// next heartbeat tries again).
+pub(super) fn keep_lease(
+    written: Result<bool, crate::store::StoreError>,
+    lease_lost: &AtomicBool,
+    what: &str,
+) {
+    match written {
+        Ok(true) => {}
+        Ok(false) => lease_lost.store(true, Ordering::Relaxed),
+        Err(error) => tracing::warn!(%error, "{what} failed"),
     }
 }
 

@@ -4,7 +4,7 @@
 //! job (`store/jobs.rs`), so each is still completed, failed or taken over on its own.
 
 use super::jobs::{job_from_row, JOB_COLUMNS};
-use super::{db_err, now_ms, Backend, Store, StoreError};
+use super::{db_err, now_ms, Store, StoreError};
 use crate::domain::{LeasedJob, RenderJob};
 
 impl Store {
@@ -25,10 +25,7 @@ impl Store {
             return Ok(Vec::new());
         }
         let now = now_ms();
-        let lock = match self.backend() {
-            Backend::Sqlite => "",
-            Backend::Postgres => "FOR UPDATE OF j SKIP LOCKED",
-        };
+        let lock = self.skip_locked_jobs();
         let sql = format!(
             "UPDATE render_jobs SET status = 'running', lease_owner = $1, lease_expires_at = $2, \
              attempts = attempts + 1, started_at = COALESCE(started_at, $3), progress_step = 0, \

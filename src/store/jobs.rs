@@ -29,6 +29,17 @@ pub(super) const JOB_COLUMNS: &str = "id, guild_id, channel_id, member_id, inter
 /// An hour, in milliseconds (the window of the hourly limits).
 pub(super) const HOUR_MS: i64 = 3_600_000;
 
+impl Store {
+    /// The lock clause of a lease's `SELECT … FROM render_jobs j`: on PostgreSQL the rows another
+    /// worker is leasing at that instant are skipped, not waited for; SQLite serializes writers.
+    pub(super) fn skip_locked_jobs(&self) -> &'static str {
+        match self.backend() {
+            Backend::Sqlite => "",
+            Backend::Postgres => "FOR UPDATE OF j SKIP LOCKED",
+        }
+    }
+}
+
 pub(super) fn job_from_row(row: &AnyRow) -> Result<RenderJob, sqlx::Error> {
     let status: String = row.try_get("status")?;
     let status = JobStatus::parse(&status).ok_or_else(|| {
@@ -376,10 +387,7 @@ impl Store {
         .execute(self.pool())
         .await
         .map_err(db_err("expire jobs"))?;
-        let lock = match self.backend() {
-            Backend::Sqlite => "",
-            Backend::Postgres => "FOR UPDATE OF j SKIP LOCKED",
-        };
+        let lock = self.skip_locked_jobs();
         let sql = format!(
             "UPDATE render_jobs SET status = 'running', lease_owner = $1, lease_expires_at = $2, \
              attempts = attempts + 1, started_at = COALESCE(started_at, $3), progress_step = 0, \

@@ -2,13 +2,38 @@
 //! jobs of the same model and size together, one denoiser call per step for all, and each is
 //! still delivered on its own, once.
 
-use std::time::Duration;
-
 use fake_discord::fixtures::{opt_int, opt_str};
 use zipp::ids::JobId;
 use zipp::store::JobStatus;
 
 use crate::harness::*;
+
+/// A bot without workers accepts one `/imagine` per prompt (interaction ids from `first_id`,
+/// seeds 40, 41, …), waits until all are queued and stops; returns their tokens.
+async fn queue_without_workers(
+    setup: &Setup,
+    config: &zipp::config::Config,
+    first_id: u64,
+    prompts: &[&str],
+) -> Vec<String> {
+    let fake = &setup.fake;
+    let app = setup.start(config.clone(), true, 0).await;
+    wait_registered(fake).await;
+    let mut tokens = Vec::new();
+    for (i, prompt) in (0u64..).zip(prompts) {
+        let (_, token) = dispatch_imagine(
+            fake,
+            first_id + i,
+            vec![opt_str("prompt", prompt), opt_int("seed", 40 + i as i64)],
+            |b| b,
+        )
+        .await;
+        tokens.push(token);
+    }
+    wait_queued(&app.store, prompts.len() as u64).await;
+    app.shutdown().await;
+    tokens
+}
 
 async fn queued_jobs_render_in_one_batch(kind: Db) {
     const STEPS: u32 = 2;
@@ -19,42 +44,13 @@ async fn queued_jobs_render_in_one_batch(kind: Db) {
     config.limits.member_hourly = 100;
 
     // First life: a bot without workers queues three jobs.
-    let app = setup.start(config.clone(), true, 0).await;
-    wait_registered(fake).await;
-    let mut tokens = Vec::new();
-    for (i, prompt) in ["a red cat", "a blue whale", "a green forest"]
-        .iter()
-        .enumerate()
-    {
-        let (_, token) = dispatch_imagine(
-            fake,
-            963_000_000_000_000_001 + i as u64,
-            vec![opt_str("prompt", prompt), opt_int("seed", 40 + i as i64)],
-            |b| b,
-        )
-        .await;
-        tokens.push(token);
-    }
-    for _ in 0..polls(20) {
-        if app
-            .store
-            .count_jobs(JobStatus::Queued)
-            .await
-            .expect("count")
-            == 3
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(
-        app.store
-            .count_jobs(JobStatus::Queued)
-            .await
-            .expect("count"),
-        3
-    );
-    app.shutdown().await;
+    let tokens = queue_without_workers(
+        &setup,
+        &config,
+        963_000_000_000_000_001,
+        &["a red cat", "a blue whale", "a green forest"],
+    )
+    .await;
 
     // Second life: one worker that batches up to four.
     config.render.max_batch = 4;
@@ -134,39 +130,13 @@ async fn a_failed_batch_retries_each_job(kind: Db) {
     let fake = &setup.fake;
     let mut config = setup.config();
     config.limits.member_active = 10;
-    let app = setup.start(config.clone(), true, 0).await;
-    wait_registered(fake).await;
-    let mut tokens = Vec::new();
-    for i in 0..2u64 {
-        let (_, token) = dispatch_imagine(
-            fake,
-            964_000_000_000_000_001 + i,
-            vec![opt_str("prompt", "a lighthouse")],
-            |b| b,
-        )
-        .await;
-        tokens.push(token);
-    }
-    for _ in 0..polls(20) {
-        if app
-            .store
-            .count_jobs(JobStatus::Queued)
-            .await
-            .expect("count")
-            == 2
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(
-        app.store
-            .count_jobs(JobStatus::Queued)
-            .await
-            .expect("count"),
-        2
-    );
-    app.shutdown().await;
+    let tokens = queue_without_workers(
+        &setup,
+        &config,
+        964_000_000_000_000_001,
+        &["a lighthouse", "a lighthouse"],
+    )
+    .await;
 
     let renderer = std::sync::Arc::new(FailFirstBatch {
         inner: zipp::render::engine::DiffusionRenderer::new(

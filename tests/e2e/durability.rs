@@ -42,25 +42,7 @@ async fn bot_restart_keeps_queued_job(kind: Db) {
         "a waiting job shows its place in the queue"
     );
     // The rewrite (no persona: the prompt as typed) queues the job for a worker.
-    for _ in 0..polls(10) {
-        if app
-            .store
-            .count_jobs(JobStatus::Queued)
-            .await
-            .expect("count")
-            == 1
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(
-        app.store
-            .count_jobs(JobStatus::Queued)
-            .await
-            .expect("count"),
-        1
-    );
+    wait_queued(&app.store, 1).await;
     app.shutdown().await;
 
     // Second life: bot and worker; the job is rendered and delivered once.

@@ -23,6 +23,24 @@ pub fn polls(every_ms: u64) -> u64 {
     WAIT.as_millis() as u64 / every_ms
 }
 
+/// Waits (within [`WAIT`]) until the queue holds `n` jobs — the rewrite stage hands accepted
+/// jobs to it — and checks that it does.
+pub async fn wait_queued(store: &zipp::store::Store, n: u64) {
+    let queued = || async {
+        store
+            .count_jobs(zipp::store::JobStatus::Queued)
+            .await
+            .expect("count")
+    };
+    for _ in 0..polls(10) {
+        if queued().await == n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(queued().await, n, "jobs queued");
+}
+
 /// Runs each named scenario (`async fn NAME(kind: Db)`) as two tests, `NAME::sqlite` and
 /// `NAME::postgres`: every end-to-end behaviour is checked on both databases, with one line.
 #[allow(

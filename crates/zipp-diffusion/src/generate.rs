@@ -117,18 +117,7 @@ impl DiffusionModel {
         if params.len() == 1 {
             return Ok(vec![self.generate_cancellable(first, progress)?]);
         }
-        for p in params {
-            self.validate(p)?;
-            let same = (p.width, p.height, p.steps) == (first.width, first.height, first.steps)
-                && p.guidance_scale == first.guidance_scale;
-            if !same || p.init_image.is_some() {
-                return Err(DiffusionError::InvalidParams(
-                    "a batch renders text-to-image images of one size, step count and guidance \
-                     scale"
-                        .to_string(),
-                ));
-            }
-        }
+        check_batch(params, |p| self.validate(p))?;
         let guided = first.guidance_scale > 1.0;
         let conds = params
             .iter()
@@ -310,16 +299,7 @@ impl DiffusionModel {
     /// An RGB image → pixels `[1, 3, H, W]` in [-1, 1] (diffusers'
     /// `VaeImageProcessor.preprocess`: `2·x/255 − 1`).
     pub fn image_to_pixels(&self, img: &image::RgbImage) -> Result<Tensor> {
-        let (width, height) = img.dimensions();
-        Ok(Tensor::from_vec(
-            img.as_raw().clone(),
-            (height as usize, width as usize, 3),
-            &self.device,
-        )?
-        .permute((2, 0, 1))?
-        .to_dtype(DType::F32)?
-        .affine(2.0 / 255.0, -1.0)?
-        .unsqueeze(0)?)
+        rgb_to_pixels(img, &self.device)
     }
 
     /// Predicted peak memory in bytes of a render at `width`×`height` with
@@ -358,32 +338,37 @@ impl DiffusionModel {
     }
 
     fn validate(&self, p: &GenerateParams) -> Result<()> {
+        p.check(self.vae_scale, self.scheduler.train_steps())
+    }
+}
+
+impl GenerateParams {
+    /// The checks every pipeline makes: sides positive multiples of `step` and at most
+    /// [`MAX_SIDE`], 1 ..= `max_steps` steps, a finite guidance scale ≥ 0, an init image with
+    /// pixels and a strength in (0, 1].
+    pub(crate) fn check(&self, step: u32, max_steps: usize) -> Result<()> {
         let bad = |m: String| Err(DiffusionError::InvalidParams(m));
-        for (name, v) in [("width", p.width), ("height", p.height)] {
-            if v == 0 || v % self.vae_scale != 0 {
-                return bad(format!(
-                    "{name} {v} must be a positive multiple of {}",
-                    self.vae_scale
-                ));
+        for (name, v) in [("width", self.width), ("height", self.height)] {
+            if v == 0 || v % step != 0 {
+                return bad(format!("{name} {v} must be a positive multiple of {step}"));
             }
             if v > MAX_SIDE {
                 return bad(format!("{name} {v} exceeds the maximum of {MAX_SIDE}"));
             }
         }
-        let max_steps = self.scheduler.train_steps();
-        if p.steps == 0 || p.steps as usize > max_steps {
+        if self.steps == 0 || self.steps as usize > max_steps {
             return bad(format!(
                 "steps {} must be between 1 and {max_steps}",
-                p.steps
+                self.steps
             ));
         }
-        if !p.guidance_scale.is_finite() || p.guidance_scale < 0.0 {
+        if !self.guidance_scale.is_finite() || self.guidance_scale < 0.0 {
             return bad(format!(
                 "guidance_scale {} must be a finite number >= 0",
-                p.guidance_scale
+                self.guidance_scale
             ));
         }
-        if let Some(init) = &p.init_image {
+        if let Some(init) = &self.init_image {
             if !(init.strength > 0.0 && init.strength <= 1.0) {
                 return bad(format!("strength {} must be in (0, 1]", init.strength));
             }
@@ -394,6 +379,45 @@ impl DiffusionModel {
         }
         Ok(())
     }
+}
+
+/// A batch's parameters, each checked by `check`, must share a size, step count and guidance
+/// scale, and render from noise (text-to-image).
+pub(crate) fn check_batch(
+    params: &[GenerateParams],
+    check: impl Fn(&GenerateParams) -> Result<()>,
+) -> Result<()> {
+    let Some(first) = params.first() else {
+        return Ok(());
+    };
+    for p in params {
+        check(p)?;
+        let same = (p.width, p.height, p.steps) == (first.width, first.height, first.steps)
+            && p.guidance_scale == first.guidance_scale;
+        if !same || p.init_image.is_some() {
+            return Err(DiffusionError::InvalidParams(
+                "a batch renders text-to-image images of one size, step count and guidance \
+                 scale"
+                    .to_string(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// An RGB image → pixels `[1, 3, H, W]` in [-1, 1] on `device` (diffusers'
+/// `VaeImageProcessor.preprocess`: `2·x/255 − 1`).
+pub(crate) fn rgb_to_pixels(img: &image::RgbImage, device: &candle_core::Device) -> Result<Tensor> {
+    let (width, height) = img.dimensions();
+    Ok(Tensor::from_vec(
+        img.as_raw().clone(),
+        (height as usize, width as usize, 3),
+        device,
+    )?
+    .permute((2, 0, 1))?
+    .to_dtype(DType::F32)?
+    .affine(2.0 / 255.0, -1.0)?
+    .unsqueeze(0)?)
 }
 
 /// `[1, 3, H, W]` in [-1, 1] → an RGB image (`clamp(x/2 + 0.5)`, rounded).

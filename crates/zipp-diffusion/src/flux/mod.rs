@@ -314,18 +314,7 @@ impl FluxModel {
         let Some(first) = params.first() else {
             return Ok(Vec::new());
         };
-        for p in params {
-            self.validate(p)?;
-            let same = (p.width, p.height, p.steps) == (first.width, first.height, first.steps)
-                && p.guidance_scale == first.guidance_scale;
-            if !same || p.init_image.is_some() {
-                return Err(DiffusionError::InvalidParams(
-                    "a batch renders text-to-image images of one size, step count and guidance \
-                     scale"
-                        .to_string(),
-                ));
-            }
-        }
+        crate::generate::check_batch(params, |p| self.validate(p))?;
         let conds = params
             .iter()
             .map(|p| self.encode_prompt(&p.prompt))
@@ -410,7 +399,7 @@ impl FluxModel {
                         image::imageops::FilterType::Lanczos3,
                     )
                 };
-                let pixels = pixels(&img, &self.device)?;
+                let pixels = crate::generate::rgb_to_pixels(&img, &self.device)?;
                 let (mean, std) = self.vae.encode(&pixels.to_dtype(self.vae_dtype)?)?;
                 let mean = mean.to_dtype(DType::F32)?;
                 let z = match std {
@@ -466,39 +455,7 @@ impl FluxModel {
     }
 
     fn validate(&self, p: &GenerateParams) -> Result<()> {
-        let bad = |m: String| Err(DiffusionError::InvalidParams(m));
-        let step = self.latent_factor();
-        for (name, v) in [("width", p.width), ("height", p.height)] {
-            if v == 0 || v % step != 0 {
-                return bad(format!("{name} {v} must be a positive multiple of {step}"));
-            }
-            if v > MAX_SIDE {
-                return bad(format!("{name} {v} exceeds the maximum of {MAX_SIDE}"));
-            }
-        }
-        let max_steps = self.scheduler.train_steps;
-        if p.steps == 0 || p.steps as usize > max_steps {
-            return bad(format!(
-                "steps {} must be between 1 and {max_steps}",
-                p.steps
-            ));
-        }
-        if !p.guidance_scale.is_finite() || p.guidance_scale < 0.0 {
-            return bad(format!(
-                "guidance_scale {} must be a finite number >= 0",
-                p.guidance_scale
-            ));
-        }
-        if let Some(init) = &p.init_image {
-            if !(init.strength > 0.0 && init.strength <= 1.0) {
-                return bad(format!("strength {} must be in (0, 1]", init.strength));
-            }
-            let (w, h) = init.image.dimensions();
-            if w == 0 || h == 0 {
-                return bad("the init image is empty".to_string());
-            }
-        }
-        Ok(())
+        p.check(self.latent_factor(), self.scheduler.train_steps)
     }
 }
 
@@ -516,20 +473,6 @@ pub fn unpack(x: &Tensor, h: usize, w: usize) -> Result<Tensor> {
     Ok(x.reshape((b, h / 2, w / 2, f / 4, 2, 2))?
         .permute((0, 3, 1, 4, 2, 5))?
         .reshape((b, f / 4, h, w))?)
-}
-
-/// An RGB image → `[1, 3, H, W]` in [-1, 1].
-fn pixels(img: &image::RgbImage, device: &Device) -> Result<Tensor> {
-    let (width, height) = img.dimensions();
-    Ok(Tensor::from_vec(
-        img.as_raw().clone(),
-        (height as usize, width as usize, 3),
-        device,
-    )?
-    .permute((2, 0, 1))?
-    .to_dtype(DType::F32)?
-    .affine(2.0 / 255.0, -1.0)?
-    .unsqueeze(0)?)
 }
 
 #[cfg(test)]

@@ -62,6 +62,13 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// The largest absolute difference of two tensors of one shape.
+fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
+    (a - b)
+        .and_then(|d| d.abs()?.max_all()?.to_scalar::<f32>())
+        .unwrap()
+}
+
 fn params(width: u32, height: u32, steps: u32) -> GenerateParams {
     GenerateParams {
         prompt: "a red fox in the snow".to_string(),
@@ -104,14 +111,7 @@ fn parity_catches_wrong_rotary_axes() {
     let ids = theirs.image_ids(8, 12).unwrap();
     let a = theirs.predict(&x, &ids, 0.5, &cond, 0.0).unwrap();
     let b = ours.predict(&x, &ids, 0.5, &cond, 0.0).unwrap();
-    let diff = (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
+    let diff = max_diff(&a, &b);
     assert!(diff > 1e-3, "a wrong rotary split went unnoticed ({diff})");
 }
 
@@ -250,14 +250,7 @@ fn single_file_and_gguf_transformers_match_the_folder() {
         };
         let model = load(&fixture("flux-schnell").join("model"), &options);
         let got = velocity(&model);
-        let diff = (got - &expected)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
+        let diff = max_diff(&got, &expected);
         assert!(diff < 1e-4, "{}: differs by {diff}", file.display());
     }
 }

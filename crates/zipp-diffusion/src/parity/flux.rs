@@ -8,8 +8,8 @@ use std::path::Path;
 use candle_core::{DType, Device, Tensor};
 
 use super::{
-    ids_diff, max_abs_diff, postprocess, relative_diff, Fixture, Report, Result, StageResult,
-    Tolerance, RELATIVE,
+    ids_diff, max_abs_diff, postprocess, relative_diff, sigma_diff, Fixture, Report, Result,
+    StageResult, Tolerance, RELATIVE,
 };
 use crate::{FluxModel, LoadOptions};
 
@@ -77,17 +77,7 @@ pub(super) fn check(
     );
 
     let sigmas = model.sigmas(steps, width, height);
-    let ref_sigmas: Vec<f64> = fx.get("sigmas")?.to_dtype(DType::F64)?.to_vec1()?;
-    let sigma_diff = if sigmas.len() == ref_sigmas.len() {
-        sigmas
-            .iter()
-            .zip(&ref_sigmas)
-            .map(|(a, b)| (a - b).abs() / b.abs().max(1.0))
-            .fold(0.0, f64::max)
-    } else {
-        f64::INFINITY
-    };
-    push("sigmas", sigma_diff, RELATIVE);
+    push("sigmas", sigma_diff(&sigmas, fx.get("sigmas")?)?, RELATIVE);
     let timesteps: Vec<f64> = sigmas[..sigmas.len() - 1]
         .iter()
         .map(|s| s * 1000.0)

@@ -207,6 +207,20 @@ fn relative_diff(ours: &[f64], theirs: &Tensor) -> Result<f64> {
         .fold(0.0, f64::max))
 }
 
+/// The largest difference of two sigma schedules, relative to each sigma and absolute below 1
+/// (the last sigma is 0); infinite when their lengths differ.
+fn sigma_diff(ours: &[f64], theirs: &Tensor) -> Result<f64> {
+    let theirs: Vec<f64> = theirs.to_dtype(DType::F64)?.to_vec1()?;
+    if ours.len() != theirs.len() {
+        return Ok(f64::INFINITY);
+    }
+    Ok(ours
+        .iter()
+        .zip(&theirs)
+        .map(|(a, b)| (a - b).abs() / b.abs().max(1.0))
+        .fold(0.0, f64::max))
+}
+
 /// Checks the fixture in `dir` (holding `model/`, `parity.json`,
 /// `parity.safetensors`) on the CPU.
 pub fn check(dir: &Path) -> Result<Report> {
@@ -330,17 +344,7 @@ pub fn check_on(dir: &Path, device: &Device) -> Result<Report> {
         );
     }
     if let Ok(ref_sigmas) = fx.get("sigmas") {
-        // The last sigma is 0: compare it absolutely.
-        let ours = schedule.sigmas();
-        let theirs: Vec<f64> = ref_sigmas.to_dtype(DType::F64)?.to_vec1()?;
-        let diff = if ours.len() != theirs.len() {
-            f64::INFINITY
-        } else {
-            ours.iter()
-                .zip(&theirs)
-                .map(|(a, b)| (a - b).abs() / b.abs().max(1.0))
-                .fold(0.0, f64::max)
-        };
+        let diff = sigma_diff(schedule.sigmas(), ref_sigmas)?;
         push("sigmas", diff, RELATIVE);
     }
     push(
